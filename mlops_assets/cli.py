@@ -1,0 +1,161 @@
+"""``mlops-assets``: the command line for people who are not in the Dagster UI.
+
+- ``demo``: land the first days of the dataset and run the lifecycle on them through Dagster, on the
+  embedded defaults, then print what happened. Runs are recorded in the local Dagster instance, so
+  ``mlops-assets dev`` shows them afterwards.
+- ``replay``: land whole days from the dataset's source into the landing folder.
+- ``validate``: check a dataset spec without running anything.
+- ``dev``: start ``dagster dev`` (webserver and daemon) on 127.0.0.1 with the state folder wired in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlops_assets.state import PROJECT_ROOT, StateLayout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    from mlops_assets.spec import SpecError
+
+    try:
+        return args.handler(args)
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--state-dir", help="state folder (default: $MLOPS_STATE_DIR or ./.mlops_state)")
+    parser.add_argument("--spec", help="dataset spec: a YAML path or a built-in name (default: nycflights)")
+    commands = parser.add_subparsers(dest="command")
+
+    demo = commands.add_parser("demo", help="land the first days and run the lifecycle on them")
+    demo.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
+    demo.add_argument("--days", type=int, default=28, help="how many days to land and ingest (default 28)")
+    demo.set_defaults(handler=_demo)
+
+    replay = commands.add_parser("replay", help="land whole days from the dataset's source")
+    replay.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
+    replay.add_argument("--days", type=int, default=1)
+    replay.set_defaults(handler=_replay)
+
+    validate = commands.add_parser("validate", help="validate a dataset spec (shape, names and SQL)")
+    validate.add_argument("path", nargs="?", help="spec path (default: --spec or the built-in)")
+    validate.set_defaults(handler=_validate)
+
+    dev = commands.add_parser("dev", help="start the Dagster UI and daemon on 127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    dev.set_defaults(handler=_dev)
+    return parser
+
+
+def _layout(args) -> StateLayout:
+    if args.state_dir:
+        os.environ["MLOPS_STATE_DIR"] = str(Path(args.state_dir).expanduser().resolve())
+    layout = StateLayout.from_env().ensure()
+    for key, value in layout.environment().items():
+        os.environ.setdefault(key, value)
+    return layout
+
+
+def _spec(args):
+    from mlops_assets.spec import SPEC_ENV, load_spec
+
+    if args.spec:
+        os.environ[SPEC_ENV] = str(Path(args.spec).resolve()) if Path(args.spec).exists() else args.spec
+    return load_spec(args.spec)
+
+
+def _replay(args) -> int:
+    from mlops_assets.landing import replay
+
+    layout, spec = _layout(args), _spec(args)
+    start = args.start or spec.partitions.start_date
+    for landed in replay(spec, layout, start, args.days):
+        print(f"landed {landed.day}  {landed.rows:>7} rows  {landed.path}")
+    return 0
+
+
+def _validate(args) -> int:
+    from mlops_assets.spec import load_spec
+
+    spec = load_spec(args.path or args.spec)
+    print(f"spec {spec.name!r} is valid: {len(spec.columns)} columns, {len(spec.features)} features, "
+          f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}")
+    return 0
+
+
+def _demo(args) -> int:
+    from mlops_assets.landing import replay
+    from mlops_assets.report import data_summary
+
+    started = time.monotonic()
+    layout, spec = _layout(args), _spec(args)
+    start = args.start or spec.partitions.start_date
+    print(f"state folder: {layout.root}")
+    landed = replay(spec, layout, start, args.days)
+    print(f"landed {len(landed)} days of {spec.name} ({sum(f.rows for f in landed)} rows) in {layout.landing_dir_for(spec.name)}")
+    days = [f.day for f in landed]
+    failed_days = run_ingestion(spec, days)
+    print()
+    print(data_summary(spec, layout, days))
+    print(f"\ndone in {time.monotonic() - started:.1f}s; open the UI with `mlops-assets dev` (http://127.0.0.1:3000)")
+    return 1 if failed_days else 0
+
+
+# The terminal shows one line per run; the full event log is in the UI.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
+    """Run the ingest job once per day on the local instance; returns the days whose run failed."""
+    import dagster as dg
+
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.jobs import INGEST_JOB
+
+    job = build_definitions(spec).resolve_job_def(INGEST_JOB)
+    failed = []
+    with dg.DagsterInstance.get() as instance:
+        for day in days:
+            step_started = time.monotonic()
+            result = job.execute_in_process(
+                partition_key=day.isoformat(), instance=instance, raise_on_error=False,
+                run_config=QUIET_RUN_CONFIG,
+            )
+            status = "ok" if result.success else "FAILED"
+            print(f"  {INGEST_JOB} {day}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
+            if not result.success:
+                failed.append(day)
+    return failed
+
+
+def _dev(args) -> int:
+    layout = _layout(args)
+    if args.spec:
+        _spec(args)
+    command = [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(PROJECT_ROOT / "workspace.yaml"),
+        "-h", args.host, "-p", str(args.port),
+    ]
+    print(f"DAGSTER_HOME={layout.dagster_home}\n$ {' '.join(command)}")
+    return subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ.copy())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dagster wiring: thin asset, check, job and resource definitions over the plain modules."""

@@ -1,0 +1,104 @@
+"""raw_<dataset>: daily snapshots of the landing files, and the data gates that guard them."""
+
+
+import hashlib
+import json
+
+import dagster as dg
+
+from mlops_assets import verdicts
+from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
+from mlops_assets.defs.metadata import check_result, table_schema
+from mlops_assets.defs.resources import StateResource
+from mlops_assets.ingestion import current_snapshot, ingest_day
+from mlops_assets.spec import DatasetSpec
+from mlops_assets.warehouse import connect
+
+INGESTION_CODE_VERSION = "1"
+
+GATE_DESCRIPTIONS = {
+    "check_schema": "Every declared column is present with values of its type, range and allowed set (pandera).",
+    "check_null_rates": "Each column's share of nulls is under its ceiling from the dataset spec.",
+    "check_row_count": "The day's row count is between the spec's ratios of the trailing accepted days' median.",
+    "check_unique_entity_key": "No two rows share the entity key.",
+    "check_rows_in_partition": "Every row's timestamp falls on the partition day, in the spec's timezone.",
+}
+
+
+def ingestion_code_version(spec: DatasetSpec) -> str:
+    definition = spec.model_dump(mode="json", include={"source", "timestamp"})
+    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{INGESTION_CODE_VERSION}-{digest}"
+
+
+def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=spec.raw_asset_name,
+        partitions_def=daily_partitions(spec),
+        group_name="ingestion",
+        kinds={"duckdb", spec.source.format},
+        owners=OWNERS,
+        code_version=ingestion_code_version(spec),
+        pool=WAREHOUSE_POOL,
+        description=(
+            f"One day of {spec.name} exactly as it landed (landing/{spec.name}/<day>.{spec.source.format}), "
+            "captured as an immutable DuckDB snapshot. Versioned by content: the data version is the "
+            "sha256 of the canonical rows, so identical content is never stale and changed content is a "
+            "new version while the old one stays readable."
+        ),
+    )
+    def raw_snapshot(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+        snapshot = ingest_day(spec, state.layout(), partition_day(context), context.run_id)
+        context.log.info(
+            f"{'new' if snapshot.is_new else 'unchanged'} snapshot {snapshot.content_hash[:12]} "
+            f"of {snapshot.day}: {snapshot.rows} rows from {snapshot.source_file}"
+        )
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(snapshot.content_hash),
+            metadata={
+                "content_hash": snapshot.content_hash,
+                "rows": dg.MetadataValue.int(snapshot.rows),
+                "source_file": dg.MetadataValue.path(snapshot.source_file),
+                "source_sha256": snapshot.source_sha256,
+                "first_timestamp": str(snapshot.min_timestamp),
+                "last_timestamp": str(snapshot.max_timestamp),
+                "new_version": snapshot.is_new,
+                "warehouse_table": snapshot.qualified_table,
+                "dagster/column_schema": table_schema(snapshot.columns),
+                "dagster/row_count": snapshot.rows,
+            },
+        )
+
+    return raw_snapshot
+
+
+def build_data_gate_checks(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
+    return [_data_gate_check(spec, raw_asset, name) for name in DATA_GATES]
+
+
+def _data_gate_check(spec: DatasetSpec, raw_asset: dg.AssetsDefinition, name: str) -> dg.AssetChecksDefinition:
+    rule = DATA_GATES[name]
+
+    @dg.asset_check(
+        asset=raw_asset,
+        name=name,
+        blocking=True,
+        partitions_def=daily_partitions(spec),
+        pool=WAREHOUSE_POOL,
+        description=GATE_DESCRIPTIONS[name],
+    )
+    def data_gate(context: dg.AssetCheckExecutionContext, state: StateResource) -> dg.AssetCheckResult:
+        day = partition_day(context)
+        with connect(state.layout().warehouse_path) as con:
+            snapshot = current_snapshot(con, spec, day)
+            if snapshot is None:
+                raise dg.Failure(f"no snapshot of {spec.name} for {day}; materialize {spec.raw_asset_name} first")
+            result = rule(con, spec, snapshot)
+            verdicts.record(
+                con, dataset=spec.name, asset=RAW_ASSET, day=day,
+                content_hash=snapshot.content_hash, result=result, run_id=context.run.run_id,
+            )
+        return check_result(result, {"content_hash": snapshot.content_hash})
+
+    return data_gate

@@ -1,0 +1,56 @@
+"""Plain-text summaries of what the warehouse holds, for the CLI and people reading a terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
+from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
+from mlops_assets.features import current_feature_version
+from mlops_assets.ingestion import current_snapshot
+from mlops_assets.spec import DatasetSpec
+from mlops_assets.state import StateLayout
+from mlops_assets.verdicts import latest_verdicts
+from mlops_assets.warehouse import connect
+
+
+def data_summary(spec: DatasetSpec, layout: StateLayout, days: list[dt.date]) -> str:
+    """One line per day: rows, snapshot hash, data-gate verdicts, features; then where things are."""
+    lines = [
+        f"{'day':<10}  {'rows':>6}  {'snapshot':<12}  {'data gates':<14}  {'features':<12}  {'feature checks':<14}",
+    ]
+    failures: list[str] = []
+    with connect(layout.warehouse_path) as con:
+        for day in days:
+            snapshot = current_snapshot(con, spec, day)
+            if snapshot is None:
+                lines.append(f"{day.isoformat():<10}  {'-':>6}  {'not ingested':<12}")
+                continue
+            raw = latest_verdicts(con, dataset=spec.name, asset=RAW_ASSET, day=day, content_hash=snapshot.content_hash)
+            feature_version = current_feature_version(con, spec, day)
+            feature_cell, feature_checks = "not built", ""
+            if feature_version:
+                feature_cell = feature_version[0][:12]
+                checks = latest_verdicts(con, dataset=spec.name, asset=FEATURES_ASSET, day=day,
+                                         content_hash=feature_version[0])
+                feature_checks = _verdict_cell(checks, FEATURE_CHECKS)
+                failures += _failed(day, checks)
+            lines.append(
+                f"{day.isoformat():<10}  {snapshot.rows:>6}  {snapshot.content_hash[:12]:<12}  "
+                f"{_verdict_cell(raw, DATA_GATES):<14}  {feature_cell:<12}  {feature_checks:<14}"
+            )
+            failures += _failed(day, raw)
+    lines += [f"  FAILED {line}" for line in failures]
+    lines.append(f"warehouse: {layout.warehouse_path}")
+    lines.append(f"landing:   {layout.landing_dir_for(spec.name)}")
+    return "\n".join(lines)
+
+
+def _verdict_cell(verdicts: dict[str, tuple[bool, str]], required: Any) -> str:
+    passed = sum(1 for name in required if verdicts.get(name, (False, ""))[0])
+    return f"{passed}/{len(required)} passed"
+
+
+def _failed(day: dt.date, verdicts: dict[str, tuple[bool, str]]) -> list[str]:
+    return [f"{day.isoformat()} {name}: {summary}" for name, (ok, summary) in verdicts.items() if not ok]

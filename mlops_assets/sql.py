@@ -1,0 +1,136 @@
+"""SQL safety and lineage helpers shared by the spec validator and the SQL builders.
+
+Identifiers that come from a dataset spec are validated here before they reach any SQL string,
+and user-written feature SQL is parsed with DuckDB's own parser (``json_serialize_sql``) so that
+lineage (which input columns feed which output column) is known without running the query.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class UnsafeIdentifierError(ValueError):
+    """An identifier from configuration that would not be safe to put into SQL."""
+
+
+def validate_identifier(name: str, *, what: str = "identifier") -> str:
+    """Return ``name`` if it is a plain SQL identifier; raise naming the offender otherwise."""
+    if not isinstance(name, str) or not IDENTIFIER_PATTERN.fullmatch(name):
+        raise UnsafeIdentifierError(
+            f"{what} {name!r} is not a plain identifier "
+            "(letters, digits and underscores, not starting with a digit, at most 63 characters)"
+        )
+    return name
+
+
+def quote(name: str) -> str:
+    """Quote a validated identifier for DuckDB."""
+    return '"' + validate_identifier(name) + '"'
+
+
+def quote_all(names: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(quote(name) for name in names)
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal; for values (paths, timezones) that DuckDB cannot take as parameters."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class SelectLineage:
+    """What a SELECT statement produces and reads, from DuckDB's parse tree."""
+
+    output_sources: dict[str, frozenset[str]]  # output column -> input column names it reads
+    has_star: bool
+    table_functions: frozenset[str]
+    tables: frozenset[str]
+
+
+def parse_select(con: Any, query: str) -> SelectLineage:
+    """Parse one SELECT with DuckDB's parser and extract per-output-column lineage.
+
+    Column references are reduced to their last name part (``b.arr_delay`` -> ``arr_delay``), so a
+    check on forbidden names is conservative: any reference with that name counts.
+    """
+    serialized = con.execute("SELECT json_serialize_sql(?)", [query]).fetchall()[0][0]
+    tree = json.loads(serialized)
+    if tree.get("error"):
+        raise ValueError(f"cannot parse SQL: {tree.get('error_message', 'unknown error')}")
+    statements = tree.get("statements", [])
+    if len(statements) != 1:
+        raise ValueError(f"expected exactly one SELECT statement, found {len(statements)}")
+    node = statements[0]["node"]
+    if node.get("type") != "SELECT_NODE":
+        raise ValueError("expected a plain SELECT (no UNION or other set operation at the top level)")
+
+    output_sources: dict[str, frozenset[str]] = {}
+    has_star = False
+    for position, expression in enumerate(node.get("select_list", [])):
+        if expression.get("class") == "STAR":
+            has_star = True
+            continue
+        alias = expression.get("alias") or _implicit_alias(expression) or f"column{position}"
+        output_sources[alias] = frozenset(_column_refs(expression))
+
+    table_functions = frozenset(
+        item.get("function", {}).get("function_name", "?")
+        for item in _walk(tree)
+        if isinstance(item, dict) and item.get("type") == "TABLE_FUNCTION"
+    )
+    tables = frozenset(
+        item.get("table_name", "")
+        for item in _walk(tree)
+        if isinstance(item, dict) and item.get("type") == "BASE_TABLE"
+    )
+    # Columns referenced in CTEs feed the outer query; fold their lineage in by CTE column name.
+    cte_sources = _cte_lineage(node)
+    if cte_sources:
+        output_sources = {
+            name: frozenset(
+                source
+                for ref in refs
+                for source in (cte_sources.get(ref, frozenset()) | {ref})
+            )
+            for name, refs in output_sources.items()
+        }
+    return SelectLineage(output_sources, has_star, table_functions, tables)
+
+
+def _cte_lineage(node: dict) -> dict[str, frozenset[str]]:
+    lineage: dict[str, frozenset[str]] = {}
+    for cte in (node.get("cte_map") or {}).get("map", []):
+        inner = cte.get("value", {}).get("query", {}).get("node", {})
+        for position, expression in enumerate(inner.get("select_list", [])):
+            alias = expression.get("alias") or _implicit_alias(expression) or f"column{position}"
+            lineage[alias] = lineage.get(alias, frozenset()) | frozenset(_column_refs(expression))
+    return lineage
+
+
+def _implicit_alias(expression: dict) -> str | None:
+    if expression.get("class") == "COLUMN_REF":
+        return expression["column_names"][-1]
+    return None
+
+
+def _column_refs(tree: Any) -> Iterator[str]:
+    for item in _walk(tree):
+        if isinstance(item, dict) and item.get("class") == "COLUMN_REF":
+            yield item["column_names"][-1]
+
+
+def _walk(tree: Any) -> Iterator[Any]:
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)

@@ -1,0 +1,130 @@
+"""Gate verdicts: what every check concluded, kept in the warehouse so later steps can rely on it.
+
+Dagster shows check results in the UI, but downstream steps (features, training) must not trust a
+snapshot merely because a run once succeeded: they ask this log whether the exact content they are
+about to read passed every gate. The log is append-only; the newest verdict per check counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+
+@dataclass(frozen=True)
+class RuleFailure:
+    """One broken rule: the column, the rule, what was observed, what was expected, a few rows."""
+
+    column: str | None
+    rule: str
+    observed: str
+    expected: str
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def sentence(self) -> str:
+        where = f"column {self.column!r}: " if self.column else ""
+        return f"{where}{self.rule}: observed {self.observed}, expected {self.expected}"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    check: str
+    passed: bool
+    summary: str
+    failures: list[RuleFailure] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_failures(
+        cls, check: str, failures: list[RuleFailure], ok_summary: str, stats: dict[str, Any] | None = None
+    ) -> "GateResult":
+        """Passed when nothing failed; otherwise a summary naming the first few broken rules."""
+        if not failures:
+            return cls(check, True, ok_summary, [], stats or {})
+        summary = f"{len(failures)} rule(s) broken: " + "; ".join(f.sentence() for f in failures[:3])
+        if len(failures) > 3:
+            summary += f"; and {len(failures) - 3} more"
+        return cls(check, False, summary, failures, stats or {})
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"summary": self.summary, "failures": [asdict(f) for f in self.failures], "stats": self.stats},
+            default=str,
+        )
+
+
+def record(
+    con: Any,
+    *,
+    dataset: str,
+    asset: str,
+    day: dt.date | None,
+    content_hash: str,
+    result: GateResult,
+    run_id: str | None,
+) -> None:
+    con.execute(
+        "INSERT INTO gate_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            dataset, asset, day, content_hash, result.check, result.passed, result.summary,
+            result.to_json(), dt.datetime.now(dt.timezone.utc), run_id,
+        ],
+    )
+
+
+def latest_verdicts(
+    con: Any, *, dataset: str, asset: str, day: dt.date | None, content_hash: str
+) -> dict[str, tuple[bool, str]]:
+    """check name -> (passed, summary) of the newest verdict for this exact content."""
+    day_clause = "day IS NULL" if day is None else "day = ?"
+    params = [dataset, asset, content_hash] + ([] if day is None else [day])
+    rows = con.execute(
+        f"""
+        SELECT check_name, arg_max(passed, checked_at), arg_max(summary, checked_at)
+        FROM gate_results
+        WHERE dataset = ? AND asset = ? AND content_hash = ? AND {day_clause}
+        GROUP BY check_name
+        """,
+        params,
+    ).fetchall()
+    return {name: (passed, summary) for name, passed, summary in rows}
+
+
+def unmet_gates(
+    con: Any,
+    *,
+    dataset: str,
+    asset: str,
+    day: dt.date | None,
+    content_hash: str,
+    required: Sequence[str],
+) -> list[str]:
+    """Readable reasons why this content may not be used; empty when every gate passed."""
+    verdicts = latest_verdicts(con, dataset=dataset, asset=asset, day=day, content_hash=content_hash)
+    reasons = []
+    for check in required:
+        if check not in verdicts:
+            reasons.append(f"{check}: no verdict recorded for {content_hash[:12]}")
+        elif not verdicts[check][0]:
+            reasons.append(f"{check}: {verdicts[check][1]}")
+    return reasons
+
+
+def passed_hashes_sql(required: Sequence[str]) -> str:
+    """SQL selecting (day, content_hash) that passed all ``required`` checks, for an asset.
+
+    Parameters: dataset, asset, then each required check name.
+    """
+    placeholders = ", ".join("?" for _ in required)
+    return f"""
+        SELECT day, content_hash FROM (
+            SELECT day, content_hash, check_name, arg_max(passed, checked_at) AS passed
+            FROM gate_results
+            WHERE dataset = ? AND asset = ? AND check_name IN ({placeholders})
+            GROUP BY day, content_hash, check_name
+        )
+        GROUP BY day, content_hash
+        HAVING count(*) = {len(required)} AND bool_and(passed)
+    """

@@ -1,0 +1,141 @@
+"""The DuckDB warehouse: short connections, one writer at a time, and the catalog tables.
+
+DuckDB allows one read-write process per file. Every step opens a connection only for as long as
+it needs one and retries while another process holds the lock, so concurrent runs queue for a few
+seconds instead of failing. Multi-statement writes run inside one transaction: a reader sees either
+all of a snapshot (or a day's features) or none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+SNAPSHOT_SCHEMA = "snapshots"
+LOCK_WAIT_SECONDS = 120.0
+
+CATALOG_DDL = (
+    f"CREATE SCHEMA IF NOT EXISTS {SNAPSHOT_SCHEMA}",
+    """
+    CREATE TABLE IF NOT EXISTS raw_snapshots (
+        dataset VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        content_hash VARCHAR NOT NULL,
+        table_name VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        columns_json VARCHAR NOT NULL,
+        min_timestamp TIMESTAMPTZ,
+        max_timestamp TIMESTAMPTZ,
+        source_file VARCHAR NOT NULL,
+        source_sha256 VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        created_by_run VARCHAR,
+        PRIMARY KEY (dataset, day, content_hash)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS raw_ingestions (
+        dataset VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        content_hash VARCHAR NOT NULL,
+        source_file VARCHAR NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL,
+        run_id VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS gate_results (
+        dataset VARCHAR NOT NULL,
+        asset VARCHAR NOT NULL,
+        day DATE,
+        content_hash VARCHAR NOT NULL,
+        check_name VARCHAR NOT NULL,
+        passed BOOLEAN NOT NULL,
+        summary VARCHAR NOT NULL,
+        details_json VARCHAR NOT NULL,
+        checked_at TIMESTAMPTZ NOT NULL,
+        run_id VARCHAR
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS feature_versions (
+        dataset VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        content_hash VARCHAR NOT NULL,
+        raw_hash VARCHAR NOT NULL,
+        inputs_json VARCHAR NOT NULL,
+        code_version VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        run_id VARCHAR
+    )
+    """,
+)
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process held the warehouse for longer than we were willing to wait."""
+
+
+def _is_lock_conflict(error: Exception) -> bool:
+    text = str(error).lower()
+    return "could not set lock" in text or "conflicting lock" in text or "database is locked" in text
+
+
+@contextlib.contextmanager
+def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[Any]:
+    """A short-lived read-write connection, waiting (with jitter) while another process writes."""
+    import duckdb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path))
+            break
+        except duckdb.Error as error:
+            if not _is_lock_conflict(error) or time.monotonic() > deadline:
+                if _is_lock_conflict(error):
+                    raise WarehouseBusyError(
+                        f"the warehouse {path} stayed locked by another process for {wait_seconds:.0f}s"
+                    ) from error
+                raise
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 1.0)
+    try:
+        con.execute("SET TimeZone='UTC'")
+        for statement in CATALOG_DDL:
+            con.execute(statement)
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: Any) -> Iterator[Any]:
+    """All-or-nothing: commit on success, roll back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def table_exists(con: Any, name: str, schema: str = "main") -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
+def table_columns(con: Any, qualified_name: str) -> dict[str, str]:
+    """Column name -> DuckDB type of a (validated, quoted) table name."""
+    return {row[0]: row[1] for row in con.execute(f"DESCRIBE {qualified_name}").fetchall()}

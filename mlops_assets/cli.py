@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="land the first days and run the lifecycle on them")
     demo.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
     demo.add_argument("--days", type=int, default=28, help="how many days to land and ingest (default 28)")
+    demo.add_argument("--skip-training", action="store_true", help="only the data half")
     demo.set_defaults(handler=_demo)
 
     replay = commands.add_parser("replay", help="land whole days from the dataset's source")
@@ -60,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     dev.set_defaults(handler=_dev)
+
+    mlflow_ui = commands.add_parser("mlflow-ui", help="start the MLflow UI on the platform's store")
+    mlflow_ui.add_argument("--port", type=int, default=5000)
+    mlflow_ui.add_argument("--host", default="127.0.0.1")
+    mlflow_ui.set_defaults(handler=_mlflow_ui)
     return parser
 
 
@@ -113,8 +119,41 @@ def _demo(args) -> int:
     failed_days = run_ingestion(spec, days)
     print()
     print(data_summary(spec, layout, days))
-    print(f"\ndone in {time.monotonic() - started:.1f}s; open the UI with `mlops-assets dev` (http://127.0.0.1:3000)")
-    return 1 if failed_days else 0
+    trained = run_training(spec, days[0], days[-1]) if not args.skip_training else True
+    if not args.skip_training:
+        from mlops_assets.report import model_summary
+
+        print()
+        print(model_summary(spec, layout))
+    print(f"\ndone in {time.monotonic() - started:.1f}s")
+    print("Dagster UI: `mlops-assets dev` (http://127.0.0.1:3000); "
+          "MLflow UI: `mlops-assets mlflow-ui` (http://127.0.0.1:5000)")
+    return 1 if failed_days or not trained else 0
+
+
+def run_training(spec, start: dt.date, end: dt.date) -> bool:
+    """Run the training job (snapshot through champion) on the local instance."""
+    import dagster as dg
+
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.jobs import TRAIN_JOB
+
+    job = build_definitions(spec).resolve_job_def(TRAIN_JOB)
+    started = time.monotonic()
+    run_config = {
+        **QUIET_RUN_CONFIG,
+        "ops": {"training_snapshot": {"config": {"start_date": start.isoformat(), "end_date": end.isoformat()}}},
+    }
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+    status = "ok" if result.success else "FAILED"
+    print(f"  {TRAIN_JOB} {start}..{end}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                print(f"    gate {evaluation.check_name} FAILED: {evaluation.description}")
+    return result.success
 
 
 # The terminal shows one line per run; the full event log is in the UI.
@@ -155,6 +194,18 @@ def _dev(args) -> int:
     ]
     print(f"DAGSTER_HOME={layout.dagster_home}\n$ {' '.join(command)}")
     return subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ.copy())
+
+
+def _mlflow_ui(args) -> int:
+    layout = _layout(args)
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", layout.mlflow_tracking_uri,
+        "--default-artifact-root", layout.mlflow_artifacts_dir.as_uri(),
+        "--host", args.host, "--port", str(args.port),
+    ]
+    print(f"$ {' '.join(command)}")
+    return subprocess.call(command, env=os.environ.copy())
 
 
 if __name__ == "__main__":

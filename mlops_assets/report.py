@@ -54,3 +54,32 @@ def _verdict_cell(verdicts: dict[str, tuple[bool, str]], required: Any) -> str:
 
 def _failed(day: dt.date, verdicts: dict[str, tuple[bool, str]]) -> list[str]:
     return [f"{day.isoformat()} {name}: {summary}" for name, (ok, summary) in verdicts.items() if not ok]
+
+
+def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
+    """The champion, its test AUC with interval, its gate verdicts, and where its card is."""
+    import json
+
+    from mlops_assets import ledger
+    from mlops_assets.evaluation.evaluate import load_evaluation
+
+    with connect(layout.warehouse_path) as con:
+        entries = ledger.entries(con, spec.name)
+        if not entries:
+            return "no champion yet: no candidate has passed every gate"
+        latest = entries[-1]
+        evaluation = load_evaluation(con, spec.name, latest.model_sha256)
+    auc = evaluation.metrics["auc"]
+    lines = [
+        f"champion: {spec.name}_{spec.target.name} version {latest.to_version} "
+        f"(previous: {latest.from_version or 'none'}), model sha256 {latest.model_sha256[:12]}",
+        f"test AUC {auc['value']:.4f} [95% CI {auc['low']:.4f}, {auc['high']:.4f}] on {evaluation.test_rows} rows; "
+        f"baseline AUC {evaluation.baseline['auc']}",
+        "gates:",
+    ]
+    for verdict in latest.verdicts:
+        lines.append(f"  {'PASS' if verdict['passed'] else 'FAIL'}  {verdict['gate']}: {verdict['reason']}")
+    card = layout.reports_dir / spec.name / "cards" / latest.model_sha256[:16] / "model_card.html"
+    lines.append(f"model card: {card}")
+    lines.append(f"MLflow store: {layout.mlflow_tracking_uri}")
+    return "\n".join(lines)

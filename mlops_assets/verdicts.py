@@ -12,6 +12,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
+# The asset whose blocking checks are the promotion gates; its verdicts are keyed by model sha256.
+EVALUATION_ASSET = "candidate_evaluation"
+
 
 @dataclass(frozen=True)
 class RuleFailure:

@@ -16,3 +16,18 @@ def build_ingest_job(raw_asset: dg.AssetsDefinition, features_asset: dg.AssetsDe
             "A failed data gate stops the day's features from being built."
         ),
     )
+
+
+TRAIN_JOB = "train_job"
+
+
+def build_train_job(model_assets: list) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        TRAIN_JOB,
+        selection=dg.AssetSelection.assets(*[a for a in model_assets if isinstance(a, dg.AssetsDefinition) and a.keys]),
+        description=(
+            "Freeze a training window, train and tune a candidate, evaluate it against the champion, "
+            "run the promotion gates, write its model card and, only if every gate passed, make it "
+            "the champion. The training window is the training_snapshot config."
+        ),
+    )

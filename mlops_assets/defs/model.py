@@ -1,0 +1,417 @@
+"""The model half: training_snapshot -> candidate_model -> candidate_evaluation (gates) ->
+model_card -> champion_model. Each asset is a thin call into the plain modules."""
+
+import datetime as dt
+import shutil
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from mlops_assets import verdicts as verdict_log
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
+from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
+from mlops_assets.spec import DatasetSpec
+from mlops_assets.verdicts import EVALUATION_ASSET
+from mlops_assets.warehouse import connect
+
+TRIGGER_TAG = "mlops/trigger_reason"
+CODE_VERSIONS = {
+    "training_snapshot": "1",
+    "candidate_model": "1",
+    "candidate_evaluation": "1",
+    "model_card": "1",
+    "champion_model": "1",
+}
+CARD_CHECK = "check_card_complete"
+
+
+class TrainingWindowConfig(dg.Config):
+    start_date: str | None = Field(default=None, description="first feature day (YYYY-MM-DD); default: the earliest")
+    end_date: str | None = Field(default=None, description="last feature day, inclusive; default: the latest")
+    last_n_days: int | None = Field(default=None, description="train on the N days ending at end_date")
+    min_days: int = Field(default=3, description="refuse to train on fewer gate-passed days")
+
+
+class TuningConfig(dg.Config):
+    trials: int = Field(default=8, description="hyperparameter sets tried (random search, seeded)")
+    seed: int = Field(default=42, description="seed of the search and of xgboost")
+    max_rounds: int = Field(default=300, description="most trees per trial (early stopping picks fewer)")
+    early_stopping_rounds: int = Field(default=25, description="stop a trial when validation AUC stalls this long")
+    nthread: int = Field(default=2, description="xgboost threads")
+
+
+class EvaluationConfig(dg.Config):
+    bootstrap_resamples: int = Field(default=200, description="resamples for confidence intervals")
+    seed: int = Field(default=0, description="seed of the bootstrap")
+    min_slice_rows: int = Field(default=200, description="slices with fewer test rows get no gated metrics")
+
+
+def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -> list:
+    model_name = f"{spec.name}_{spec.target.name}"
+
+    @dg.asset(
+        deps=[dg.AssetDep(features_asset, partition_mapping=dg.AllPartitionMapping())],
+        group_name="training",
+        kinds={"duckdb"},
+        owners=OWNERS,
+        code_version=CODE_VERSIONS["training_snapshot"],
+        pool=WAREHOUSE_POOL,
+        io_manager_key="handles",
+        description=(
+            "A window of feature days that passed their checks, frozen into its own table and split "
+            "80/10/10 by a hash of the entity key (stable across windows, seeds and row order). "
+            "Data version: sha256 of the frozen rows."
+        ),
+    )
+    def training_snapshot(context: dg.AssetExecutionContext, config: TrainingWindowConfig, state: StateResource):
+        from mlops_assets.training.snapshot import TrainingWindow, build_training_snapshot
+
+        window = TrainingWindow(
+            start=dt.date.fromisoformat(config.start_date) if config.start_date else None,
+            end=dt.date.fromisoformat(config.end_date) if config.end_date else None,
+            last_n_days=config.last_n_days,
+            min_days=config.min_days,
+        )
+        snapshot = build_training_snapshot(spec, state.layout(), window, context.run_id)
+        context.log.info(f"training snapshot {snapshot.content_hash[:12]}: {snapshot.rows} rows, {snapshot.start}..{snapshot.end}")
+        return dg.Output(
+            snapshot.to_handle(),
+            data_version=dg.DataVersion(snapshot.content_hash),
+            metadata={
+                "content_hash": snapshot.content_hash,
+                "start": snapshot.start.isoformat(),
+                "end": snapshot.end.isoformat(),
+                "days": dg.MetadataValue.int(len(snapshot.days)),
+                "skipped_days": dg.MetadataValue.json(snapshot.skipped_days),
+                "rows": dg.MetadataValue.json(snapshot.rows),
+                "label_rate": dg.MetadataValue.json({k: round(v, 4) for k, v in snapshot.label_rates.items()}),
+                "dagster/row_count": sum(snapshot.rows.values()),
+            },
+        )
+
+    @dg.asset(
+        group_name="training",
+        kinds={"xgboost", "mlflow"},
+        owners=OWNERS,
+        code_version=CODE_VERSIONS["candidate_model"],
+        io_manager_key="handles",
+        description=(
+            "An xgboost (hist) model tuned by a seeded random search on the validation split, logged "
+            "to MLflow with its signature, pinned requirements, snapshot hash, Dagster run id and code "
+            "version. Saved in xgboost's JSON format, never pickle. Data version: the model file's sha256."
+        ),
+    )
+    def candidate_model(
+        context: dg.AssetExecutionContext,
+        config: TuningConfig,
+        training_snapshot: dict,
+        state: StateResource,
+        model_registry: ModelRegistryResource,
+    ):
+        from mlops_assets.training.model import TuningBudget, train_candidate
+        from mlops_assets.training.snapshot import load_training_snapshot, read_split
+
+        layout = state.layout()
+        snapshot = load_training_snapshot(layout, spec.name, training_snapshot["content_hash"])
+        train, validation = read_split(layout, snapshot, "train"), read_split(layout, snapshot, "validation")
+        budget = TuningBudget(config.trials, config.seed, config.max_rounds, config.early_stopping_rounds, config.nthread)
+        trained = train_candidate(train, validation, spec, budget, log=context.log.info)
+        scratch = layout.root / "models" / f"run-{context.run_id}"
+        _, sha256 = trained.save(scratch)
+        model_dir = layout.root / "models" / sha256[:16]
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        scratch.rename(model_dir)
+        trigger = context.run.tags.get(TRIGGER_TAG, "manual run")
+        registry = model_registry.registry(layout, model_name)
+        run_id, model_uri = registry.log_candidate(
+            model_dir=model_dir,
+            trained=trained,
+            sample_input=validation[trained.encoding.columns].head(200),
+            params={**_tuned(trained.params), "trees": trained.best_rounds, "threshold": trained.threshold},
+            metrics={"validation_auc": trained.validation_auc},
+            tags={
+                "run_name": f"{spec.name}-{snapshot.content_hash[:8]}",
+                "dataset": spec.name,
+                "snapshot_hash": snapshot.content_hash,
+                "dagster_run_id": context.run_id,
+                "code_version": CODE_VERSIONS["candidate_model"],
+                "model_sha256": sha256,
+                "trigger_reason": trigger,
+            },
+        )
+        handle = {
+            "model_sha256": sha256,
+            "snapshot_hash": snapshot.content_hash,
+            "mlflow_run_id": run_id,
+            "model_uri": model_uri,
+            "params": _tuned(trained.params),
+            "best_rounds": trained.best_rounds,
+            "threshold": trained.threshold,
+            "validation_auc": trained.validation_auc,
+            "features": trained.encoding.columns,
+            "trigger_reason": trigger,
+            "dagster_run_id": context.run_id,
+        }
+        return dg.Output(
+            handle,
+            data_version=dg.DataVersion(sha256),
+            metadata={
+                "model_sha256": sha256,
+                "validation_auc": dg.MetadataValue.float(trained.validation_auc),
+                "trees": dg.MetadataValue.int(trained.best_rounds),
+                "threshold": dg.MetadataValue.float(trained.threshold),
+                "mlflow_run_id": run_id,
+                "trials": dg.MetadataValue.md(_trials_markdown(trained.trials)),
+                "trigger_reason": trigger,
+            },
+        )
+
+    @dg.asset(
+        group_name="evaluation",
+        kinds={"python", "mlflow"},
+        owners=OWNERS,
+        code_version=CODE_VERSIONS["candidate_evaluation"],
+        io_manager_key="handles",
+        description=(
+            "The candidate on the snapshot's test split, against the current champion scored on the "
+            "same rows (paired bootstrap differences) and a class-prior baseline: AUC, log loss, "
+            "Brier, precision and recall with bootstrap intervals, per-slice metrics, ROC, "
+            "calibration and importance plots. Its blocking checks are the promotion gates."
+        ),
+    )
+    def candidate_evaluation(
+        context: dg.AssetExecutionContext,
+        config: EvaluationConfig,
+        candidate_model: dict,
+        state: StateResource,
+        model_registry: ModelRegistryResource,
+    ):
+        from mlops_assets.evaluation.evaluate import evaluate_candidate, store_evaluation
+        from mlops_assets.training.snapshot import load_training_snapshot, read_split
+
+        layout = state.layout()
+        registry = model_registry.registry(layout, model_name)
+        candidate = registry.load_run_model(
+            candidate_model["mlflow_run_id"], candidate_model["model_sha256"], candidate_model["threshold"]
+        )
+        champion_ref = registry.champion()
+        champion = registry.load_version(champion_ref) if champion_ref else None
+        snapshot = load_training_snapshot(layout, spec.name, candidate_model["snapshot_hash"])
+        test = read_split(layout, snapshot, "test")
+        evaluation = evaluate_candidate(
+            dataset=spec.name, slices=spec.slices, target=spec.target.name, test=test, candidate=candidate,
+            candidate_sha256=candidate_model["model_sha256"], snapshot_hash=snapshot.content_hash,
+            train_label_rate=snapshot.label_rates["train"], champion=champion,
+            plots_dir=layout.reports_dir / spec.name / "evaluations" / candidate_model["model_sha256"][:16],
+            n_boot=config.bootstrap_resamples, seed=config.seed, min_slice_rows=config.min_slice_rows,
+        )
+        with connect(layout.warehouse_path) as con:
+            store_evaluation(con, evaluation, context.run_id)
+        registry.log_metrics(candidate_model["mlflow_run_id"], {
+            f"test_{name}": values["value"] for name, values in evaluation.metrics.items()
+        })
+        return dg.Output(
+            {"model_sha256": evaluation.model_sha256, "champion_version": evaluation.champion_version},
+            data_version=dg.DataVersion(f"{evaluation.model_sha256[:16]}-vs-{evaluation.champion_version or 'none'}"),
+            metadata=_evaluation_metadata(evaluation),
+        )
+
+    @dg.asset(
+        group_name="promotion",
+        kinds={"markdown", "html"},
+        owners=OWNERS,
+        code_version=CODE_VERSIONS["model_card"],
+        io_manager_key="handles",
+        description=(
+            "The candidate's model card, generated only from upstream assets: details, intended use "
+            "and limitations from the spec, training data, metrics with intervals, slices, gate "
+            "verdicts, lineage and plots. Markdown here and an HTML file beside the warehouse."
+        ),
+    )
+    def model_card(
+        context: dg.AssetExecutionContext,
+        candidate_evaluation: dict,
+        candidate_model: dict,
+        training_snapshot: dict,
+        state: StateResource,
+    ):
+        from mlops_assets.card_builder import build_card
+        from mlops_assets.evaluation.evaluate import load_evaluation
+        from mlops_assets.model_card import missing_sections, render_markdown, write_card
+        from mlops_assets.promotion import recorded_verdicts
+        from mlops_assets.training.snapshot import load_training_snapshot
+
+        layout = state.layout()
+        sha = candidate_model["model_sha256"]
+        with connect(layout.warehouse_path) as con:
+            evaluation = load_evaluation(con, spec.name, sha)
+            gate_verdicts = recorded_verdicts(con, spec.name, sha)
+        snapshot = load_training_snapshot(layout, spec.name, candidate_model["snapshot_hash"])
+        card = build_card(
+            spec=spec, snapshot=snapshot, candidate=candidate_model, evaluation=evaluation,
+            verdicts=gate_verdicts, dagster_run_id=context.run_id, code_versions=CODE_VERSIONS,
+        )
+        folder = layout.reports_dir / spec.name / "cards" / sha[:16]
+        markdown_path, html_path = write_card(card, folder)
+        return dg.Output(
+            {"model_sha256": sha, "markdown": str(markdown_path), "html": str(html_path),
+             "missing_sections": missing_sections(card)},
+            data_version=dg.DataVersion(sha[:16]),
+            metadata={
+                "card": dg.MetadataValue.md(render_markdown(card)),
+                "card_html": dg.MetadataValue.path(str(html_path)),
+                "card_markdown": dg.MetadataValue.path(str(markdown_path)),
+            },
+        )
+
+    @dg.asset_check(asset=model_card, name=CARD_CHECK, blocking=True,
+                    description="Every required section of the model card has content.")
+    def check_card_complete(model_card: dict) -> dg.AssetCheckResult:
+        missing = model_card["missing_sections"]
+        return dg.AssetCheckResult(
+            passed=not missing,
+            description="all required sections present" if not missing else f"incomplete: {missing}",
+            metadata={"card": dg.MetadataValue.path(model_card["markdown"])},
+        )
+
+    @dg.asset(
+        group_name="promotion",
+        kinds={"mlflow"},
+        owners=OWNERS,
+        code_version=CODE_VERSIONS["champion_model"],
+        io_manager_key="handles",
+        pool=WAREHOUSE_POOL,
+        description=(
+            "The champion: registers the candidate in the MLflow registry and moves the `champion` "
+            "alias to it only when every gate passed. The previous champion stays registered. Every "
+            "promotion is a row in the append-only promotion ledger. Data version: the registry version."
+        ),
+    )
+    def champion_model(
+        context: dg.AssetExecutionContext,
+        model_card: dict,
+        candidate_evaluation: dict,
+        candidate_model: dict,
+        state: StateResource,
+        model_registry: ModelRegistryResource,
+    ):
+        from mlops_assets.promotion import promote
+
+        layout = state.layout()
+        result = promote(
+            spec=spec, layout=layout, registry=model_registry.registry(layout, model_name),
+            candidate=candidate_model, card=model_card, dagster_run_id=context.run_id,
+            operator=context.run.tags.get("user", "dagster"),
+        )
+        return dg.Output(
+            {"version": result.to_version, "model_sha256": candidate_model["model_sha256"]},
+            data_version=dg.DataVersion(f"v{result.to_version}"),
+            metadata={
+                "champion_version": result.to_version,
+                "previous_champion": result.from_version or "none",
+                "model_sha256": candidate_model["model_sha256"],
+                "reason": result.reason,
+                "card": dg.MetadataValue.path(model_card["html"]),
+            },
+        )
+
+    return [training_snapshot, candidate_model, candidate_evaluation, model_card, champion_model, check_card_complete]
+
+
+def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
+    from mlops_assets.evaluation.gating import MODEL_GATES
+
+    return [_gate_check(evaluation_asset, spec, name) for name in MODEL_GATES]
+
+
+GATE_DESCRIPTIONS = {
+    "check_min_quality": "The candidate's test AUC is at least the configured minimum.",
+    "check_not_worse_than_champion": "The paired AUC difference against the champion is above minus the tolerance (passes by rule with no champion).",
+    "check_beats_baseline": "The candidate beats the class-prior baseline by the configured AUC lift and in log loss.",
+    "check_no_slice_regression": "No slice with enough rows loses more than the tolerance of AUC against the champion.",
+    "check_calibration": "Expected calibration error is under the ceiling.",
+}
+
+
+def _gate_check(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec, name: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=evaluation_asset, name=name, blocking=True, description=GATE_DESCRIPTIONS[name])
+    def gate(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict, state: StateResource, gate_policy: GatePolicy):
+        from mlops_assets.evaluation.evaluate import load_evaluation
+        from mlops_assets.evaluation.gating import MODEL_GATES
+        from mlops_assets.verdicts import GateResult
+
+        layout = state.layout()
+        with connect(layout.warehouse_path) as con:
+            evaluation = load_evaluation(con, spec.name, candidate_evaluation["model_sha256"])
+            verdict = MODEL_GATES[name](evaluation, gate_policy.thresholds())
+            verdict_log.record(
+                con, dataset=spec.name, asset=EVALUATION_ASSET, day=None,
+                content_hash=evaluation.model_sha256,
+                result=GateResult(name, verdict.passed, verdict.reason, [], verdict.to_dict()),
+                run_id=context.run.run_id,
+            )
+        numbers = {k: v for k, v in verdict.to_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return dg.AssetCheckResult(
+            passed=verdict.passed,
+            description=verdict.reason,
+            metadata={**numbers, "metric": verdict.metric, "reason": verdict.reason,
+                      "model_sha256": evaluation.model_sha256},
+        )
+
+    return gate
+
+
+def _tuned(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in ("objective", "eval_metric", "nthread")}
+
+
+def _trials_markdown(trials: list[dict[str, Any]]) -> str:
+    if not trials:
+        return ""
+    columns = list(trials[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for trial in trials:
+        lines.append("| " + " | ".join(f"{trial[c]:.4g}" if isinstance(trial[c], float) else str(trial[c]) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _evaluation_metadata(evaluation) -> dict[str, Any]:
+    from mlops_assets.evaluation.plots import png_markdown
+
+    def fmt(values):
+        if not values or values.get("value") is None:
+            return "n/a"
+        low, high = values.get("low"), values.get("high")
+        interval = f" [{low:.4f}, {high:.4f}]" if low is not None and high is not None else ""
+        return f"{values['value']:.4f}{interval}"
+
+    lines = ["| metric | candidate [95% CI] | champion | paired delta [95% CI] |", "|---|---|---|---|"]
+    for name, values in evaluation.metrics.items():
+        champion = fmt((evaluation.champion_metrics or {}).get(name))
+        paired = fmt(evaluation.paired.get(name)) if name in evaluation.paired else ""
+        lines.append(f"| {name} | {fmt(values)} | {champion} | {paired} |")
+    baseline = evaluation.baseline
+    lines.append(f"| baseline (class prior) auc / log_loss | {baseline['auc']} / {baseline['log_loss']:.4f} | | |")
+    plots = "\n\n".join(png_markdown(path, name) for name, path in evaluation.plots.items())
+    slices = ["| slice | value | rows | auc | champion auc | delta |", "|---|---|---|---|---|---|"]
+    for row in evaluation.slices:
+        slices.append(
+            f"| {row['slice']} | {row['value']} | {row['rows']} | {_num(row.get('auc'))} | "
+            f"{_num(row.get('champion_auc'))} | {_num(row.get('auc_delta'))} |"
+        )
+    return {
+        "test_auc": dg.MetadataValue.float(float(evaluation.metric("auc") or 0.0)),
+        "test_rows": dg.MetadataValue.int(evaluation.test_rows),
+        "champion_version": evaluation.champion_version or "none",
+        "champion_note": evaluation.champion_note,
+        "metrics": dg.MetadataValue.md("\n".join(lines)),
+        "slices": dg.MetadataValue.md("\n".join(slices)),
+        "plots": dg.MetadataValue.md(plots),
+        "roc_plot": dg.MetadataValue.path(evaluation.plots["roc"]),
+    }
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:.4f}"

@@ -1,0 +1,1 @@
+"""Training: the snapshot a model learns from, and the model itself."""

@@ -235,6 +235,9 @@ def _pandera_failures(failure_cases: Any, frame: Any, spec: DatasetSpec) -> list
             # a failed coercion is reported once, as coerce_dtype, with the offending values
             if ((failure_cases["column"] == column) & failure_cases["check"].astype(str).str.startswith("coerce_dtype")).any():
                 continue
+        if group["failure_case"].astype(str).str.startswith("TypeError(").all():
+            # a range check that could not compare a wrongly typed value: the type failure says it
+            continue
         values = [str(v) for v in group["failure_case"].head(limit)]
         indices = [int(i) for i in group["index"].dropna().head(limit)] if "index" in group else []
         samples = []
@@ -281,6 +284,11 @@ def _sample_rows(con: Any, spec: DatasetSpec, snapshot: Snapshot, condition: str
 
 def _plain(value: Any) -> Any:
     """JSON-friendly scalars for metadata."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()  # numpy scalars
+        except (ValueError, TypeError):
+            pass
     if value is None or isinstance(value, (bool, int, float, str)):
         return None if isinstance(value, float) and value != value else value
     try:

@@ -17,10 +17,9 @@ from mlops_assets.defs.model import build_gate_checks, build_model_assets
 from mlops_assets.defs.resources import GatePolicy, JsonHandleIOManager, ModelRegistryResource, StateResource
 from mlops_assets.spec import DatasetSpec, load_spec
 
-# Partitioned asset checks (the data gates run per day) and data versions on Output are marked
-# preview/beta in Dagster 1.13; we rely on both deliberately, so the warnings are noise here.
+# Partitioned asset checks (the data gates run per day) are a preview feature in Dagster 1.13; we
+# rely on them deliberately, so the warning is noise here.
 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*", category=dg.PreviewWarning)
-warnings.filterwarnings("ignore", message=".*Parameter `data_version`.*", category=dg.BetaWarning)
 
 
 def build_definitions(spec: DatasetSpec, state: StateResource | None = None) -> dg.Definitions:

@@ -107,7 +107,8 @@ FEATURE_CHECKS = {
 
 
 def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, columns: set[str]) -> dict[str, float]:
-    """max(AUC, 1 - AUC) of each numeric feature alone against the label (rank-based, in SQL)."""
+    """max(AUC, 1 - AUC) against the label of each numeric feature alone (rank-based, in SQL) and
+    of each feature's null indicator."""
     label = quote(spec.target.name)
     where = f"{quote(DAY_COLUMN)} = DATE '{day.isoformat()}' AND {label} IS NOT NULL"
     counts = con.execute(
@@ -118,11 +119,24 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
     if total < MIN_ROWS_FOR_SEPARATION_TEST or not positives or not negatives:
         return {}
     result = {}
+    for name in spec.features:
+        if name not in columns:
+            continue
+        # Whether a value is missing can encode the label as well as the value can (a column that
+        # is only filled in for late flights): score the null indicator of every feature too.
+        null_given_pos, null_given_neg = con.execute(
+            f"SELECT avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 1), "
+            f"avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 0) "
+            f"FROM {features_table(spec)} WHERE {where}"
+        ).fetchall()[0]
+        null_auc = 0.5 + (null_given_pos - null_given_neg) / 2
+        if abs(null_auc - 0.5) > 1e-12:
+            result[f"{name} IS NULL"] = max(null_auc, 1 - null_auc)
     for name, feature in spec.features.items():
         if feature.kind is not FeatureKind.NUMERIC or name not in columns:
             continue
         column = quote(name)
-        # Mann-Whitney U over non-null values; nulls are not evidence either way.
+        # Mann-Whitney U over the non-null values (their missingness is scored above).
         auc_row = con.execute(
             f"""
             WITH ranked AS (

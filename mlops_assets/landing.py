@@ -130,12 +130,15 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
                 if spec.source.format == "parquet"
                 else f"FORMAT csv, HEADER true, DELIMITER {sql_string(spec.source.csv.delimiter)}"
             )
-            con.execute(
-                f"COPY (SELECT * EXCLUDE (__day) FROM replay_window WHERE __day = ? ORDER BY {order}) "
-                f"TO {sql_string(str(partial))} ({options})",
-                [day],
-            )
-            os.replace(partial, target)
+            try:
+                con.execute(
+                    f"COPY (SELECT * EXCLUDE (__day) FROM replay_window WHERE __day = ? ORDER BY {order}) "
+                    f"TO {sql_string(str(partial))} ({options})",
+                    [day],
+                )
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
             rows = con.execute("SELECT count(*) FROM replay_window WHERE __day = ?", [day]).fetchall()[0][0]
             landed.append(LandedFile(day, target, rows, file_sha256(target)))
         return landed

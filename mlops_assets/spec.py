@@ -391,8 +391,10 @@ def sql_problems(spec: DatasetSpec) -> list[str]:
             con.execute(f"CREATE VIEW {quote(name)} AS {reference_table_sql(reference, path)} LIMIT 0")
         try:
             lineage = parse_select(con, f"SELECT ({spec.target.expression}) AS t FROM base")
-            unknown = lineage.output_sources["t"] - set(spec.columns)
-            if unknown:
+            unknown = lineage.all_columns - set(spec.columns)
+            if lineage.table_functions or lineage.tables - {"base"}:
+                problems.append("target.expression: may only read the row's own columns (no tables or table functions)")
+            elif unknown:
                 problems.append(f"target.expression: unknown column(s) {sorted(unknown)}")
             else:
                 con.execute(f"SELECT CAST(({spec.target.expression}) AS BOOLEAN) FROM base").fetchall()
@@ -445,9 +447,8 @@ def _feature_sql_problems(con: Any, spec: DatasetSpec) -> list[str]:
     for name in sorted(expected - set(outputs)):
         problems.append(f"features.{name}: unknown column {name!r} (not a raw column, trailing rate or feature_sql output)")
     for name, sources in forbidden_lineage(spec, lineage).items():
-        problems.append(
-            f"features.{name}: derived from forbidden outcome-side column(s) {sorted(sources)} in feature_sql"
-        )
+        where = f"features.{name}" if name in spec.features else "feature_sql"
+        problems.append(f"{where}: derived from forbidden outcome-side column(s) {sorted(sources)} in feature_sql")
     return problems
 
 
@@ -464,11 +465,17 @@ def forbidden_lineage(spec: DatasetSpec, lineage: Any = None) -> dict[str, set[s
         finally:
             con.close()
     forbidden = set(spec.forbidden_columns)
-    return {
+    found = {
         name: set(sources & forbidden)
         for name, sources in lineage.output_sources.items()
-        if sources & forbidden and name not in spec.entity_key
+        if sources & forbidden
     }
+    # A forbidden column read anywhere else (WHERE, JOIN ON, a filter inside a subquery) can still
+    # shape which rows get which values, so feature SQL may not read one at all.
+    unattributed = (lineage.all_columns & forbidden) - set().union(*found.values())
+    if unattributed:
+        found["(filters and joins)"] = unattributed
+    return found
 
 
 def _cte_names(query: str, con: Any) -> set[str]:

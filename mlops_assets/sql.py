@@ -51,6 +51,7 @@ class SelectLineage:
     has_star: bool
     table_functions: frozenset[str]
     tables: frozenset[str]
+    all_columns: frozenset[str]  # every column name referenced anywhere (WHERE, JOIN ON, subqueries)
 
 
 def parse_select(con: Any, query: str) -> SelectLineage:
@@ -89,28 +90,38 @@ def parse_select(con: Any, query: str) -> SelectLineage:
         for item in _walk(tree)
         if isinstance(item, dict) and item.get("type") == "BASE_TABLE"
     )
-    # Columns referenced in CTEs feed the outer query; fold their lineage in by CTE column name.
-    cte_sources = _cte_lineage(node)
-    if cte_sources:
-        output_sources = {
-            name: frozenset(
-                source
-                for ref in refs
-                for source in (cte_sources.get(ref, frozenset()) | {ref})
-            )
-            for name, refs in output_sources.items()
-        }
-    return SelectLineage(output_sources, has_star, table_functions, tables)
+    # Columns of CTEs and subqueries feed the outer query: fold their lineage in by column name,
+    # through any depth of nesting.
+    derived = _derived_lineage(tree, node)
+    output_sources = {name: _closure(refs, derived) for name, refs in output_sources.items()}
+    all_columns = frozenset(_column_refs(tree))
+    return SelectLineage(output_sources, has_star, table_functions, tables, all_columns)
 
 
-def _cte_lineage(node: dict) -> dict[str, frozenset[str]]:
+def _derived_lineage(tree: Any, top: dict) -> dict[str, frozenset[str]]:
+    """alias -> column names it reads, for every SELECT nested anywhere below the top one."""
     lineage: dict[str, frozenset[str]] = {}
-    for cte in (node.get("cte_map") or {}).get("map", []):
-        inner = cte.get("value", {}).get("query", {}).get("node", {})
-        for position, expression in enumerate(inner.get("select_list", [])):
+    for item in _walk(tree):
+        if not isinstance(item, dict) or item.get("type") != "SELECT_NODE" or item is top:
+            continue
+        for position, expression in enumerate(item.get("select_list", [])):
+            if expression.get("class") == "STAR":
+                continue
             alias = expression.get("alias") or _implicit_alias(expression) or f"column{position}"
             lineage[alias] = lineage.get(alias, frozenset()) | frozenset(_column_refs(expression))
     return lineage
+
+
+def _closure(refs: frozenset[str], derived: dict[str, frozenset[str]]) -> frozenset[str]:
+    seen: set[str] = set()
+    pending = list(refs)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        pending.extend(derived.get(name, ()))
+    return frozenset(seen)
 
 
 def _implicit_alias(expression: dict) -> str | None:

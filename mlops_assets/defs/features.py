@@ -43,7 +43,7 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
         problems = sql_problems(spec)
         if problems:
             raise dg.Failure("the dataset spec's SQL is invalid: " + "; ".join(problems))
-        build = build_features(spec, state.layout(), partition_day(context), context.run_id)
+        build = build_features(spec, state.layout(), partition_day(context), context.run.run_id)
         context.log.info(
             f"features {build.content_hash[:12]} for {build.day}: {build.rows} rows, "
             f"{len(build.history_days)} earlier days for trailing rates"

@@ -49,7 +49,7 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         ),
     )
     def raw_snapshot(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
-        snapshot = ingest_day(spec, state.layout(), partition_day(context), context.run_id)
+        snapshot = ingest_day(spec, state.layout(), partition_day(context), context.run.run_id)
         context.log.info(
             f"{'new' if snapshot.is_new else 'unchanged'} snapshot {snapshot.content_hash[:12]} "
             f"of {snapshot.day}: {snapshot.rows} rows from {snapshot.source_file}"

@@ -2,18 +2,16 @@
 model_card -> champion_model. Each asset is a thin call into the plain modules."""
 
 import datetime as dt
-import shutil
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets import verdicts as verdict_log
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
 from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
+from mlops_assets.model_steps import model_name
 from mlops_assets.spec import DatasetSpec
 from mlops_assets.verdicts import EVALUATION_ASSET
-from mlops_assets.warehouse import connect
 
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
@@ -48,7 +46,7 @@ class EvaluationConfig(dg.Config):
 
 
 def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -> list:
-    model_name = f"{spec.name}_{spec.target.name}"
+    registered_name = model_name(spec)
 
     @dg.asset(
         deps=[dg.AssetDep(features_asset, partition_mapping=dg.AllPartitionMapping())],
@@ -73,10 +71,10 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
             last_n_days=config.last_n_days,
             min_days=config.min_days,
         )
-        snapshot = build_training_snapshot(spec, state.layout(), window, context.run_id)
+        snapshot = build_training_snapshot(spec, state.layout(), window, context.run.run_id)
         context.log.info(f"training snapshot {snapshot.content_hash[:12]}: {snapshot.rows} rows, {snapshot.start}..{snapshot.end}")
-        return dg.Output(
-            snapshot.to_handle(),
+        return dg.MaterializeResult(
+            value=snapshot.to_handle(),
             data_version=dg.DataVersion(snapshot.content_hash),
             metadata={
                 "content_hash": snapshot.content_hash,
@@ -109,53 +107,20 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         state: StateResource,
         model_registry: ModelRegistryResource,
     ):
-        from mlops_assets.training.model import TuningBudget, train_candidate
-        from mlops_assets.training.snapshot import load_training_snapshot, read_split
+        from mlops_assets.model_steps import train_and_log
+        from mlops_assets.training.model import TuningBudget
 
         layout = state.layout()
-        snapshot = load_training_snapshot(layout, spec.name, training_snapshot["content_hash"])
-        train, validation = read_split(layout, snapshot, "train"), read_split(layout, snapshot, "validation")
         budget = TuningBudget(config.trials, config.seed, config.max_rounds, config.early_stopping_rounds, config.nthread)
-        trained = train_candidate(train, validation, spec, budget, log=context.log.info)
-        scratch = layout.root / "models" / f"run-{context.run_id}"
-        _, sha256 = trained.save(scratch)
-        model_dir = layout.root / "models" / sha256[:16]
-        if model_dir.exists():
-            shutil.rmtree(model_dir)
-        scratch.rename(model_dir)
         trigger = context.run.tags.get(TRIGGER_TAG, "manual run")
-        registry = model_registry.registry(layout, model_name)
-        run_id, model_uri = registry.log_candidate(
-            model_dir=model_dir,
-            trained=trained,
-            sample_input=validation[trained.encoding.columns].head(200),
-            params={**_tuned(trained.params), "trees": trained.best_rounds, "threshold": trained.threshold},
-            metrics={"validation_auc": trained.validation_auc},
-            tags={
-                "run_name": f"{spec.name}-{snapshot.content_hash[:8]}",
-                "dataset": spec.name,
-                "snapshot_hash": snapshot.content_hash,
-                "dagster_run_id": context.run_id,
-                "code_version": CODE_VERSIONS["candidate_model"],
-                "model_sha256": sha256,
-                "trigger_reason": trigger,
-            },
+        handle, trained = train_and_log(
+            spec, layout, model_registry.registry(layout, registered_name), training_snapshot["content_hash"], budget,
+            dagster_run_id=context.run.run_id, trigger_reason=trigger,
+            code_version=CODE_VERSIONS["candidate_model"], log=context.log.info,
         )
-        handle = {
-            "model_sha256": sha256,
-            "snapshot_hash": snapshot.content_hash,
-            "mlflow_run_id": run_id,
-            "model_uri": model_uri,
-            "params": _tuned(trained.params),
-            "best_rounds": trained.best_rounds,
-            "threshold": trained.threshold,
-            "validation_auc": trained.validation_auc,
-            "features": trained.encoding.columns,
-            "trigger_reason": trigger,
-            "dagster_run_id": context.run_id,
-        }
-        return dg.Output(
-            handle,
+        sha256, run_id = handle["model_sha256"], handle["mlflow_run_id"]
+        return dg.MaterializeResult(
+            value=handle,
             data_version=dg.DataVersion(sha256),
             metadata={
                 "model_sha256": sha256,
@@ -188,32 +153,16 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         state: StateResource,
         model_registry: ModelRegistryResource,
     ):
-        from mlops_assets.evaluation.evaluate import evaluate_candidate, store_evaluation
-        from mlops_assets.training.snapshot import load_training_snapshot, read_split
+        from mlops_assets.model_steps import evaluate_and_store
 
         layout = state.layout()
-        registry = model_registry.registry(layout, model_name)
-        candidate = registry.load_run_model(
-            candidate_model["mlflow_run_id"], candidate_model["model_sha256"], candidate_model["threshold"]
-        )
-        champion_ref = registry.champion()
-        champion = registry.load_version(champion_ref) if champion_ref else None
-        snapshot = load_training_snapshot(layout, spec.name, candidate_model["snapshot_hash"])
-        test = read_split(layout, snapshot, "test")
-        evaluation = evaluate_candidate(
-            dataset=spec.name, slices=spec.slices, target=spec.target.name, test=test, candidate=candidate,
-            candidate_sha256=candidate_model["model_sha256"], snapshot_hash=snapshot.content_hash,
-            train_label_rate=snapshot.label_rates["train"], champion=champion,
-            plots_dir=layout.reports_dir / spec.name / "evaluations" / candidate_model["model_sha256"][:16],
+        evaluation = evaluate_and_store(
+            spec, layout, model_registry.registry(layout, registered_name), candidate_model,
             n_boot=config.bootstrap_resamples, seed=config.seed, min_slice_rows=config.min_slice_rows,
+            run_id=context.run.run_id,
         )
-        with connect(layout.warehouse_path) as con:
-            store_evaluation(con, evaluation, context.run_id)
-        registry.log_metrics(candidate_model["mlflow_run_id"], {
-            f"test_{name}": values["value"] for name, values in evaluation.metrics.items()
-        })
-        return dg.Output(
-            {"model_sha256": evaluation.model_sha256, "champion_version": evaluation.champion_version},
+        return dg.MaterializeResult(
+            value={"model_sha256": evaluation.model_sha256, "champion_version": evaluation.champion_version},
             data_version=dg.DataVersion(f"{evaluation.model_sha256[:16]}-vs-{evaluation.champion_version or 'none'}"),
             metadata=_evaluation_metadata(evaluation),
         )
@@ -237,26 +186,15 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         training_snapshot: dict,
         state: StateResource,
     ):
-        from mlops_assets.card_builder import build_card
-        from mlops_assets.evaluation.evaluate import load_evaluation
-        from mlops_assets.model_card import missing_sections, render_markdown, write_card
-        from mlops_assets.promotion import recorded_verdicts
-        from mlops_assets.training.snapshot import load_training_snapshot
+        from mlops_assets.model_card import missing_sections, render_markdown
+        from mlops_assets.model_steps import write_candidate_card
 
-        layout = state.layout()
         sha = candidate_model["model_sha256"]
-        with connect(layout.warehouse_path) as con:
-            evaluation = load_evaluation(con, spec.name, sha)
-            gate_verdicts = recorded_verdicts(con, spec.name, sha)
-        snapshot = load_training_snapshot(layout, spec.name, candidate_model["snapshot_hash"])
-        card = build_card(
-            spec=spec, snapshot=snapshot, candidate=candidate_model, evaluation=evaluation,
-            verdicts=gate_verdicts, dagster_run_id=context.run_id, code_versions=CODE_VERSIONS,
+        card, markdown_path, html_path = write_candidate_card(
+            spec, state.layout(), candidate_model, dagster_run_id=context.run.run_id, code_versions=CODE_VERSIONS,
         )
-        folder = layout.reports_dir / spec.name / "cards" / sha[:16]
-        markdown_path, html_path = write_card(card, folder)
-        return dg.Output(
-            {"model_sha256": sha, "markdown": str(markdown_path), "html": str(html_path),
+        return dg.MaterializeResult(
+            value={"model_sha256": sha, "markdown": str(markdown_path), "html": str(html_path),
              "missing_sections": missing_sections(card)},
             data_version=dg.DataVersion(sha[:16]),
             metadata={
@@ -301,12 +239,12 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
 
         layout = state.layout()
         result = promote(
-            spec=spec, layout=layout, registry=model_registry.registry(layout, model_name),
-            candidate=candidate_model, card=model_card, dagster_run_id=context.run_id,
+            spec=spec, layout=layout, registry=model_registry.registry(layout, registered_name),
+            candidate=candidate_model, card=model_card, dagster_run_id=context.run.run_id,
             operator=context.run.tags.get("user", "dagster"),
         )
-        return dg.Output(
-            {"version": result.to_version, "model_sha256": candidate_model["model_sha256"]},
+        return dg.MaterializeResult(
+            value={"version": result.to_version, "model_sha256": candidate_model["model_sha256"]},
             data_version=dg.DataVersion(f"v{result.to_version}"),
             metadata={
                 "champion_version": result.to_version,
@@ -321,9 +259,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
 
 
 def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
-    from mlops_assets.evaluation.gating import MODEL_GATES
-
-    return [_gate_check(evaluation_asset, spec, name) for name in MODEL_GATES]
+    # names only: evaluation.gating (numpy, pandas) loads inside the checks, not at definition time
+    return [_gate_check(evaluation_asset, spec, name) for name in GATE_DESCRIPTIONS]
 
 
 GATE_DESCRIPTIONS = {
@@ -338,33 +275,19 @@ GATE_DESCRIPTIONS = {
 def _gate_check(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec, name: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=evaluation_asset, name=name, blocking=True, description=GATE_DESCRIPTIONS[name])
     def gate(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict, state: StateResource, gate_policy: GatePolicy):
-        from mlops_assets.evaluation.evaluate import load_evaluation
-        from mlops_assets.evaluation.gating import MODEL_GATES
-        from mlops_assets.verdicts import GateResult
+        from mlops_assets.model_steps import judge
 
-        layout = state.layout()
-        with connect(layout.warehouse_path) as con:
-            evaluation = load_evaluation(con, spec.name, candidate_evaluation["model_sha256"])
-            verdict = MODEL_GATES[name](evaluation, gate_policy.thresholds())
-            verdict_log.record(
-                con, dataset=spec.name, asset=EVALUATION_ASSET, day=None,
-                content_hash=evaluation.model_sha256,
-                result=GateResult(name, verdict.passed, verdict.reason, [], verdict.to_dict()),
-                run_id=context.run.run_id,
-            )
+        sha = candidate_evaluation["model_sha256"]
+        verdict = judge(spec, state.layout(), sha, name, gate_policy.thresholds(), context.run.run_id)
         numbers = {k: v for k, v in verdict.to_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         return dg.AssetCheckResult(
             passed=verdict.passed,
             description=verdict.reason,
             metadata={**numbers, "metric": verdict.metric, "reason": verdict.reason,
-                      "model_sha256": evaluation.model_sha256},
+                      "model_sha256": sha},
         )
 
     return gate
-
-
-def _tuned(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k not in ("objective", "eval_metric", "nthread")}
 
 
 def _trials_markdown(trials: list[dict[str, Any]]) -> str:

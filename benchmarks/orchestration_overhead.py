@@ -1,0 +1,142 @@
+"""The training lifecycle (snapshot through champion) on one month of flights, through Dagster as
+the platform runs it (train_job, in-process executor), against the same functions called in a plain
+Python script on the same snapshot. Target ratio: at most 1.15.
+
+Both paths face the same situation: a champion trained on the same snapshot already exists, so every
+measured run evaluates against it and ends in an "unchanged" promotion. Runs alternate between the
+two paths so load on a shared machine hits both equally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit, machine, median, table  # noqa: E402
+
+TARGET_RATIO = 1.15
+START = dt.date(2013, 1, 1)
+
+
+def prepare_month(spec, layout, days: int) -> None:
+    """Land, ingest, gate and featurize a month with the plain functions (not what is measured)."""
+    from mlops_assets import verdicts
+    from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
+    from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
+    from mlops_assets.features import build_features, current_feature_version
+    from mlops_assets.ingestion import ingest_day
+    from mlops_assets.landing import replay
+    from mlops_assets.warehouse import connect
+
+    for landed in replay(spec, layout, START, days):
+        snapshot = ingest_day(spec, layout, landed.day)
+        with connect(layout.warehouse_path) as con:
+            for rule in DATA_GATES.values():
+                verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=landed.day,
+                                content_hash=snapshot.content_hash, result=rule(con, spec, snapshot), run_id=None)
+        build_features(spec, layout, landed.day)
+        with connect(layout.warehouse_path) as con:
+            version = current_feature_version(con, spec, landed.day)
+            for rule in FEATURE_CHECKS.values():
+                verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=landed.day,
+                                content_hash=version[0], result=rule(con, spec, landed.day), run_id=None)
+
+
+def plain_lifecycle(spec, layout, end: dt.date, trials: int) -> None:
+    """The same steps train_job runs, called directly."""
+    from mlops_assets.defs.model import CODE_VERSIONS
+    from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource
+    from mlops_assets.evaluation.gating import MODEL_GATES
+    from mlops_assets.model_card import missing_sections
+    from mlops_assets.model_steps import evaluate_and_store, judge, model_name, train_and_log, write_candidate_card
+    from mlops_assets.promotion import promote
+    from mlops_assets.training.model import TuningBudget
+    from mlops_assets.training.snapshot import TrainingWindow, build_training_snapshot
+
+    run_id = f"plain-{time.time_ns()}"
+    registry = ModelRegistryResource().registry(layout, model_name(spec))
+    snapshot = build_training_snapshot(spec, layout, TrainingWindow(start=START, end=end), run_id)
+    candidate, _ = train_and_log(spec, layout, registry, snapshot.content_hash, TuningBudget(trials=trials),
+                                 dagster_run_id=run_id, trigger_reason="benchmark",
+                                 code_version=CODE_VERSIONS["candidate_model"], log=lambda _: None)
+    evaluate_and_store(spec, layout, registry, candidate, n_boot=200, seed=0, min_slice_rows=200, run_id=run_id)
+    thresholds = GatePolicy().thresholds()
+    if not all(judge(spec, layout, candidate["model_sha256"], gate, thresholds, run_id).passed for gate in MODEL_GATES):
+        raise RuntimeError("a gate failed in the plain path")
+    card, markdown, html = write_candidate_card(spec, layout, candidate, dagster_run_id=run_id, code_versions=CODE_VERSIONS)
+    promote(spec=spec, layout=layout, registry=registry, candidate=candidate,
+            card={"markdown": str(markdown), "html": str(html), "missing_sections": missing_sections(card)},
+            dagster_run_id=run_id, operator="benchmark")
+
+
+def dagster_lifecycle(spec, layout, end: dt.date, trials: int, instance) -> None:
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.jobs import TRAIN_JOB
+    from mlops_assets.defs.resources import StateResource
+
+    job = build_definitions(spec, StateResource(state_dir=str(layout.root))).resolve_job_def(TRAIN_JOB)
+    result = job.execute_in_process(
+        instance=instance,
+        run_config={
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            "ops": {
+                "training_snapshot": {"config": {"start_date": START.isoformat(), "end_date": end.isoformat()}},
+                "candidate_model": {"config": {"trials": trials}},
+            },
+        },
+    )
+    if not result.success:
+        raise RuntimeError("train_job failed")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=31)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--output")
+    args = parser.parse_args()
+
+    import dagster as dg
+
+    from mlops_assets.spec import load_spec
+    from mlops_assets.state import StateLayout
+
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as root:
+        layout = StateLayout(Path(root)).ensure()
+        for key, value in layout.environment().items():
+            os.environ[key] = value
+        spec = load_spec()
+        prepare_month(spec, layout, args.days)
+        end = START + dt.timedelta(days=args.days - 1)
+        plain_lifecycle(spec, layout, end, args.trials)  # warm-up: imports, MLflow schema, first champion
+        plain, orchestrated = [], []
+        with dg.DagsterInstance.get() as instance:
+            dagster_lifecycle(spec, layout, end, args.trials, instance)  # warm-up of Dagster's own paths
+            for _ in range(args.repeats):
+                started = time.perf_counter()
+                plain_lifecycle(spec, layout, end, args.trials)
+                plain.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                dagster_lifecycle(spec, layout, end, args.trials, instance)
+                orchestrated.append(time.perf_counter() - started)
+    ratio = median(orchestrated) / median(plain)
+    rows = [
+        ["plain script (same functions)", f"{median(plain):.1f} s", "1.00", ""],
+        ["train_job through Dagster (in-process executor)", f"{median(orchestrated):.1f} s", f"{ratio:.2f}",
+         f"<= {TARGET_RATIO} {'met' if ratio <= TARGET_RATIO else 'MISSED'}"],
+    ]
+    emit(f"### Orchestration overhead: training lifecycle on {args.days} days of flights "
+         f"({args.repeats} runs each, {args.trials} trials; {machine()})\n\n"
+         + table(rows, ["path", "median", "ratio", "target"]), args.output)
+    return 0 if ratio <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     dev.set_defaults(handler=_dev)
 
+    loop = commands.add_parser("replay-loop", help="replay days through the real sensors and automation")
+    loop.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
+    loop.add_argument("--train-days", type=int, default=28, help="days before the first champion (default 28)")
+    loop.add_argument("--days", type=int, default=180, help="days replayed after that (default 180)")
+    loop.add_argument("--evidently-every", type=int, default=7,
+                      help="write Evidently's HTML drift report every N days (0: never)")
+    loop.set_defaults(handler=_replay_loop)
+
     mlflow_ui = commands.add_parser("mlflow-ui", help="start the MLflow UI on the platform's store")
     mlflow_ui.add_argument("--port", type=int, default=5000)
     mlflow_ui.add_argument("--host", default="127.0.0.1")
@@ -194,6 +202,24 @@ def _dev(args) -> int:
     ]
     print(f"DAGSTER_HOME={layout.dagster_home}\n$ {' '.join(command)}")
     return subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ.copy())
+
+
+def _replay_loop(args) -> int:
+    from mlops_assets.monitoring.timeline import timeline_text
+    from mlops_assets.simulation import simulate
+
+    started = time.monotonic()
+    layout, spec = _layout(args), _spec(args)
+    start = args.start or spec.partitions.start_date
+    print(f"state folder: {layout.root}")
+    log = simulate(spec, layout, start=start, train_days=args.train_days, days=args.days,
+                   evidently_every=args.evidently_every)
+    print()
+    print(timeline_text(log.timeline))
+    failed = [run for run in log.runs if not run["success"] and run["kind"] != "train_job"]
+    print(f"\n{len(log.runs)} runs ({len(failed)} failed outside training) in {time.monotonic() - started:.0f}s; "
+          f"timeline plot: {layout.reports_dir / spec.name / 'timeline.png'} (asset monitoring_timeline)")
+    return 1 if failed else 0
 
 
 def _mlflow_ui(args) -> int:

@@ -12,8 +12,15 @@ import dagster as dg
 
 from mlops_assets.defs.features import build_feature_checks, build_features_asset
 from mlops_assets.defs.ingestion import build_data_gate_checks, build_raw_asset
-from mlops_assets.defs.jobs import build_ingest_job, build_train_job
+from mlops_assets.defs.automation import (
+    build_landing_sensor,
+    build_retraining_sensor,
+    build_schedules,
+    run_failure_alert_sensor,
+)
+from mlops_assets.defs.jobs import build_ingest_job, build_monitoring_jobs, build_train_job
 from mlops_assets.defs.model import build_gate_checks, build_model_assets
+from mlops_assets.defs.monitoring import MonitoringPolicy, build_monitoring_assets
 from mlops_assets.defs.resources import GatePolicy, JsonHandleIOManager, ModelRegistryResource, StateResource
 from mlops_assets.spec import DatasetSpec, load_spec
 
@@ -22,24 +29,45 @@ from mlops_assets.spec import DatasetSpec, load_spec
 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*", category=dg.PreviewWarning)
 
 
-def build_definitions(spec: DatasetSpec, state: StateResource | None = None) -> dg.Definitions:
+def build_definitions(
+    spec: DatasetSpec, state: StateResource | None = None, monitoring_policy: MonitoringPolicy | None = None
+) -> dg.Definitions:
     raw = build_raw_asset(spec)
     features = build_features_asset(spec, raw)
     snapshot, candidate, evaluation, card, champion, card_check = build_model_assets(spec, features)
+    monitoring = build_monitoring_assets(spec, raw, features)
+    batch_predictions, drift_report, live_performance, _ = monitoring
     state = state or StateResource()
+    ingest_job = build_ingest_job(raw, features)
+    train_job = build_train_job([snapshot, candidate, evaluation, card, champion])
+    score_job, performance_job, timeline_job = build_monitoring_jobs(*monitoring)
     return dg.Definitions(
-        assets=[raw, features, snapshot, candidate, evaluation, card, champion],
+        assets=[raw, features, snapshot, candidate, evaluation, card, champion, *monitoring],
         asset_checks=[
             *build_data_gate_checks(spec, raw),
             *build_feature_checks(spec, features),
             *build_gate_checks(evaluation, spec),
             card_check,
         ],
-        jobs=[build_ingest_job(raw, features), build_train_job([snapshot, candidate, evaluation, card, champion])],
+        jobs=[ingest_job, train_job, score_job, performance_job, timeline_job],
+        sensors=[
+            build_landing_sensor(spec),
+            build_retraining_sensor(spec),
+            run_failure_alert_sensor,
+            dg.AutomationConditionSensorDefinition(
+                "monitoring_automation_sensor",
+                target=dg.AssetSelection.assets(batch_predictions, drift_report, live_performance),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                description="Scores each day, computes its drift and (once its labels are in) its live AUC, "
+                "as soon as the inputs exist and every blocking check upstream passed.",
+            ),
+        ],
+        schedules=build_schedules(score_job, train_job),
         resources={
             "state": state,
             "model_registry": ModelRegistryResource(),
             "gate_policy": GatePolicy(),
+            "monitoring_policy": monitoring_policy or MonitoringPolicy(),
             "handles": JsonHandleIOManager(state_dir=state.state_dir),
         },
         # Chains of short steps: a fresh process per step would cost ~1.8 s each (PLATFORM.md).

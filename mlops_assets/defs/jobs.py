@@ -31,3 +31,28 @@ def build_train_job(model_assets: list) -> dg.UnresolvedAssetJobDefinition:
             "the champion. The training window is the training_snapshot config."
         ),
     )
+
+
+SCORE_JOB = "score_job"
+PERFORMANCE_JOB = "performance_job"
+TIMELINE_JOB = "timeline_job"
+
+
+def build_monitoring_jobs(batch_predictions, drift_report, live_performance, monitoring_timeline) -> list:
+    return [
+        dg.define_asset_job(
+            SCORE_JOB,
+            selection=dg.AssetSelection.assets(batch_predictions, drift_report),
+            description="Score one day with the champion and compute that day's drift against its training data.",
+        ),
+        dg.define_asset_job(
+            PERFORMANCE_JOB,
+            selection=dg.AssetSelection.assets(live_performance),
+            description="Measure the champion on one day whose labels have arrived.",
+        ),
+        dg.define_asset_job(
+            TIMELINE_JOB,
+            selection=dg.AssetSelection.assets(monitoring_timeline),
+            description="Rebuild the monitoring timeline (drift, retraining runs, promotions, live AUC).",
+        ),
+    ]

@@ -11,7 +11,6 @@ from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
 from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
 from mlops_assets.model_steps import model_name
 from mlops_assets.spec import DatasetSpec
-from mlops_assets.verdicts import EVALUATION_ASSET
 
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {

@@ -82,7 +82,7 @@ def split_expression(spec: DatasetSpec) -> str:
 def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end: dt.date | None) -> dict[dt.date, str]:
     """Days (in [start, end]) whose current feature build passed every feature check."""
     rows = con.execute(
-        f"""
+        """
         SELECT v.day, arg_max(v.content_hash, v.created_at) AS current_hash
         FROM feature_versions v
         WHERE v.dataset = ? AND (? IS NULL OR v.day >= ?) AND (? IS NULL OR v.day <= ?)
@@ -108,7 +108,7 @@ def build_training_snapshot(
             raise TrainingDataError(f"no features of {spec.name} exist yet; run the ingest job first")
         start, end = _resolve_window(con, spec, window)
         all_days = con.execute(
-            f"SELECT DISTINCT day FROM feature_versions WHERE dataset = ? AND day BETWEEN ? AND ? ORDER BY day",
+            "SELECT DISTINCT day FROM feature_versions WHERE dataset = ? AND day BETWEEN ? AND ? ORDER BY day",
             [spec.name, start, end],
         ).fetchall()
         usable = passed_feature_days(con, spec, start, end)
@@ -141,6 +141,8 @@ def build_training_snapshot(
         if label_values < 2:
             raise TrainingDataError(f"the training split of {start}..{end} has a single label value; cannot train")
         days = {d.isoformat(): h for d, h in sorted(usable.items())}
+        # the snapshot's dates are the days it holds, not the window asked for
+        start, end = min(usable), max(usable)
         with transaction(con):
             exists = con.execute(
                 "SELECT count(*) FROM training_snapshots WHERE dataset = ? AND content_hash = ?", [spec.name, content_hash]

@@ -20,7 +20,7 @@ from mlops_assets.cli import QUIET_RUN_CONFIG
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import CARD_CHECK
-from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
+from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.evaluation.gating import MODEL_GATES
 from mlops_assets.landing import replay
 from mlops_assets.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec

@@ -1,0 +1,171 @@
+"""Sensors and schedules: the loop that runs without anyone pressing a button.
+
+- landing_sensor (RUNNING): a new or changed landing file starts ingest_job for its day; the run key
+  is the day and the file's sha256, so a file landed twice runs once.
+- monitoring_automation_sensor (RUNNING): declarative automation scores a day and computes its drift
+  as soon as its features exist and every blocking check upstream passed.
+- retraining_sensor (RUNNING): reads the drift and performance history and requests train_job on
+  high drift, persistent moderate drift or degraded live AUC, with a cool-down; the reason travels
+  as run tags into MLflow, the ledger and the model card.
+- run_failure_alert_sensor (RUNNING): every failed run becomes a row in `alerts` (and a webhook post).
+- weekly_retraining_schedule, daily_monitoring_schedule (STOPPED): for live data on the wall clock.
+"""
+
+import datetime as dt
+import json
+import os
+
+import dagster as dg
+
+from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
+from mlops_assets.defs.model import TRIGGER_TAG
+from mlops_assets.defs.monitoring import MonitoringPolicy
+from mlops_assets.defs.resources import StateResource
+from mlops_assets.spec import DatasetSpec
+
+WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
+SENSOR_LOCK_WAIT_SECONDS = 20.0
+
+
+def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="landing_sensor",
+        job_name=INGEST_JOB,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Starts ingest_job for each new or changed file in landing/{spec.name}/ (run key: day + sha256).",
+    )
+    def landing_sensor(context: dg.SensorEvaluationContext, state: StateResource):
+        from mlops_assets.landing import new_landings
+
+        seen = json.loads(context.cursor) if context.cursor else {}
+        changed, seen = new_landings(state.layout(), spec, seen)
+        for day, path, digest in changed:
+            if not spec.partitions.start_date <= day < (spec.partitions.end_date or dt.date.max):
+                context.log.warning(f"{path.name} is outside the partitions of {spec.name}; ignored")
+                continue
+            yield dg.RunRequest(
+                run_key=f"{day.isoformat()}:{digest}",
+                partition_key=day.isoformat(),
+                tags={"mlops/landing_file": path.name, "mlops/landing_sha256": digest},
+            )
+        context.update_cursor(json.dumps(seen))
+
+    return landing_sensor
+
+
+def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="retraining_sensor",
+        job_name=TRAIN_JOB,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Requests train_job (on the last N days) when drift is high, moderate drift persists, or "
+            "the champion's live AUC degrades; one request per cool-down period."
+        ),
+    )
+    def retraining_sensor(context: dg.SensorEvaluationContext, state: StateResource, monitoring_policy: MonitoringPolicy):
+        from mlops_assets.monitoring.drift import drift_history
+        from mlops_assets.monitoring.performance import performance_history
+        from mlops_assets.monitoring.triggers import decide
+        from mlops_assets.training.snapshot import passed_feature_days
+        from mlops_assets.warehouse import WarehouseBusyError, connect
+
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        last = dt.date.fromisoformat(cursor["last_trigger_day"]) if cursor.get("last_trigger_day") else None
+        policy = monitoring_policy.retrain_policy()
+        try:
+            with connect(state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
+                drift = [(d, f, v) for d, f, v, _ in drift_history(con, spec.name, last)]
+                performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.name)]
+                trigger = decide(drift, performance, last, policy)
+                window_start = trigger.day - dt.timedelta(days=policy.window_days - 1) if trigger else None
+                trainable = len(passed_feature_days(con, spec, window_start, trigger.day)) if trigger else 0
+        except WarehouseBusyError:
+            return dg.SkipReason("the warehouse is busy; trying again next tick")
+        if trigger is None:
+            return dg.SkipReason("no drift or degradation rule fired" if last is None
+                                 else f"no rule fired (last request for {last.isoformat()})")
+        if trainable < policy.min_training_days:
+            # e.g. the first days after a gap: drift is real, but a model of one day would be worse
+            return dg.SkipReason(
+                f"{trigger.rule} fired on {trigger.day}, but the last {policy.window_days} days hold only "
+                f"{trainable} checked day(s) (need {policy.min_training_days}); waiting for more data"
+            )
+        context.update_cursor(json.dumps({"last_trigger_day": trigger.day.isoformat()}))
+        return dg.RunRequest(
+            run_key=trigger.run_key,
+            run_config=train_window_config(trigger.day, policy.window_days, policy.min_training_days),
+            tags={
+                TRIGGER_TAG: trigger.reason,
+                "mlops/trigger_rule": trigger.rule,
+                "mlops/trigger_day": trigger.day.isoformat(),
+                "mlops/trigger_features": json.dumps({k: round(v, 4) for k, v in trigger.features.items()}),
+            },
+        )
+
+    return retraining_sensor
+
+
+def train_window_config(end: dt.date, window_days: int, min_days: int = 3) -> dict:
+    config = {"end_date": end.isoformat(), "last_n_days": window_days, "min_days": min_days}
+    return {"ops": {"training_snapshot": {"config": config}}}
+
+
+@dg.run_failure_sensor(
+    name="run_failure_alert_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=f"Records every failed run in the alerts table and posts it to ${WEBHOOK_ENV} when set.",
+)
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext, state: StateResource):
+    from mlops_assets.monitoring.alerts import readable_reason, record_alert
+
+    failures = [(event.step_key or "run", _root_cause(event)) for event in context.get_step_failure_events()]
+    reason = readable_reason(failures, context.failure_event.message or "run failed")
+    run = context.dagster_run
+    status = record_alert(
+        state.layout(), run_id=run.run_id, job=run.job_name,
+        partition=run.tags.get("dagster/partition"), reason=reason, webhook_url=os.environ.get(WEBHOOK_ENV),
+    )
+    context.log.info(f"alert for {run.job_name} run {run.run_id[:8]}: {reason} (webhook: {status})")
+
+
+def _root_cause(event) -> str:
+    """The innermost error of a step failure: Dagster wraps the user's exception in its own."""
+    error = getattr(event.event_specific_data, "error", None)
+    if error is None:
+        return event.message or ""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message  # already "ExceptionClass: text"
+
+
+def build_schedules(score_job, train_job) -> list:
+    @dg.schedule(
+        name="weekly_retraining_schedule",
+        cron_schedule="0 2 * * 1",
+        job=train_job,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Retrains every Monday at 02:00 on the last N days (monitoring_policy), whatever the drift.",
+    )
+    def weekly_retraining_schedule(context: dg.ScheduleEvaluationContext, monitoring_policy: MonitoringPolicy):
+        end = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
+        return dg.RunRequest(
+            run_key=f"weekly-{end.isoformat()}",
+            run_config=train_window_config(end, monitoring_policy.retrain_window_days),
+            tags={TRIGGER_TAG: f"weekly schedule ({end.isoformat()})", "mlops/trigger_rule": "schedule"},
+        )
+
+    @dg.schedule(
+        name="daily_monitoring_schedule",
+        cron_schedule="0 6 * * *",
+        job=score_job,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Every day at 06:00: score yesterday and compute its drift (a fallback to the automation sensor).",
+    )
+    def daily_monitoring_schedule(context: dg.ScheduleEvaluationContext):
+        day = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
+        return dg.RunRequest(run_key=f"score-{day.isoformat()}", partition_key=day.isoformat())
+
+    return [weekly_retraining_schedule, daily_monitoring_schedule]

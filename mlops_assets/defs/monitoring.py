@@ -1,0 +1,242 @@
+"""The monitoring loop: batch_predictions, drift_report and live_performance (daily), and the
+monitoring_timeline that shows the loop's history in one place."""
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
+from mlops_assets.defs.resources import ModelRegistryResource, StateResource
+from mlops_assets.model_steps import model_name
+from mlops_assets.spec import DatasetSpec
+
+MONITORING_CODE_VERSIONS = {
+    "batch_predictions": "1",
+    "drift_report": "1",
+    "live_performance": "1",
+    "monitoring_timeline": "1",
+}
+LABEL_ARRIVAL_OFFSET_DAYS = 1
+# Run a day as soon as its inputs exist and every blocking check upstream passed. eager() alone only
+# looks at the latest time window on the wall clock; replayed (or late, or backfilled) days are
+# history, so the condition keeps eager's parts without that window.
+EAGER_AFTER_GATES = (
+    dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("eager_any_day_after_gates")
+
+
+class MonitoringPolicy(dg.ConfigurableResource):
+    """Thresholds of the monitoring loop: drift levels, label delay, degradation, retraining."""
+
+    moderate_psi: float = Field(default=0.2, description="PSI at or above this is moderate drift")
+    high_psi: float = Field(default=0.3, description="PSI at or above this is high drift (retrain at once)")
+    moderate_persist_days: int = Field(default=3, description="moderate drift on this many consecutive days retrains")
+    cooldown_days: int = Field(default=7, description="after a retraining request, wait this many data days")
+    max_relative_auc_drop: float = Field(default=0.05, description="live AUC this far below test AUC is degradation")
+    label_delay_days: int = Field(default=1, description="labels of a day arrive this many days later")
+    drift_window_days: int = Field(
+        default=28,
+        description="a day's drift is measured over the N days ending on it (weather is autocorrelated: "
+        "shorter windows drift against any reference within a season)",
+    )
+    retrain_window_days: int = Field(default=28, description="a triggered retraining learns from the last N days")
+    performance_days: int = Field(default=7, description="degradation is judged on the mean live AUC of N labelled days")
+    min_training_days: int = Field(
+        default=7, description="a fired rule waits (without starting the cool-down) until the window has N checked days"
+    )
+
+    def drift_thresholds(self):
+        from mlops_assets.monitoring.drift import DriftThresholds
+
+        return DriftThresholds(self.moderate_psi, self.high_psi)
+
+    def retrain_policy(self):
+        from mlops_assets.monitoring.triggers import RetrainPolicy
+
+        return RetrainPolicy(self.moderate_psi, self.high_psi, self.moderate_persist_days, self.cooldown_days,
+                             self.max_relative_auc_drop, self.retrain_window_days, self.performance_days,
+                             self.min_training_days)
+
+
+class DriftReportConfig(dg.Config):
+    evidently_report: bool = Field(default=True, description="also write Evidently's HTML drift report (for people)")
+    evidently_sample_rows: int = Field(default=5000, description="rows sampled from each side for that report")
+
+
+def build_monitoring_assets(
+    spec: DatasetSpec, raw_asset: dg.AssetsDefinition, features_asset: dg.AssetsDefinition
+) -> list[dg.AssetsDefinition]:
+    partitions = daily_partitions(spec)
+    registered_name = model_name(spec)
+
+    @dg.asset(
+        partitions_def=partitions,
+        deps=[features_asset],
+        group_name="monitoring",
+        kinds={"xgboost", "duckdb"},
+        owners=OWNERS,
+        code_version=MONITORING_CODE_VERSIONS["batch_predictions"],
+        pool=WAREHOUSE_POOL,
+        automation_condition=EAGER_AFTER_GATES,
+        description=(
+            "The day's features scored by the current champion (loaded by the `champion` alias, its "
+            "artifact sha256 checked), stored with the model version and artifact hash beside every "
+            "row. Reads the same feature table training read. Data version: model sha256 + feature hash."
+        ),
+    )
+    def batch_predictions(context: dg.AssetExecutionContext, state: StateResource,
+                          model_registry: ModelRegistryResource) -> dg.MaterializeResult:
+        from mlops_assets.monitoring.scoring import score_day
+
+        layout = state.layout()
+        scored = score_day(spec, layout, model_registry.registry(layout, registered_name), partition_day(context),
+                           context.run.run_id)
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(f"{scored.model_sha256[:16]}-{scored.feature_hash[:16]}"),
+            metadata={
+                "rows": dg.MetadataValue.int(scored.rows),
+                "champion_version": scored.model_version,
+                "model_sha256": scored.model_sha256,
+                "feature_hash": scored.feature_hash,
+                "mean_score": dg.MetadataValue.float(scored.mean_score),
+            },
+        )
+
+    @dg.asset(
+        partitions_def=partitions,
+        deps=[features_asset, batch_predictions],
+        group_name="monitoring",
+        kinds={"python", "duckdb"},
+        owners=OWNERS,
+        code_version=MONITORING_CODE_VERSIONS["drift_report"],
+        pool=WAREHOUSE_POOL,
+        automation_condition=EAGER_AFTER_GATES,
+        description=(
+            "PSI of every feature and of the predictions against the champion's own training "
+            "snapshot, with bins pinned from that reference (deciles, categories, a null bin), "
+            "recorded in drift_history every day. An Evidently HTML report on a bounded sample is "
+            "linked for people; the gating numbers are our PSI."
+        ),
+    )
+    def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, state: StateResource,
+                     model_registry: ModelRegistryResource, monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
+        from mlops_assets.monitoring.drift import drift_for_day, write_evidently_report
+
+        layout = state.layout()
+        day = partition_day(context)
+        result, reference, current = drift_for_day(
+            spec, layout, model_registry.registry(layout, registered_name), day,
+            monitoring_policy.drift_thresholds(), context.run.run_id, monitoring_policy.drift_window_days,
+        )
+        metadata: dict[str, Any] = {
+            "max_psi": dg.MetadataValue.float(max(result.psi.values())),
+            "high_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in result.drifted("high").items()}),
+            "moderate_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in result.drifted("moderate").items()}),
+            "psi": dg.MetadataValue.md(_psi_table(result)),
+            "champion_version": result.champion_version,
+            "reference_snapshot": result.reference_snapshot,
+        }
+        if config.evidently_report:
+            path = layout.reports_dir / spec.name / "drift" / f"{day.isoformat()}.html"
+            write_evidently_report(reference, current, list(spec.features), path, config.evidently_sample_rows)
+            metadata["evidently_report"] = dg.MetadataValue.path(str(path))
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(f"{result.reference_snapshot[:16]}-{max(result.psi.values()):.6f}"),
+            metadata=metadata,
+        )
+
+    @dg.asset(
+        partitions_def=partitions,
+        # A day's labels count as arrived once the next day has landed: the automation waits for
+        # that; measure_day enforces the configured label_delay_days.
+        deps=[batch_predictions, dg.AssetDep(raw_asset, partition_mapping=dg.TimeWindowPartitionMapping(
+            start_offset=LABEL_ARRIVAL_OFFSET_DAYS, end_offset=LABEL_ARRIVAL_OFFSET_DAYS))],
+        automation_condition=EAGER_AFTER_GATES,
+        group_name="monitoring",
+        kinds={"python", "duckdb"},
+        owners=OWNERS,
+        code_version=MONITORING_CODE_VERSIONS["live_performance"],
+        pool=WAREHOUSE_POOL,
+        description=(
+            "The champion's AUC and calibration error on the day once its labels have arrived (a "
+            "configurable delay, simulated on replayed data), compared with its test AUC; a relative "
+            "drop beyond the policy is degradation. Recorded in performance_history."
+        ),
+    )
+    def live_performance(context: dg.AssetExecutionContext, state: StateResource,
+                         model_registry: ModelRegistryResource, monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
+        from mlops_assets.monitoring.performance import measure_day
+
+        layout = state.layout()
+        measured = measure_day(
+            spec, layout, model_registry.registry(layout, registered_name), partition_day(context),
+            label_delay_days=monitoring_policy.label_delay_days,
+            max_relative_drop=monitoring_policy.max_relative_auc_drop, as_of=None, run_id=context.run.run_id,
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "auc": dg.MetadataValue.float(measured.auc if measured.auc is not None else float("nan")),
+                "champion_test_auc": dg.MetadataValue.float(measured.reference_auc),
+                "relative_drop": dg.MetadataValue.float(measured.relative_drop or 0.0),
+                "degraded": measured.degraded,
+                "ece": dg.MetadataValue.float(measured.ece or 0.0),
+                "rows": dg.MetadataValue.int(measured.rows),
+                "champion_version": measured.model_version,
+            },
+        )
+
+    @dg.asset(
+        group_name="monitoring",
+        kinds={"python"},
+        owners=OWNERS,
+        code_version=MONITORING_CODE_VERSIONS["monitoring_timeline"],
+        description=(
+            "The loop's history in one place: which days drifted, which retraining runs were "
+            "requested and why, which challengers were promoted or rejected (and by which gate), "
+            "and the champion's live AUC over time, as a table and a plot."
+        ),
+    )
+    def monitoring_timeline(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+        from mlops_assets.monitoring.timeline import build_timeline, plot_timeline, timeline_markdown
+        from mlops_assets.evaluation.plots import png_markdown
+
+        layout = state.layout()
+        timeline = build_timeline(spec, layout, retraining_runs(context.instance))
+        plot = plot_timeline(timeline, layout.reports_dir / spec.name / "timeline.png")
+        return dg.MaterializeResult(
+            metadata={
+                "timeline": dg.MetadataValue.md(timeline_markdown(timeline)),
+                "plot": dg.MetadataValue.md(png_markdown(plot, "champion live AUC over time")),
+                "retraining_requests": dg.MetadataValue.int(len(timeline.retrainings)),
+                "promotions": dg.MetadataValue.int(sum(1 for p in timeline.promotions if p["action"] == "promote")),
+            },
+        )
+
+    return [batch_predictions, drift_report, live_performance, monitoring_timeline]
+
+
+def retraining_runs(instance: dg.DagsterInstance) -> list[dict[str, Any]]:
+    """Training runs with their trigger tags and outcome, from the Dagster instance."""
+    from mlops_assets.defs.jobs import TRAIN_JOB
+    from mlops_assets.defs.model import TRIGGER_TAG
+
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=TRAIN_JOB))
+    return [
+        {
+            "run_id": run.run_id,
+            "status": run.status.value,
+            "trigger": run.tags.get(TRIGGER_TAG, "manual run"),
+            "rule": run.tags.get("mlops/trigger_rule", ""),
+            "day": run.tags.get("mlops/trigger_day", ""),
+        }
+        for run in reversed(runs)
+    ]
+
+
+def _psi_table(result) -> str:
+    lines = ["| feature | PSI | level |", "|---|---|---|"]
+    for feature, value in sorted(result.psi.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {feature} | {value:.4f} | {result.levels[feature]} |")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Monitoring: scoring, drift and live performance of the champion, and the rules that retrain."""

@@ -1,0 +1,98 @@
+"""Population stability index with bins pinned from a reference sample.
+
+Bins are fixed once from the reference (the champion's training snapshot), so a day's PSI is
+comparable with every other day's: deciles of the reference for numbers (deduplicated, so a
+mostly-constant feature gets fewer bins), one bin per reference category plus one for categories
+the reference never saw, and for both a separate bin for nulls. PSI = sum (a - e) * ln(a / e) over
+bins, with proportions floored at a small epsilon so an empty bin does not make it infinite.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+EPSILON = 1e-4
+OTHER = "__other__"
+NULL = "__null__"
+
+
+@dataclass(frozen=True)
+class Bins:
+    """Pinned bins of one feature and the reference's share in each (nulls last)."""
+
+    feature: str
+    kind: str  # "numeric" or "categorical"
+    edges: list[float]  # numeric: inner cut points; bin i is (edges[i-1], edges[i]]
+    categories: list[str]  # categorical: reference categories; then OTHER
+    expected: list[float]  # reference proportions, one per bin, the null bin last
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Bins":
+        return cls(**json.loads(text))
+
+
+def numeric_bins(feature: str, reference: Sequence[float], n_bins: int = 10) -> Bins:
+    values = np.asarray(reference, dtype="float64")
+    present = values[~np.isnan(values)]
+    if present.size:
+        quantiles = np.quantile(present, np.linspace(0, 1, n_bins + 1)[1:-1])
+        edges = sorted(set(float(q) for q in quantiles))
+    else:
+        edges = []
+    bins = Bins(feature, "numeric", edges, [], [])
+    return Bins(feature, "numeric", edges, [], proportions(bins, values).tolist())
+
+
+def categorical_bins(feature: str, reference: Sequence[Any], max_categories: int = 50) -> Bins:
+    """The reference's most frequent categories (at most ``max_categories``); the rest is OTHER."""
+    labels = _labels(reference)
+    present = labels[labels != NULL]
+    values, counts = np.unique(present, return_counts=True)
+    order = np.lexsort((values, -counts))[:max_categories]
+    categories = sorted(str(values[i]) for i in order)
+    bins = Bins(feature, "categorical", [], categories, [])
+    return Bins(feature, "categorical", [], categories, proportions(bins, reference).tolist())
+
+
+def proportions(bins: Bins, values: Sequence[Any]) -> np.ndarray:
+    """Share of ``values`` in each of ``bins`` (the null bin last); zeros when there are no values."""
+    if bins.kind == "numeric":
+        array = np.asarray(values, dtype="float64")
+        nulls = np.isnan(array)
+        index = np.searchsorted(np.asarray(bins.edges, dtype="float64"), array[~nulls], side="left")
+        counts = np.bincount(index, minlength=len(bins.edges) + 1).astype("float64")
+    else:
+        labels = _labels(values)
+        nulls = labels == NULL
+        lookup = {category: i for i, category in enumerate(bins.categories)}
+        index = np.fromiter((lookup.get(v, len(bins.categories)) for v in labels[~nulls]), dtype="int64",
+                            count=int((~nulls).sum()))
+        counts = np.bincount(index, minlength=len(bins.categories) + 1).astype("float64")
+    counts = np.append(counts, float(nulls.sum()))
+    total = counts.sum()
+    return counts / total if total else counts
+
+
+def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
+    e = np.clip(np.asarray(expected, dtype="float64"), EPSILON, None)
+    a = np.clip(np.asarray(actual, dtype="float64"), EPSILON, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def feature_psi(bins: Bins, values: Sequence[Any]) -> float:
+    return psi(bins.expected, proportions(bins, values))
+
+
+def _labels(values: Sequence[Any]) -> np.ndarray:
+    """Categorical values as strings, nulls (None, NaN, pandas NA) as NULL."""
+    import pandas as pd
+
+    series = pd.Series(values, dtype="object")
+    return np.where(series.isna().to_numpy(), NULL, series.astype(str).to_numpy()).astype(object)

@@ -1,0 +1,93 @@
+"""When to retrain: rules over the drift and performance history, with a cool-down.
+
+Pure functions over plain rows so the rules are tested without Dagster; the retraining sensor
+reads the history, calls ``decide`` and turns a ``Trigger`` into a run request whose tags carry the
+reason into MLflow, the ledger and the model card.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    moderate_psi: float = 0.2
+    high_psi: float = 0.3
+    moderate_persist_days: int = 3
+    cooldown_days: int = 7
+    max_relative_auc_drop: float = 0.05
+    window_days: int = 28
+    performance_days: int = 7  # live AUC is judged on the mean of this many labelled days
+    min_training_days: int = 7  # a triggered retraining waits until its window holds this many days
+
+
+@dataclass(frozen=True)
+class Trigger:
+    day: dt.date  # the data day the decision was made on
+    rule: str  # "high_drift", "persistent_moderate_drift" or "performance_degraded"
+    features: dict[str, float]
+    reason: str
+
+    @property
+    def run_key(self) -> str:
+        return f"retrain-{self.day.isoformat()}-{self.rule}"
+
+
+def decide(
+    drift_rows: list[tuple[dt.date, str, float]],
+    performance_rows: list[tuple[dt.date, str, float | None, float | None]],
+    last_trigger_day: dt.date | None,
+    policy: RetrainPolicy,
+) -> Trigger | None:
+    """The first rule that fires on the latest day with data, unless still cooling down.
+
+    ``drift_rows``: (day, feature, psi); ``performance_rows``: (day, champion version, auc,
+    champion test auc). A single day's AUC is too noisy to act on (a day has ~900 flights), so
+    degradation is judged on the mean of the champion's last ``performance_days`` labelled days.
+    """
+    days = sorted({row[0] for row in drift_rows} | {row[0] for row in performance_rows})
+    if not days:
+        return None
+    latest = days[-1]
+    if last_trigger_day is not None and (latest - last_trigger_day).days < policy.cooldown_days:
+        return None
+    by_day: dict[dt.date, dict[str, float]] = {}
+    for day, feature, value in drift_rows:  # prediction drift (__prediction__) counts like a feature
+        by_day.setdefault(day, {})[feature] = value
+    today = by_day.get(latest, {})
+    high = {f: v for f, v in today.items() if v >= policy.high_psi}
+    if high:
+        return Trigger(latest, "high_drift", high,
+                       f"high drift on {latest}: {_list(high)} (PSI >= {policy.high_psi:g})")
+    window = [latest - dt.timedelta(days=i) for i in range(policy.moderate_persist_days)]
+    if all(day in by_day for day in window):
+        persistent = {
+            f: today[f] for f in today
+            if all(by_day[day].get(f, 0.0) >= policy.moderate_psi for day in window)
+        }
+        if persistent:
+            return Trigger(latest, "persistent_moderate_drift", persistent,
+                           f"moderate drift for {policy.moderate_persist_days} days up to {latest}: "
+                           f"{_list(persistent)} (PSI >= {policy.moderate_psi:g})")
+    labelled = sorted((row for row in performance_rows if row[2] is not None), key=lambda row: row[0])
+    if labelled:
+        version = labelled[-1][1]
+        recent = [row for row in labelled if row[1] == version][-policy.performance_days:]
+        if len(recent) >= policy.performance_days:
+            mean_auc = sum(row[2] for row in recent) / len(recent)
+            reference = recent[-1][3]
+            if reference and (reference - mean_auc) / reference > policy.max_relative_auc_drop:
+                day = recent[-1][0]
+                return Trigger(day, "performance_degraded", {"mean_live_auc": mean_auc},
+                               f"champion v{version}'s live AUC averaged {mean_auc:.3f} over {len(recent)} labelled "
+                               f"days up to {day}, more than {policy.max_relative_auc_drop:.0%} below its test AUC "
+                               f"{reference:.3f}")
+    return None
+
+
+def _list(values: dict[str, float]) -> str:
+    top = sorted(values.items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{name} {value:.2f}" for name, value in top[:5])
+    return shown + (f" and {len(top) - 5} more" if len(top) > 5 else "")

@@ -1,0 +1,335 @@
+"""The platform's sensors ticked for real (dg.build_sensor_context + evaluate_tick): the landing
+sensor turns each new or changed landing file into one ingest request, the retraining sensor turns
+the drift/performance history into at most one retraining per cool-down with its reason in the
+tags, and the run failure sensor turns a failed run into an alert row and a webhook POST."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import os
+import threading
+
+import dagster as dg
+import pytest
+
+from mlops_assets.definitions import build_definitions
+from mlops_assets.defs.automation import WEBHOOK_ENV, train_window_config
+from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
+from mlops_assets.defs.model import TRIGGER_TAG
+from mlops_assets.defs.monitoring import MonitoringPolicy
+from mlops_assets.defs.resources import StateResource
+from mlops_assets.landing import file_sha256, landing_path
+from mlops_assets.monitoring.alerts import alerts
+from mlops_assets.monitoring.drift import DRIFT_DDL
+from mlops_assets.monitoring.performance import PERFORMANCE_DDL
+from mlops_assets.warehouse import connect
+
+pytestmark = pytest.mark.integration
+
+FEATURES = ("origin_temp", "origin_dewpoint", "carrier", "distance")
+JULY = dt.date(2013, 7, 1)
+
+
+@pytest.fixture
+def defs(state, spec) -> dg.Definitions:
+    # the retraining tests fill drift and performance history by hand, without feature days to
+    # train on; the wait for trainable days is tested on its own with the default policy
+    return build_definitions(spec, StateResource(state_dir=str(state.root)),
+                             MonitoringPolicy(min_training_days=0))
+
+
+@pytest.fixture
+def instance():
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+def tick(defs, instance, name: str, cursor: str | None):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources,
+                                 sensor_name=name) as context:
+        return defs.resolve_sensor_def(name).evaluate_tick(context)
+
+
+# -- landing sensor ----------------------------------------------------------------------------------
+
+
+def test_landing_sensor_requests_each_landed_day_once(defs, instance, land_flights, flight_days):
+    paths = land_flights(flight_days[0], flight_days[1])
+    first = tick(defs, instance, "landing_sensor", None)
+    requests = first.run_requests
+    assert [r.partition_key for r in requests] == [d.isoformat() for d in flight_days[:2]]
+    for request, path, day in zip(requests, paths, flight_days):
+        digest = file_sha256(path)
+        assert digest in request.run_key and day.isoformat() in request.run_key
+        assert request.tags["mlops/landing_sha256"] == digest
+        assert request.tags["mlops/landing_file"] == path.name
+    assert defs.resolve_sensor_def("landing_sensor").job_name == INGEST_JOB
+    assert first.cursor and set(json.loads(first.cursor)) == {p.name for p in paths}
+
+    second = tick(defs, instance, "landing_sensor", first.cursor)
+    assert second.run_requests == []
+
+    # the same bytes landed again (new mtime): no request; and if the cursor were lost, the run key
+    # would be the same, so Dagster (which skips a run key it has seen) would not ingest twice
+    data = paths[0].read_bytes()
+    paths[0].write_bytes(data)
+    stat = paths[0].stat()
+    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    relanded = tick(defs, instance, "landing_sensor", second.cursor)
+    assert relanded.run_requests == []
+    assert json.loads(relanded.cursor)[paths[0].name][1] == paths[0].stat().st_mtime_ns
+    reset = tick(defs, instance, "landing_sensor", None)
+    assert {r.run_key for r in reset.run_requests} == {r.run_key for r in requests}
+
+    # changed content for a day: exactly one request, a new run key, the same partition
+    lines = data.decode().splitlines(keepends=True)
+    paths[1].write_text("".join(lines[:-1]))
+    changed = tick(defs, instance, "landing_sensor", relanded.cursor)
+    assert len(changed.run_requests) == 1
+    request = changed.run_requests[0]
+    assert request.partition_key == flight_days[1].isoformat()
+    assert request.run_key != requests[1].run_key
+    assert file_sha256(paths[1]) in request.run_key
+    assert tick(defs, instance, "landing_sensor", changed.cursor).run_requests == []
+
+
+def test_landing_sensor_ignores_badly_named_and_unsafe_files(defs, instance, state, spec, land_flights, flight_days):
+    [good] = land_flights(flight_days[0])
+    zone = good.parent
+    content = good.read_bytes()
+    for name in ("2013-01-02.csv.bak", "notes.csv", "2013-02-30.csv", "2013-1-3.csv", "2013-01-04.parquet",
+                 ".2013-01-05.csv.partial-1", "2012-12-31.csv"):
+        (zone / name).write_bytes(content)
+    (zone / "2013-01-06.csv").mkdir()  # a folder with a good name
+    outside = state.root / "elsewhere.csv"
+    outside.write_bytes(content)
+    (zone / "2013-01-07.csv").symlink_to(outside)  # a symlink with a good name
+    data = tick(defs, instance, "landing_sensor", None)
+    assert [r.partition_key for r in data.run_requests] == [flight_days[0].isoformat()]
+    # 2012-12-31 is well named but before the partitions: seen (cursor) but not requested
+    assert set(json.loads(data.cursor)) == {good.name, "2012-12-31.csv"}
+
+
+# -- retraining sensor -------------------------------------------------------------------------------
+
+
+def add_drift(state, day: dt.date, values: dict[str, float], quiet: float = 0.03) -> None:
+    with connect(state.warehouse_path) as con:
+        for statement in DRIFT_DDL:
+            con.execute(statement)
+        for feature in FEATURES:
+            value = values.get(feature, quiet)
+            level = "high" if value >= 0.3 else ("moderate" if value >= 0.2 else "none")
+            con.execute(
+                "INSERT INTO drift_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ["nycflights", day, feature, value, level, "snap", "1", dt.datetime.now(dt.timezone.utc), None],
+            )
+
+
+def add_performance(state, day: dt.date, auc: float, reference: float = 0.75) -> None:
+    drop = (reference - auc) / reference
+    with connect(state.warehouse_path) as con:
+        con.execute(PERFORMANCE_DDL)
+        con.execute(
+            "INSERT INTO performance_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ["nycflights", day, "1", 1000, auc, 0.02, reference, drop, drop > 0.05,
+             dt.datetime.now(dt.timezone.utc), None],
+        )
+
+
+def test_retraining_sensor_skips_a_quiet_week(defs, instance, state):
+    cursor = None
+    for i in range(7):
+        day = JULY + dt.timedelta(days=i)
+        add_drift(state, day, {"origin_temp": 0.1})
+        if i:
+            add_performance(state, day - dt.timedelta(days=1), 0.74)
+        data = tick(defs, instance, "retraining_sensor", cursor)
+        assert data.run_requests == [], f"{day}: {data.run_requests}"
+        assert data.skip_message and "no drift or degradation rule fired" in data.skip_message
+        cursor = data.cursor
+
+
+def test_retraining_sensor_requests_once_per_cooldown(defs, instance, state):
+    assert defs.resolve_sensor_def("retraining_sensor").job_name == TRAIN_JOB
+    cursor, requests = None, []
+    for i in range(7):
+        day = JULY + dt.timedelta(days=i)
+        add_drift(state, day, {"origin_temp": 0.8 + i / 100})
+        data = tick(defs, instance, "retraining_sensor", cursor)
+        cursor = data.cursor
+        requests += [(day, r) for r in data.run_requests]
+        if not data.run_requests:
+            assert "no rule fired" in data.skip_message
+    assert len(requests) == 1, [(d, r.run_key) for d, r in requests]
+    day, request = requests[0]
+    assert day == JULY
+    assert request.tags["mlops/trigger_rule"] == "high_drift"
+    reason = request.tags[TRIGGER_TAG]
+    assert "origin_temp 0.80" in reason and JULY.isoformat() in reason
+    assert json.loads(request.tags["mlops/trigger_features"]) == {"origin_temp": 0.8}
+    assert request.tags["mlops/trigger_day"] == JULY.isoformat()
+    assert request.run_key == f"retrain-{JULY.isoformat()}-high_drift"
+    assert request.run_config == train_window_config(JULY, 28, 0)
+    config = request.run_config["ops"]["training_snapshot"]["config"]
+    assert config == {"end_date": "2013-07-01", "last_n_days": 28, "min_days": 0}
+
+    # the cool-down passes (7 data days after the trigger) with drift continuing: a second request
+    day = JULY + dt.timedelta(days=7)
+    add_drift(state, day, {"origin_temp": 0.9, "origin_dewpoint": 0.5})
+    data = tick(defs, instance, "retraining_sensor", cursor)
+    assert len(data.run_requests) == 1
+    second = data.run_requests[0]
+    assert second.run_key != request.run_key
+    assert second.tags["mlops/trigger_day"] == day.isoformat()
+    assert "origin_temp 0.90" in second.tags[TRIGGER_TAG] and "origin_dewpoint 0.50" in second.tags[TRIGGER_TAG]
+    assert second.run_config == train_window_config(day, 28, 0)
+    assert json.loads(data.cursor) == {"last_trigger_day": day.isoformat()}
+
+
+def test_retraining_sensor_requests_on_degraded_performance(defs, instance, state):
+    days = [JULY + dt.timedelta(days=i) for i in range(8)]
+    for day in days:
+        add_drift(state, day, {})
+    for day in days[:-1]:  # a week of labelled days averaging 20% below the test AUC
+        add_performance(state, day, 0.60)
+    data = tick(defs, instance, "retraining_sensor", None)
+    [request] = data.run_requests
+    assert request.tags["mlops/trigger_rule"] == "performance_degraded"
+    assert "0.600" in request.tags[TRIGGER_TAG] and "7 labelled days" in request.tags[TRIGGER_TAG]
+    assert request.run_config == train_window_config(days[-2], 28, 0)
+
+
+def test_one_bad_day_of_live_auc_is_not_degradation(defs, instance, state):
+    days = [JULY + dt.timedelta(days=i) for i in range(8)]
+    for day in days:
+        add_drift(state, day, {})
+    for day in days[:-2]:
+        add_performance(state, day, 0.74)
+    add_performance(state, days[-2], 0.55)  # a noisy day: the week's mean stays within 5%
+    data = tick(defs, instance, "retraining_sensor", None)
+    assert data.run_requests == [] and "no drift or degradation rule fired" in data.skip_message
+
+
+def test_retraining_waits_for_enough_trainable_days_without_starting_the_cooldown(state, spec, instance):
+    defs = build_definitions(spec, StateResource(state_dir=str(state.root)))  # default policy: 7 days
+    add_drift(state, JULY, {"origin_temp": 0.9})
+    data = tick(defs, instance, "retraining_sensor", None)
+    assert data.run_requests == []
+    assert "high_drift fired on 2013-07-01" in data.skip_message and "waiting for more data" in data.skip_message
+    assert not data.cursor, "a request that was never made must not start the cool-down"
+
+
+# -- run failure sensor ------------------------------------------------------------------------------
+
+
+class _Webhook(http.server.BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.received.append((self.path, self.headers.get("Content-Type"), json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    class Handler(_Webhook):
+        received = []
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/alerts", Handler.received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+def failed_ingest(defs, instance, day: str):
+    result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+        instance=instance, partition_key=day, raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+    assert not result.success
+    return result
+
+
+def evaluate_failure_sensor(defs, instance, result):
+    sensor = defs.resolve_sensor_def("run_failure_alert_sensor")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(), resources=defs.resources,
+    ).for_run_failure()
+    sensor(context)
+
+
+def alert_for_missing_landing(defs, state, tmp_path, day: str):
+    (tmp_path / "instance").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "instance")) as instance:
+        result = failed_ingest(defs, instance, day)
+        evaluate_failure_sensor(defs, instance, result)
+    with connect(state.warehouse_path) as con:
+        return result, alerts(con)
+
+
+def test_failed_run_becomes_an_alert_row(defs, state, monkeypatch, tmp_path):
+    monkeypatch.delenv(WEBHOOK_ENV, raising=False)
+    result, rows = alert_for_missing_landing(defs, state, tmp_path, "2013-01-05")
+    assert len(rows) == 1
+    _raised, run_id, job, partition, reason, webhook_status = rows[0]
+    assert run_id == result.run_id and job == INGEST_JOB and partition == "2013-01-05"
+    assert webhook_status == "not configured"
+    assert reason.startswith("raw_nycflights: ")  # the failed step is named
+    assert "Traceback" not in reason and "\n" not in reason
+
+
+def test_alert_reason_names_the_missing_landing_file(defs, state, spec, monkeypatch, tmp_path):
+    monkeypatch.delenv(WEBHOOK_ENV, raising=False)
+    _result, [row] = alert_for_missing_landing(defs, state, tmp_path, "2013-01-05")
+    reason = row[4]
+    assert "no landing file" in reason and "2013-01-05" in reason
+    assert str(landing_path(state, spec, dt.date(2013, 1, 5))) in reason
+    assert "DagsterExecutionStepExecutionError" not in reason
+
+
+def test_failed_run_alert_is_posted_to_the_webhook(defs, state, monkeypatch, tmp_path, webhook):
+    url, received = webhook
+    monkeypatch.setenv(WEBHOOK_ENV, url)
+    (tmp_path / "instance").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "instance")) as instance:
+        result = failed_ingest(defs, instance, "2013-01-06")
+        evaluate_failure_sensor(defs, instance, result)
+    assert len(received) == 1
+    path, content_type, payload = received[0]
+    assert path == "/alerts" and content_type == "application/json"
+    assert payload["run_id"] == result.run_id and payload["job"] == INGEST_JOB
+    assert payload["partition"] == "2013-01-06" and payload["reason"].startswith("raw_nycflights: ")
+    with connect(state.warehouse_path) as con:
+        [row] = alerts(con)
+    assert row[5] == "sent 200" and row[4] == payload["reason"]
+
+
+def test_unreachable_webhook_is_recorded_not_raised(defs, state, monkeypatch, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(WEBHOOK_ENV, f"http://127.0.0.1:{port}/alerts")
+    (tmp_path / "instance").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "instance")) as instance:
+        result = failed_ingest(defs, instance, "2013-01-07")
+        evaluate_failure_sensor(defs, instance, result)
+    with connect(state.warehouse_path) as con:
+        [row] = alerts(con)
+    assert row[5].startswith("failed:")

@@ -141,6 +141,7 @@ def write_candidate_card(
     *,
     dagster_run_id: str,
     code_versions: dict[str, str],
+    version: str | None = None,
 ) -> tuple[Any, Path, Path]:
     """Build the model card from the recorded snapshot, evaluation and verdicts; write md + html."""
     from mlops_assets.card_builder import build_card
@@ -156,7 +157,7 @@ def write_candidate_card(
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
     card = build_card(
         spec=spec, snapshot=snapshot, candidate=candidate, evaluation=evaluation,
-        verdicts=gate_verdicts, dagster_run_id=dagster_run_id, code_versions=code_versions,
+        verdicts=gate_verdicts, dagster_run_id=dagster_run_id, code_versions=code_versions, version=version,
     )
     markdown_path, html_path = write_card(card, layout.reports_dir / spec.name / "cards" / sha[:16])
     return card, markdown_path, html_path

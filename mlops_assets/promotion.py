@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mlops_assets import ledger
 from mlops_assets.evaluation.gating import MODEL_GATES
@@ -32,7 +32,10 @@ def promote(
     card: dict[str, Any],
     dagster_run_id: str,
     operator: str,
+    rewrite_card: Callable[[str], tuple[Path, Path]] | None = None,
 ) -> ledger.LedgerEntry:
+    """Register the candidate and move the alias; ``rewrite_card(version)`` re-renders the card
+    with its registry version, so the card attached to the version names it."""
     sha = candidate["model_sha256"]
     with connect(layout.warehouse_path) as con:
         unmet = unmet_gates(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
@@ -50,8 +53,6 @@ def promote(
             dt.datetime.now(dt.timezone.utc), operator, dagster_run_id,
             "the candidate is byte-identical to the champion; alias and ledger unchanged", details,
         )
-    card_markdown = Path(card["markdown"]).read_text(encoding="utf-8")
-    registry.log_artifacts(candidate["mlflow_run_id"], Path(card["markdown"]).parent, "model_card")
     version = registry.register(
         run_id=candidate["mlflow_run_id"],
         model_uri=candidate["model_uri"],
@@ -66,8 +67,11 @@ def promote(
             "trigger_reason": candidate.get("trigger_reason", ""),
             "model_card": "model_card/model_card.html",
         },
-        description=_strip_images(card_markdown),
+        description="",
     )
+    markdown_path = rewrite_card(version)[0] if rewrite_card else Path(card["markdown"])
+    registry.log_artifacts(candidate["mlflow_run_id"], markdown_path.parent, "model_card")
+    registry.describe(version, _strip_images(markdown_path.read_text(encoding="utf-8")))
     registry.set_alias(CHAMPION_ALIAS, version)
     entry = ledger.LedgerEntry(
         dataset=spec.name,

@@ -139,6 +139,9 @@ class ModelRegistry:
         )
         return str(version.version)
 
+    def describe(self, version: str, description: str) -> None:
+        self.client.update_model_version(self.model_name, version, description=description)
+
     def set_version_tags(self, version: str, tags: dict[str, str]) -> None:
         client = self.client
         for key, value in tags.items():

@@ -234,13 +234,22 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         state: StateResource,
         model_registry: ModelRegistryResource,
     ):
+        from mlops_assets.model_steps import write_candidate_card
         from mlops_assets.promotion import promote
 
         layout = state.layout()
+
+        def rewrite_card(version: str):
+            _, markdown_path, html_path = write_candidate_card(
+                spec, layout, candidate_model, dagster_run_id=candidate_model["dagster_run_id"],
+                code_versions=CODE_VERSIONS, version=version,
+            )
+            return markdown_path, html_path
+
         result = promote(
             spec=spec, layout=layout, registry=model_registry.registry(layout, registered_name),
             candidate=candidate_model, card=model_card, dagster_run_id=context.run.run_id,
-            operator=context.run.tags.get("user", "dagster"),
+            operator=context.run.tags.get("user", "dagster"), rewrite_card=rewrite_card,
         )
         return dg.MaterializeResult(
             value={"version": result.to_version, "model_sha256": candidate_model["model_sha256"]},

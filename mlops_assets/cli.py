@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     loop = commands.add_parser("replay-loop", help="replay days through the real sensors and automation")
     loop.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
     loop.add_argument("--train-days", type=int, default=28, help="days before the first champion (default 28)")
-    loop.add_argument("--days", type=int, default=180, help="days replayed after that (default 180)")
+    loop.add_argument("--days", type=int, default=150,
+                      help="days replayed after that (default 150: through June; 337 for the whole year)")
     loop.add_argument("--evidently-every", type=int, default=7,
                       help="write Evidently's HTML drift report every N days (0: never)")
     loop.set_defaults(handler=_replay_loop)

@@ -90,6 +90,10 @@ class ColumnSpec(ValueRules):
 
 class FeatureSpec(ValueRules):
     kind: FeatureKind
+    drift_triggers_retraining: bool = Field(
+        default=True,
+        description="whether this feature's drift can request a retraining (its PSI is recorded either way)",
+    )
 
 
 class TrailingRate(_Strict):

@@ -77,7 +77,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         policy = monitoring_policy.retrain_policy()
         try:
             with connect(state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
-                drift = [(d, f, v) for d, f, v, _ in drift_history(con, spec.name, last)]
+                drift = [(d, f, v) for d, f, v, _ in drift_history(con, spec.name, last) if _can_trigger(spec, f)]
                 performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.name)]
                 trigger = decide(drift, performance, last, policy)
                 window_start = trigger.day - dt.timedelta(days=policy.window_days - 1) if trigger else None
@@ -106,6 +106,11 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         )
 
     return retraining_sensor
+
+
+def _can_trigger(spec: DatasetSpec, feature: str) -> bool:
+    """Prediction drift always counts; a feature counts unless its spec opts it out."""
+    return feature not in spec.features or spec.features[feature].drift_triggers_retraining
 
 
 def train_window_config(end: dt.date, window_days: int, min_days: int = 3) -> dict:

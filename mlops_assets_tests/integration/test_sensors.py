@@ -333,3 +333,17 @@ def test_unreachable_webhook_is_recorded_not_raised(defs, state, monkeypatch, tm
     with connect(state.warehouse_path) as con:
         [row] = alerts(con)
     assert row[5].startswith("failed:")
+
+
+def test_drift_on_a_feature_opted_out_in_the_spec_does_not_retrain(defs, instance, state, spec):
+    assert not spec.features["origin_late_rate_7d"].drift_triggers_retraining
+    add_drift(state, JULY, {})
+    with connect(state.warehouse_path) as con:
+        con.execute(
+            "INSERT INTO drift_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ["nycflights", JULY, "origin_late_rate_7d", 2.5, "high", "snap", "1", dt.datetime.now(dt.timezone.utc), None],
+        )
+    data = tick(defs, instance, "retraining_sensor", None)
+    assert data.run_requests == [] and "no drift or degradation rule fired" in data.skip_message
+    add_drift(state, JULY + dt.timedelta(days=1), {"origin_temp": 0.9})  # a feature that does count
+    assert len(tick(defs, instance, "retraining_sensor", None).run_requests) == 1

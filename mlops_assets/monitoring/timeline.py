@@ -82,7 +82,7 @@ def plot_timeline(timeline: Timeline, path: Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(9, 4.5), dpi=100)
+    figure = Figure(figsize=(11, 4.5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     versions = sorted({row["version"] for row in timeline.performance}, key=lambda v: int(v))
@@ -98,7 +98,8 @@ def plot_timeline(timeline: Timeline, path: Path) -> Path:
     axes.set_ylabel("live AUC")
     axes.set_title("Champion performance on labelled days")
     if versions or high:
-        axes.legend(loc="lower left", fontsize="small")
+        # beside the plot: a year of weekly retrains makes a long legend that would hide the data
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", ncol=1 + len(versions) // 16)
     figure.autofmt_xdate()
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

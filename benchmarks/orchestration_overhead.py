@@ -26,26 +26,13 @@ START = dt.date(2013, 1, 1)
 
 def prepare_month(spec, layout, days: int) -> None:
     """Land, ingest, gate and featurize a month with the plain functions (not what is measured)."""
-    from mlops_assets import verdicts
-    from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
-    from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
-    from mlops_assets.features import build_features, current_feature_version
-    from mlops_assets.ingestion import ingest_day
+    from mlops_assets.day_pipeline import ingest_and_featurize
     from mlops_assets.landing import replay
-    from mlops_assets.warehouse import connect
 
     for landed in replay(spec, layout, START, days):
-        snapshot = ingest_day(spec, layout, landed.day)
-        with connect(layout.warehouse_path) as con:
-            for rule in DATA_GATES.values():
-                verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=landed.day,
-                                content_hash=snapshot.content_hash, result=rule(con, spec, snapshot), run_id=None)
-        build_features(spec, layout, landed.day)
-        with connect(layout.warehouse_path) as con:
-            version = current_feature_version(con, spec, landed.day)
-            for rule in FEATURE_CHECKS.values():
-                verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=landed.day,
-                                content_hash=version[0], result=rule(con, spec, landed.day), run_id=None)
+        failed = [r.summary for r in ingest_and_featurize(spec, layout, landed.day) if not r.passed]
+        if failed:
+            raise RuntimeError(f"{landed.day}: {failed}")
 
 
 def plain_lifecycle(spec, layout, end: dt.date, trials: int) -> None:

@@ -126,7 +126,7 @@ def build_monitoring_assets(
 
         layout = state.layout()
         day = partition_day(context)
-        result, reference, current = drift_for_day(
+        result, current = drift_for_day(
             spec, layout, model_registry.registry(layout, registered_name), day,
             monitoring_policy.drift_thresholds(), context.run.run_id, monitoring_policy.drift_window_days,
         )
@@ -140,7 +140,7 @@ def build_monitoring_assets(
         }
         if config.evidently_report:
             path = layout.reports_dir / spec.name / "drift" / f"{day.isoformat()}.html"
-            write_evidently_report(reference, current, list(spec.features), path, config.evidently_sample_rows)
+            write_evidently_report(layout, spec, result, current, path, config.evidently_sample_rows)
             metadata["evidently_report"] = dg.MetadataValue.path(str(path))
         return dg.MaterializeResult(
             data_version=dg.DataVersion(f"{result.reference_snapshot[:16]}-{max(result.psi.values()):.6f}"),

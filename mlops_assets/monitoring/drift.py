@@ -108,17 +108,17 @@ def drift_for_day(
     thresholds: DriftThresholds,
     run_id: str | None,
     window_days: int = 28,
-) -> tuple[DriftResult, Any, Any]:
+) -> tuple[DriftResult, Any]:
     """PSI of each feature and of the predictions over the ``window_days`` days ending on ``day``
     (one day alone is too narrow: its weather and weekday cover a sliver of any reference, and
     weather is autocorrelated, so windows much shorter than the reference drift within a season), recorded
     in drift_history under ``day``.
 
-    Returns the result and the (reference, current) frames for an optional human-facing report.
+    Returns the result and the current window's frame, for an optional human-facing report.
     """
     from mlops_assets.features import features_table
     from mlops_assets.monitoring.scoring import checked_features
-    from mlops_assets.training.snapshot import load_training_snapshot, passed_feature_days, read_split
+    from mlops_assets.training.snapshot import passed_feature_days
 
     champion = registry.champion()
     if champion is None:
@@ -156,8 +156,7 @@ def drift_for_day(
                 "INSERT INTO drift_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [spec.name, day, name, value, levels[name], result.reference_snapshot, champion.version, now, run_id],
             )
-    snapshot = load_training_snapshot(layout, spec.name, result.reference_snapshot)
-    return result, read_split(layout, snapshot, "train"), current
+    return result, current
 
 
 def drift_history(con: Any, dataset: str, since: dt.date | None = None) -> list[tuple[dt.date, str, float, str]]:
@@ -171,12 +170,19 @@ def drift_history(con: Any, dataset: str, since: dt.date | None = None) -> list[
     ).fetchall()
 
 
-def write_evidently_report(reference: Any, current: Any, columns: list[str], path, sample_rows: int, seed: int = 0):
-    """Evidently's data-drift HTML for people, on a bounded sample (the gates use our PSI)."""
+def write_evidently_report(layout: StateLayout, spec: DatasetSpec, result: DriftResult, current: Any, path,
+                           sample_rows: int, seed: int = 0):
+    """Evidently's data-drift HTML for people, on a bounded sample (the gates use our PSI); the
+    reference is read only here, when a report is wanted."""
     import os
 
     from evidently import Report
     from evidently.presets import DataDriftPreset
+
+    from mlops_assets.training.snapshot import load_training_snapshot, read_split
+
+    columns = list(spec.features)
+    reference = read_split(layout, load_training_snapshot(layout, spec.name, result.reference_snapshot), "train")
 
     reference = reference[columns].sample(min(sample_rows, len(reference)), random_state=seed)
     current = current[columns].sample(min(sample_rows, len(current)), random_state=seed)

@@ -19,16 +19,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets import ledger, verdicts
-from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
+from mlops_assets import ledger
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGEST_JOB, TIMELINE_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.evaluation.evaluate import load_evaluation
-from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
-from mlops_assets.features import build_features, current_feature_version
-from mlops_assets.ingestion import ingest_day
+from mlops_assets.day_pipeline import ingest_and_featurize
 from mlops_assets.landing import replay
 from mlops_assets.model_steps import model_name
 from mlops_assets.simulation import QUIET, Loop
@@ -74,21 +71,12 @@ class Scenario:
 
 
 def _prepare_january(spec, layout) -> None:
-    """Land, ingest, gate and featurize January with the plain functions (as prepare_month does)."""
+    """Land, ingest, gate and featurize January with the plain functions."""
     landed = replay(spec, layout, JANUARY[0], len(JANUARY))
     assert [item.day for item in landed] == JANUARY
     for item in landed:
-        snapshot = ingest_day(spec, layout, item.day)
-        with connect(layout.warehouse_path) as con:
-            for rule in DATA_GATES.values():
-                verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=item.day,
-                                content_hash=snapshot.content_hash, result=rule(con, spec, snapshot), run_id=None)
-        build_features(spec, layout, item.day)
-        with connect(layout.warehouse_path) as con:
-            version = current_feature_version(con, spec, item.day)
-            for rule in FEATURE_CHECKS.values():
-                verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=item.day,
-                                content_hash=version[0], result=rule(con, spec, item.day), run_id=None)
+        for result in ingest_and_featurize(spec, layout, item.day):
+            assert result.passed, (item.day, result)
 
 
 @pytest.fixture(scope="module")
@@ -303,3 +291,17 @@ def test_timeline_mentions_the_retraining_run(scenario):
     assert line is not None, timeline
     assert retrain.dagster_run.tags[TRIGGER_TAG] in line
     assert materialization.metadata["retraining_requests"].value == 2  # the first champion + the trigger
+
+
+def test_evidently_report_is_written_for_people(scenario):
+    from mlops_assets.monitoring.drift import DriftResult, write_evidently_report
+
+    reference = scenario.registry().version("1").tags["snapshot_hash"]
+    with connect(scenario.layout.warehouse_path) as con:
+        current = con.execute("SELECT * FROM features_nycflights WHERE _day = ?", [JULY[-1]]).df()
+    result = DriftResult(JULY[-1], {}, {}, reference, "1", len(current))
+    path = write_evidently_report(scenario.layout, scenario.spec, result, current,
+                                  scenario.root / "reports" / "evidently-check.html", sample_rows=300)
+    text = path.read_text(encoding="utf-8", errors="ignore")
+    assert path.stat().st_size > 10_000 and "origin_temp" in text
+    assert not list(path.parent.glob(".partial-*")), "the report is written atomically"

@@ -129,31 +129,13 @@ class Server:
 
 
 def prepare_days(spec, layout: StateLayout, days: int) -> None:
-    """Land, ingest, gate and featurize days with the plain functions (as benchmarks' prepare_month)."""
-    from mlops_assets import verdicts
-    from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
-    from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
-    from mlops_assets.features import build_features, current_feature_version
-    from mlops_assets.ingestion import ingest_day
+    """Land, ingest, gate and featurize days with the plain functions."""
+    from mlops_assets.day_pipeline import ingest_and_featurize
     from mlops_assets.landing import replay
-    from mlops_assets.warehouse import connect
 
     for landed in replay(spec, layout, START, days):
-        snapshot = ingest_day(spec, layout, landed.day)
-        with connect(layout.warehouse_path) as con:
-            for rule in DATA_GATES.values():
-                result = rule(con, spec, snapshot)
-                assert result.passed, (landed.day, result)
-                verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=landed.day,
-                                content_hash=snapshot.content_hash, result=result, run_id=None)
-        build_features(spec, layout, landed.day)
-        with connect(layout.warehouse_path) as con:
-            version = current_feature_version(con, spec, landed.day)
-            for rule in FEATURE_CHECKS.values():
-                result = rule(con, spec, landed.day)
-                assert result.passed, (landed.day, result)
-                verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=landed.day,
-                                content_hash=version[0], result=result, run_id=None)
+        for result in ingest_and_featurize(spec, layout, landed.day):
+            assert result.passed, (landed.day, result)
 
 
 # -- fixtures ----------------------------------------------------------------------------------------

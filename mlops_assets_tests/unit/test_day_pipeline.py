@@ -1,0 +1,40 @@
+"""ingest_and_featurize: the ingest job's work for one day without Dagster."""
+
+from mlops_assets.data_gates import DATA_GATES
+from mlops_assets.day_pipeline import ingest_and_featurize
+from mlops_assets.feature_checks import FEATURE_CHECKS
+from mlops_assets.features import current_feature_version
+from mlops_assets.verdicts import latest_verdicts
+from mlops_assets.warehouse import connect
+
+
+def test_a_clean_day_gets_every_gate_features_and_every_check_recorded(state, spec, land_flights, flight_days):
+    day = flight_days[0]
+    land_flights(day)
+    results = ingest_and_featurize(spec, state, day)
+    assert [r.check for r in results] == [*DATA_GATES, *FEATURE_CHECKS]
+    assert all(r.passed for r in results), [r.summary for r in results if not r.passed]
+    with connect(state.warehouse_path) as con:
+        version = current_feature_version(con, spec, day)
+        assert version is not None and version[1] > 100
+        recorded = latest_verdicts(con, dataset=spec.name, asset="features", day=day, content_hash=version[0])
+    assert set(recorded) == set(FEATURE_CHECKS)
+
+
+def test_a_day_failing_a_data_gate_gets_no_features(state, spec, land_flights, flight_days):
+    day = flight_days[0]
+    [path] = land_flights(day)
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    column = header.index("distance")
+    broken = [lines[0]] + [
+        ",".join("far" if i == column else v for i, v in enumerate(line.split(","))) if n % 5 == 0 else line
+        for n, line in enumerate(lines[1:])
+    ]
+    path.write_text("\n".join(broken) + "\n")
+    results = ingest_and_featurize(spec, state, day)
+    assert [r.check for r in results] == list(DATA_GATES)
+    failed = {r.check: r for r in results if not r.passed}
+    assert "check_schema" in failed and "distance" in failed["check_schema"].summary
+    with connect(state.warehouse_path) as con:
+        assert current_feature_version(con, spec, day) is None

@@ -35,7 +35,7 @@ def prepare_month(spec, layout, days: int) -> None:
             raise RuntimeError(f"{landed.day}: {failed}")
 
 
-def plain_lifecycle(spec, layout, end: dt.date, trials: int) -> None:
+def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = START) -> None:
     """The same steps train_job runs, called directly."""
     from mlops_assets.defs.model import CODE_VERSIONS
     from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource
@@ -48,7 +48,7 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int) -> None:
 
     run_id = f"plain-{time.time_ns()}"
     registry = ModelRegistryResource().registry(layout, model_name(spec))
-    snapshot = build_training_snapshot(spec, layout, TrainingWindow(start=START, end=end), run_id)
+    snapshot = build_training_snapshot(spec, layout, TrainingWindow(start=start, end=end), run_id)
     candidate, _ = train_and_log(spec, layout, registry, snapshot.content_hash, TuningBudget(trials=trials),
                                  dagster_run_id=run_id, trigger_reason="benchmark",
                                  code_version=CODE_VERSIONS["candidate_model"], log=lambda _: None)

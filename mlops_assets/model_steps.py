@@ -35,11 +35,13 @@ def train_and_log(
 ) -> tuple[dict[str, Any], Any]:
     """Tune and train on a frozen snapshot, save the model, log it to MLflow; returns (handle, model)."""
     from mlops_assets.training.model import train_candidate
-    from mlops_assets.training.snapshot import load_training_snapshot, read_split
+    from mlops_assets.training.snapshot import load_training_snapshot, read_split, streamed_split
 
     snapshot = load_training_snapshot(layout, spec.name, snapshot_hash)
-    train, validation = read_split(layout, snapshot, "train"), read_split(layout, snapshot, "validation")
-    trained = train_candidate(train, validation, spec, budget, log=log)
+    validation = read_split(layout, snapshot, "validation")
+    # the training split streams in batches: as one pandas frame it is gigabytes at 10M rows
+    with streamed_split(layout, snapshot, "train", columns=[*spec.features, spec.target.name]) as train:
+        trained = train_candidate(train, validation, spec, budget, log=log)
     scratch = layout.root / "models" / f".partial-{dagster_run_id}"
     _, sha256 = trained.save(scratch)
     model_dir = layout.root / "models" / sha256[:16]

@@ -9,6 +9,7 @@ all of a snapshot (or a day's features) or none of it.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import time
 from pathlib import Path
@@ -16,6 +17,11 @@ from typing import Any, Iterator
 
 SNAPSHOT_SCHEMA = "snapshots"
 LOCK_WAIT_SECONDS = 120.0
+# DuckDB's own default is 80% of RAM before it spills to disk, so sorting a 10M-row snapshot (its
+# content hash, the training split's stable order) would hold gigabytes resident. Bounded, large
+# sorts spill to <warehouse>.tmp instead; small days never come near the limit.
+MEMORY_LIMIT_ENV = "MLOPS_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 CATALOG_DDL = (
     f"CREATE SCHEMA IF NOT EXISTS {SNAPSHOT_SCHEMA}",
@@ -95,7 +101,7 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
     delay = 0.05
     while True:
         try:
-            con = duckdb.connect(str(path))
+            con = duckdb.connect(str(path), config={"memory_limit": memory_limit()})
             break
         except duckdb.Error as error:
             if not _is_lock_conflict(error) or time.monotonic() > deadline:
@@ -113,6 +119,10 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
         yield con
     finally:
         con.close()
+
+
+def memory_limit() -> str:
+    return os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
 
 
 @contextlib.contextmanager

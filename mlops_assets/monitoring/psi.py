@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -52,30 +52,44 @@ def numeric_bins(feature: str, reference: Sequence[float], n_bins: int = 10) -> 
 
 def categorical_bins(feature: str, reference: Sequence[Any], max_categories: int = 50) -> Bins:
     """The reference's most frequent categories (at most ``max_categories``); the rest is OTHER."""
-    labels = _labels(reference)
-    present = labels[labels != NULL]
-    values, counts = np.unique(present, return_counts=True)
-    order = np.lexsort((values, -counts))[:max_categories]
-    categories = sorted(str(values[i]) for i in order)
+    return categorical_bins_from_counts(feature, label_counts(reference), max_categories)
+
+
+def categorical_bins_from_counts(feature: str, counts: Mapping[str, int], max_categories: int = 50) -> Bins:
+    """``categorical_bins`` from the reference's label counts (``label_counts``; nulls as NULL), so
+    a reference of any size can be counted where it lives (a GROUP BY) instead of in memory."""
+    present = sorted(((label, n) for label, n in counts.items() if label != NULL), key=lambda kv: (-kv[1], kv[0]))
+    categories = sorted(label for label, _ in present[:max_categories])
     bins = Bins(feature, "categorical", [], categories, [])
-    return Bins(feature, "categorical", [], categories, proportions(bins, reference).tolist())
+    return Bins(feature, "categorical", [], categories, proportions_from_counts(bins, counts).tolist())
+
+
+def label_counts(values: Sequence[Any]) -> dict[str, int]:
+    """How often each categorical label occurs (labels as strings, nulls as NULL)."""
+    labels, counts = np.unique(_labels(values), return_counts=True)
+    return {str(label): int(n) for label, n in zip(labels, counts)}
+
+
+def proportions_from_counts(bins: Bins, counts: Mapping[str, int]) -> np.ndarray:
+    """Share of each categorical bin (the null bin last) given label counts."""
+    if bins.kind != "categorical":
+        raise ValueError(f"bins of {bins.feature} are {bins.kind}; counts of labels bin only categoricals")
+    lookup = {category: i for i, category in enumerate(bins.categories)}
+    shares = np.zeros(len(bins.categories) + 2, dtype="float64")
+    for label, n in counts.items():
+        shares[-1 if label == NULL else lookup.get(label, len(bins.categories))] += n
+    total = shares.sum()
+    return shares / total if total else shares
 
 
 def proportions(bins: Bins, values: Sequence[Any]) -> np.ndarray:
     """Share of ``values`` in each of ``bins`` (the null bin last); zeros when there are no values."""
-    if bins.kind == "numeric":
-        array = np.asarray(values, dtype="float64")
-        nulls = np.isnan(array)
-        index = np.searchsorted(np.asarray(bins.edges, dtype="float64"), array[~nulls], side="left")
-        counts = np.bincount(index, minlength=len(bins.edges) + 1).astype("float64")
-    else:
-        labels = _labels(values)
-        nulls = labels == NULL
-        lookup = {category: i for i, category in enumerate(bins.categories)}
-        index = np.fromiter((lookup.get(v, len(bins.categories)) for v in labels[~nulls]), dtype="int64",
-                            count=int((~nulls).sum()))
-        counts = np.bincount(index, minlength=len(bins.categories) + 1).astype("float64")
-    counts = np.append(counts, float(nulls.sum()))
+    if bins.kind == "categorical":
+        return proportions_from_counts(bins, label_counts(values))
+    array = np.asarray(values, dtype="float64")
+    nulls = np.isnan(array)
+    index = np.searchsorted(np.asarray(bins.edges, dtype="float64"), array[~nulls], side="left")
+    counts = np.append(np.bincount(index, minlength=len(bins.edges) + 1).astype("float64"), float(nulls.sum()))
     total = counts.sum()
     return counts / total if total else counts
 

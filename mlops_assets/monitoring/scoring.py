@@ -48,8 +48,8 @@ def predictions_ddl(spec: DatasetSpec) -> str:
     )
 
 
-def checked_features(con: Any, spec: DatasetSpec, day: dt.date) -> tuple[Any, str]:
-    """The day's feature rows (pandas) and their content hash, if the feature checks passed."""
+def require_checked_features(con: Any, spec: DatasetSpec, day: dt.date) -> str:
+    """The content hash of the day's features, if they exist and passed their checks."""
     from mlops_assets.training.snapshot import passed_feature_days
 
     passed = passed_feature_days(con, spec, day, day)
@@ -58,10 +58,16 @@ def checked_features(con: Any, spec: DatasetSpec, day: dt.date) -> tuple[Any, st
             f"features of {spec.name} for {day.isoformat()} are missing or did not pass their checks; "
             "run the ingest job for that day first"
         )
+    return passed[day]
+
+
+def checked_features(con: Any, spec: DatasetSpec, day: dt.date) -> tuple[Any, str]:
+    """The day's feature rows (pandas) and their content hash, if the feature checks passed."""
+    feature_hash = require_checked_features(con, spec, day)
     frame = con.execute(
         f"SELECT * FROM {features_table(spec)} WHERE {quote(DAY_COLUMN)} = ? ORDER BY ALL", [day]
     ).df()
-    return frame, passed[day]
+    return frame, feature_hash
 
 
 def score_day(spec: DatasetSpec, layout: StateLayout, registry: Any, day: dt.date, run_id: str | None) -> ScoredDay:

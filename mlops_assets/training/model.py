@@ -19,6 +19,11 @@ import numpy as np
 from mlops_assets.spec import DatasetSpec, FeatureKind
 
 MODEL_FILE = "model.json"
+# Training data reaches xgboost in batches of this many rows, through a QuantileDMatrix: only
+# one batch is ever a pandas frame, so memory does not grow with the training split. The batch
+# size shapes the quantile sketch, so it is part of what makes a model reproducible: changing it
+# changes the trees a given snapshot and seed produce.
+TRAINING_BATCH_ROWS = 1 << 18
 ENCODING_FILE = "feature_encoding.json"
 
 
@@ -34,13 +39,17 @@ class FeatureEncoding:
 
     @classmethod
     def from_training(cls, frame: Any, spec: DatasetSpec) -> "FeatureEncoding":
+        return cls.from_batches([frame], spec)
+
+    @classmethod
+    def from_batches(cls, batches: Any, spec: DatasetSpec) -> "FeatureEncoding":
+        """The encoding of a training split given as an iterable of frames (one pass over it)."""
         numeric = [n for n, f in spec.features.items() if f.kind is FeatureKind.NUMERIC]
-        categorical = {
-            n: sorted(str(v) for v in frame[n].dropna().unique())
-            for n, f in spec.features.items()
-            if f.kind is FeatureKind.CATEGORICAL
-        }
-        return cls(numeric, categorical, spec.target.name)
+        seen: dict[str, set[str]] = {n: set() for n, f in spec.features.items() if f.kind is FeatureKind.CATEGORICAL}
+        for frame in batches:
+            for name, values in seen.items():
+                values.update(str(v) for v in frame[name].dropna().unique())
+        return cls(numeric, {name: sorted(values) for name, values in seen.items()}, spec.target.name)
 
     def matrix(self, frame: Any):
         """The model's input frame: floats for numbers, fixed-vocabulary categoricals."""
@@ -144,6 +153,45 @@ def sample_params(rng: np.random.Generator, budget: TuningBudget) -> dict[str, A
     }
 
 
+class FrameBatches:
+    """An in-memory frame as the fixed-size batches training consumes: the same batches a split
+    streamed from the warehouse yields (``training.snapshot.streamed_split``), so both give the
+    same model."""
+
+    def __init__(self, frame: Any, rows: int = TRAINING_BATCH_ROWS) -> None:
+        self.frame = frame
+        self.rows = rows
+
+    def __iter__(self):
+        for start in range(0, len(self.frame), self.rows):
+            yield self.frame.iloc[start:start + self.rows]
+
+
+def quantile_matrix(batches: Any, encoding: FeatureEncoding, nthread: int):
+    """xgboost's QuantileDMatrix fed batch by batch: it keeps only the binned matrix (a byte per
+    value), never the whole split as floats, let alone as a pandas frame."""
+    import xgboost as xgb
+
+    class _Batches(xgb.DataIter):
+        def __init__(self) -> None:
+            super().__init__(release_data=True)
+            self._iterator = None
+
+        def next(self, input_data: Callable) -> bool:
+            if self._iterator is None:
+                self._iterator = iter(batches)
+            frame = next(self._iterator, None)
+            if frame is None:
+                return False
+            input_data(data=encoding.matrix(frame), label=frame[encoding.target].to_numpy(dtype="float32"))
+            return True
+
+        def reset(self) -> None:
+            self._iterator = None
+
+    return xgb.QuantileDMatrix(_Batches(), enable_categorical=True, nthread=nthread)
+
+
 def train_candidate(
     train: Any,
     validation: Any,
@@ -151,17 +199,21 @@ def train_candidate(
     budget: TuningBudget,
     log: Callable[[str], None] = print,
 ) -> TrainedModel:
-    """Random search over ``budget.trials`` parameter sets, each early-stopped on validation AUC."""
+    """Random search over ``budget.trials`` parameter sets, each early-stopped on validation AUC.
+
+    ``train`` is a pandas frame or a re-iterable of frames (a split streamed from the warehouse);
+    ``validation`` is a pandas frame.
+    """
     import xgboost as xgb
 
     from mlops_assets.evaluation.metrics import choose_threshold, roc_auc
 
     if budget.trials < 1:
         raise ValueError("the tuning budget needs at least one trial")
-    encoding = FeatureEncoding.from_training(train, spec)
-    y_train = train[spec.target.name].to_numpy(dtype="float32")
+    batches = FrameBatches(train) if hasattr(train, "iloc") else train
+    encoding = FeatureEncoding.from_batches(batches, spec)
     y_val = validation[spec.target.name].to_numpy(dtype="float32")
-    dtrain = xgb.DMatrix(encoding.matrix(train), label=y_train, enable_categorical=True, nthread=budget.nthread)
+    dtrain = quantile_matrix(batches, encoding, budget.nthread)
     dval = xgb.DMatrix(encoding.matrix(validation), label=y_val, enable_categorical=True, nthread=budget.nthread)
     rng = np.random.default_rng(budget.seed)
     best: TrainedModel | None = None

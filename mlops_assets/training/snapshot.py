@@ -8,10 +8,13 @@ compared on the same test rows. The frozen rows live in their own table, address
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import tempfile
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
 from mlops_assets.features import features_table
@@ -180,6 +183,58 @@ def read_split(layout: StateLayout, snapshot: TrainingSnapshot, split: str):
             f"SELECT * EXCLUDE ({SPLIT_COLUMN}) FROM {snapshot.qualified_table} WHERE {SPLIT_COLUMN} = ? ORDER BY ALL",
             [split],
         ).df()
+
+
+class ParquetBatches:
+    """A split written to Parquet, read back as pandas frames of exactly ``rows`` rows (the last
+    one shorter), in file order; re-iterable, as xgboost's QuantileDMatrix needs."""
+
+    def __init__(self, path: Path, rows: int, columns: list[str] | None = None) -> None:
+        self.path = path
+        self.rows = rows
+        self.columns = columns
+
+    def __iter__(self) -> Iterator[Any]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pending: list[Any] = []
+        pending_rows = 0
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=self.rows, columns=self.columns):
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            while pending_rows >= self.rows:
+                joined = pa.Table.from_batches(pending)
+                yield joined.slice(0, self.rows).to_pandas()
+                rest = joined.slice(self.rows)
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+        if pending_rows:
+            yield pa.Table.from_batches(pending).to_pandas()
+
+
+@contextlib.contextmanager
+def streamed_split(
+    layout: StateLayout, snapshot: TrainingSnapshot, split: str, columns: list[str] | None = None,
+    rows: int | None = None,
+) -> Iterator[ParquetBatches]:
+    """One split of a frozen snapshot as fixed-size pandas batches in read_split's row order, for
+    splits too large to hold as one frame. The rows are sorted once in DuckDB (which spills to disk
+    past its memory limit) into a scratch Parquet file, so the warehouse is not held open while
+    the batches are consumed, and reading them again costs no second sort."""
+    from mlops_assets.sql import sql_string
+    from mlops_assets.training.model import TRAINING_BATCH_ROWS
+
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    layout.cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".split-{split}-", dir=layout.cache_dir) as folder:
+        path = Path(folder) / f"{split}.parquet"
+        with connect(layout.warehouse_path) as con:
+            con.execute(
+                f"COPY (SELECT * EXCLUDE ({SPLIT_COLUMN}) FROM {snapshot.qualified_table} "
+                f"WHERE {SPLIT_COLUMN} = {sql_string(split)} ORDER BY ALL) TO {sql_string(str(path))} (FORMAT parquet)"
+            )
+        yield ParquetBatches(path, rows or TRAINING_BATCH_ROWS, columns)
 
 
 def _resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tuple[dt.date, dt.date]:

@@ -37,6 +37,7 @@ def check_schema(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
         )
     checked = [name for name in spec.columns if name in present]
     if checked and snapshot.rows:
+        failures.extend(_value_failures(con, spec, snapshot, checked))
         frame = con.execute(
             f"SELECT {', '.join(quote(c) for c in checked)} FROM {snapshot.qualified_table}"
         ).df()
@@ -140,8 +141,10 @@ def check_rows_in_partition(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> 
     if column not in snapshot.columns:
         return GateResult.from_failures("check_rows_in_partition", [RuleFailure(column, "timestamp present", "missing", "a timestamp column")], "")
     target = "DATE" if spec.columns[column].type is ColumnType.DATE else "TIMESTAMPTZ"
-    day_sql = day_expression(spec, f"TRY_CAST({quote(column)} AS {target})")
-    condition = f"{quote(column)} IS NOT NULL AND ({day_sql} IS DISTINCT FROM DATE '{snapshot.day.isoformat()}')"
+    readable = f"TRY_CAST({quote(column)} AS {target})"
+    day_sql = day_expression(spec, readable)
+    # an unreadable timestamp is the schema gate's finding, not a row on another day
+    condition = f"{readable} IS NOT NULL AND ({day_sql} IS DISTINCT FROM DATE '{snapshot.day.isoformat()}')"
     outside = con.execute(f"SELECT count(*) FROM {snapshot.qualified_table} WHERE {condition}").fetchall()[0][0]
     failures = []
     if outside:
@@ -199,6 +202,39 @@ def accepted_row_counts(con: Any, spec: DatasetSpec, before: dt.date, days: int)
 # -- helpers --------------------------------------------------------------------------------------
 
 
+def _value_failures(con: Any, spec: DatasetSpec, snapshot: Snapshot, checked: list[str]) -> list[RuleFailure]:
+    """What pandera lets through: NaN and infinity in a float column (pandas reads NaN as a missing
+    value, and a range check skips it), and string values too long to be data."""
+    failures = []
+    limit = spec.quality.max_string_length
+    for name in checked:
+        column_type = spec.columns[name].type
+        value = f"TRY_CAST({quote(name)} AS DOUBLE)"
+        if column_type is ColumnType.FLOAT:
+            condition = f"(isnan({value}) OR isinf({value}))"
+            count, examples = con.execute(
+                f"SELECT count(*), list(DISTINCT CAST({value} AS VARCHAR)) FROM {snapshot.qualified_table} WHERE {condition}"
+            ).fetchall()[0]
+            if count:
+                failures.append(
+                    RuleFailure(name, "finite values", f"{count} NaN or infinite value(s), e.g. {', '.join(sorted(examples))}",
+                                "finite numbers (a missing value is an empty cell)",
+                                _sample_rows(con, spec, snapshot, condition, [name]))
+                )
+        elif column_type is ColumnType.STRING:
+            condition = f"length(CAST({quote(name)} AS VARCHAR)) > {limit}"
+            count, longest = con.execute(
+                f"SELECT count(*), max(length(CAST({quote(name)} AS VARCHAR))) FROM {snapshot.qualified_table} WHERE {condition}"
+            ).fetchall()[0]
+            if count:
+                failures.append(
+                    RuleFailure(name, "string length", f"{count} value(s) longer than {limit} characters (longest {longest})",
+                                f"at most {limit} characters (quality.max_string_length)",
+                                _sample_rows(con, spec, snapshot, condition, [name]))
+                )
+    return failures
+
+
 def _pandera_column(pa: Any, spec: DatasetSpec, name: str) -> Any:
     column = spec.columns[name]
     checks = []
@@ -238,7 +274,7 @@ def _pandera_failures(failure_cases: Any, frame: Any, spec: DatasetSpec) -> list
         if group["failure_case"].astype(str).str.startswith("TypeError(").all():
             # a range check that could not compare a wrongly typed value: the type failure says it
             continue
-        values = [str(v) for v in group["failure_case"].head(limit)]
+        values = [_shorten(str(v)) for v in group["failure_case"].head(limit)]
         indices = [int(i) for i in group["index"].dropna().head(limit)] if "index" in group else []
         samples = []
         for index in indices:
@@ -289,7 +325,9 @@ def _plain(value: Any) -> Any:
             value = value.item()  # numpy scalars
         except (ValueError, TypeError):
             pass
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return _shorten(value)
+    if value is None or isinstance(value, (bool, int, float)):
         return None if isinstance(value, float) and value != value else value
     try:
         import pandas as pd
@@ -298,4 +336,9 @@ def _plain(value: Any) -> Any:
             return None
     except (TypeError, ValueError):
         pass
-    return str(value)
+    return _shorten(str(value))
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    """A value fit for a summary or metadata: an enormous string is cut, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

@@ -58,8 +58,8 @@ def read_landing_sql(spec: DatasetSpec, path: Path) -> str:
     nulls = ", ".join(sql_string(v) for v in spec.source.csv.null_values)
     return (
         f"SELECT * FROM read_csv({sql_string(str(path))}, header=true, "
-        f"delim={sql_string(spec.source.csv.delimiter)}, nullstr=[{nulls}], sample_size=-1, "
-        "strict_mode=true, null_padding=false)"
+        f"delim={sql_string(spec.source.csv.delimiter)}, quote='\"', escape='\"', nullstr=[{nulls}], "
+        "sample_size=-1, strict_mode=true, null_padding=false)"
     )
 
 
@@ -69,7 +69,10 @@ def ingest_day(
     """Capture the landing file of ``day`` as a snapshot; idempotent for identical content."""
     import duckdb
 
+    _check_day(spec, day)
     path = landed_file(layout, spec, day)
+    if path.stat().st_size == 0:
+        raise IngestionError(f"cannot read landing file {path}: the file is empty (0 bytes), not even a header")
     source_sha256 = file_sha256(path)
     staging = duckdb.connect()
     try:
@@ -77,8 +80,14 @@ def ingest_day(
         try:
             staging.execute(f"CREATE TABLE incoming AS {read_landing_sql(spec, path)}")
         except duckdb.Error as error:
-            raise IngestionError(f"cannot read landing file {path}: {_one_line(error)}") from error
+            diagnosis = _csv_problem(spec, path) if spec.source.format == "csv" else None
+            reason = _duckdb_reason(error) + (f" ({diagnosis})" if diagnosis else "")
+            raise IngestionError(f"cannot read landing file {path}: {reason}") from error
         columns = {row[0]: row[1] for row in staging.execute("DESCRIBE incoming").fetchall()}
+        if spec.source.format == "csv":
+            problem = _csv_layout_problem(spec, path, list(columns))
+            if problem:
+                raise IngestionError(f"cannot read landing file {path}: {problem}")
         content_hash = relation_sha256(staging, "incoming")
         rows = staging.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
         min_ts, max_ts = _time_range(staging, spec, columns)
@@ -193,4 +202,83 @@ def _time_range(con: Any, spec: DatasetSpec, columns: dict[str, str]):
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())[:500]
+
+
+def _check_day(spec: DatasetSpec, day: dt.date) -> None:
+    """A day outside the spec's partitions, or one that has not happened yet, has no partition to
+    ingest into (Dagster would refuse it too)."""
+    import zoneinfo
+
+    start, end = spec.partitions.start_date, spec.partitions.end_date
+    if day < start or (end is not None and day >= end):
+        until = f"before {end.isoformat()}" if end else "open-ended"
+        raise IngestionError(
+            f"{day.isoformat()} is outside the partitions of {spec.name} (from {start.isoformat()}, {until}): "
+            "refusing to ingest it"
+        )
+    today = dt.datetime.now(zoneinfo.ZoneInfo(spec.timestamp.timezone)).date()
+    if day > today:
+        raise IngestionError(
+            f"{day.isoformat()} is a future day (today is {today.isoformat()} in {spec.timestamp.timezone}): "
+            "refusing to ingest it"
+        )
+
+
+def _duckdb_reason(error: BaseException) -> str:
+    """DuckDB's reason without the echoed line (which may be megabytes), hints or the query."""
+    kept = []
+    for line in str(error).splitlines():
+        if line.startswith(("Possible Solution", "LINE ", "The search space used was")):
+            break
+        if line.startswith("Original Line:"):
+            line = line[:120] + ("..." if len(line) > 120 else "")
+        kept.append(line)
+    return " ".join(" ".join(kept).split())[:500]
+
+
+def _csv_problem(spec: DatasetSpec, path: Path) -> str | None:
+    """The first line that breaks the CSV layout, found with Python's csv module: a row with
+    another number of fields than the header, an unterminated quote, or bytes that are not UTF-8."""
+    import csv
+
+    reader = None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, delimiter=spec.source.csv.delimiter, strict=True)
+            header = next(reader, None)
+            if not header:
+                return "no header line"
+            for row in reader:
+                if row and len(row) != len(header):
+                    return f"line {reader.line_num} has {len(row)} field(s), the header has {len(header)}"
+    except UnicodeDecodeError as error:
+        return f"not UTF-8 text: byte {error.object[error.start:error.start + 1].hex()} cannot be decoded"
+    except csv.Error as error:
+        where = f"line {reader.line_num}: " if reader is not None else ""
+        return f"{where}{error}"
+    return None
+
+
+def _csv_layout_problem(spec: DatasetSpec, path: Path, read_columns: list[str]) -> str | None:
+    """DuckDB read the file, but not as the header says (its sniffer can take a ragged last row
+    for the header), or the header is not split by the spec's delimiter."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle, delimiter=spec.source.csv.delimiter), [])
+    except (UnicodeDecodeError, csv.Error) as error:
+        return f"unreadable header line: {error}"
+    if header != read_columns:
+        detail = _csv_problem(spec, path) or "the rows do not match the header line"
+        return f"the header line names {len(header)} column(s) but the file reads as {read_columns[:8]}: {detail}"
+    delimiter = spec.source.csv.delimiter
+    if len(header) == 1 and len(spec.columns) > 1:
+        for other in (";", "\t", "|", ","):
+            if other != delimiter and other in header[0]:
+                return (
+                    f"the file reads as a single column {header[0][:80]!r}: its fields look separated by "
+                    f"{other!r}, but the spec's delimiter is {delimiter!r} (source.csv.delimiter)"
+                )
+    return None
 

@@ -184,6 +184,9 @@ class QualitySpec(_Strict):
     min_rows: int = Field(default=1, ge=1)
     failure_samples: int = Field(default=5, ge=1, le=100)
     leakage_max_single_feature_auc: float = Field(default=0.98, gt=0.5, le=1.0)
+    max_string_length: int = Field(
+        default=10_000, ge=1, description="longest value a string column may hold (the schema gate)"
+    )
 
 
 class DatasetSpec(_Strict):

@@ -140,9 +140,23 @@ def build_training_snapshot(
         for split in SPLITS:
             if rows[split] == 0:
                 raise TrainingDataError(f"the {split} split of the window {start}..{end} is empty")
-        label_values = con.execute(f"SELECT count(DISTINCT {quote(spec.target.name)}) FROM new_snapshot WHERE {SPLIT_COLUMN} = 'train'").fetchall()[0][0]
-        if label_values < 2:
-            raise TrainingDataError(f"the training split of {start}..{end} has a single label value; cannot train")
+        label = quote(spec.target.name)
+        for split in SPLITS:
+            values, only = con.execute(
+                f"SELECT count(DISTINCT {label}), any_value({label}) FROM new_snapshot WHERE {SPLIT_COLUMN} = ?",
+                [split],
+            ).fetchall()[0]
+            if values < 2:
+                raise TrainingDataError(
+                    f"the {split} split of {start}..{end} has a single label value ({spec.target.name} = {only} "
+                    f"in all {rows[split]} rows); cannot train or evaluate a classifier on it"
+                )
+        uninformative = _uninformative_features(con, spec)
+        if len(uninformative) == len(spec.features):
+            raise TrainingDataError(
+                f"no feature varies in the training split of {start}..{end}, so there is nothing to learn: "
+                + "; ".join(f"{name} is {state}" for name, state in uninformative.items())
+            )
         days = {d.isoformat(): h for d, h in sorted(usable.items())}
         # the snapshot's dates are the days it holds, not the window asked for
         start, end = min(usable), max(usable)
@@ -235,6 +249,21 @@ def streamed_split(
                 f"WHERE {SPLIT_COLUMN} = {sql_string(split)} ORDER BY ALL) TO {sql_string(str(path))} (FORMAT parquet)"
             )
         yield ParquetBatches(path, rows or TRAINING_BATCH_ROWS, columns)
+
+
+def _uninformative_features(con: Any, spec: DatasetSpec) -> dict[str, str]:
+    """Features that are constant or entirely null in the training split, with what they hold."""
+    found = {}
+    for name in spec.features:
+        distinct, example = con.execute(
+            f"SELECT count(DISTINCT {quote(name)}), CAST(any_value({quote(name)}) AS VARCHAR) "
+            f"FROM new_snapshot WHERE {SPLIT_COLUMN} = 'train'"
+        ).fetchall()[0]
+        if distinct == 0:
+            found[name] = "null in every row"
+        elif distinct == 1:
+            found[name] = f"constant ({example})"
+    return found
 
 
 def _resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tuple[dt.date, dt.date]:

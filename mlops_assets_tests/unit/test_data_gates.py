@@ -335,3 +335,78 @@ def test_an_unreadable_file_is_refused_naming_it(state, sensors, sensor_spec):
         ingest_day(sensor_spec, state, DAY)
     with connect(state.warehouse_path) as con:
         assert current_snapshot(con, sensor_spec, DAY) is None
+
+
+# -- what pandera alone lets through (the bad-input corpus, issue 5) ----------------------------------
+
+
+def test_nan_and_infinity_fail_schema_naming_the_column(state, sensors, sensor_spec):
+    rows = sensors.rows(DAY)
+    rows[3]["reading"] = "NaN"  # pandas would read it as a missing value, and skip the range check
+    rows[5]["reading"] = "inf"
+    sensors.land(state, sensor_spec, DAY, rows)
+    result = run_gate(state, sensor_spec, DAY, check_schema)
+    failure = [f for f in result.failures if f.rule == "finite values"][0]
+    assert failure.column == "reading"
+    assert failure.observed == "2 NaN or infinite value(s), e.g. inf, nan"
+    assert {s["device_id"] for s in failure.samples} == {rows[3]["device_id"], rows[5]["device_id"]}
+
+
+def test_an_enormous_string_fails_schema_and_is_cut_in_the_summary(state, sensors, sensor_spec):
+    rows = sensors.rows(DAY)
+    rows[6]["device_id"] = "y" * 50_000
+    sensors.land(state, sensor_spec, DAY, rows)
+    result = run_gate(state, sensor_spec, DAY, check_schema)
+    failure = failure_for(result, "device_id")
+    assert failure.rule == "string length"
+    assert failure.observed == "1 value(s) longer than 10000 characters (longest 50000)"
+    assert len(result.summary) < 1000
+    assert failure.samples[0]["device_id"].endswith("... (50000 characters)")
+
+
+def test_an_unreadable_timestamp_is_the_schema_gates_finding_only(state, sensors, sensor_spec):
+    rows = sensors.rows(DAY)
+    rows[12]["ts"] = "yesterday"
+    sensors.land(state, sensor_spec, DAY, rows)
+    snapshot = ingest_day(sensor_spec, state, DAY)
+    with connect(state.warehouse_path) as con:
+        assert not check_schema(con, sensor_spec, snapshot).passed
+        assert check_rows_in_partition(con, sensor_spec, snapshot).passed
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(b"", r"the file is empty \(0 bytes\)", id="empty"),
+        pytest.param(b"ts;device_id;reading;site;outcome\n2024-03-04 00:00:00;d01;1.0;north;ok\n",
+                     r"separated by ';', but the spec's delimiter is ','", id="wrong-delimiter"),
+        pytest.param(b"ts,device_id,reading,site,outcome\n2024-03-04 00:00:00,\"d01,1.0,north,ok\n",
+                     r"line 2: unexpected end of data", id="unterminated-quote"),
+    ],
+)
+def test_unreadable_files_are_refused_naming_the_problem(state, sensor_spec, content, message):
+    path = landing_path(state, sensor_spec, DAY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    with pytest.raises(IngestionError, match=message):
+        ingest_day(sensor_spec, state, DAY)
+    with connect(state.warehouse_path) as con:
+        assert current_snapshot(con, sensor_spec, DAY) is None
+
+
+def test_a_ragged_last_row_is_not_taken_for_the_header(state, sensors, sensor_spec):
+    """DuckDB's sniffer can pick a longer last row as the header and read zero rows; the header
+    line is compared with what was read."""
+    rows = [{**row, "site": "north"} for row in sensors.rows(DAY)]
+    path = sensors.land(state, sensor_spec, DAY, rows)
+    with open(path, "a") as handle:
+        handle.write("2024-03-04 23:59:00,d01,1.0,north,ok,unexpected,extra\n")
+    with pytest.raises(IngestionError, match=r"line 52 has 7 field\(s\), the header has 5"):
+        ingest_day(sensor_spec, state, DAY)
+
+
+def test_a_day_outside_the_partitions_is_refused(state, sensors, sensor_spec):
+    day = dt.date(2024, 4, 2)
+    sensors.land(state, sensor_spec, day, sensors.rows(day))
+    with pytest.raises(IngestionError, match="outside the partitions of sensors"):
+        ingest_day(sensor_spec, state, day)

@@ -46,8 +46,10 @@ def build_card(
     dagster_run_id: str,
     code_versions: dict[str, str],
     version: str | None = None,
+    overrides: list[Any] = (),
 ) -> card.ModelCard:
-    """``candidate`` is the candidate_model handle (params, MLflow ids, trigger reason, features)."""
+    """``candidate`` is the candidate_model handle (params, MLflow ids, trigger reason, features);
+    ``overrides`` the gate overrides granted for this model (overrides.GateOverride)."""
     metrics = [
         card.MetricRow(name, values["value"], values.get("low"), values.get("high"))
         for name, values in evaluation.metrics.items()
@@ -100,6 +102,7 @@ def build_card(
             code_versions=code_versions,
             git_commit=git_commit(),
         ),
+        overrides=[card.Override(o.operator, o.reason, o.expires_at, o.gate) for o in overrides],
         trigger_reason=candidate.get("trigger_reason"),
         plots={name: Path(path) for name, path in evaluation.plots.items()},
     )

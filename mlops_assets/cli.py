@@ -6,6 +6,9 @@
 - ``replay``: land whole days from the dataset's source into the landing folder.
 - ``validate``: check a dataset spec without running anything.
 - ``dev``: start ``dagster dev`` (webserver and daemon) on 127.0.0.1 with the state folder wired in.
+- ``rollback``: run rollback_job (previous champion, or a named version) on the local instance.
+- ``override``: record a gate override (who, why, until when) for one model.
+- ``ledger``: print the promotion ledger.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from mlops_assets.spec import SpecError
 
+    from mlops_assets.overrides import OverrideRefused
+
     try:
         return args.handler(args)
-    except SpecError as error:
+    except (SpecError, OverrideRefused) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -70,6 +75,25 @@ def _parser() -> argparse.ArgumentParser:
     loop.add_argument("--evidently-every", type=int, default=7,
                       help="write Evidently's HTML drift report every N days (0: never)")
     loop.set_defaults(handler=_replay_loop)
+
+    roll = commands.add_parser("rollback", help="make the previous champion (or --to-version) the champion again")
+    roll.add_argument("--reason", required=True, help="why (kept in the ledger)")
+    roll.add_argument("--to-version", help="registry version (default: the champion before the current one)")
+    roll.add_argument("--operator", help="who rolls back (default: your user name)")
+    roll.add_argument("--override-until", help="for a version that never passed the gates: override until this date")
+    roll.set_defaults(handler=_rollback)
+
+    override = commands.add_parser("override", help="let one model past failed promotion gates, until a date")
+    override.add_argument("--model", required=True, help="the model's sha256 (a unique prefix of 8+ characters)")
+    override.add_argument("--gate", action="append", required=True, dest="gates",
+                          help="a failed gate to accept (repeat for several)")
+    override.add_argument("--reason", required=True, help="why the failed gate may be ignored")
+    override.add_argument("--until", required=True, help="expiry: YYYY-MM-DD or an ISO time (at most 90 days)")
+    override.add_argument("--operator", help="who accepts it (default: your user name)")
+    override.set_defaults(handler=_override)
+
+    show_ledger = commands.add_parser("ledger", help="print the promotion ledger")
+    show_ledger.set_defaults(handler=_ledger)
 
     mlflow_ui = commands.add_parser("mlflow-ui", help="start the MLflow UI on the platform's store")
     mlflow_ui.add_argument("--port", type=int, default=5000)
@@ -165,6 +189,17 @@ def run_training(spec, start: dt.date, end: dt.date) -> bool:
     return result.success
 
 
+def step_failure_message(result) -> str:
+    """The first failed step's own error, unwrapped from Dagster's step-execution error."""
+    failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
+    if failure is None:
+        return "no step failed; see the run in the UI"
+    error = failure.event_specific_data.error
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
+        error = error.cause
+    return error.message.strip()
+
+
 # The terminal shows one line per run; the full event log is in the UI.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -223,6 +258,78 @@ def _replay_loop(args) -> int:
     return 1 if failed else 0
 
 
+def _operator(args) -> str:
+    import getpass
+
+    return args.operator or getpass.getuser()
+
+
+def _rollback(args) -> int:
+    import dagster as dg
+
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.rollback import ROLLBACK_JOB
+
+    layout, spec = _layout(args), _spec(args)
+    config = {"reason": args.reason, "to_version": args.to_version, "operator": _operator(args),
+              "override_until": args.override_until}
+    job = build_definitions(spec).resolve_job_def(ROLLBACK_JOB)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={**QUIET_RUN_CONFIG, "ops": {"roll_back_champion": {"config": config}}},
+        )
+    if not result.success:
+        print(f"rollback refused: {step_failure_message(result)} (run {result.run_id[:8]})", file=sys.stderr)
+        return 1
+    from mlops_assets import ledger
+    from mlops_assets.warehouse import connect
+
+    with connect(layout.warehouse_path) as con:
+        entry = ledger.entries(con, spec.name)[-1]
+    print(f"champion is now version {entry.to_version} (was {entry.from_version}); ledger: {entry.reason}")
+    return 0
+
+
+def _override(args) -> int:
+    from mlops_assets.evaluation.gating import MODEL_GATES
+    from mlops_assets.overrides import OverrideRefused, grant, parse_expiry
+    from mlops_assets.verdicts import EVALUATION_ASSET
+    from mlops_assets.warehouse import connect
+
+    layout, spec = _layout(args), _spec(args)
+    if len(args.model) < 8:
+        raise OverrideRefused("--model needs at least 8 characters of the model's sha256")
+    with connect(layout.warehouse_path) as con:
+        matches = [row[0] for row in con.execute(
+            "SELECT DISTINCT content_hash FROM gate_results WHERE dataset = ? AND asset = ? AND starts_with(content_hash, ?)",
+            [spec.name, EVALUATION_ASSET, args.model.lower()],
+        ).fetchall()]
+        if len(matches) != 1:
+            raise OverrideRefused(f"--model {args.model} matches {len(matches)} evaluated models; give more of its sha256")
+        granted = grant(con, dataset=spec.name, model_sha256=matches[0], gates=args.gates, operator=_operator(args),
+                        reason=args.reason, expires_at=parse_expiry(args.until), known_gates=list(MODEL_GATES))
+    for item in granted:
+        print(f"override recorded for model {item.model_sha256[:12]}: {item.sentence()}")
+    print("re-execute the failed train_job run (or run train_job again) to promote it")
+    return 0
+
+
+def _ledger(args) -> int:
+    from mlops_assets import ledger
+    from mlops_assets.warehouse import connect
+
+    layout, spec = _layout(args), _spec(args)
+    with connect(layout.warehouse_path) as con:
+        rows = ledger.entries(con, spec.name)
+    for entry in rows:
+        print(f"{entry.recorded_at:%Y-%m-%d %H:%M:%S}  {entry.action:<8} {entry.from_version or '-':>4} -> "
+              f"{entry.to_version:<4} by {entry.operator}: {entry.reason}")
+    if not rows:
+        print("the ledger is empty: no champion yet")
+    return 0
+
+
 def _mlflow_ui(args) -> int:
     layout = _layout(args)
     command = [
@@ -231,7 +338,9 @@ def _mlflow_ui(args) -> int:
         "--default-artifact-root", layout.mlflow_artifacts_dir.as_uri(),
         "--host", args.host, "--port", str(args.port),
     ]
-    print(f"$ {' '.join(command)}")
+    from mlops_assets.secrets import redact
+
+    print(f"$ {redact(' '.join(command))}")
     return subprocess.call(command, env=os.environ.copy())
 
 

@@ -21,6 +21,7 @@ from mlops_assets.defs.automation import (
 from mlops_assets.defs.jobs import build_ingest_job, build_monitoring_jobs, build_train_job
 from mlops_assets.defs.model import build_gate_checks, build_model_assets
 from mlops_assets.defs.monitoring import MonitoringPolicy, build_monitoring_assets
+from mlops_assets.defs.rollback import build_rollback_job
 from mlops_assets.defs.resources import GatePolicy, JsonHandleIOManager, ModelRegistryResource, StateResource
 from mlops_assets.spec import DatasetSpec, load_spec
 
@@ -49,7 +50,7 @@ def build_definitions(
             *build_gate_checks(evaluation, spec),
             card_check,
         ],
-        jobs=[ingest_job, train_job, score_job, performance_job, timeline_job],
+        jobs=[ingest_job, train_job, score_job, performance_job, timeline_job, build_rollback_job(spec)],
         sensors=[
             build_landing_sensor(spec),
             build_retraining_sensor(spec),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 LEDGER_DDL = """
@@ -19,9 +19,16 @@ LEDGER_DDL = """
         operator VARCHAR NOT NULL,
         dagster_run_id VARCHAR,
         reason VARCHAR NOT NULL,
-        verdicts_json VARCHAR NOT NULL
+        verdicts_json VARCHAR NOT NULL,
+        overrides_json VARCHAR NOT NULL DEFAULT '[]'
     )
 """
+# ledgers written before gate overrides existed gain the column in place
+LEDGER_MIGRATION = "ALTER TABLE promotion_ledger ADD COLUMN IF NOT EXISTS overrides_json VARCHAR DEFAULT '[]'"
+COLUMNS = ("dataset, action, from_version, to_version, model_sha256, snapshot_hash, recorded_at, operator, "
+           "dagster_run_id, reason, verdicts_json, overrides_json")
+# the actions that move the champion alias
+ALIAS_MOVES = ("promote", "rollback")
 
 
 @dataclass(frozen=True)
@@ -37,21 +44,33 @@ class LedgerEntry:
     dagster_run_id: str | None
     reason: str
     verdicts: list[dict[str, Any]]
+    overrides: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _ensure(con: Any) -> None:
+    con.execute(LEDGER_DDL)
+    con.execute(LEDGER_MIGRATION)
 
 
 def append(con: Any, entry: LedgerEntry) -> None:
-    con.execute(LEDGER_DDL)
+    _ensure(con)
     con.execute(
-        "INSERT INTO promotion_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO promotion_ledger ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [entry.dataset, entry.action, entry.from_version, entry.to_version, entry.model_sha256,
          entry.snapshot_hash, entry.recorded_at, entry.operator, entry.dagster_run_id, entry.reason,
-         json.dumps(entry.verdicts)],
+         json.dumps(entry.verdicts), json.dumps(entry.overrides)],
     )
 
 
 def entries(con: Any, dataset: str) -> list[LedgerEntry]:
-    con.execute(LEDGER_DDL)
+    _ensure(con)
     rows = con.execute(
-        "SELECT * FROM promotion_ledger WHERE dataset = ? ORDER BY recorded_at", [dataset]
+        f"SELECT {COLUMNS} FROM promotion_ledger WHERE dataset = ? ORDER BY recorded_at", [dataset]
     ).fetchall()
-    return [LedgerEntry(*row[:10], json.loads(row[10])) for row in rows]
+    return [LedgerEntry(*row[:10], json.loads(row[10]), json.loads(row[11] or "[]")) for row in rows]
+
+
+def last_move_to(con: Any, dataset: str, version: str, actions: tuple[str, ...] = ALIAS_MOVES) -> LedgerEntry | None:
+    """The newest ledger row (of ``actions``) that made ``version`` the champion, if any."""
+    moves = [e for e in entries(con, dataset) if e.action in actions and e.to_version == version]
+    return moves[-1] if moves else None

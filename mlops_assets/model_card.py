@@ -115,6 +115,7 @@ class Override:
     who: str
     why: str
     until: date
+    gate: str = ""
 
 
 @dataclass(frozen=True)
@@ -486,9 +487,9 @@ def _gate_verdicts_section(card: ModelCard) -> tuple[_Block, ...]:
         blocks += [
             _Subheading("Overrides"),
             _Table(
-                headers=("Who", "Why", "Until"),
+                headers=("Gate", "Who", "Why", "Until"),
                 rows=tuple(
-                    (override.who, override.why, _format_instant(override.until))
+                    (override.gate or _MISSING_VALUE, override.who, override.why, _format_instant(override.until))
                     for override in card.overrides
                 ),
             ),

@@ -35,6 +35,7 @@ def train_and_log(
 ) -> tuple[dict[str, Any], Any]:
     """Tune and train on a frozen snapshot, save the model, log it to MLflow; returns (handle, model)."""
     from mlops_assets.training.model import train_candidate
+    from mlops_assets.training.smoke import write_smoke_sample
     from mlops_assets.training.snapshot import load_training_snapshot, read_split, streamed_split
 
     snapshot = load_training_snapshot(layout, spec.name, snapshot_hash)
@@ -44,6 +45,7 @@ def train_and_log(
         trained = train_candidate(train, validation, spec, budget, log=log)
     scratch = layout.root / "models" / f".partial-{dagster_run_id}"
     _, sha256 = trained.save(scratch)
+    write_smoke_sample(scratch, trained, validation)
     model_dir = layout.root / "models" / sha256[:16]
     if model_dir.exists():
         shutil.rmtree(model_dir)
@@ -136,6 +138,14 @@ def judge(spec: DatasetSpec, layout: StateLayout, model_sha256: str, gate: str, 
     return verdict
 
 
+def override_in_force(spec: DatasetSpec, layout: StateLayout, model_sha256: str, gate: str):
+    """The gate override in force now for this model and gate, or None."""
+    from mlops_assets.overrides import active_overrides
+
+    with connect(layout.warehouse_path) as con:
+        return active_overrides(con, spec.name, model_sha256).get(gate)
+
+
 def write_candidate_card(
     spec: DatasetSpec,
     layout: StateLayout,
@@ -149,6 +159,7 @@ def write_candidate_card(
     from mlops_assets.card_builder import build_card
     from mlops_assets.evaluation.evaluate import load_evaluation
     from mlops_assets.model_card import write_card
+    from mlops_assets.overrides import overrides_for
     from mlops_assets.promotion import recorded_verdicts
     from mlops_assets.training.snapshot import load_training_snapshot
 
@@ -156,10 +167,12 @@ def write_candidate_card(
     with connect(layout.warehouse_path) as con:
         evaluation = load_evaluation(con, spec.name, sha)
         gate_verdicts = recorded_verdicts(con, spec.name, sha)
+        granted = overrides_for(con, spec.name, sha)
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
     card = build_card(
         spec=spec, snapshot=snapshot, candidate=candidate, evaluation=evaluation,
         verdicts=gate_verdicts, dagster_run_id=dagster_run_id, code_versions=code_versions, version=version,
+        overrides=granted,
     )
     markdown_path, html_path = write_card(card, layout.reports_dir / spec.name / "cards" / sha[:16])
     return card, markdown_path, html_path

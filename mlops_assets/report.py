@@ -61,6 +61,7 @@ def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
 
     from mlops_assets import ledger
     from mlops_assets.evaluation.evaluate import load_evaluation
+    from mlops_assets.secrets import redact
 
     with connect(layout.warehouse_path) as con:
         entries = ledger.entries(con, spec.name)
@@ -78,7 +79,10 @@ def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
     ]
     for verdict in latest.verdicts:
         lines.append(f"  {'PASS' if verdict['passed'] else 'FAIL'}  {verdict['gate']}: {verdict['reason']}")
+    for override in latest.overrides:
+        lines.append(f"  OVERRIDDEN {override['gate']} by {override['operator']} until {override['expires_at']}: "
+                     f"{override['reason']}")
     card = layout.reports_dir / spec.name / "cards" / latest.model_sha256[:16] / "model_card.html"
     lines.append(f"model card: {card}")
-    lines.append(f"MLflow store: {layout.mlflow_tracking_uri}")
+    lines.append(f"MLflow store: {redact(layout.mlflow_tracking_uri)}")
     return "\n".join(lines)

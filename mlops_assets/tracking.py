@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_assets.training.model import ENCODING_FILE, FeatureEncoding, load_model
+from mlops_assets.training.smoke import read_smoke_sample
 
 CHAMPION_ALIAS = "champion"
 MODEL_SHA_TAG = "model_sha256"
@@ -37,6 +38,7 @@ class LoadedModel:
     version: str | None
     run_id: str
     sha256: str
+    smoke_sample: Any = None
 
     def predict(self, frame: Any):
         from mlops_assets.training.model import predict
@@ -126,7 +128,8 @@ class ModelRegistry:
                 )
             )
             booster, encoding = load_model(local, expected_sha256)
-        return LoadedModel(booster, encoding, threshold, version, run_id, expected_sha256)
+            smoke_sample = read_smoke_sample(local)
+        return LoadedModel(booster, encoding, threshold, version, run_id, expected_sha256, smoke_sample)
 
     def register(self, *, run_id: str, model_uri: str, tags: dict[str, str], description: str) -> str:
         client = self.client
@@ -138,6 +141,16 @@ class ModelRegistry:
             self.model_name, source=model_uri, run_id=run_id, tags=tags, description=description,
         )
         return str(version.version)
+
+    def version_of_run(self, run_id: str, model_sha256: str) -> str | None:
+        """The version already registered from this MLflow run with this model file, if any."""
+        client = self.client
+        try:
+            found = client.search_model_versions(f"name = '{self.model_name}' and run_id = '{run_id}'")
+        except Exception:  # noqa: BLE001 - no registered model yet
+            return None
+        matching = [v for v in found if dict(v.tags).get(MODEL_SHA_TAG) == model_sha256]
+        return str(min(int(v.version) for v in matching)) if matching else None
 
     def describe(self, version: str, description: str) -> None:
         self.client.update_model_version(self.model_name, version, description=description)

@@ -105,14 +105,29 @@ def unmet_gates(
     required: Sequence[str],
 ) -> list[str]:
     """Readable reasons why this content may not be used; empty when every gate passed."""
+    unmet = unmet_gates_by_name(con, dataset=dataset, asset=asset, day=day, content_hash=content_hash,
+                                required=required)
+    return [f"{check}: {reason}" for check, reason in unmet.items()]
+
+
+def unmet_gates_by_name(
+    con: Any,
+    *,
+    dataset: str,
+    asset: str,
+    day: dt.date | None,
+    content_hash: str,
+    required: Sequence[str],
+) -> dict[str, str]:
+    """check name -> why it is not met (failed, or never run), in ``required`` order."""
     verdicts = latest_verdicts(con, dataset=dataset, asset=asset, day=day, content_hash=content_hash)
-    reasons = []
+    unmet = {}
     for check in required:
         if check not in verdicts:
-            reasons.append(f"{check}: no verdict recorded for {content_hash[:12]}")
+            unmet[check] = f"no verdict recorded for {content_hash[:12]}"
         elif not verdicts[check][0]:
-            reasons.append(f"{check}: {verdicts[check][1]}")
-    return reasons
+            unmet[check] = verdicts[check][1]
+    return unmet
 
 
 def passed_hashes_sql(required: Sequence[str]) -> str:

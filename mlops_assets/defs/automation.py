@@ -61,8 +61,9 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            "Requests train_job (on the last N days) when drift is high, moderate drift persists, or "
-            "the champion's live AUC degrades; one request per cool-down period."
+            "Requests train_job (on the last N days) when drift is high, moderate drift persists, "
+            "the champion's live AUC degrades, or the gate override it was promoted with expired; "
+            "one request per cool-down period."
         ),
     )
     def retraining_sensor(context: dg.SensorEvaluationContext, state: StateResource, monitoring_policy: MonitoringPolicy):
@@ -79,7 +80,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
             with connect(state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
                 drift = [(d, f, v) for d, f, v, _ in drift_history(con, spec.name, last) if _can_trigger(spec, f)]
                 performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.name)]
-                trigger = decide(drift, performance, last, policy)
+                trigger = decide(drift, performance, last, policy) or _expired_override(con, spec, last, policy)
                 window_start = trigger.day - dt.timedelta(days=policy.window_days - 1) if trigger else None
                 trainable = len(passed_feature_days(con, spec, window_start, trigger.day)) if trigger else 0
         except WarehouseBusyError:
@@ -106,6 +107,22 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         )
 
     return retraining_sensor
+
+
+def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
+    """The champion's gate override has expired (checked after the drift and performance rules)."""
+    from mlops_assets import ledger
+    from mlops_assets.monitoring.triggers import override_expired
+    from mlops_assets.training.snapshot import passed_feature_days
+
+    moves = [e for e in ledger.entries(con, spec.name) if e.action in ledger.ALIAS_MOVES]
+    days = passed_feature_days(con, spec, None, None)
+    if not moves or not days:
+        return None
+    latest = max(days)
+    if last is not None and (latest - last).days < policy.cooldown_days:
+        return None
+    return override_expired(moves[-1].to_version, moves[-1].overrides, latest, dt.datetime.now(dt.timezone.utc))
 
 
 def _can_trigger(spec: DatasetSpec, feature: str) -> bool:

@@ -283,17 +283,22 @@ GATE_DESCRIPTIONS = {
 def _gate_check(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec, name: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=evaluation_asset, name=name, blocking=True, description=GATE_DESCRIPTIONS[name])
     def gate(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict, state: StateResource, gate_policy: GatePolicy):
-        from mlops_assets.model_steps import judge
+        from mlops_assets.model_steps import judge, override_in_force
 
         sha = candidate_evaluation["model_sha256"]
-        verdict = judge(spec, state.layout(), sha, name, gate_policy.thresholds(), context.run.run_id)
+        layout = state.layout()
+        verdict = judge(spec, layout, sha, name, gate_policy.thresholds(), context.run.run_id)
         numbers = {k: v for k, v in verdict.to_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        return dg.AssetCheckResult(
-            passed=verdict.passed,
-            description=verdict.reason,
-            metadata={**numbers, "metric": verdict.metric, "reason": verdict.reason,
-                      "model_sha256": sha},
-        )
+        metadata = {**numbers, "metric": verdict.metric, "reason": verdict.reason, "model_sha256": sha}
+        override = None if verdict.passed else override_in_force(spec, layout, sha, name)
+        if override is not None:
+            # still a failure, shown as a warning: a blocking check only stops the run at ERROR severity
+            return dg.AssetCheckResult(
+                passed=False, severity=dg.AssetCheckSeverity.WARN,
+                description=f"{verdict.reason} (OVERRIDDEN: {override.sentence()})",
+                metadata={**metadata, "override": override.sentence()},
+            )
+        return dg.AssetCheckResult(passed=verdict.passed, description=verdict.reason, metadata=metadata)
 
     return gate
 

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from mlops_assets.secrets import redact, redact_url
 from mlops_assets.state import StateLayout
 from mlops_assets.warehouse import connect
 
@@ -40,7 +41,8 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float = 5.0) -> str
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return f"sent {response.status}"
     except (urllib.error.URLError, OSError, ValueError) as error:
-        return f"failed: {error}"
+        # the URL (often holding its token) must not land in the alerts table
+        return f"failed: {redact(str(error).replace(url, redact_url(url)))}"
 
 
 def alerts(con: Any) -> list[tuple]:

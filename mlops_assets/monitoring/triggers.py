@@ -26,7 +26,7 @@ class RetrainPolicy:
 @dataclass(frozen=True)
 class Trigger:
     day: dt.date  # the data day the decision was made on
-    rule: str  # "high_drift", "persistent_moderate_drift" or "performance_degraded"
+    rule: str  # "high_drift", "persistent_moderate_drift", "performance_degraded" or "override_expired"
     features: dict[str, float]
     reason: str
 
@@ -85,6 +85,22 @@ def decide(
                                f"days up to {day}, more than {policy.max_relative_auc_drop:.0%} below its test AUC "
                                f"{reference:.3f}")
     return None
+
+
+def override_expired(
+    champion_version: str, overrides: list[dict[str, str]], latest_day: dt.date, now: dt.datetime
+) -> Trigger | None:
+    """A champion promoted past a failed gate stays only until its override expires: then retrain,
+    so a model that passes every gate can take its place. ``overrides``: its ledger row's."""
+    if not overrides:
+        return None
+    expiry = max(dt.datetime.fromisoformat(o["expires_at"]) for o in overrides)
+    if expiry > now:
+        return None
+    gates = ", ".join(sorted({o["gate"] for o in overrides}))
+    return Trigger(latest_day, "override_expired", {},
+                   f"champion v{champion_version} was promoted past {gates} by a gate override that expired "
+                   f"{expiry.isoformat(timespec='minutes')}")
 
 
 def _list(values: dict[str, float]) -> str:

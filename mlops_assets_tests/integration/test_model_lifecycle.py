@@ -26,6 +26,7 @@ from mlops_assets.landing import replay
 from mlops_assets.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
 from mlops_assets.state import STATE_DIR_ENV, StateLayout
 from mlops_assets.tracking import CHAMPION_ALIAS
+from mlops_assets.verdicts import latest_verdicts
 from mlops_assets.training.model import MODEL_FILE, TuningBudget, file_sha256, load_model, predict, train_candidate
 from mlops_assets.training.snapshot import load_training_snapshot, read_split
 from mlops_assets.warehouse import connect
@@ -221,6 +222,29 @@ def test_tampered_model_file_is_refused(lifecycle, tmp_path):
         load_model(copy, expected_sha256=sha)
 
 
+def test_nothing_in_the_state_folder_is_a_pickle(lifecycle):
+    # models are xgboost JSON, handles JSON, samples Parquet: no file may start with a pickle header
+    pickles = []
+    for path in lifecycle.root.rglob("*"):
+        # database files start with a checksum, not a format header: they are not candidates
+        if path.is_file() and not path.is_symlink() and path.suffix not in (".duckdb", ".db", ".wal"):
+            with open(path, "rb") as handle:
+                head = handle.read(2)
+            if path.suffix in (".pkl", ".pickle", ".joblib") or (len(head) == 2 and head[0] == 0x80 and head[1] in (2, 3, 4, 5)):
+                pickles.append(path)
+    assert pickles == []
+    model_files = {p.name for p in (lifecycle.root / "models").rglob("*") if p.is_file()}
+    assert {"model.json", "feature_encoding.json", "smoke_sample.parquet"} <= model_files
+
+
+def test_the_package_never_imports_pickle():
+    package = Path(__file__).resolve().parents[2] / "mlops_assets"
+    offenders = [str(p) for p in package.rglob("*.py")
+                 if any(word in p.read_text() for word in ("import pickle", "import cloudpickle", "import joblib",
+                                                            "pickle.load", "joblib.load"))]
+    assert offenders == []
+
+
 # -- 3. a worse challenger is refused by the gates -------------------------------------------------
 
 
@@ -273,3 +297,144 @@ def test_training_is_reproducible(lifecycle):
     trained = train_candidate(train, validation, lifecycle.spec, TuningBudget(trials=3), log=lambda _: None)
     _, sha = trained.save(lifecycle.root / "scratch-repro")
     assert sha == champion.tags["model_sha256"]
+
+
+# -- 5. rollback and gate overrides --------------------------------------------------------------------
+# These run after the worse challenger was refused: its candidate (evaluated, gates failed, never
+# registered) is the model that someone might try to force into production.
+
+WEAK_CHALLENGER_CONFIG = {
+    "ops": {
+        "training_snapshot": {"config": {"start_date": "2013-01-19", "end_date": "2013-01-21", "min_days": 3}},
+        "candidate_model": {"config": {"trials": 1, "max_rounds": 3, "early_stopping_rounds": 1}},
+    }
+}
+
+
+def run_rollback(lifecycle, **config) -> dg.ExecuteInProcessResult:
+    from mlops_assets.defs.rollback import ROLLBACK_JOB
+
+    job = lifecycle.defs.resolve_job_def(ROLLBACK_JOB)
+    return job.execute_in_process(
+        instance=lifecycle.instance, raise_on_error=False,
+        run_config={**QUIET_RUN_CONFIG, "ops": {"roll_back_champion": {"config": config}}},
+    )
+
+
+def step_failure(result: dg.ExecuteInProcessResult) -> str:
+    from mlops_assets.cli import step_failure_message
+
+    return step_failure_message(result)
+
+
+def weak_candidate(lifecycle) -> dict:
+    candidate = lifecycle.handle("candidate_model")
+    assert candidate["model_sha256"] != lifecycle.registry().champion().tags["model_sha256"]
+    return candidate
+
+
+def test_rollback_refuses_a_version_that_never_passed_the_gates(lifecycle):
+    # someone registers the refused challenger by hand in MLflow and asks to roll back to it
+    candidate = weak_candidate(lifecycle)
+    registry = lifecycle.registry()
+    version = registry.register(run_id=candidate["mlflow_run_id"], model_uri=candidate["model_uri"],
+                                tags={"model_sha256": candidate["model_sha256"],
+                                      "threshold": str(candidate["threshold"])}, description="by hand")
+    rows_before = lifecycle.ledger_rows()
+    result = run_rollback(lifecycle, reason="try the new one", to_version=version, operator="mallory")
+    assert not result.success
+    message = step_failure(result)
+    assert f"version {version} never passed the gates" in message
+    assert "check_not_worse_than_champion" in message
+    assert registry.champion().version == "1"
+    assert lifecycle.ledger_rows() == rows_before
+
+
+def test_rollback_refuses_an_artifact_whose_sha256_does_not_match(lifecycle):
+    registry = lifecycle.registry()
+    v1 = registry.version("1")
+    forged = registry.register(run_id=v1.run_id, model_uri=v1.source,
+                               tags={"model_sha256": "0" * 64, "threshold": "0.5"}, description="wrong hash")
+    # pass the gates check honestly is impossible for an unknown hash: give it an override, so the
+    # artifact check is what must stop it
+    result = run_rollback(lifecycle, reason="forged", to_version=forged, operator="mallory",
+                          override_until=(dt.date.today() + dt.timedelta(days=1)).isoformat())
+    assert not result.success
+    assert "cannot be loaded safely" in step_failure(result) and "sha256" in step_failure(result)
+    assert registry.champion().version == "1"
+
+
+def test_gate_override_promotes_past_failed_gates_and_is_recorded(lifecycle, capsys):
+    from mlops_assets.cli import main
+
+    candidate = weak_candidate(lifecycle)
+    with connect(lifecycle.layout.warehouse_path) as con:
+        verdicts = latest_verdicts(con, dataset="nycflights", asset="candidate_evaluation", day=None,
+                                   content_hash=candidate["model_sha256"])
+    failed = [name for name, (passed, _) in verdicts.items() if not passed]
+    assert "check_not_worse_than_champion" in failed
+    until = (dt.date.today() + dt.timedelta(days=7)).isoformat()
+    gates = [arg for name in failed for arg in ("--gate", name)]
+    args = ["override", "--model", candidate["model_sha256"][:12], *gates, "--reason", "holiday traffic test",
+            "--until", until, "--operator", "alice"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert "override recorded" in capsys.readouterr().out
+
+    # the same training config reproduces the same model; its failed gates now warn instead of block
+    result = lifecycle.train(WEAK_CHALLENGER_CONFIG)
+    assert result.success
+    assert lifecycle.handle("candidate_model")["model_sha256"] == candidate["model_sha256"]
+    checks = check_evaluations(result)
+    for name in failed:
+        assert not checks[name].passed
+        assert checks[name].severity == dg.AssetCheckSeverity.WARN
+        assert "OVERRIDDEN" in checks[name].description and "alice" in checks[name].description
+
+    champion = lifecycle.registry().champion()
+    assert champion.tags["model_sha256"] == candidate["model_sha256"]
+    row = lifecycle.ledger_rows()[-1]
+    assert (row.action, row.from_version, row.to_version) == ("promote", "1", champion.version)
+    assert "override" in row.reason and "alice" in row.reason
+    assert {o["gate"] for o in row.overrides} == set(failed)
+    assert all(o["operator"] == "alice" and o["expires_at"].startswith(until) for o in row.overrides)
+    assert "alice" in champion.tags["gate_overrides"]
+    card = (lifecycle.layout.reports_dir / "nycflights" / "cards" / candidate["model_sha256"][:16]
+            / "model_card.md").read_text()
+    assert "Overrides" in card and "holiday traffic test" in card and until in card
+
+
+def test_rollback_restores_the_previous_champion_and_scoring_uses_it(lifecycle):
+    from mlops_assets.defs.jobs import SCORE_JOB
+    from mlops_assets.monitoring.scoring import predictions_table
+
+    registry = lifecycle.registry()
+    overridden = registry.champion()
+    assert overridden.version != "1"
+    result = run_rollback(lifecycle, reason="live AUC fell after the override", operator="bob")
+    assert result.success, step_failure(result)
+    assert registry.champion().version == "1"
+    row = lifecycle.ledger_rows()[-1]
+    assert (row.action, row.from_version, row.to_version, row.operator) == ("rollback", overridden.version, "1", "bob")
+    assert row.reason == "live AUC fell after the override"
+    assert row.model_sha256 == registry.version("1").tags["model_sha256"]
+    materialized = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
+    assert [e.asset_key.path for e in materialized] == [["champion_model"]]
+
+    day = "2013-01-21"
+    scored = lifecycle.defs.resolve_job_def(SCORE_JOB).execute_in_process(
+        partition_key=day, instance=lifecycle.instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG,
+    )
+    assert scored.success
+    with connect(lifecycle.layout.warehouse_path) as con:
+        versions = con.execute(
+            f"SELECT DISTINCT model_version FROM {predictions_table(lifecycle.spec)} WHERE _day = ?", [day]
+        ).fetchall()
+    assert versions == [("1",)]
+
+
+def test_rollback_without_an_earlier_champion_is_refused(lifecycle):
+    # version 1 was the first champion: the ledger names nothing before it
+    result = run_rollback(lifecycle, reason="again", operator="bob")
+    assert not result.success
+    assert "no champion before version 1" in step_failure(result)
+    assert lifecycle.registry().champion().version == "1"

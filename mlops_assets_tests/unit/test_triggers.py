@@ -161,3 +161,16 @@ def test_degradation_uses_the_latest_labelled_days_whatever_the_row_order():
     assert trigger is not None and trigger.day == day(6)
     recovered = week_of_auc([0.60] * 3 + [0.75] * 7)  # the last 7 days are fine again
     assert decide(drift([day(10)]), list(reversed(recovered)), None, POLICY) is None
+
+
+def test_an_expired_override_requests_retraining_and_an_active_one_does_not():
+    from mlops_assets.monitoring.triggers import override_expired
+
+    now = dt.datetime(2026, 11, 25, 12, tzinfo=dt.timezone.utc)
+    overrides = [{"gate": "check_calibration", "operator": "alice", "reason": "holidays",
+                  "granted_at": "2026-11-01T00:00:00+00:00", "expires_at": "2026-11-20T23:59:59+00:00"}]
+    trigger = override_expired("4", overrides, dt.date(2026, 11, 24), now)
+    assert trigger is not None and trigger.rule == "override_expired" and trigger.day == dt.date(2026, 11, 24)
+    assert "v4" in trigger.reason and "check_calibration" in trigger.reason and "2026-11-20" in trigger.reason
+    assert override_expired("4", overrides, dt.date(2026, 11, 24), dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)) is None
+    assert override_expired("4", [], dt.date(2026, 11, 24), now) is None

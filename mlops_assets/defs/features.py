@@ -5,7 +5,7 @@ import dagster as dg
 
 from mlops_assets import verdicts
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
-from mlops_assets.defs.metadata import check_result, table_schema
+from mlops_assets.defs.metadata import check_result, records_table, table_schema
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
 from mlops_assets.features import build_features, current_feature_version, features_code_version
@@ -57,9 +57,9 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
                 "label_rate": dg.MetadataValue.float(float(build.label_rate or 0.0)),
                 "trailing_history_days": dg.MetadataValue.int(len(build.history_days)),
                 "reference_tables": dg.MetadataValue.json(build.reference_hashes),
-                "null_rates": dg.MetadataValue.md(
-                    "| feature | null rate |\n|---|---|\n"
-                    + "\n".join(f"| {k} | {v:.2%} |" for k, v in build.null_rates.items())
+                "null_rates": records_table(
+                    [{"feature": k, "null_rate": v} for k, v in build.null_rates.items()],
+                    {"feature": ("string", ""), "null_rate": ("float", "share of the day's rows")},
                 ),
                 "dagster/column_schema": table_schema(build.columns),
                 "dagster/row_count": build.rows,

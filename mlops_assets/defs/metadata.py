@@ -50,5 +50,29 @@ def check_result(result: GateResult, extra: dict[str, Any] | None = None) -> dg.
     )
 
 
+def records_table(rows: list[dict[str, Any]], columns: dict[str, tuple[str, str]]) -> dg.TableMetadataValue:
+    """Rows as a typed table for the UI; ``columns``: name -> (type, description). Numbers that
+    are missing stay empty cells, not zeros."""
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(name, kind, description=description or None) for name, (kind, description) in columns.items()]
+    )
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({name: _cell(row.get(name), kind) for name, (kind, _) in columns.items()}) for row in rows],
+        schema=schema,
+    )
+
+
+def _cell(value: Any, kind: str) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if kind == "float":
+        return round(float(value), 6)
+    if kind == "int":
+        return int(value)
+    if kind == "bool":
+        return bool(value)
+    return str(value)
+
+
 def table_schema(columns: dict[str, str]) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns.items()])

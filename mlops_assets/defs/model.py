@@ -127,7 +127,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
                 "trees": dg.MetadataValue.int(trained.best_rounds),
                 "threshold": dg.MetadataValue.float(trained.threshold),
                 "mlflow_run_id": run_id,
-                "trials": dg.MetadataValue.md(_trials_markdown(trained.trials)),
+                "trials": _trials_table(trained.trials),
                 "trigger_reason": trigger,
             },
         )
@@ -303,47 +303,63 @@ def _gate_check(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec, name: 
     return gate
 
 
-def _trials_markdown(trials: list[dict[str, Any]]) -> str:
+def _trials_table(trials: list[dict[str, Any]]):
+    from mlops_assets.defs.metadata import records_table
+
     if not trials:
-        return ""
-    columns = list(trials[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for trial in trials:
-        lines.append("| " + " | ".join(f"{trial[c]:.4g}" if isinstance(trial[c], float) else str(trial[c]) for c in columns) + " |")
-    return "\n".join(lines)
+        return None
+    columns = {"trial": ("int", ""), "validation_auc": ("float", ""), "rounds": ("int", "trees kept by early stopping")}
+    for name in trials[0]:
+        if name not in columns:
+            kind = "float" if isinstance(trials[0][name], float) else "int" if isinstance(trials[0][name], int) else "string"
+            columns[name] = (kind, "")
+    return records_table(trials, columns)
+
+
+METRICS_COLUMNS = {
+    "metric": ("string", ""),
+    "candidate": ("float", "on the test split"),
+    "candidate_low": ("float", "95% bootstrap interval"),
+    "candidate_high": ("float", "95% bootstrap interval"),
+    "champion": ("float", "the champion on the same test rows"),
+    "paired_delta": ("float", "candidate minus champion, paired on the same rows"),
+    "delta_low": ("float", "95% paired bootstrap interval"),
+    "delta_high": ("float", "95% paired bootstrap interval"),
+}
+SLICES_COLUMNS = {
+    "slice": ("string", "the column sliced on"),
+    "value": ("string", ""),
+    "rows": ("int", "test rows in the slice"),
+    "auc": ("float", "candidate AUC"),
+    "champion_auc": ("float", ""),
+    "auc_delta": ("float", "candidate minus champion"),
+}
 
 
 def _evaluation_metadata(evaluation) -> dict[str, Any]:
+    from mlops_assets.defs.metadata import records_table
     from mlops_assets.evaluation.plots import png_markdown
 
-    def fmt(values):
-        if not values or values.get("value") is None:
-            return "n/a"
-        low, high = values.get("low"), values.get("high")
-        interval = f" [{low:.4f}, {high:.4f}]" if low is not None and high is not None else ""
-        return f"{values['value']:.4f}{interval}"
-
-    lines = ["| metric | candidate [95% CI] | champion | paired delta [95% CI] |", "|---|---|---|---|"]
+    metrics = []
     for name, values in evaluation.metrics.items():
-        champion = fmt((evaluation.champion_metrics or {}).get(name))
-        paired = fmt(evaluation.paired.get(name)) if name in evaluation.paired else ""
-        lines.append(f"| {name} | {fmt(values)} | {champion} | {paired} |")
+        champion = (evaluation.champion_metrics or {}).get(name) or {}
+        paired = evaluation.paired.get(name) or {}
+        metrics.append({
+            "metric": name, "candidate": values.get("value"), "candidate_low": values.get("low"),
+            "candidate_high": values.get("high"), "champion": champion.get("value"),
+            "paired_delta": paired.get("value"), "delta_low": paired.get("low"), "delta_high": paired.get("high"),
+        })
     baseline = evaluation.baseline
-    lines.append(f"| baseline (class prior) auc / log_loss | {baseline['auc']} / {baseline['log_loss']:.4f} | | |")
+    metrics += [{"metric": "baseline (class prior) auc", "candidate": baseline["auc"]},
+                {"metric": "baseline (class prior) log_loss", "candidate": baseline["log_loss"]}]
     plots = "\n\n".join(png_markdown(path, name) for name, path in evaluation.plots.items())
-    slices = ["| slice | value | rows | auc | champion auc | delta |", "|---|---|---|---|---|---|"]
-    for row in evaluation.slices:
-        slices.append(
-            f"| {row['slice']} | {row['value']} | {row['rows']} | {_num(row.get('auc'))} | "
-            f"{_num(row.get('champion_auc'))} | {_num(row.get('auc_delta'))} |"
-        )
     return {
         "test_auc": dg.MetadataValue.float(float(evaluation.metric("auc") or 0.0)),
         "test_rows": dg.MetadataValue.int(evaluation.test_rows),
         "champion_version": evaluation.champion_version or "none",
         "champion_note": evaluation.champion_note,
-        "metrics": dg.MetadataValue.md("\n".join(lines)),
-        "slices": dg.MetadataValue.md("\n".join(slices)),
+        "metrics": records_table(metrics, METRICS_COLUMNS),
+        "slices": records_table(evaluation.slices, SLICES_COLUMNS),
         "plots": dg.MetadataValue.md(plots),
         "roc_plot": dg.MetadataValue.path(evaluation.plots["roc"]),
     }

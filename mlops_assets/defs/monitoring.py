@@ -134,7 +134,7 @@ def build_monitoring_assets(
             "max_psi": dg.MetadataValue.float(max(result.psi.values())),
             "high_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in result.drifted("high").items()}),
             "moderate_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in result.drifted("moderate").items()}),
-            "psi": dg.MetadataValue.md(_psi_table(result)),
+            "psi": _psi_table(result),
             "champion_version": result.champion_version,
             "reference_snapshot": result.reference_snapshot,
         }
@@ -235,8 +235,10 @@ def retraining_runs(instance: dg.DagsterInstance) -> list[dict[str, Any]]:
     ]
 
 
-def _psi_table(result) -> str:
-    lines = ["| feature | PSI | level |", "|---|---|---|"]
-    for feature, value in sorted(result.psi.items(), key=lambda kv: -kv[1]):
-        lines.append(f"| {feature} | {value:.4f} | {result.levels[feature]} |")
-    return "\n".join(lines)
+def _psi_table(result):
+    from mlops_assets.defs.metadata import records_table
+
+    rows = [{"feature": feature, "psi": value, "level": result.levels[feature]}
+            for feature, value in sorted(result.psi.items(), key=lambda kv: -kv[1])]
+    return records_table(rows, {"feature": ("string", ""), "psi": ("float", "against the champion's training data"),
+                                "level": ("string", "none / moderate / high")})

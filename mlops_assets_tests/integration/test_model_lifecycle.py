@@ -187,6 +187,19 @@ def test_first_training_run_ledger_and_checks(lifecycle):
     assert failed == {}
 
 
+def test_evaluation_metadata_is_typed_tables(lifecycle):
+    [evaluation] = [e.event_specific_data.materialization for e in lifecycle.first.all_events
+                    if e.event_type_value == "ASSET_MATERIALIZATION" and e.node_handle.name == "candidate_evaluation"]
+    metrics = evaluation.metadata["metrics"].value
+    assert [c.name for c in metrics.schema.columns][:3] == ["metric", "candidate", "candidate_low"]
+    auc = next(r.data for r in metrics.records if r.data["metric"] == "auc")
+    assert auc["candidate_low"] < auc["candidate"] < auc["candidate_high"]
+    assert auc["champion"] is None  # no champion existed for the first model
+    slices = evaluation.metadata["slices"].value
+    assert {c.name: c.type for c in slices.schema.columns}["rows"] == "int"
+    assert {r.data["slice"] for r in slices.records} >= {"carrier", "origin"}
+
+
 # -- 2. the registry round trip and a tampered artifact ----------------------------------------------
 
 

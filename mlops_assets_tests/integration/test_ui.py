@@ -356,6 +356,12 @@ def test_asset_graph_and_catalog_render(dagster, trained, browser):
     dismiss_community_dialog(page)
     for group in ("ingestion", "features", "training", "evaluation", "promotion", "monitoring"):
         page.get_by_text(group, exact=True).first.wait_for()
+    # a new reader wants to see the assets, not six closed boxes: expand every group (Alt+E)
+    page.locator("body").click(position={"x": 900, "y": 700})
+    page.keyboard.press("Alt+e")
+    # (long names are shortened in graph nodes: wait for short ones)
+    for asset in ("raw_nycflights", "training_snapshot", "model_card", "champion_model", "drift_report"):
+        page.get_by_text(asset, exact=True).first.wait_for()
     page.wait_for_timeout(1500)  # let the graph layout settle before the picture
     shot = save(page, "asset-graph")
     if os.environ.get("MLOPS_UPDATE_DOCS") == "1":  # refresh the README's picture on purpose only

@@ -66,12 +66,8 @@ def prepare(state: Path, history_days: int, new_days: int, trials: int) -> dict:
 
 def measure(state: Path, day: dt.date) -> dict:
     """The four steps of one new day, each timed on its own (imports are warmed first)."""
-    from mlops_assets import verdicts
-    from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
+    from mlops_assets.day_pipeline import featurize_and_check, ingest_and_gate
     from mlops_assets.defs.resources import ModelRegistryResource
-    from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
-    from mlops_assets.features import build_features, current_feature_version
-    from mlops_assets.ingestion import ingest_day
     from mlops_assets.model_steps import model_name
     from mlops_assets.monitoring.drift import DriftThresholds, drift_for_day
     from mlops_assets.monitoring.scoring import score_day
@@ -86,24 +82,14 @@ def measure(state: Path, day: dt.date) -> dict:
     timings = {}
 
     started = time.perf_counter()
-    snapshot = ingest_day(spec, layout, day)
-    with connect(layout.warehouse_path) as con:
-        for rule in DATA_GATES.values():
-            result = rule(con, spec, snapshot)
-            verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=day,
-                            content_hash=snapshot.content_hash, result=result, run_id=None)
-            if not result.passed:
-                raise RuntimeError(f"{day}: {result.summary}")
+    _snapshot, results = ingest_and_gate(spec, layout, day)
     timings["ingest"] = time.perf_counter() - started
+    failed = [r.summary for r in results if not r.passed]
+    if failed:
+        raise RuntimeError(f"{day}: {failed}")
 
     started = time.perf_counter()
-    build_features(spec, layout, day)
-    with connect(layout.warehouse_path) as con:
-        version = current_feature_version(con, spec, day)
-        for rule in FEATURE_CHECKS.values():
-            result = rule(con, spec, day)
-            verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=day,
-                            content_hash=version[0], result=result, run_id=None)
+    featurize_and_check(spec, layout, day)
     timings["features"] = time.perf_counter() - started
 
     started = time.perf_counter()

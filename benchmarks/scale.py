@@ -53,47 +53,34 @@ def stage_generate(state: str, args: argparse.Namespace) -> dict:
 
 def stage_ingestion(state: str, args: argparse.Namespace) -> dict:
     """What the raw asset and its data gates do, day by day (first half of day_pipeline)."""
-    from mlops_assets import verdicts
-    from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
-    from mlops_assets.ingestion import ingest_day
-    from mlops_assets.warehouse import connect
+    from mlops_assets.day_pipeline import ingest_and_gate
 
     spec, layout = _spec_and_layout(state)
     rows = 0
     for day in _days(layout, spec):
-        snapshot = ingest_day(spec, layout, day)
-        with connect(layout.warehouse_path) as con:
-            for rule in DATA_GATES.values():
-                result = rule(con, spec, snapshot)
-                verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=day,
-                                content_hash=snapshot.content_hash, result=result, run_id=None)
-                if not result.passed:
-                    raise RuntimeError(f"{day}: {result.summary}")
+        snapshot, results = ingest_and_gate(spec, layout, day)
+        _require_passed(day, results)
         rows += snapshot.rows
     return {"rows": rows}
 
 
 def stage_features(state: str, args: argparse.Namespace) -> dict:
     """What the features asset and its checks do, day by day (second half of day_pipeline)."""
-    from mlops_assets import verdicts
-    from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
-    from mlops_assets.features import build_features, current_feature_version
-    from mlops_assets.warehouse import connect
+    from mlops_assets.day_pipeline import featurize_and_check
 
     spec, layout = _spec_and_layout(state)
     rows = 0
     for day in _days(layout, spec):
-        build = build_features(spec, layout, day)
-        with connect(layout.warehouse_path) as con:
-            version = current_feature_version(con, spec, day)
-            for rule in FEATURE_CHECKS.values():
-                result = rule(con, spec, day)
-                verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=day,
-                                content_hash=version[0], result=result, run_id=None)
-                if not result.passed:
-                    raise RuntimeError(f"{day}: {result.summary}")
+        build, results = featurize_and_check(spec, layout, day)
+        _require_passed(day, results)
         rows += build.rows
     return {"rows": rows}
+
+
+def _require_passed(day, results) -> None:
+    failed = [result.summary for result in results if not result.passed]
+    if failed:
+        raise RuntimeError(f"{day}: {failed}")
 
 
 def stage_snapshot(state: str, args: argparse.Namespace) -> dict:

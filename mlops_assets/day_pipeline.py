@@ -8,6 +8,7 @@ and blocking checks; this is the path without an instance.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from mlops_assets import verdicts
 from mlops_assets.spec import DatasetSpec
@@ -19,9 +20,18 @@ def ingest_and_featurize(
     spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
 ) -> list[GateResult]:
     """Every gate and check result of the day, in order; features are skipped if a data gate failed."""
+    _snapshot, results = ingest_and_gate(spec, layout, day, run_id)
+    if not all(result.passed for result in results):
+        return results
+    _build, checks = featurize_and_check(spec, layout, day, run_id)
+    return results + checks
+
+
+def ingest_and_gate(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
+) -> tuple[Any, list[GateResult]]:
+    """The raw asset and its data gates: snapshot the landing file, run and record every gate."""
     from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
-    from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
-    from mlops_assets.features import build_features, current_feature_version
     from mlops_assets.ingestion import ingest_day
     from mlops_assets.warehouse import connect
 
@@ -33,9 +43,19 @@ def ingest_and_featurize(
             verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=day,
                             content_hash=snapshot.content_hash, result=result, run_id=run_id)
             results.append(result)
-    if not all(result.passed for result in results):
-        return results
-    build_features(spec, layout, day, run_id)
+    return snapshot, results
+
+
+def featurize_and_check(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
+) -> tuple[Any, list[GateResult]]:
+    """The features asset and its checks (refused, as there, if the day's data gates failed)."""
+    from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
+    from mlops_assets.features import build_features, current_feature_version
+    from mlops_assets.warehouse import connect
+
+    build = build_features(spec, layout, day, run_id)
+    results = []
     with connect(layout.warehouse_path) as con:
         version = current_feature_version(con, spec, day)
         for rule in FEATURE_CHECKS.values():
@@ -43,4 +63,4 @@ def ingest_and_featurize(
             verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=day,
                             content_hash=version[0], result=result, run_id=run_id)
             results.append(result)
-    return results
+    return build, results

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mlops_assets import data_gates, features, ingestion, landing, verdicts
+from mlops_assets import day_pipeline, features, landing
 from mlops_assets.sources import extracted_flights_csv
 from mlops_assets.spec import DEFAULT_SPEC_NAME, SPEC_ENV, DatasetSpec, load_spec
 from mlops_assets.state import STATE_DIR_ENV, StateLayout
-from mlops_assets.warehouse import connect
 
 FLIGHT_DAYS = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(4)]
 
@@ -92,16 +91,9 @@ def land_flights(state, spec, flight_landing):
 
 
 def ingest_and_gate(spec: DatasetSpec, layout: StateLayout, day: dt.date):
-    """What the raw asset and its checks do, without Dagster: ingest, run every gate, record it."""
-    snapshot = ingestion.ingest_day(spec, layout, day)
-    with connect(layout.warehouse_path) as con:
-        results = {name: gate(con, spec, snapshot) for name, gate in data_gates.DATA_GATES.items()}
-        for result in results.values():
-            verdicts.record(
-                con, dataset=spec.name, asset=data_gates.RAW_ASSET, day=day,
-                content_hash=snapshot.content_hash, result=result, run_id=None,
-            )
-    return snapshot, results
+    """What the raw asset and its checks do, without Dagster; results by gate name."""
+    snapshot, results = day_pipeline.ingest_and_gate(spec, layout, day)
+    return snapshot, {result.check: result for result in results}
 
 
 @pytest.fixture(scope="session")

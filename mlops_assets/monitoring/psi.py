@@ -88,8 +88,12 @@ def proportions(bins: Bins, values: Sequence[Any]) -> np.ndarray:
         return proportions_from_counts(bins, label_counts(values))
     array = np.asarray(values, dtype="float64")
     nulls = np.isnan(array)
-    index = np.searchsorted(np.asarray(bins.edges, dtype="float64"), array[~nulls], side="left")
-    counts = np.append(np.bincount(index, minlength=len(bins.edges) + 1).astype("float64"), float(nulls.sum()))
+    present = array[~nulls]
+    # bin i holds (edges[i-1], edges[i]]: counts from "at most edge" tallies, one vectorized
+    # comparison per edge, which is several times faster than a binary search per value
+    at_most = [np.count_nonzero(present <= edge) for edge in bins.edges]
+    counts = np.diff(np.array([0, *at_most, present.size], dtype="float64"))
+    counts = np.append(counts, float(nulls.sum()))
     total = counts.sum()
     return counts / total if total else counts
 

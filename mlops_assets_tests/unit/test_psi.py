@@ -132,3 +132,21 @@ def test_feature_psi_is_psi_of_proportions():
     bins = P.categorical_bins("x", ["a", "a", "b", None])
     values = ["a", "b", "b", "b"]
     assert P.feature_psi(bins, values) == pytest.approx(P.psi(bins.expected, P.proportions(bins, values)))
+
+
+def test_numeric_proportions_bin_like_a_binary_search_with_ties_and_nulls():
+    # bin i is (edges[i-1], edges[i]]: the tally per edge must agree with searchsorted(side="left")
+    import numpy as np
+
+    from mlops_assets.monitoring.psi import Bins, proportions
+
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        values = np.round(rng.normal(size=2000), 1)  # rounded: many values sit exactly on an edge
+        values[rng.random(2000) < 0.1] = np.nan
+        edges = sorted(set(np.round(rng.normal(size=int(rng.integers(0, 10))), 1).tolist()))
+        nulls = np.isnan(values)
+        index = np.searchsorted(np.asarray(edges, dtype="float64"), values[~nulls], side="left")
+        expected = np.append(np.bincount(index, minlength=len(edges) + 1), nulls.sum()).astype("float64")
+        got = proportions(Bins("x", "numeric", edges, [], []), values)
+        assert np.array_equal(got, expected / expected.sum()), edges

@@ -15,7 +15,7 @@ from mlops_assets.spec import DatasetSpec
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     "training_snapshot": "1",
-    "candidate_model": "1",
+    "candidate_model": "2",  # 2: the training split streams into a QuantileDMatrix (other trees)
     "candidate_evaluation": "1",
     "model_card": "1",
     "champion_model": "1",

@@ -129,6 +129,7 @@ def build_monitoring_assets(
         result, current = drift_for_day(
             spec, layout, model_registry.registry(layout, registered_name), day,
             monitoring_policy.drift_thresholds(), context.run.run_id, monitoring_policy.drift_window_days,
+            sample_rows=config.evidently_sample_rows if config.evidently_report else 0,
         )
         metadata: dict[str, Any] = {
             "max_psi": dg.MetadataValue.float(max(result.psi.values())),

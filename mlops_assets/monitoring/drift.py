@@ -31,9 +31,6 @@ from mlops_assets.state import StateLayout
 from mlops_assets.warehouse import connect, transaction
 
 PREDICTION_FEATURE = "__prediction__"
-# drift_for_day hands back at most this many rows of the window for Evidently's report (which
-# samples evidently_sample_rows of them): the PSI itself never holds the window in memory
-REPORT_SAMPLE_ROWS = 50_000
 BINS_VERSION = "2"  # bump when the way reference bins are computed changes: stored bins are a cache
 DRIFT_DDL = (
     """
@@ -119,14 +116,15 @@ def drift_for_day(
     thresholds: DriftThresholds,
     run_id: str | None,
     window_days: int = 28,
+    sample_rows: int = 0,
 ) -> tuple[DriftResult, Any]:
     """PSI of each feature and of the predictions over the ``window_days`` days ending on ``day``
     (one day alone is too narrow: its weather and weekday cover a sliver of any reference, and
     weather is autocorrelated, so windows much shorter than the reference drift within a season), recorded
     in drift_history under ``day``.
 
-    Returns the result and a sample of the window (at most REPORT_SAMPLE_ROWS rows) as a pandas
-    frame, for an optional human-facing report.
+    Returns the result and, when ``sample_rows`` > 0, a sample of that many rows of the window as
+    a pandas frame for a human-facing report (else None): the PSI itself never holds the window.
     """
     import duckdb
 
@@ -170,8 +168,8 @@ def drift_for_day(
             )
             rows = scratch.sql(f"SELECT count(*) FROM {current}").fetchall()[0][0]
             sample = scratch.sql(
-                f"SELECT * FROM {current} USING SAMPLE reservoir({REPORT_SAMPLE_ROWS} ROWS) REPEATABLE (0)"
-            ).df()
+                f"SELECT * FROM {current} USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE (0)"
+            ).df() if sample_rows > 0 else None
         finally:
             scratch.close()
     levels = {name: thresholds.level(value) for name, value in psi_values.items()}

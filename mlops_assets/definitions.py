@@ -31,11 +31,14 @@ warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec
 
 
 def build_definitions(
-    spec: DatasetSpec, state: StateResource | None = None, monitoring_policy: MonitoringPolicy | None = None
+    spec: DatasetSpec,
+    state: StateResource | None = None,
+    monitoring_policy: MonitoringPolicy | None = None,
+    gate_policy: GatePolicy | None = None,
 ) -> dg.Definitions:
     raw = build_raw_asset(spec)
     features = build_features_asset(spec, raw)
-    snapshot, candidate, evaluation, card, champion, card_check = build_model_assets(spec, features)
+    snapshot, candidate, evaluation, card, champion = build_model_assets(spec, features)
     monitoring = build_monitoring_assets(spec, raw, features)
     batch_predictions, drift_report, live_performance, _ = monitoring
     state = state or StateResource()
@@ -47,8 +50,7 @@ def build_definitions(
         asset_checks=[
             *build_data_gate_checks(spec, raw),
             *build_feature_checks(spec, features),
-            *build_gate_checks(evaluation, spec),
-            card_check,
+            build_gate_checks(evaluation, spec),
         ],
         jobs=[ingest_job, train_job, score_job, performance_job, timeline_job, build_rollback_job(spec)],
         sensors=[
@@ -67,7 +69,7 @@ def build_definitions(
         resources={
             "state": state,
             "model_registry": ModelRegistryResource(),
-            "gate_policy": GatePolicy(),
+            "gate_policy": gate_policy or GatePolicy(),
             "monitoring_policy": monitoring_policy or MonitoringPolicy(),
             "handles": JsonHandleIOManager(state_dir=state.state_dir),
         },

@@ -9,8 +9,9 @@ warehouse and MLflow.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from mlops_assets.spec import DatasetSpec
 from mlops_assets.state import StateLayout
@@ -121,29 +122,39 @@ def evaluate_and_store(
     return evaluation
 
 
-def judge(spec: DatasetSpec, layout: StateLayout, model_sha256: str, gate: str, thresholds: Any, run_id: str):
-    """Apply one promotion gate to the stored evaluation and record the verdict."""
+@dataclass(frozen=True)
+class Judgement:
+    """One promotion gate's verdict on a candidate, and the override in force if it failed."""
+
+    verdict: Any
+    override: Any = None
+
+
+def judge(
+    spec: DatasetSpec, layout: StateLayout, model_sha256: str, gates: Sequence[str], thresholds: Any, run_id: str
+) -> dict[str, Judgement]:
+    """Apply promotion gates to the stored evaluation and record each verdict, in one connection.
+
+    A failed gate comes back with the override granted for it that is still in force (or None).
+    """
     from mlops_assets import verdicts
     from mlops_assets.evaluation.evaluate import load_evaluation
     from mlops_assets.evaluation.gating import MODEL_GATES
-
-    with connect(layout.warehouse_path) as con:
-        evaluation = load_evaluation(con, spec.name, model_sha256)
-        verdict = MODEL_GATES[gate](evaluation, thresholds)
-        verdicts.record(
-            con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None, content_hash=model_sha256,
-            result=verdicts.GateResult(gate, verdict.passed, verdict.reason, [], verdict.to_dict()),
-            run_id=run_id,
-        )
-    return verdict
-
-
-def override_in_force(spec: DatasetSpec, layout: StateLayout, model_sha256: str, gate: str):
-    """The gate override in force now for this model and gate, or None."""
     from mlops_assets.overrides import active_overrides
 
+    judged = {}
     with connect(layout.warehouse_path) as con:
-        return active_overrides(con, spec.name, model_sha256).get(gate)
+        evaluation = load_evaluation(con, spec.name, model_sha256)
+        for gate in gates:
+            verdict = MODEL_GATES[gate](evaluation, thresholds)
+            verdicts.record(
+                con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None, content_hash=model_sha256,
+                result=verdicts.GateResult(gate, verdict.passed, verdict.reason, [], verdict.to_dict()),
+                run_id=run_id,
+            )
+            judged[gate] = verdict
+        overrides = active_overrides(con, spec.name, model_sha256) if not all(v.passed for v in judged.values()) else {}
+    return {gate: Judgement(verdict, None if verdict.passed else overrides.get(gate)) for gate, verdict in judged.items()}
 
 
 def write_candidate_card(

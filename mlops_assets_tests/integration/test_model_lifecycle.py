@@ -20,7 +20,7 @@ from mlops_assets.cli import QUIET_RUN_CONFIG
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import CARD_CHECK
-from mlops_assets.defs.resources import ModelRegistryResource, StateResource
+from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
 from mlops_assets.evaluation.gating import MODEL_GATES
 from mlops_assets.landing import replay
 from mlops_assets.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
@@ -450,4 +450,48 @@ def test_rollback_without_an_earlier_champion_is_refused(lifecycle):
     result = run_rollback(lifecycle, reason="again", operator="bob")
     assert not result.success
     assert "no champion before version 1" in step_failure(result)
+    assert lifecycle.registry().champion().version == "1"
+
+
+# -- 6. the gates and the card check as Dagster runs them ---------------------------------------------
+
+
+def test_an_incomplete_card_stops_the_promotion(lifecycle, monkeypatch):
+    # the card check runs in the card's own step: a failure must still stop champion_model
+    import mlops_assets.model_card as model_card
+
+    monkeypatch.setattr(model_card, "missing_sections", lambda card: ["Intended use"])
+    rows_before = len(lifecycle.ledger_rows())
+    result = lifecycle.train(FIRST_TRAIN_CONFIG)
+    assert not result.success
+    card_check = check_evaluations(result)[CARD_CHECK]
+    assert not card_check.passed and "Intended use" in card_check.description
+    assert "model_card" in materialized_nodes(result)
+    assert "champion_model" not in materialized_nodes(result)
+    assert lifecycle.registry().champion().version == "1"
+    assert len(lifecycle.ledger_rows()) == rows_before
+
+
+def test_one_gate_is_rejudged_alone_without_retraining(lifecycle):
+    # after a policy change, one gate re-runs on the stored evaluation: no training, no other gate
+    gate = dg.AssetCheckKey(dg.AssetKey("candidate_evaluation"), "check_min_quality")
+    sha = lifecycle.handle("candidate_evaluation")["model_sha256"]
+    models_before = lifecycle.handle("candidate_model")
+    job = dg.define_asset_job("rejudge_min_quality", selection=dg.AssetSelection.checks(gate))
+    strict = dg.Definitions.merge(
+        build_definitions(lifecycle.spec, StateResource(state_dir=str(lifecycle.root)), gate_policy=GatePolicy(min_auc=0.99)),
+        dg.Definitions(jobs=[job]),
+    )
+    result = strict.resolve_job_def(job.name).execute_in_process(
+        instance=lifecycle.instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG
+    )
+    assert not result.success  # a blocking gate failed
+    checks = check_evaluations(result)
+    assert list(checks) == ["check_min_quality"]
+    assert not checks["check_min_quality"].passed and "0.99" in checks["check_min_quality"].description
+    assert materialized_nodes(result) == set()
+    assert lifecycle.handle("candidate_model") == models_before
+    with connect(lifecycle.layout.warehouse_path) as con:
+        recorded = latest_verdicts(con, dataset="nycflights", asset="candidate_evaluation", day=None, content_hash=sha)
+    assert recorded["check_min_quality"][0] is False
     assert lifecycle.registry().champion().version == "1"

@@ -1,14 +1,14 @@
 """What ingest_job does for one day, as plain calls: for benchmarks, tests and scripted backfills.
 
 Snapshot the landing file, run and record every data gate, and only if all passed build the
-features and run and record every feature check. The Dagster job does the same through its assets
-and blocking checks; this is the path without an instance.
+features and run and record every feature check. ingest_job's assets and blocking checks call the
+same pieces (``gate_raw_day``, ``check_feature_day``); this is the path without an instance.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Sequence
 
 from mlops_assets import verdicts
 from mlops_assets.spec import DatasetSpec
@@ -31,18 +31,10 @@ def ingest_and_gate(
     spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
 ) -> tuple[Any, list[GateResult]]:
     """The raw asset and its data gates: snapshot the landing file, run and record every gate."""
-    from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
     from mlops_assets.ingestion import ingest_day
-    from mlops_assets.warehouse import connect
 
     snapshot = ingest_day(spec, layout, day, run_id)
-    results = []
-    with connect(layout.warehouse_path) as con:
-        for rule in DATA_GATES.values():
-            result = rule(con, spec, snapshot)
-            verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=day,
-                            content_hash=snapshot.content_hash, result=result, run_id=run_id)
-            results.append(result)
+    _content_hash, results = gate_raw_day(spec, layout, day, run_id)
     return snapshot, results
 
 
@@ -50,17 +42,58 @@ def featurize_and_check(
     spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
 ) -> tuple[Any, list[GateResult]]:
     """The features asset and its checks (refused, as there, if the day's data gates failed)."""
-    from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
-    from mlops_assets.features import build_features, current_feature_version
-    from mlops_assets.warehouse import connect
+    from mlops_assets.features import build_features
 
     build = build_features(spec, layout, day, run_id)
-    results = []
+    _content_hash, results = check_feature_day(spec, layout, day, run_id)
+    return build, results
+
+
+class NotMaterializedError(LookupError):
+    """A check ran before the day's asset was materialized."""
+
+
+def gate_raw_day(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, gates: Sequence[str] | None = None
+) -> tuple[str, list[GateResult]]:
+    """Run and record the data gates (all, or the named ones, in their order) on the day's current
+    snapshot, in one warehouse connection. Returns the snapshot's content hash and the results."""
+    from mlops_assets.data_gates import DATA_GATES, RAW_ASSET
+    from mlops_assets.ingestion import current_snapshot
+    from mlops_assets.warehouse import connect
+
+    with connect(layout.warehouse_path) as con:
+        snapshot = current_snapshot(con, spec, day)
+        if snapshot is None:
+            raise NotMaterializedError(f"no snapshot of {spec.name} for {day}; materialize {spec.raw_asset_name} first")
+        results = []
+        for name, rule in DATA_GATES.items():
+            if gates is None or name in gates:
+                result = rule(con, spec, snapshot)
+                verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=day,
+                                content_hash=snapshot.content_hash, result=result, run_id=run_id)
+                results.append(result)
+    return snapshot.content_hash, results
+
+
+def check_feature_day(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, checks: Sequence[str] | None = None
+) -> tuple[str, list[GateResult]]:
+    """Run and record the feature checks (all, or the named ones) on the day's current features, in
+    one warehouse connection. Returns the features' content hash and the results."""
+    from mlops_assets.feature_checks import FEATURE_CHECKS, FEATURES_ASSET
+    from mlops_assets.features import current_feature_version
+    from mlops_assets.warehouse import connect
+
     with connect(layout.warehouse_path) as con:
         version = current_feature_version(con, spec, day)
-        for rule in FEATURE_CHECKS.values():
-            result = rule(con, spec, day)
-            verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=day,
-                            content_hash=version[0], result=result, run_id=run_id)
-            results.append(result)
-    return build, results
+        if version is None:
+            raise NotMaterializedError(f"no features of {spec.name} for {day}; materialize {spec.features_asset_name} first")
+        results = []
+        for name, rule in FEATURE_CHECKS.items():
+            if checks is None or name in checks:
+                result = rule(con, spec, day)
+                verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=day,
+                                content_hash=version[0], result=result, run_id=run_id)
+                results.append(result)
+    return version[0], results

@@ -48,8 +48,8 @@ def build_definitions(
     return dg.Definitions(
         assets=[raw, features, snapshot, candidate, evaluation, card, champion, *monitoring],
         asset_checks=[
-            *build_data_gate_checks(spec, raw),
-            *build_feature_checks(spec, features),
+            build_data_gate_checks(spec, raw),
+            build_feature_checks(spec, features),
             build_gate_checks(evaluation, spec),
         ],
         jobs=[ingest_job, train_job, score_job, performance_job, timeline_job, build_rollback_job(spec)],

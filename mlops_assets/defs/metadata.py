@@ -20,7 +20,9 @@ FAILURE_SCHEMA = dg.TableSchema(
 )
 
 
-def check_result(result: GateResult, extra: dict[str, Any] | None = None) -> dg.AssetCheckResult:
+def check_result(
+    result: GateResult, extra: dict[str, Any] | None = None, asset_key: dg.AssetKey | None = None
+) -> dg.AssetCheckResult:
     metadata: dict[str, Any] = {"summary": dg.MetadataValue.text(result.summary)}
     if result.failures:
         metadata["failures"] = dg.MetadataValue.table(
@@ -43,6 +45,8 @@ def check_result(result: GateResult, extra: dict[str, Any] | None = None) -> dg.
             metadata[key] = value
     metadata.update(extra or {})
     return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=result.check,
         passed=result.passed,
         metadata=metadata,
         description=result.summary,

@@ -142,6 +142,28 @@ def test_every_check_passes_on_the_first_days(lifecycle, spec, flight_landing):
     assert len(hashes) == 3
 
 
+def test_one_data_gate_reruns_alone_for_one_day(lifecycle, spec):
+    # the gates share a step but not a fate: one of them re-runs for one day, nothing else does
+    day = lifecycle.days[1]
+    gate = dg.AssetCheckKey(RAW, "check_row_count")
+    job = dg.define_asset_job("rerun_row_count", selection=dg.AssetSelection.checks(gate))
+    defs = dg.Definitions.merge(build_definitions(spec, StateResource(state_dir=str(lifecycle.layout.root))),
+                                dg.Definitions(jobs=[job]))
+    result = defs.resolve_job_def(job.name).execute_in_process(
+        tags={"dagster/partition": day.isoformat()}, instance=lifecycle.instance, run_config=QUIET_RUN_CONFIG
+    )
+    assert result.success
+    evaluations = check_evaluations(result)
+    assert list(evaluations) == ["check_row_count"] and evaluations["check_row_count"].passed
+    assert evaluations["check_row_count"].partition == day.isoformat()
+    assert result.get_asset_materialization_events() == []
+    with connect(lifecycle.layout.warehouse_path) as con:
+        recorded = con.execute(
+            "SELECT check_name FROM gate_results WHERE run_id = ? AND day = ?", [result.run_id, day]
+        ).fetchall()
+    assert recorded == [("check_row_count",)]
+
+
 def test_reingesting_identical_content_keeps_the_data_version(lifecycle, spec):
     day = lifecycle.days[0]
     first = lifecycle.results[day]

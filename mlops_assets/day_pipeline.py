@@ -8,7 +8,7 @@ same pieces (``gate_raw_day``, ``check_feature_day``); this is the path without 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from typing import Any, Callable, Collection
 
 from mlops_assets import verdicts
 from mlops_assets.spec import DatasetSpec
@@ -54,7 +54,7 @@ class NotMaterializedError(LookupError):
 
 
 def gate_raw_day(
-    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, gates: Sequence[str] | None = None
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, names: Collection[str] | None = None
 ) -> tuple[str, list[GateResult]]:
     """Run and record the data gates (all, or the named ones, in their order) on the day's current
     snapshot, in one warehouse connection. Returns the snapshot's content hash and the results."""
@@ -66,18 +66,13 @@ def gate_raw_day(
         snapshot = current_snapshot(con, spec, day)
         if snapshot is None:
             raise NotMaterializedError(f"no snapshot of {spec.name} for {day}; materialize {spec.raw_asset_name} first")
-        results = []
-        for name, rule in DATA_GATES.items():
-            if gates is None or name in gates:
-                result = rule(con, spec, snapshot)
-                verdicts.record(con, dataset=spec.name, asset=RAW_ASSET, day=day,
-                                content_hash=snapshot.content_hash, result=result, run_id=run_id)
-                results.append(result)
+        results = _apply_and_record(con, spec, DATA_GATES, names, snapshot, asset=RAW_ASSET, day=day,
+                                    content_hash=snapshot.content_hash, run_id=run_id)
     return snapshot.content_hash, results
 
 
 def check_feature_day(
-    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, checks: Sequence[str] | None = None
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, names: Collection[str] | None = None
 ) -> tuple[str, list[GateResult]]:
     """Run and record the feature checks (all, or the named ones) on the day's current features, in
     one warehouse connection. Returns the features' content hash and the results."""
@@ -89,11 +84,22 @@ def check_feature_day(
         version = current_feature_version(con, spec, day)
         if version is None:
             raise NotMaterializedError(f"no features of {spec.name} for {day}; materialize {spec.features_asset_name} first")
-        results = []
-        for name, rule in FEATURE_CHECKS.items():
-            if checks is None or name in checks:
-                result = rule(con, spec, day)
-                verdicts.record(con, dataset=spec.name, asset=FEATURES_ASSET, day=day,
-                                content_hash=version[0], result=result, run_id=run_id)
-                results.append(result)
+        results = _apply_and_record(con, spec, FEATURE_CHECKS, names, day, asset=FEATURES_ASSET, day=day,
+                                    content_hash=version[0], run_id=run_id)
     return version[0], results
+
+
+def _apply_and_record(
+    con: Any, spec: DatasetSpec, rules: dict[str, Callable[..., GateResult]], names: Collection[str] | None,
+    target: Any, *, asset: str, day: dt.date, content_hash: str, run_id: str | None,
+) -> list[GateResult]:
+    """Apply the named rules (all when ``names`` is None) to ``target`` in their declared order,
+    recording each verdict against ``content_hash``."""
+    results = []
+    for name, rule in rules.items():
+        if names is None or name in names:
+            result = rule(con, spec, target)
+            verdicts.record(con, dataset=spec.name, asset=asset, day=day, content_hash=content_hash,
+                            result=result, run_id=run_id)
+            results.append(result)
+    return results

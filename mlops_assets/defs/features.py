@@ -3,9 +3,10 @@
 
 import dagster as dg
 
-from mlops_assets.day_pipeline import NotMaterializedError, check_feature_day
+from mlops_assets.day_pipeline import check_feature_day
+from mlops_assets.defs.checks import daily_checks_step
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
-from mlops_assets.defs.metadata import check_result, records_table, table_schema
+from mlops_assets.defs.metadata import records_table, table_schema
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.feature_checks import FEATURE_CHECKS
 from mlops_assets.features import build_features, features_code_version
@@ -70,26 +71,7 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
 
 
 def build_feature_checks(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    """The feature checks: blocking checks on the day's features, run in one step and one
-    warehouse connection (as the data gates are); each stays its own check in the UI."""
-    partitions = daily_partitions(spec)
-    specs = [
-        dg.AssetCheckSpec(name, asset=features_asset, blocking=True, partitions_def=partitions,
-                          description=CHECK_DESCRIPTIONS[name])
-        for name in FEATURE_CHECKS
-    ]
-
-    @dg.multi_asset_check(specs=specs, name=FEATURE_CHECKS_STEP, can_subset=True, pool=WAREHOUSE_POOL,
-                          description=f"The checks on one day of {spec.features_asset_name}.")
-    def feature_checks(context: dg.AssetCheckExecutionContext, state: StateResource):
-        selected = {key.name for key in context.selected_asset_check_keys}
-        try:
-            content_hash, results = check_feature_day(
-                spec, state.layout(), partition_day(context), context.run.run_id, checks=selected
-            )
-        except NotMaterializedError as error:
-            raise dg.Failure(str(error)) from None
-        for result in results:
-            yield check_result(result, {"content_hash": content_hash}, asset_key=features_asset.key)
-
-    return feature_checks
+    """The feature checks: blocking checks on the day's features, run as one step (as the data gates are)."""
+    return daily_checks_step(spec, features_asset, FEATURE_CHECKS_STEP,
+                             {name: CHECK_DESCRIPTIONS[name] for name in FEATURE_CHECKS},
+                             check_feature_day, f"The checks on one day of {spec.features_asset_name}.")

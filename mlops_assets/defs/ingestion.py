@@ -7,9 +7,10 @@ import json
 import dagster as dg
 
 from mlops_assets.data_gates import DATA_GATES
-from mlops_assets.day_pipeline import NotMaterializedError, gate_raw_day
+from mlops_assets.day_pipeline import gate_raw_day
+from mlops_assets.defs.checks import daily_checks_step
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
-from mlops_assets.defs.metadata import check_result, table_schema
+from mlops_assets.defs.metadata import table_schema
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.ingestion import ingest_day
 from mlops_assets.spec import DatasetSpec
@@ -74,30 +75,6 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
 
 
 def build_data_gate_checks(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    """The data gates: five blocking checks on the day's raw snapshot, run in one step.
-
-    One step and one warehouse connection, not five: every step costs a run its own event-log
-    writes and pool claim, several times what a gate's query costs. Each gate stays its own check
-    in the UI and any subset can be re-run alone.
-    """
-    partitions = daily_partitions(spec)
-    specs = [
-        dg.AssetCheckSpec(name, asset=raw_asset, blocking=True, partitions_def=partitions,
-                          description=GATE_DESCRIPTIONS[name])
-        for name in DATA_GATES
-    ]
-
-    @dg.multi_asset_check(specs=specs, name=DATA_GATES_STEP, can_subset=True, pool=WAREHOUSE_POOL,
-                          description=f"The data gates on one day of {spec.raw_asset_name}.")
-    def data_gates(context: dg.AssetCheckExecutionContext, state: StateResource):
-        selected = {key.name for key in context.selected_asset_check_keys}
-        try:
-            content_hash, results = gate_raw_day(
-                spec, state.layout(), partition_day(context), context.run.run_id, gates=selected
-            )
-        except NotMaterializedError as error:
-            raise dg.Failure(str(error)) from None
-        for result in results:
-            yield check_result(result, {"content_hash": content_hash}, asset_key=raw_asset.key)
-
-    return data_gates
+    """The data gates: five blocking checks on the day's raw snapshot, run as one step."""
+    return daily_checks_step(spec, raw_asset, DATA_GATES_STEP, {name: GATE_DESCRIPTIONS[name] for name in DATA_GATES},
+                             gate_raw_day, f"The data gates on one day of {spec.raw_asset_name}.")

@@ -96,6 +96,17 @@ def ingest_and_gate(spec: DatasetSpec, layout: StateLayout, day: dt.date):
     return snapshot, {result.check: result for result in results}
 
 
+def snapshot_tables(layout: StateLayout) -> list[str]:
+    """The immutable snapshot tables the warehouse holds, by name."""
+    from mlops_assets.warehouse import connect
+
+    with connect(layout.warehouse_path) as con:
+        rows = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'snapshots' ORDER BY 1"
+        ).fetchall()
+    return [name for (name,) in rows]
+
+
 @pytest.fixture(scope="session")
 def gate():
     """The ingest-and-gate helper, as a fixture so test modules need not import conftest."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from mlops_assets.state import StateLayout
+from mlops_assets_tests.conftest import snapshot_tables
 
 pytestmark = pytest.mark.integration
 
@@ -277,16 +278,6 @@ def day_state(layout: StateLayout, spec, day: dt.date) -> dict:
                 con, f"(SELECT * FROM features_nycflights WHERE _day = DATE '{day.isoformat()}')"
             ),
         }
-
-
-def snapshot_tables(layout: StateLayout) -> list[str]:
-    from mlops_assets.warehouse import connect
-
-    with connect(layout.warehouse_path) as con:
-        rows = con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'snapshots' ORDER BY 1"
-        ).fetchall()
-    return [name for (name,) in rows]
 
 
 @dataclass

@@ -29,6 +29,7 @@ from mlops_assets.ingestion import current_snapshot, snapshot_versions
 from mlops_assets.landing import landing_path
 from mlops_assets.state import StateLayout
 from mlops_assets.warehouse import connect
+from mlops_assets_tests.conftest import snapshot_tables
 
 pytestmark = pytest.mark.integration
 
@@ -78,14 +79,6 @@ def stored_state(layout: StateLayout, spec, days: list[dt.date]) -> dict:
             )
             found[day] = (snapshot.content_hash, snapshot.rows, current_feature_version(con, spec, day), rows)
     return found
-
-
-def snapshot_tables(layout: StateLayout) -> list[str]:
-    with connect(layout.warehouse_path) as con:
-        rows = con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'snapshots' ORDER BY 1"
-        ).fetchall()
-    return [name for (name,) in rows]
 
 
 @pytest.fixture(scope="module")
@@ -142,16 +135,22 @@ def test_every_check_passes_on_the_first_days(lifecycle, spec, flight_landing):
     assert len(hashes) == 3
 
 
+def run_one_check(lifecycle, spec, check: dg.AssetCheckKey, day: dt.date) -> dg.ExecuteInProcessResult:
+    """Execute one check alone for one day, as "Execute" on a check does in the UI."""
+    job = dg.define_asset_job(f"rerun_{check.name}", selection=dg.AssetSelection.checks(check))
+    defs = dg.Definitions.merge(build_definitions(spec, StateResource(state_dir=str(lifecycle.layout.root))),
+                                dg.Definitions(jobs=[job]))
+    # a checks-only job has no partitions definition of its own: the day travels as the run's tag
+    return defs.resolve_job_def(job.name).execute_in_process(
+        tags={"dagster/partition": day.isoformat()}, instance=lifecycle.instance, run_config=QUIET_RUN_CONFIG,
+        raise_on_error=False,
+    )
+
+
 def test_one_data_gate_reruns_alone_for_one_day(lifecycle, spec):
     # the gates share a step but not a fate: one of them re-runs for one day, nothing else does
     day = lifecycle.days[1]
-    gate = dg.AssetCheckKey(RAW, "check_row_count")
-    job = dg.define_asset_job("rerun_row_count", selection=dg.AssetSelection.checks(gate))
-    defs = dg.Definitions.merge(build_definitions(spec, StateResource(state_dir=str(lifecycle.layout.root))),
-                                dg.Definitions(jobs=[job]))
-    result = defs.resolve_job_def(job.name).execute_in_process(
-        tags={"dagster/partition": day.isoformat()}, instance=lifecycle.instance, run_config=QUIET_RUN_CONFIG
-    )
+    result = run_one_check(lifecycle, spec, dg.AssetCheckKey(RAW, "check_row_count"), day)
     assert result.success
     evaluations = check_evaluations(result)
     assert list(evaluations) == ["check_row_count"] and evaluations["check_row_count"].passed
@@ -162,6 +161,18 @@ def test_one_data_gate_reruns_alone_for_one_day(lifecycle, spec):
             "SELECT check_name FROM gate_results WHERE run_id = ? AND day = ?", [result.run_id, day]
         ).fetchall()
     assert recorded == [("check_row_count",)]
+
+
+def test_checks_on_a_day_never_ingested_fail_naming_the_missing_asset(lifecycle, spec):
+    from mlops_assets.cli import step_failure_message
+
+    day = dt.date(2013, 6, 1)  # never landed here
+    gate = run_one_check(lifecycle, spec, dg.AssetCheckKey(RAW, "check_schema"), day)
+    assert not gate.success
+    assert f"no snapshot of nycflights for {day}; materialize raw_nycflights first" in step_failure_message(gate)
+    check = run_one_check(lifecycle, spec, dg.AssetCheckKey(FEATURES, "check_no_leakage"), day)
+    assert not check.success
+    assert f"no features of nycflights for {day}; materialize nycflights_features first" in step_failure_message(check)
 
 
 def test_reingesting_identical_content_keeps_the_data_version(lifecycle, spec):

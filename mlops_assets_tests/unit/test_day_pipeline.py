@@ -1,7 +1,9 @@
 """ingest_and_featurize: the ingest job's work for one day without Dagster."""
 
+import pytest
+
 from mlops_assets.data_gates import DATA_GATES
-from mlops_assets.day_pipeline import ingest_and_featurize
+from mlops_assets.day_pipeline import NotMaterializedError, check_feature_day, gate_raw_day, ingest_and_featurize
 from mlops_assets.feature_checks import FEATURE_CHECKS
 from mlops_assets.features import current_feature_version
 from mlops_assets.verdicts import latest_verdicts
@@ -38,3 +40,19 @@ def test_a_day_failing_a_data_gate_gets_no_features(state, spec, land_flights, f
     assert "check_schema" in failed and "distance" in failed["check_schema"].summary
     with connect(state.warehouse_path) as con:
         assert current_feature_version(con, spec, day) is None
+
+
+def test_checks_on_a_day_never_ingested_name_the_missing_asset(state, spec, flight_days):
+    day = flight_days[0]
+    with pytest.raises(NotMaterializedError, match=f"no snapshot of nycflights for {day}; materialize raw_nycflights first"):
+        gate_raw_day(spec, state, day)
+    with pytest.raises(NotMaterializedError, match=f"no features of nycflights for {day}; materialize nycflights_features first"):
+        check_feature_day(spec, state, day)
+
+
+def test_named_gates_run_alone_in_their_declared_order(state, spec, land_flights, flight_days):
+    day = flight_days[0]
+    land_flights(day)
+    ingest_and_featurize(spec, state, day)
+    _hash, results = gate_raw_day(spec, state, day, names={"check_row_count", "check_schema"})
+    assert [r.check for r in results] == [name for name in DATA_GATES if name in {"check_row_count", "check_schema"}]

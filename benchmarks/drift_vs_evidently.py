@@ -35,13 +35,13 @@ WEATHER_JITTER = {"origin_temp": 0.5, "origin_dewpoint": 0.5, "origin_humidity":
 
 def prepare(folder: Path, rows: int) -> dict:
     """Real features for the two windows, through the platform's own steps, replicated to ``rows``."""
-    from mlops_assets.day_pipeline import ingest_and_featurize
-    from mlops_assets.features import features_table
-    from mlops_assets.landing import replay
-    from mlops_assets.spec import DAY_COLUMN, load_spec
-    from mlops_assets.sql import quote, sql_string
-    from mlops_assets.state import StateLayout
-    from mlops_assets.warehouse import connect
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+    from mlops_assets.features.build import features_table
+    from mlops_assets.ingest.landing import replay
+    from mlops_assets.core.spec import DAY_COLUMN, load_spec
+    from mlops_assets.core.sql import quote, sql_string
+    from mlops_assets.core.paths import StateLayout
+    from mlops_assets.core.warehouse import connect
 
     spec = load_spec()
     layout = StateLayout(folder / "state").ensure()
@@ -70,9 +70,9 @@ def prepare(folder: Path, rows: int) -> dict:
 def platform_side(folder: Path) -> dict:
     import duckdb
 
-    from mlops_assets.monitoring.drift import relation_bins, relation_psi
-    from mlops_assets.spec import load_spec
-    from mlops_assets.sql import sql_string
+    from mlops_assets.monitor.drift import relation_bins, relation_psi
+    from mlops_assets.core.spec import load_spec
+    from mlops_assets.core.sql import sql_string
 
     import pandas  # noqa: F401  (imported lazily by the first Arrow conversion: imports are not timed)
     import pyarrow  # noqa: F401
@@ -93,7 +93,7 @@ def evidently_side(folder: Path) -> dict:
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
-    from mlops_assets.spec import load_spec
+    from mlops_assets.core.spec import load_spec
 
     columns = list(load_spec().features)
     started = time.perf_counter()

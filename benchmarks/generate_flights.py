@@ -28,9 +28,9 @@ def generate(spec, layout, *, start: dt.date, days: int, rows: int, seed: int = 
     """Land ``days`` days starting at ``start`` holding about ``rows`` rows in all; returns (day, rows)."""
     import duckdb
 
-    from mlops_assets.landing import day_expression, landing_path
-    from mlops_assets.sources import source_relation_sql
-    from mlops_assets.sql import sql_string
+    from mlops_assets.ingest.landing import day_expression, landing_path
+    from mlops_assets.ingest.sources import source_relation_sql
+    from mlops_assets.core.sql import sql_string
 
     zone = layout.landing_dir_for(spec.name)
     zone.mkdir(parents=True, exist_ok=True)
@@ -99,8 +99,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from mlops_assets.spec import load_spec
-    from mlops_assets.state import StateLayout
+    from mlops_assets.core.spec import load_spec
+    from mlops_assets.core.paths import StateLayout
 
     layout = StateLayout(Path(args.state)).ensure()
     landed = generate(load_spec(), layout, start=args.start, days=args.days, rows=args.rows, seed=args.seed)

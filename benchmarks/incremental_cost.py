@@ -32,8 +32,8 @@ STEPS = ("ingest", "features", "scoring", "drift")
 
 
 def _open(state: Path):
-    from mlops_assets.spec import load_spec
-    from mlops_assets.state import StateLayout
+    from mlops_assets.core.spec import load_spec
+    from mlops_assets.core.paths import StateLayout
 
     layout = StateLayout(state).ensure()
     for key, value in layout.environment().items():
@@ -45,8 +45,8 @@ def prepare(state: Path, history_days: int, new_days: int, trials: int) -> dict:
     """Land history + new days, ingest the history, train a champion on its last 10 days."""
     from orchestration_overhead import plain_lifecycle
 
-    from mlops_assets.day_pipeline import ingest_and_featurize
-    from mlops_assets.landing import replay
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+    from mlops_assets.ingest.landing import replay
 
     spec, layout = _open(state)
     start = FIRST_NEW_DAY - dt.timedelta(days=history_days)
@@ -66,12 +66,12 @@ def prepare(state: Path, history_days: int, new_days: int, trials: int) -> dict:
 
 def measure(state: Path, day: dt.date) -> dict:
     """The four steps of one new day, each timed on its own (imports are warmed first)."""
-    from mlops_assets.day_pipeline import featurize_and_check, ingest_and_gate
+    from mlops_assets.pipeline.ingest_day import featurize_and_check, ingest_and_gate
     from mlops_assets.defs.resources import ModelRegistryResource
-    from mlops_assets.model_steps import model_name
-    from mlops_assets.monitoring.drift import DriftThresholds, drift_for_day
-    from mlops_assets.monitoring.scoring import score_day
-    from mlops_assets.warehouse import connect
+    from mlops_assets.pipeline.train_model import model_name
+    from mlops_assets.monitor.drift import DriftThresholds, drift_for_day
+    from mlops_assets.monitor.scoring import score_day
+    from mlops_assets.core.warehouse import connect
 
     import mlflow  # noqa: F401  (heavy imports are not what is measured)
     import pandera  # noqa: F401

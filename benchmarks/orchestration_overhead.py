@@ -35,8 +35,8 @@ START = dt.date(2013, 1, 1)
 
 def prepare_month(spec, layout, days: int) -> None:
     """Land, ingest, gate and featurize a month with the plain functions (not what is measured)."""
-    from mlops_assets.day_pipeline import ingest_and_featurize
-    from mlops_assets.landing import replay
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+    from mlops_assets.ingest.landing import replay
 
     for landed in replay(spec, layout, START, days):
         failed = [r.summary for r in ingest_and_featurize(spec, layout, landed.day) if not r.passed]
@@ -48,12 +48,12 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
     """The same steps train_job runs, called directly."""
     from mlops_assets.defs.model import CODE_VERSIONS
     from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource
-    from mlops_assets.evaluation.gating import MODEL_GATES
-    from mlops_assets.model_card import missing_sections
-    from mlops_assets.model_steps import evaluate_and_store, judge, model_name, train_and_log, write_candidate_card
-    from mlops_assets.promotion import promote
-    from mlops_assets.training.model import TuningBudget
-    from mlops_assets.training.snapshot import TrainingWindow, build_training_snapshot
+    from mlops_assets.gate.apply import MODEL_GATES
+    from mlops_assets.promote.card import missing_sections
+    from mlops_assets.pipeline.train_model import evaluate_and_store, judge, model_name, train_and_log, write_candidate_card
+    from mlops_assets.promote.promotion import promote
+    from mlops_assets.train.model import TuningBudget
+    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
 
     run_id = f"plain-{time.time_ns()}"
     registry = ModelRegistryResource().registry(layout, model_name(spec))
@@ -130,8 +130,8 @@ def main() -> int:
 
     import dagster as dg
 
-    from mlops_assets.spec import load_spec
-    from mlops_assets.state import StateLayout
+    from mlops_assets.core.spec import load_spec
+    from mlops_assets.core.paths import StateLayout
 
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as root:
         layout = StateLayout(Path(root)).ensure()

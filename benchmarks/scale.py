@@ -28,8 +28,8 @@ STAGES = ("generate", "ingestion", "features", "snapshot", "training")
 
 
 def _spec_and_layout(state: str):
-    from mlops_assets.spec import load_spec
-    from mlops_assets.state import StateLayout
+    from mlops_assets.core.spec import load_spec
+    from mlops_assets.core.paths import StateLayout
 
     layout = StateLayout(Path(state)).ensure()
     for key, value in layout.environment().items():
@@ -38,7 +38,7 @@ def _spec_and_layout(state: str):
 
 
 def _days(layout, spec) -> list[dt.date]:
-    from mlops_assets.landing import landed_days
+    from mlops_assets.ingest.landing import landed_days
 
     return [day for day, _ in landed_days(layout, spec)]
 
@@ -53,7 +53,7 @@ def stage_generate(state: str, args: argparse.Namespace) -> dict:
 
 def stage_ingestion(state: str, args: argparse.Namespace) -> dict:
     """What the raw asset and its data gates do, day by day (first half of day_pipeline)."""
-    from mlops_assets.day_pipeline import ingest_and_gate
+    from mlops_assets.pipeline.ingest_day import ingest_and_gate
 
     spec, layout = _spec_and_layout(state)
     rows = 0
@@ -66,7 +66,7 @@ def stage_ingestion(state: str, args: argparse.Namespace) -> dict:
 
 def stage_features(state: str, args: argparse.Namespace) -> dict:
     """What the features asset and its checks do, day by day (second half of day_pipeline)."""
-    from mlops_assets.day_pipeline import featurize_and_check
+    from mlops_assets.pipeline.ingest_day import featurize_and_check
 
     spec, layout = _spec_and_layout(state)
     rows = 0
@@ -84,7 +84,7 @@ def _require_passed(day, results) -> None:
 
 
 def stage_snapshot(state: str, args: argparse.Namespace) -> dict:
-    from mlops_assets.training.snapshot import TrainingWindow, build_training_snapshot
+    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
 
     spec, layout = _spec_and_layout(state)
     snapshot = build_training_snapshot(spec, layout, TrainingWindow(), run_id="scale-benchmark")
@@ -95,8 +95,8 @@ def stage_snapshot(state: str, args: argparse.Namespace) -> dict:
 def stage_training(state: str, args: argparse.Namespace) -> dict:
     from mlops_assets.defs.model import CODE_VERSIONS
     from mlops_assets.defs.resources import ModelRegistryResource
-    from mlops_assets.model_steps import model_name, train_and_log
-    from mlops_assets.training.model import TuningBudget
+    from mlops_assets.pipeline.train_model import model_name, train_and_log
+    from mlops_assets.train.model import TuningBudget
 
     spec, layout = _spec_and_layout(state)
     registry = ModelRegistryResource().registry(layout, model_name(spec))

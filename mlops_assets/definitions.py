@@ -23,7 +23,7 @@ from mlops_assets.defs.model import build_gate_checks, build_model_assets
 from mlops_assets.defs.monitoring import MonitoringPolicy, build_monitoring_assets
 from mlops_assets.defs.rollback import build_rollback_job
 from mlops_assets.defs.resources import GatePolicy, JsonHandleIOManager, ModelRegistryResource, StateResource
-from mlops_assets.spec import DatasetSpec, load_spec
+from mlops_assets.core.spec import DatasetSpec, load_spec
 
 # Partitioned asset checks (the data gates run per day) are a preview feature in Dagster 1.13; we
 # rely on them deliberately, so the warning is noise here.

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from mlops_assets import day_pipeline, features, landing
-from mlops_assets.sources import extracted_flights_csv
-from mlops_assets.spec import DEFAULT_SPEC_NAME, SPEC_ENV, DatasetSpec, load_spec
-from mlops_assets.state import STATE_DIR_ENV, StateLayout
+from mlops_assets.pipeline import ingest_day as day_pipeline
+from mlops_assets.features import build as features
+from mlops_assets.ingest import landing
+from mlops_assets.ingest.sources import extracted_flights_csv
+from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, DatasetSpec, load_spec
+from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
 
 FLIGHT_DAYS = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(4)]
 
@@ -98,7 +100,7 @@ def ingest_and_gate(spec: DatasetSpec, layout: StateLayout, day: dt.date):
 
 def snapshot_tables(layout: StateLayout) -> list[str]:
     """The immutable snapshot tables the warehouse holds, by name."""
-    from mlops_assets.warehouse import connect
+    from mlops_assets.core.warehouse import connect
 
     with connect(layout.warehouse_path) as con:
         rows = con.execute(

@@ -21,7 +21,7 @@ from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.monitoring import MonitoringPolicy
 from mlops_assets.defs.resources import StateResource
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.core.spec import DatasetSpec
 
 WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
 SENSOR_LOCK_WAIT_SECONDS = 20.0
@@ -36,7 +36,7 @@ def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         description=f"Starts ingest_job for each new or changed file in landing/{spec.name}/ (run key: day + sha256).",
     )
     def landing_sensor(context: dg.SensorEvaluationContext, state: StateResource):
-        from mlops_assets.landing import new_landings
+        from mlops_assets.ingest.landing import new_landings
 
         seen = json.loads(context.cursor) if context.cursor else {}
         changed, seen = new_landings(state.layout(), spec, seen)
@@ -67,11 +67,11 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         ),
     )
     def retraining_sensor(context: dg.SensorEvaluationContext, state: StateResource, monitoring_policy: MonitoringPolicy):
-        from mlops_assets.monitoring.drift import drift_history
-        from mlops_assets.monitoring.performance import performance_history
-        from mlops_assets.monitoring.triggers import decide
-        from mlops_assets.training.snapshot import passed_feature_days
-        from mlops_assets.warehouse import WarehouseBusyError, connect
+        from mlops_assets.monitor.drift import drift_history
+        from mlops_assets.monitor.performance import performance_history
+        from mlops_assets.retrain.triggers import decide
+        from mlops_assets.train.snapshot import passed_feature_days
+        from mlops_assets.core.warehouse import WarehouseBusyError, connect
 
         cursor = json.loads(context.cursor) if context.cursor else {}
         last = dt.date.fromisoformat(cursor["last_trigger_day"]) if cursor.get("last_trigger_day") else None
@@ -111,9 +111,9 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
 
 def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     """The champion's gate override has expired (checked after the drift and performance rules)."""
-    from mlops_assets import ledger
-    from mlops_assets.monitoring.triggers import override_expired
-    from mlops_assets.training.snapshot import passed_feature_days
+    from mlops_assets.promote import ledger
+    from mlops_assets.retrain.triggers import override_expired
+    from mlops_assets.train.snapshot import passed_feature_days
 
     moves = [e for e in ledger.entries(con, spec.name) if e.action in ledger.ALIAS_MOVES]
     days = passed_feature_days(con, spec, None, None)
@@ -141,7 +141,7 @@ def train_window_config(end: dt.date, window_days: int, min_days: int = 3) -> di
     description=f"Records every failed run in the alerts table and posts it to ${WEBHOOK_ENV} when set.",
 )
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext, state: StateResource):
-    from mlops_assets.monitoring.alerts import readable_reason, record_alert
+    from mlops_assets.monitor.alerts import readable_reason, record_alert
 
     failures = [(event.step_key or "run", _root_cause(event)) for event in context.get_step_failure_events()]
     reason = readable_reason(failures, context.failure_event.message or "run failed")

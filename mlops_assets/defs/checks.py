@@ -7,13 +7,13 @@ from typing import Callable
 
 import dagster as dg
 
-from mlops_assets.day_pipeline import NotMaterializedError
+from mlops_assets.pipeline.ingest_day import NotMaterializedError
 from mlops_assets.defs.common import WAREHOUSE_POOL, daily_partitions, partition_day
 from mlops_assets.defs.metadata import check_result
 from mlops_assets.defs.resources import StateResource
-from mlops_assets.spec import DatasetSpec
-from mlops_assets.state import StateLayout
-from mlops_assets.verdicts import GateResult
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.paths import StateLayout
+from mlops_assets.core.verdicts import GateResult
 
 # (spec, layout, day, run_id, check names) -> (content hash judged, results in order)
 DayChecks = Callable[[DatasetSpec, StateLayout, dt.date, str, set[str]], tuple[str, list[GateResult]]]

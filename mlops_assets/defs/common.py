@@ -6,7 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.core.spec import DatasetSpec
 
 OWNERS = ["team:mlops"]
 WAREHOUSE_POOL = "warehouse"

@@ -3,14 +3,14 @@
 
 import dagster as dg
 
-from mlops_assets.day_pipeline import check_feature_day
+from mlops_assets.pipeline.ingest_day import check_feature_day
 from mlops_assets.defs.checks import daily_checks_step
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
 from mlops_assets.defs.metadata import records_table, table_schema
 from mlops_assets.defs.resources import StateResource
-from mlops_assets.feature_checks import FEATURE_CHECKS
-from mlops_assets.features import build_features, features_code_version
-from mlops_assets.spec import DatasetSpec, sql_problems
+from mlops_assets.features.checks import FEATURE_CHECKS
+from mlops_assets.features.build import build_features, features_code_version
+from mlops_assets.core.spec import DatasetSpec, sql_problems
 
 FEATURE_CHECKS_STEP = "feature_checks"
 CHECK_DESCRIPTIONS = {

@@ -6,14 +6,14 @@ import json
 
 import dagster as dg
 
-from mlops_assets.data_gates import DATA_GATES
-from mlops_assets.day_pipeline import gate_raw_day
+from mlops_assets.validate.data_gates import DATA_GATES
+from mlops_assets.pipeline.ingest_day import gate_raw_day
 from mlops_assets.defs.checks import daily_checks_step
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
 from mlops_assets.defs.metadata import table_schema
 from mlops_assets.defs.resources import StateResource
-from mlops_assets.ingestion import ingest_day
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.ingest.snapshots import ingest_day
+from mlops_assets.core.spec import DatasetSpec
 
 INGESTION_CODE_VERSION = "1"
 DATA_GATES_STEP = "data_gates"

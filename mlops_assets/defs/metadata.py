@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from mlops_assets.verdicts import GateResult
+from mlops_assets.core.verdicts import GateResult
 
 FAILURE_SCHEMA = dg.TableSchema(
     columns=[

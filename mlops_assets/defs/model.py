@@ -9,8 +9,8 @@ from pydantic import Field
 
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
 from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
-from mlops_assets.model_steps import model_name
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.pipeline.train_model import model_name
+from mlops_assets.core.spec import DatasetSpec
 
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
@@ -62,7 +62,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         ),
     )
     def training_snapshot(context: dg.AssetExecutionContext, config: TrainingWindowConfig, state: StateResource):
-        from mlops_assets.training.snapshot import TrainingWindow, build_training_snapshot
+        from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
 
         window = TrainingWindow(
             start=dt.date.fromisoformat(config.start_date) if config.start_date else None,
@@ -106,8 +106,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         state: StateResource,
         model_registry: ModelRegistryResource,
     ):
-        from mlops_assets.model_steps import train_and_log
-        from mlops_assets.training.model import TuningBudget
+        from mlops_assets.pipeline.train_model import train_and_log
+        from mlops_assets.train.model import TuningBudget
 
         layout = state.layout()
         budget = TuningBudget(config.trials, config.seed, config.max_rounds, config.early_stopping_rounds, config.nthread)
@@ -152,7 +152,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         state: StateResource,
         model_registry: ModelRegistryResource,
     ):
-        from mlops_assets.model_steps import evaluate_and_store
+        from mlops_assets.pipeline.train_model import evaluate_and_store
 
         layout = state.layout()
         evaluation = evaluate_and_store(
@@ -183,8 +183,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         ),
     )
     def model_card(context: dg.AssetExecutionContext, candidate_model: dict, state: StateResource):
-        from mlops_assets.model_card import missing_sections, render_markdown
-        from mlops_assets.model_steps import write_candidate_card
+        from mlops_assets.promote.card import missing_sections, render_markdown
+        from mlops_assets.pipeline.train_model import write_candidate_card
 
         sha = candidate_model["model_sha256"]
         card, markdown_path, html_path = write_candidate_card(
@@ -230,8 +230,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         state: StateResource,
         model_registry: ModelRegistryResource,
     ):
-        from mlops_assets.model_steps import write_candidate_card
-        from mlops_assets.promotion import promote
+        from mlops_assets.pipeline.train_model import write_candidate_card
+        from mlops_assets.promote.promotion import promote
 
         layout = state.layout()
 
@@ -289,7 +289,7 @@ def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) 
     def promotion_gates(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict, state: StateResource,
                         gate_policy: GatePolicy):
         # names only at definition time: evaluation.gating (numpy, pandas) loads here, in the step
-        from mlops_assets.model_steps import judge
+        from mlops_assets.pipeline.train_model import judge
 
         sha = candidate_evaluation["model_sha256"]
         selected = {key.name for key in context.selected_asset_check_keys}
@@ -350,7 +350,7 @@ SLICES_COLUMNS = {
 
 def _evaluation_metadata(evaluation) -> dict[str, Any]:
     from mlops_assets.defs.metadata import records_table
-    from mlops_assets.evaluation.plots import png_markdown
+    from mlops_assets.evaluate.plots import png_markdown
 
     metrics = []
     for name, values in evaluation.metrics.items():

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
-from mlops_assets.model_steps import model_name
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.pipeline.train_model import model_name
+from mlops_assets.core.spec import DatasetSpec
 
 MONITORING_CODE_VERSIONS = {
     "batch_predictions": "1",
@@ -48,12 +48,12 @@ class MonitoringPolicy(dg.ConfigurableResource):
     )
 
     def drift_thresholds(self):
-        from mlops_assets.monitoring.drift import DriftThresholds
+        from mlops_assets.monitor.drift import DriftThresholds
 
         return DriftThresholds(self.moderate_psi, self.high_psi)
 
     def retrain_policy(self):
-        from mlops_assets.monitoring.triggers import RetrainPolicy
+        from mlops_assets.retrain.triggers import RetrainPolicy
 
         return RetrainPolicy(self.moderate_psi, self.high_psi, self.moderate_persist_days, self.cooldown_days,
                              self.max_relative_auc_drop, self.retrain_window_days, self.performance_days,
@@ -88,7 +88,7 @@ def build_monitoring_assets(
     )
     def batch_predictions(context: dg.AssetExecutionContext, state: StateResource,
                           model_registry: ModelRegistryResource) -> dg.MaterializeResult:
-        from mlops_assets.monitoring.scoring import score_day
+        from mlops_assets.monitor.scoring import score_day
 
         layout = state.layout()
         scored = score_day(spec, layout, model_registry.registry(layout, registered_name), partition_day(context),
@@ -122,7 +122,7 @@ def build_monitoring_assets(
     )
     def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, state: StateResource,
                      model_registry: ModelRegistryResource, monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
-        from mlops_assets.monitoring.drift import drift_for_day, write_evidently_report
+        from mlops_assets.monitor.drift import drift_for_day, write_evidently_report
 
         layout = state.layout()
         day = partition_day(context)
@@ -168,7 +168,7 @@ def build_monitoring_assets(
     )
     def live_performance(context: dg.AssetExecutionContext, state: StateResource,
                          model_registry: ModelRegistryResource, monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
-        from mlops_assets.monitoring.performance import measure_day
+        from mlops_assets.monitor.performance import measure_day
 
         layout = state.layout()
         measured = measure_day(
@@ -200,8 +200,8 @@ def build_monitoring_assets(
         ),
     )
     def monitoring_timeline(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
-        from mlops_assets.monitoring.timeline import build_timeline, plot_timeline, timeline_markdown
-        from mlops_assets.evaluation.plots import png_markdown
+        from mlops_assets.monitor.timeline import build_timeline, plot_timeline, timeline_markdown
+        from mlops_assets.evaluate.plots import png_markdown
 
         layout = state.layout()
         timeline = build_timeline(spec, layout, retraining_runs(context.instance))

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.state import StateLayout
+from mlops_assets.core.paths import StateLayout
 
 
 class StateResource(dg.ConfigurableResource):
@@ -33,7 +33,7 @@ class ModelRegistryResource(dg.ConfigurableResource):
     )
 
     def registry(self, layout: StateLayout, model_name: str):
-        from mlops_assets.tracking import ModelRegistry
+        from mlops_assets.core.registry import ModelRegistry
 
         return ModelRegistry(self.tracking_uri or layout.mlflow_tracking_uri, layout.mlflow_artifacts_dir, model_name)
 
@@ -51,7 +51,7 @@ class GatePolicy(dg.ConfigurableResource):
     max_ece: float = Field(default=0.05, description="ceiling on expected calibration error")
 
     def thresholds(self):
-        from mlops_assets.evaluation.gates import GateThresholds
+        from mlops_assets.gate.rules import GateThresholds
 
         return GateThresholds(
             min_auc=self.min_auc,

@@ -1,12 +1,12 @@
-"""rollback_job: put a previous champion back, from the UI or the CLI (mlops_assets.rollback)."""
+"""rollback_job: put a previous champion back, from the UI or the CLI (mlops_assets.promote.rollback)."""
 
 import dagster as dg
 from pydantic import Field
 
 from mlops_assets.defs.common import WAREHOUSE_POOL
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
-from mlops_assets.model_steps import model_name
-from mlops_assets.spec import DatasetSpec
+from mlops_assets.pipeline.train_model import model_name
+from mlops_assets.core.spec import DatasetSpec
 
 ROLLBACK_JOB = "rollback_job"
 CHAMPION_ASSET = "champion_model"
@@ -33,8 +33,8 @@ def build_rollback_job(spec: DatasetSpec) -> dg.JobDefinition:
         context: dg.OpExecutionContext, config: RollbackConfig, state: StateResource,
         model_registry: ModelRegistryResource,
     ) -> None:
-        from mlops_assets.overrides import parse_expiry
-        from mlops_assets.rollback import rollback
+        from mlops_assets.gate.overrides import parse_expiry
+        from mlops_assets.promote.rollback import rollback
 
         layout = state.layout()
         entry = rollback(

@@ -23,12 +23,12 @@ from typing import Any, Callable
 
 import pytest
 
-from mlops_assets.data_gates import DATA_GATES
-from mlops_assets.feature_checks import FEATURE_CHECKS
-from mlops_assets.landing import LandingError, landing_path
-from mlops_assets.spec import SpecError, load_spec
-from mlops_assets.state import StateLayout
-from mlops_assets.warehouse import connect
+from mlops_assets.validate.data_gates import DATA_GATES
+from mlops_assets.features.checks import FEATURE_CHECKS
+from mlops_assets.ingest.landing import LandingError, landing_path
+from mlops_assets.core.spec import SpecError, load_spec
+from mlops_assets.core.paths import StateLayout
+from mlops_assets.core.warehouse import connect
 from mlops_assets_tests.conftest import SENSOR_FIELDS, SENSOR_SPEC_YAML, sensor_rows, write_csv
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,7 @@ def write_spec(folder: Path, text: str, name: str = "sensors.yaml") -> Path:
 @pytest.fixture(scope="module")
 def sensor_world(tmp_path_factory) -> Path:
     """GOOD_DAYS of sensor readings ingested, gated and featurized."""
-    from mlops_assets.day_pipeline import ingest_and_featurize
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
 
     base = tmp_path_factory.mktemp("bad_input_world")
     spec = load_spec(write_spec(base / "spec", SENSOR_SPEC_YAML))
@@ -77,10 +77,10 @@ def sensor_world(tmp_path_factory) -> Path:
 def champion_store(sensor_world, tmp_path_factory) -> Path:
     """An MLflow store whose ``champion`` is a small model trained on GOOD_DAYS (registered from
     its saved folder: the training cases never get as far as loading it)."""
-    from mlops_assets.model_steps import model_name
-    from mlops_assets.tracking import CHAMPION_ALIAS, ModelRegistry
-    from mlops_assets.training.model import TuningBudget, train_candidate
-    from mlops_assets.training.snapshot import TrainingWindow, build_training_snapshot, read_split
+    from mlops_assets.pipeline.train_model import model_name
+    from mlops_assets.core.registry import CHAMPION_ALIAS, ModelRegistry
+    from mlops_assets.train.model import TuningBudget, train_candidate
+    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot, read_split
 
     spec = load_spec(write_spec(tmp_path_factory.mktemp("champion_spec"), SENSOR_SPEC_YAML))
     layout = StateLayout(sensor_world)
@@ -149,7 +149,7 @@ def fingerprint(layout: StateLayout, dataset: str) -> dict:
     """Everything a bad input must not touch: the content of every snapshot table that exists, the
     feature rows of every day, the feature builds, the other days' ingestions and verdicts, the
     training snapshots. Compared before and after each case."""
-    from mlops_assets.hashing import relation_sha256
+    from mlops_assets.core.hashing import relation_sha256
 
     found: dict[str, Any] = {}
     with connect(layout.warehouse_path) as con:
@@ -194,7 +194,7 @@ def leftovers(layout: StateLayout) -> list[Path]:
 
 
 def champion_version(layout: StateLayout, dataset_model: str) -> str | None:
-    from mlops_assets.tracking import ModelRegistry
+    from mlops_assets.core.registry import ModelRegistry
 
     champion = ModelRegistry(layout.mlflow_tracking_uri, layout.mlflow_artifacts_dir, dataset_model).champion()
     return champion.version if champion else None
@@ -407,7 +407,7 @@ def valid_parquet(world: World, *, reading_as_text: bool = False) -> bytes:
 
 def spec_case(name: str, transform: Callable[[str], str], message: str, base: str = "sensors") -> Case:
     def make(world: World) -> None:
-        from mlops_assets.spec import BUILTIN_SPECS_DIR
+        from mlops_assets.core.spec import BUILTIN_SPECS_DIR
 
         source = SENSOR_SPEC_YAML if base == "sensors" else (BUILTIN_SPECS_DIR / "nycflights.yaml").read_text()
         text = transform(source)
@@ -445,7 +445,7 @@ def _next_day_flights(frame) -> None:
 
 
 def single_class_window(world: World) -> None:
-    from mlops_assets.day_pipeline import ingest_and_featurize
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
 
     for offset in range(3):
         day = dt.date(2024, 3, 13) + dt.timedelta(days=offset)
@@ -460,7 +460,7 @@ def stuck_day(day: dt.date) -> list[dict]:
 
 
 def constant_features(world: World) -> None:
-    from mlops_assets.day_pipeline import ingest_and_featurize
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
 
     day = dt.date(2024, 3, 8)  # its trailing rate is one value too: one site, one history
     world.land(day, stuck_day(day))
@@ -468,7 +468,7 @@ def constant_features(world: World) -> None:
 
 
 def all_null_feature(world: World) -> None:
-    from mlops_assets.day_pipeline import ingest_and_featurize
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
 
     day = dt.date(2024, 3, 20)  # nothing in the two days before it: its trailing rate is NULL
     world.land(day, stuck_day(day))
@@ -591,7 +591,7 @@ def world_for(case: Case, request) -> World:
 
 
 def run_day(world: World, day: dt.date):
-    from mlops_assets.day_pipeline import ingest_and_featurize
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
 
     return ingest_and_featurize(world.spec, world.layout, day)
 
@@ -652,7 +652,7 @@ def test_bad_file_is_stopped(case: Case, request):
         assert set(before["raw_snapshots"]) <= set(after["raw_snapshots"])
         assert set(before["verdicts"]) <= set(after["verdicts"])
         # and the features step refuses this snapshot if asked directly, naming the failed gate
-        from mlops_assets.features import FeatureError, build_features
+        from mlops_assets.features.build import FeatureError, build_features
 
         with pytest.raises(FeatureError, match=f"has not passed its data gates.*{sorted(case.gates)[0]}"):
             build_features(world.spec, world.layout, day)
@@ -661,7 +661,7 @@ def test_bad_file_is_stopped(case: Case, request):
 
 
 def _landed_day(world: World) -> dt.date:
-    from mlops_assets.landing import landed_days
+    from mlops_assets.ingest.landing import landed_days
 
     days = [day for day, _ in landed_days(world.layout, world.spec) if day not in GOOD_DAYS]
     assert len(days) == 1, days
@@ -682,7 +682,7 @@ def test_bad_spec_is_refused(case: Case, sensor_state):
 def test_bad_training_window_keeps_the_champion(case: Case, sensor_state, champion_store):
     import dagster as dg
 
-    from mlops_assets.cli import QUIET_RUN_CONFIG
+    from mlops_assets.cli.main import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.jobs import TRAIN_JOB
     from mlops_assets.defs.resources import StateResource
@@ -723,7 +723,7 @@ def test_bad_training_window_keeps_the_champion(case: Case, sensor_state, champi
     models_after = sorted((layout.root / "models").glob("*")) if (layout.root / "models").exists() else []
     assert models_after == models_before
     with connect(layout.warehouse_path) as con:
-        from mlops_assets.warehouse import table_exists
+        from mlops_assets.core.warehouse import table_exists
 
         if table_exists(con, "promotion_ledger"):
             assert con.execute("SELECT count(*) FROM promotion_ledger").fetchall() == [(0,)]

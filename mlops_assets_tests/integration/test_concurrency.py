@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlops_assets.state import StateLayout
+from mlops_assets.core.paths import StateLayout
 from mlops_assets_tests.integration.test_crash_recovery import (
     FAR_DAY,
     MODEL_NAME,
@@ -51,7 +51,7 @@ class Prepared:
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory, flights_csv, spec) -> Prepared:
-    from mlops_assets.day_pipeline import ingest_and_featurize
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
 
     base = base_state(tmp_path_factory, flights_csv, spec)
     sequential = copy_state(base.root, new_state(tmp_path_factory.mktemp("sequential"), flights_csv))
@@ -93,10 +93,10 @@ def test_two_ingestion_runs_at_once_store_what_sequential_runs_store(state, spec
 
 
 def test_scoring_during_a_promotion_uses_one_consistent_champion(spec, prepared, tmp_path):
-    from mlops_assets.features import features_table
-    from mlops_assets.ledger import entries
-    from mlops_assets.tracking import ModelRegistry
-    from mlops_assets.warehouse import connect
+    from mlops_assets.features.build import features_table
+    from mlops_assets.promote.ledger import entries
+    from mlops_assets.core.registry import ModelRegistry
+    from mlops_assets.core.warehouse import connect
 
     layout = prepared.champion
     registry = ModelRegistry(layout.mlflow_tracking_uri, layout.mlflow_artifacts_dir, MODEL_NAME)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_assets.state import StateLayout
+from mlops_assets.core.paths import StateLayout
 from mlops_assets_tests.conftest import snapshot_tables
 
 pytestmark = pytest.mark.integration
@@ -104,8 +104,9 @@ def wait_for_file_after(owner, name, announce, wait_for):
 
 
 def install(point):
-    from mlops_assets import features, ingestion
-    from mlops_assets.tracking import ModelRegistry
+    from mlops_assets.features import build as features
+    from mlops_assets.ingest import snapshots as ingestion
+    from mlops_assets.core.registry import ModelRegistry
 
     if not point:
         return
@@ -130,11 +131,11 @@ def main():
     job_name, partition, run_config, point = sys.argv[1], sys.argv[2] or None, json.loads(sys.argv[3]), sys.argv[4]
     import dagster as dg
 
-    from mlops_assets.cli import QUIET_RUN_CONFIG
+    from mlops_assets.cli.main import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.resources import StateResource
-    from mlops_assets.spec import load_spec
-    from mlops_assets.state import StateLayout
+    from mlops_assets.core.spec import load_spec
+    from mlops_assets.core.paths import StateLayout
 
     StateLayout.from_env().ensure()  # what every mlops-assets command does before it runs a job
     install(point)
@@ -222,7 +223,7 @@ def run_in_process(layout: StateLayout, spec, job: str, *, partition: str | None
     after what every mlops-assets command does first: ``StateLayout.ensure()``."""
     import dagster as dg
 
-    from mlops_assets.cli import QUIET_RUN_CONFIG
+    from mlops_assets.cli.main import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.resources import StateResource
 
@@ -256,10 +257,10 @@ def stray_files(root: Path) -> list[str]:
 def day_state(layout: StateLayout, spec, day: dt.date) -> dict:
     """What the warehouse holds for one day: every snapshot version, the current one, its gate
     verdicts, and the feature version with the hash of the stored feature rows."""
-    from mlops_assets.features import current_feature_version
-    from mlops_assets.hashing import relation_sha256
-    from mlops_assets.ingestion import current_snapshot, snapshot_versions
-    from mlops_assets.warehouse import connect
+    from mlops_assets.features.build import current_feature_version
+    from mlops_assets.core.hashing import relation_sha256
+    from mlops_assets.ingest.snapshots import current_snapshot, snapshot_versions
+    from mlops_assets.core.warehouse import connect
 
     with connect(layout.warehouse_path) as con:
         snapshot = current_snapshot(con, spec, day)
@@ -290,9 +291,9 @@ class ModelState:
 
 
 def model_state(layout: StateLayout, spec) -> ModelState:
-    from mlops_assets import ledger
-    from mlops_assets.tracking import ModelRegistry
-    from mlops_assets.warehouse import connect
+    from mlops_assets.promote import ledger
+    from mlops_assets.core.registry import ModelRegistry
+    from mlops_assets.core.warehouse import connect
 
     registry = ModelRegistry(layout.mlflow_tracking_uri, layout.mlflow_artifacts_dir, MODEL_NAME)
     champion = registry.champion()
@@ -353,8 +354,8 @@ _BASES: dict[str, StateLayout] = {}
 def base_state(tmp_path_factory, flights_csv, spec) -> StateLayout:
     """BASE_DAYS ingested and featurized, NEW_DAY and FAR_DAY landed, an empty MLflow store: built
     once per session (this module and test_concurrency copy it), never modified."""
-    from mlops_assets.day_pipeline import ingest_and_featurize
-    from mlops_assets.landing import replay
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+    from mlops_assets.ingest.landing import replay
 
     if "base" in _BASES:
         return _BASES["base"]
@@ -374,7 +375,7 @@ def base_state(tmp_path_factory, flights_csv, spec) -> StateLayout:
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory, flights_csv, spec) -> Prepared:
-    from mlops_assets.day_pipeline import ingest_and_featurize
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
 
     base = base_state(tmp_path_factory, flights_csv, spec)
     reference = copy_state(base.root, new_state(tmp_path_factory.mktemp("reference_ingest"), flights_csv))
@@ -385,8 +386,8 @@ def prepared(tmp_path_factory, flights_csv, spec) -> Prepared:
 
     # the model an uninterrupted train_job makes: the same plain functions its assets call
     # (test_model_lifecycle proves the job's champion is byte-identical to them)
-    from mlops_assets.training.model import TuningBudget, train_candidate
-    from mlops_assets.training.snapshot import (
+    from mlops_assets.train.model import TuningBudget, train_candidate
+    from mlops_assets.train.snapshot import (
         TrainingWindow,
         build_training_snapshot,
         read_split,
@@ -454,7 +455,7 @@ def assert_same_model_state(layout: StateLayout, spec, reference_sha256: str, ki
 
 
 def test_kills_during_training_and_registration_then_rerun_promotes_the_same_model(layout, spec, prepared):
-    from mlops_assets.tracking import ModelRegistry
+    from mlops_assets.core.registry import ModelRegistry
 
     # 1. killed once the candidate is logged to MLflow: that run's model is the reference file
     assert_killed(run_job(layout, "train_job", run_config=TRAIN_RUN_CONFIG, kill="after_mlflow_log"))
@@ -481,7 +482,7 @@ def test_kills_during_training_and_registration_then_rerun_promotes_the_same_mod
     import mlflow
     import numpy as np
 
-    from mlops_assets.training.model import MODEL_FILE, load_model, predict
+    from mlops_assets.train.model import MODEL_FILE, load_model, predict
 
     champion = registry.champion()
     downloaded = Path(mlflow.artifacts.download_artifacts(

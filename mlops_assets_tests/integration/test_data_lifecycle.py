@@ -17,18 +17,18 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.cli import QUIET_RUN_CONFIG, main
-from mlops_assets.data_gates import DATA_GATES
+from mlops_assets.cli.main import QUIET_RUN_CONFIG, main
+from mlops_assets.validate.data_gates import DATA_GATES
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGEST_JOB
 from mlops_assets.defs.resources import StateResource
-from mlops_assets.feature_checks import FEATURE_CHECKS
-from mlops_assets.features import current_feature_version
-from mlops_assets.hashing import relation_sha256
-from mlops_assets.ingestion import current_snapshot, snapshot_versions
-from mlops_assets.landing import landing_path
-from mlops_assets.state import StateLayout
-from mlops_assets.warehouse import connect
+from mlops_assets.features.checks import FEATURE_CHECKS
+from mlops_assets.features.build import current_feature_version
+from mlops_assets.core.hashing import relation_sha256
+from mlops_assets.ingest.snapshots import current_snapshot, snapshot_versions
+from mlops_assets.ingest.landing import landing_path
+from mlops_assets.core.paths import StateLayout
+from mlops_assets.core.warehouse import connect
 from mlops_assets_tests.conftest import snapshot_tables
 
 pytestmark = pytest.mark.integration
@@ -164,7 +164,7 @@ def test_one_data_gate_reruns_alone_for_one_day(lifecycle, spec):
 
 
 def test_checks_on_a_day_never_ingested_fail_naming_the_missing_asset(lifecycle, spec):
-    from mlops_assets.cli import step_failure_message
+    from mlops_assets.cli.main import step_failure_message
 
     day = dt.date(2013, 6, 1)  # never landed here
     gate = run_one_check(lifecycle, spec, dg.AssetCheckKey(RAW, "check_schema"), day)

@@ -15,21 +15,21 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from mlops_assets import ledger
-from mlops_assets.cli import QUIET_RUN_CONFIG
+from mlops_assets.promote import ledger
+from mlops_assets.cli.main import QUIET_RUN_CONFIG
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import CARD_CHECK
 from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
-from mlops_assets.evaluation.gating import MODEL_GATES
-from mlops_assets.landing import replay
-from mlops_assets.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
-from mlops_assets.state import STATE_DIR_ENV, StateLayout
-from mlops_assets.tracking import CHAMPION_ALIAS
-from mlops_assets.verdicts import latest_verdicts
-from mlops_assets.training.model import MODEL_FILE, TuningBudget, file_sha256, load_model, predict, train_candidate
-from mlops_assets.training.snapshot import load_training_snapshot, read_split
-from mlops_assets.warehouse import connect
+from mlops_assets.gate.apply import MODEL_GATES
+from mlops_assets.ingest.landing import replay
+from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
+from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
+from mlops_assets.core.registry import CHAMPION_ALIAS
+from mlops_assets.core.verdicts import latest_verdicts
+from mlops_assets.train.model import MODEL_FILE, TuningBudget, file_sha256, load_model, predict, train_candidate
+from mlops_assets.train.snapshot import load_training_snapshot, read_split
+from mlops_assets.core.warehouse import connect
 
 pytestmark = pytest.mark.integration
 
@@ -335,7 +335,7 @@ def run_rollback(lifecycle, **config) -> dg.ExecuteInProcessResult:
 
 
 def step_failure(result: dg.ExecuteInProcessResult) -> str:
-    from mlops_assets.cli import step_failure_message
+    from mlops_assets.cli.main import step_failure_message
 
     return step_failure_message(result)
 
@@ -378,7 +378,7 @@ def test_rollback_refuses_an_artifact_whose_sha256_does_not_match(lifecycle):
 
 
 def test_gate_override_promotes_past_failed_gates_and_is_recorded(lifecycle, capsys):
-    from mlops_assets.cli import main
+    from mlops_assets.cli.main import main
 
     candidate = weak_candidate(lifecycle)
     with connect(lifecycle.layout.warehouse_path) as con:
@@ -418,7 +418,7 @@ def test_gate_override_promotes_past_failed_gates_and_is_recorded(lifecycle, cap
 
 def test_rollback_restores_the_previous_champion_and_scoring_uses_it(lifecycle):
     from mlops_assets.defs.jobs import SCORE_JOB
-    from mlops_assets.monitoring.scoring import predictions_table
+    from mlops_assets.monitor.scoring import predictions_table
 
     registry = lifecycle.registry()
     overridden = registry.champion()
@@ -458,7 +458,7 @@ def test_rollback_without_an_earlier_champion_is_refused(lifecycle):
 
 def test_an_incomplete_card_stops_the_promotion(lifecycle, monkeypatch):
     # the card check runs in the card's own step: a failure must still stop champion_model
-    import mlops_assets.model_card as model_card
+    import mlops_assets.promote.card as model_card
 
     monkeypatch.setattr(model_card, "missing_sections", lambda card: ["Intended use"])
     rows_before = len(lifecycle.ledger_rows())

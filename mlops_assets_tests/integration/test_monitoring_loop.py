@@ -19,21 +19,21 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets import ledger
+from mlops_assets.promote import ledger
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGEST_JOB, TIMELINE_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
-from mlops_assets.evaluation.evaluate import load_evaluation
-from mlops_assets.day_pipeline import ingest_and_featurize
-from mlops_assets.landing import replay
-from mlops_assets.model_steps import model_name
-from mlops_assets.simulation import QUIET, Loop
-from mlops_assets.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
-from mlops_assets.state import STATE_DIR_ENV, StateLayout
-from mlops_assets.tracking import CHAMPION_ALIAS
-from mlops_assets.training.snapshot import load_training_snapshot
-from mlops_assets.warehouse import connect
+from mlops_assets.evaluate.evaluation import load_evaluation
+from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+from mlops_assets.ingest.landing import replay
+from mlops_assets.pipeline.train_model import model_name
+from mlops_assets.defs.simulation import QUIET, Loop
+from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
+from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
+from mlops_assets.core.registry import CHAMPION_ALIAS
+from mlops_assets.train.snapshot import load_training_snapshot
+from mlops_assets.core.warehouse import connect
 
 pytestmark = pytest.mark.integration
 
@@ -294,7 +294,7 @@ def test_timeline_mentions_the_retraining_run(scenario):
 
 
 def test_evidently_report_is_written_for_people(scenario):
-    from mlops_assets.monitoring.drift import DriftResult, write_evidently_report
+    from mlops_assets.monitor.drift import DriftResult, write_evidently_report
 
     reference = scenario.registry().version("1").tags["snapshot_hash"]
     with connect(scenario.layout.warehouse_path) as con:

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from mlops_assets.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
-from mlops_assets.state import PROJECT_ROOT, STATE_DIR_ENV, StateLayout
+from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
+from mlops_assets.core.paths import PROJECT_ROOT, STATE_DIR_ENV, StateLayout
 
 pytestmark = pytest.mark.integration
 
@@ -130,8 +130,8 @@ class Server:
 
 def prepare_days(spec, layout: StateLayout, days: int) -> None:
     """Land, ingest, gate and featurize days with the plain functions."""
-    from mlops_assets.day_pipeline import ingest_and_featurize
-    from mlops_assets.landing import replay
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+    from mlops_assets.ingest.landing import replay
 
     for landed in replay(spec, layout, START, days):
         for result in ingest_and_featurize(spec, layout, landed.day):

@@ -1,0 +1,1 @@
+"""The ``mlops-assets`` command line."""

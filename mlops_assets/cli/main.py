@@ -1,0 +1,348 @@
+"""``mlops-assets``: the command line for people who are not in the Dagster UI.
+
+- ``demo``: land the first days of the dataset and run the lifecycle on them through Dagster, on the
+  embedded defaults, then print what happened. Runs are recorded in the local Dagster instance, so
+  ``mlops-assets dev`` shows them afterwards.
+- ``replay``: land whole days from the dataset's source into the landing folder.
+- ``validate``: check a dataset spec without running anything.
+- ``dev``: start ``dagster dev`` (webserver and daemon) on 127.0.0.1 with the state folder wired in.
+- ``rollback``: run rollback_job (previous champion, or a named version) on the local instance.
+- ``override``: record a gate override (who, why, until when) for one model.
+- ``ledger``: print the promotion ledger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlops_assets.core.paths import PROJECT_ROOT, StateLayout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    from mlops_assets.core.spec import SpecError
+
+    from mlops_assets.gate.overrides import OverrideRefused
+
+    try:
+        return args.handler(args)
+    except (SpecError, OverrideRefused) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--state-dir", help="state folder (default: $MLOPS_STATE_DIR or ./.mlops_state)")
+    parser.add_argument("--spec", help="dataset spec: a YAML path or a built-in name (default: nycflights)")
+    commands = parser.add_subparsers(dest="command")
+
+    demo = commands.add_parser("demo", help="land the first days and run the lifecycle on them")
+    demo.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
+    demo.add_argument("--days", type=int, default=28, help="how many days to land and ingest (default 28)")
+    demo.add_argument("--skip-training", action="store_true", help="only the data half")
+    demo.set_defaults(handler=_demo)
+
+    replay = commands.add_parser("replay", help="land whole days from the dataset's source")
+    replay.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
+    replay.add_argument("--days", type=int, default=1)
+    replay.set_defaults(handler=_replay)
+
+    validate = commands.add_parser("validate", help="validate a dataset spec (shape, names and SQL)")
+    validate.add_argument("path", nargs="?", help="spec path (default: --spec or the built-in)")
+    validate.set_defaults(handler=_validate)
+
+    dev = commands.add_parser("dev", help="start the Dagster UI and daemon on 127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    dev.set_defaults(handler=_dev)
+
+    loop = commands.add_parser("replay-loop", help="replay days through the real sensors and automation")
+    loop.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
+    loop.add_argument("--train-days", type=int, default=28, help="days before the first champion (default 28)")
+    loop.add_argument("--days", type=int, default=150,
+                      help="days replayed after that (default 150: through June; 337 for the whole year)")
+    loop.add_argument("--evidently-every", type=int, default=7,
+                      help="write Evidently's HTML drift report every N days (0: never)")
+    loop.set_defaults(handler=_replay_loop)
+
+    roll = commands.add_parser("rollback", help="make the previous champion (or --to-version) the champion again")
+    roll.add_argument("--reason", required=True, help="why (kept in the ledger)")
+    roll.add_argument("--to-version", help="registry version (default: the champion before the current one)")
+    roll.add_argument("--operator", help="who rolls back (default: your user name)")
+    roll.add_argument("--override-until", help="for a version that never passed the gates: override until this date")
+    roll.set_defaults(handler=_rollback)
+
+    override = commands.add_parser("override", help="let one model past failed promotion gates, until a date")
+    override.add_argument("--model", required=True, help="the model's sha256 (a unique prefix of 8+ characters)")
+    override.add_argument("--gate", action="append", required=True, dest="gates",
+                          help="a failed gate to accept (repeat for several)")
+    override.add_argument("--reason", required=True, help="why the failed gate may be ignored")
+    override.add_argument("--until", required=True, help="expiry: YYYY-MM-DD or an ISO time (at most 90 days)")
+    override.add_argument("--operator", help="who accepts it (default: your user name)")
+    override.set_defaults(handler=_override)
+
+    show_ledger = commands.add_parser("ledger", help="print the promotion ledger")
+    show_ledger.set_defaults(handler=_ledger)
+
+    mlflow_ui = commands.add_parser("mlflow-ui", help="start the MLflow UI on the platform's store")
+    mlflow_ui.add_argument("--port", type=int, default=5000)
+    mlflow_ui.add_argument("--host", default="127.0.0.1")
+    mlflow_ui.set_defaults(handler=_mlflow_ui)
+    return parser
+
+
+def _layout(args) -> StateLayout:
+    if args.state_dir:
+        os.environ["MLOPS_STATE_DIR"] = str(Path(args.state_dir).expanduser().resolve())
+    layout = StateLayout.from_env().ensure()
+    for key, value in layout.environment().items():
+        os.environ.setdefault(key, value)
+    return layout
+
+
+def _spec(args):
+    from mlops_assets.core.spec import SPEC_ENV, load_spec
+
+    if args.spec:
+        os.environ[SPEC_ENV] = str(Path(args.spec).resolve()) if Path(args.spec).exists() else args.spec
+    return load_spec(args.spec)
+
+
+def _replay(args) -> int:
+    from mlops_assets.ingest.landing import replay
+
+    layout, spec = _layout(args), _spec(args)
+    start = args.start or spec.partitions.start_date
+    for landed in replay(spec, layout, start, args.days):
+        print(f"landed {landed.day}  {landed.rows:>7} rows  {landed.path}")
+    return 0
+
+
+def _validate(args) -> int:
+    from mlops_assets.core.spec import load_spec
+
+    spec = load_spec(args.path or args.spec)
+    print(f"spec {spec.name!r} is valid: {len(spec.columns)} columns, {len(spec.features)} features, "
+          f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}")
+    return 0
+
+
+def _demo(args) -> int:
+    from mlops_assets.ingest.landing import replay
+    from mlops_assets.cli.report import data_summary
+
+    started = time.monotonic()
+    layout, spec = _layout(args), _spec(args)
+    start = args.start or spec.partitions.start_date
+    print(f"state folder: {layout.root}")
+    landed = replay(spec, layout, start, args.days)
+    print(f"landed {len(landed)} days of {spec.name} ({sum(f.rows for f in landed)} rows) in {layout.landing_dir_for(spec.name)}")
+    days = [f.day for f in landed]
+    failed_days = run_ingestion(spec, days)
+    print()
+    print(data_summary(spec, layout, days))
+    trained = run_training(spec, days[0], days[-1]) if not args.skip_training else True
+    if not args.skip_training:
+        from mlops_assets.cli.report import model_summary
+
+        print()
+        print(model_summary(spec, layout))
+    print(f"\ndone in {time.monotonic() - started:.1f}s")
+    print("Dagster UI: `mlops-assets dev` (http://127.0.0.1:3000); "
+          "MLflow UI: `mlops-assets mlflow-ui` (http://127.0.0.1:5000)")
+    return 1 if failed_days or not trained else 0
+
+
+def run_training(spec, start: dt.date, end: dt.date) -> bool:
+    """Run the training job (snapshot through champion) on the local instance."""
+    import dagster as dg
+
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.jobs import TRAIN_JOB
+
+    job = build_definitions(spec).resolve_job_def(TRAIN_JOB)
+    started = time.monotonic()
+    run_config = {
+        **QUIET_RUN_CONFIG,
+        "ops": {"training_snapshot": {"config": {"start_date": start.isoformat(), "end_date": end.isoformat()}}},
+    }
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+    status = "ok" if result.success else "FAILED"
+    print(f"  {TRAIN_JOB} {start}..{end}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                print(f"    gate {evaluation.check_name} FAILED: {evaluation.description}")
+    return result.success
+
+
+def step_failure_message(result) -> str:
+    """The first failed step's own error, unwrapped from Dagster's step-execution error."""
+    failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
+    if failure is None:
+        return "no step failed; see the run in the UI"
+    error = failure.event_specific_data.error
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
+        error = error.cause
+    return error.message.strip()
+
+
+# The terminal shows one line per run; the full event log is in the UI.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
+    """Run the ingest job once per day on the local instance; returns the days whose run failed."""
+    import dagster as dg
+
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.jobs import INGEST_JOB
+
+    job = build_definitions(spec).resolve_job_def(INGEST_JOB)
+    failed = []
+    with dg.DagsterInstance.get() as instance:
+        for day in days:
+            step_started = time.monotonic()
+            result = job.execute_in_process(
+                partition_key=day.isoformat(), instance=instance, raise_on_error=False,
+                run_config=QUIET_RUN_CONFIG,
+            )
+            status = "ok" if result.success else "FAILED"
+            print(f"  {INGEST_JOB} {day}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
+            if not result.success:
+                failed.append(day)
+    return failed
+
+
+def _dev(args) -> int:
+    layout = _layout(args)
+    if args.spec:
+        _spec(args)
+    command = [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(PROJECT_ROOT / "workspace.yaml"),
+        "-h", args.host, "-p", str(args.port),
+    ]
+    print(f"DAGSTER_HOME={layout.dagster_home}\n$ {' '.join(command)}")
+    return subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ.copy())
+
+
+def _replay_loop(args) -> int:
+    from mlops_assets.monitor.timeline import timeline_text
+    from mlops_assets.defs.simulation import simulate
+
+    started = time.monotonic()
+    layout, spec = _layout(args), _spec(args)
+    start = args.start or spec.partitions.start_date
+    print(f"state folder: {layout.root}")
+    log = simulate(spec, layout, start=start, train_days=args.train_days, days=args.days,
+                   evidently_every=args.evidently_every)
+    print()
+    print(timeline_text(log.timeline))
+    failed = [run for run in log.runs if not run["success"] and run["kind"] != "train_job"]
+    print(f"\n{len(log.runs)} runs ({len(failed)} failed outside training) in {time.monotonic() - started:.0f}s; "
+          f"timeline plot: {layout.reports_dir / spec.name / 'timeline.png'} (asset monitoring_timeline)")
+    return 1 if failed else 0
+
+
+def _operator(args) -> str:
+    import getpass
+
+    return args.operator or getpass.getuser()
+
+
+def _rollback(args) -> int:
+    import dagster as dg
+
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.rollback import ROLLBACK_JOB
+
+    layout, spec = _layout(args), _spec(args)
+    config = {"reason": args.reason, "to_version": args.to_version, "operator": _operator(args),
+              "override_until": args.override_until}
+    job = build_definitions(spec).resolve_job_def(ROLLBACK_JOB)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={**QUIET_RUN_CONFIG, "ops": {"roll_back_champion": {"config": config}}},
+        )
+    if not result.success:
+        print(f"rollback refused: {step_failure_message(result)} (run {result.run_id[:8]})", file=sys.stderr)
+        return 1
+    from mlops_assets.promote import ledger
+    from mlops_assets.core.warehouse import connect
+
+    with connect(layout.warehouse_path) as con:
+        entry = ledger.entries(con, spec.name)[-1]
+    print(f"champion is now version {entry.to_version} (was {entry.from_version}); ledger: {entry.reason}")
+    return 0
+
+
+def _override(args) -> int:
+    from mlops_assets.gate.apply import MODEL_GATES
+    from mlops_assets.gate.overrides import OverrideRefused, grant, parse_expiry
+    from mlops_assets.core.verdicts import EVALUATION_ASSET
+    from mlops_assets.core.warehouse import connect
+
+    layout, spec = _layout(args), _spec(args)
+    if len(args.model) < 8:
+        raise OverrideRefused("--model needs at least 8 characters of the model's sha256")
+    with connect(layout.warehouse_path) as con:
+        matches = [row[0] for row in con.execute(
+            "SELECT DISTINCT content_hash FROM gate_results WHERE dataset = ? AND asset = ? AND starts_with(content_hash, ?)",
+            [spec.name, EVALUATION_ASSET, args.model.lower()],
+        ).fetchall()]
+        if len(matches) != 1:
+            raise OverrideRefused(f"--model {args.model} matches {len(matches)} evaluated models; give more of its sha256")
+        granted = grant(con, dataset=spec.name, model_sha256=matches[0], gates=args.gates, operator=_operator(args),
+                        reason=args.reason, expires_at=parse_expiry(args.until), known_gates=list(MODEL_GATES))
+    for item in granted:
+        print(f"override recorded for model {item.model_sha256[:12]}: {item.sentence()}")
+    print("re-execute the failed train_job run (or run train_job again) to promote it")
+    return 0
+
+
+def _ledger(args) -> int:
+    from mlops_assets.promote import ledger
+    from mlops_assets.core.warehouse import connect
+
+    layout, spec = _layout(args), _spec(args)
+    with connect(layout.warehouse_path) as con:
+        rows = ledger.entries(con, spec.name)
+    for entry in rows:
+        print(f"{entry.recorded_at:%Y-%m-%d %H:%M:%S}  {entry.action:<8} {entry.from_version or '-':>4} -> "
+              f"{entry.to_version:<4} by {entry.operator}: {entry.reason}")
+    if not rows:
+        print("the ledger is empty: no champion yet")
+    return 0
+
+
+def _mlflow_ui(args) -> int:
+    layout = _layout(args)
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", layout.mlflow_tracking_uri,
+        "--default-artifact-root", layout.mlflow_artifacts_dir.as_uri(),
+        "--host", args.host, "--port", str(args.port),
+    ]
+    from mlops_assets.core.secrets import redact
+
+    print(f"$ {redact(' '.join(command))}")
+    return subprocess.call(command, env=os.environ.copy())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

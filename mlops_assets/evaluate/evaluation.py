@@ -1,0 +1,184 @@
+"""candidate_evaluation: the candidate, the champion and a trivial baseline on the same test rows.
+
+Everything the gates and the model card need is computed here once and stored as one JSON document
+in the warehouse (``evaluations``), keyed by the candidate model's sha256: point metrics with
+bootstrap intervals, the paired candidate-minus-champion differences, per-slice metrics, feature
+importance and the plots (PNG files beside the warehouse).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EVALUATIONS_DDL = """
+    CREATE TABLE IF NOT EXISTS evaluations (
+        dataset VARCHAR NOT NULL,
+        model_sha256 VARCHAR NOT NULL,
+        snapshot_hash VARCHAR NOT NULL,
+        document VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        run_id VARCHAR
+    )
+"""
+PAIRED_METRICS = ("auc", "log_loss", "brier")
+
+
+@dataclass
+class Evaluation:
+    dataset: str
+    model_sha256: str
+    snapshot_hash: str
+    test_rows: int
+    threshold: float
+    metrics: dict[str, dict[str, float | None]]
+    baseline: dict[str, float | None]
+    champion_version: str | None = None
+    champion_metrics: dict[str, dict[str, float | None]] | None = None
+    paired: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    slices: list[dict[str, Any]] = field(default_factory=list)
+    importance: dict[str, float] = field(default_factory=dict)
+    plots: dict[str, str] = field(default_factory=dict)
+    champion_note: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=_json_default)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Evaluation":
+        return cls(**json.loads(text))
+
+    def metric(self, name: str) -> float | None:
+        return self.metrics.get(name, {}).get("value")
+
+    def champion_metric(self, name: str) -> float | None:
+        return (self.champion_metrics or {}).get(name, {}).get("value")
+
+    def slice_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.slices)
+
+
+def evaluate_candidate(
+    *,
+    dataset: str,
+    slices: list[str],
+    target: str,
+    test: Any,
+    candidate: Any,
+    candidate_sha256: str,
+    snapshot_hash: str,
+    train_label_rate: float,
+    champion: Any | None,
+    plots_dir: Path,
+    n_boot: int = 200,
+    seed: int = 0,
+    min_slice_rows: int = 200,
+) -> Evaluation:
+    """Score the test rows with every model and compute what the gates and the card need."""
+    from mlops_assets.evaluate import metrics as m
+    from mlops_assets.evaluate import plots
+
+    y = test[target].to_numpy(dtype="int64")
+    p_candidate = candidate.predict(test)
+    threshold = float(candidate.threshold)
+    estimates = m.bootstrap_estimates(y, p_candidate, threshold, n_boot=n_boot, seed=seed)
+    baseline = m.class_prior_baseline(train_label_rate, len(y))
+    evaluation = Evaluation(
+        dataset=dataset,
+        model_sha256=candidate_sha256,
+        snapshot_hash=snapshot_hash,
+        test_rows=int(len(y)),
+        threshold=threshold,
+        metrics={name: e.to_dict() for name, e in estimates.items()},
+        baseline={
+            "auc": _finite(m.roc_auc(y, baseline)),
+            "log_loss": _finite(m.log_loss(y, baseline)),
+            "brier": _finite(m.brier_score(y, baseline)),
+            "label_rate": float(train_label_rate),
+        },
+        importance=_importance(candidate),
+    )
+    frame = test[[c for c in slices if c in test.columns]].copy()
+    frame["__label"], frame["__candidate"] = y, p_candidate
+    curves = {"candidate": p_candidate}
+    champion_column = None
+    if champion is not None:
+        try:
+            p_champion = champion.predict(test)
+        except ValueError as error:
+            evaluation.champion_note = f"champion v{champion.version} cannot score these features: {error}"
+        else:
+            champion_estimates = m.bootstrap_estimates(y, p_champion, float(champion.threshold), n_boot=n_boot, seed=seed)
+            evaluation.champion_version = champion.version
+            evaluation.champion_metrics = {name: e.to_dict() for name, e in champion_estimates.items()}
+            evaluation.paired = {
+                name: m.paired_bootstrap_difference(
+                    y, p_candidate, p_champion, name, threshold, n_boot=n_boot, seed=seed
+                ).to_dict()
+                for name in PAIRED_METRICS
+            }
+            frame["__champion"] = p_champion
+            champion_column = "__champion"
+            curves["champion"] = p_champion
+    else:
+        evaluation.champion_note = "No champion existed; the champion comparison passed by rule."
+    curves["baseline"] = baseline
+    slice_table = m.slice_metrics(
+        frame, [c for c in slices if c in frame.columns], "__label", "__candidate", champion_column,
+        min_slice_rows, threshold,
+    )
+    evaluation.slices = json.loads(slice_table.to_json(orient="records"))
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    evaluation.plots = {
+        "roc": str(plots.plot_roc(y, curves, plots_dir / "roc.png")),
+        "calibration": str(plots.plot_calibration(y, {k: v for k, v in curves.items() if k != "baseline"},
+                                                  plots_dir / "calibration.png")),
+        "feature_importance": str(plots.plot_feature_importance(evaluation.importance, plots_dir / "feature_importance.png")),
+    }
+    return evaluation
+
+
+def store_evaluation(con: Any, evaluation: Evaluation, run_id: str | None) -> None:
+    con.execute(EVALUATIONS_DDL)
+    con.execute(
+        "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?)",
+        [evaluation.dataset, evaluation.model_sha256, evaluation.snapshot_hash, evaluation.to_json(),
+         dt.datetime.now(dt.timezone.utc), run_id],
+    )
+
+
+def load_evaluation(con: Any, dataset: str, model_sha256: str) -> Evaluation:
+    con.execute(EVALUATIONS_DDL)
+    rows = con.execute(
+        "SELECT arg_max(document, created_at) FROM evaluations WHERE dataset = ? AND model_sha256 = ? HAVING count(*) > 0",
+        [dataset, model_sha256],
+    ).fetchall()
+    if not rows:
+        raise LookupError(f"no evaluation of model {model_sha256[:12]} of {dataset}")
+    return Evaluation.from_json(rows[0][0])
+
+
+def _importance(model: Any) -> dict[str, float]:
+    """Total gain per feature, normalised to sum to 1 (gain says more than split counts)."""
+    scores = model.booster.get_score(importance_type="total_gain")
+    total = sum(scores.values()) or 1.0
+    return {name: float(scores.get(name, 0.0) / total) for name in model.encoding.columns}
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, (dt.date, Path)):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,229 @@
+"""Features: one day of a dataset's rows, enriched point-in-time in DuckDB SQL.
+
+The feature query for day D reads only:
+- ``base``: D's current snapshot, typed as the spec declares, and only if it passed every data gate;
+- the spec's reference tables (weather, planes), through its own ``feature_sql``;
+- ``history``: accepted snapshots of the days strictly before D, for the spec's trailing rates.
+So a trailing aggregate for D never sees D itself or anything later. Training and scoring both read
+the table this writes: there is one feature definition, not a training copy and a serving copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET, accepted_hashes
+from mlops_assets.core.hashing import relation_sha256
+from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
+from mlops_assets.ingest.landing import file_sha256
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, reference_table_sql
+from mlops_assets.core.sql import quote
+from mlops_assets.core.paths import StateLayout
+from mlops_assets.core.verdicts import unmet_gates
+from mlops_assets.core.warehouse import connect, table_columns, table_exists, transaction
+
+FEATURES_CODE_VERSION = "1"
+FEATURE_SQL_ALIAS = "__feature_sql"
+
+
+class FeatureError(RuntimeError):
+    """Features for a day cannot be built; the message says which input is missing or failed."""
+
+
+@dataclass(frozen=True)
+class FeatureBuild:
+    day: dt.date
+    content_hash: str
+    raw_hash: str
+    rows: int
+    label_rate: float | None
+    history_days: list[dt.date]
+    reference_hashes: dict[str, str]
+    columns: dict[str, str]
+    null_rates: dict[str, float] = field(default_factory=dict)
+
+
+def features_table(spec: DatasetSpec) -> str:
+    return quote(f"features_{spec.name}")
+
+
+def features_code_version(spec: DatasetSpec) -> str:
+    """Changes when the feature logic or the spec's feature definition changes (UI shows stale)."""
+    definition = spec.model_dump(
+        mode="json",
+        include={"columns", "target", "feature_sql", "features", "trailing_rates", "slices",
+                 "entity_key", "timestamp", "reference_tables"},
+    )
+    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{FEATURES_CODE_VERSION}-{digest}"
+
+
+def history_sql(spec: DatasetSpec, history: list[Snapshot]) -> str:
+    """The labelled rows of earlier accepted days, with only the columns trailing rates group by."""
+    group_columns = list(dict.fromkeys(c for rate in spec.trailing_rates for c in rate.group_by))
+    selected = ", ".join(quote(c) for c in group_columns)
+    parts = [
+        f"SELECT DATE '{snapshot.day.isoformat()}' AS {quote(DAY_COLUMN)}, {selected}, "
+        f"CAST(({spec.target.expression}) AS INTEGER) AS __label "
+        f"FROM ({typed_snapshot_sql(spec, snapshot)})"
+        for snapshot in history
+    ]
+    if not parts:
+        return (
+            f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {selected}, CAST(NULL AS INTEGER) AS __label "
+            f"FROM base WHERE false"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def feature_query(spec: DatasetSpec, day: dt.date) -> str:
+    """The SELECT producing day D's feature rows from views ``base`` and ``history``."""
+    day_literal = f"DATE '{day.isoformat()}'"
+    ctes = [f"labelled AS (SELECT *, CAST(({spec.target.expression}) AS INTEGER) AS __label FROM base)"]
+    joins = []
+    selected = [f"{day_literal} AS {quote(DAY_COLUMN)}"]
+    selected += [f"b.{quote(c)}" for c in spec.passthrough_columns]
+    if spec.feature_sql:
+        ctes.append(f"{FEATURE_SQL_ALIAS} AS ({spec.feature_sql})")
+        on = " AND ".join(f"f.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in spec.entity_key)
+        joins.append(f"LEFT JOIN {FEATURE_SQL_ALIAS} f ON {on}")
+        selected += [f"f.{quote(c)}" for c in spec.sql_feature_names]
+    for index, rate in enumerate(spec.trailing_rates):
+        alias = f"r{index}"
+        groups = ", ".join(quote(c) for c in rate.group_by)
+        ctes.append(
+            f"{alias} AS (SELECT {groups}, CASE WHEN count(__label) >= {rate.min_rows} "
+            f"THEN avg(__label) END AS {quote(rate.name)} FROM history "
+            f"WHERE {quote(DAY_COLUMN)} >= {day_literal} - INTERVAL {rate.days} DAY "
+            f"AND {quote(DAY_COLUMN)} < {day_literal} GROUP BY {groups})"
+        )
+        on = " AND ".join(f"{alias}.{quote(c)} IS NOT DISTINCT FROM b.{quote(c)}" for c in rate.group_by)
+        joins.append(f"LEFT JOIN {alias} ON {on}")
+        selected.append(f"{alias}.{quote(rate.name)}")
+    selected.append(f"b.__label AS {quote(spec.target.name)}")
+    return (
+        "WITH " + ",\n".join(ctes)
+        + "\nSELECT " + ", ".join(selected)
+        + "\nFROM labelled b\n" + "\n".join(joins)
+    )
+
+
+def build_features(
+    spec: DatasetSpec,
+    layout: StateLayout,
+    day: dt.date,
+    run_id: str | None = None,
+    code_version: str | None = None,
+) -> FeatureBuild:
+    """Compute and store day D's features (replacing that day's earlier rows in one transaction)."""
+    code_version = code_version or features_code_version(spec)
+    with connect(layout.warehouse_path) as con:
+        snapshot = current_snapshot(con, spec, day)
+        if snapshot is None:
+            raise FeatureError(f"no {spec.name} snapshot ingested for {day.isoformat()}; ingest it first")
+        unmet = unmet_gates(
+            con, dataset=spec.name, asset=RAW_ASSET, day=day,
+            content_hash=snapshot.content_hash, required=list(DATA_GATES),
+        )
+        if unmet:
+            raise FeatureError(
+                f"snapshot {snapshot.content_hash[:12]} of {spec.name} {day.isoformat()} has not passed "
+                f"its data gates, so no features are built from it: " + "; ".join(unmet)
+            )
+        history = _history_snapshots(con, spec, day)
+        reference_hashes = _create_reference_views(con, spec)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW base AS {typed_snapshot_sql(spec, snapshot)}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW history AS {history_sql(spec, history)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE new_features AS {feature_query(spec, day)}")
+        rows = con.execute("SELECT count(*) FROM new_features").fetchall()[0][0]
+        if rows != snapshot.rows:
+            raise FeatureError(
+                f"feature_sql changed the row count of {day.isoformat()} from {snapshot.rows} to {rows}: "
+                "a join in feature_sql matches more than one row per entity key"
+            )
+        content_hash = relation_sha256(con, "new_features")
+        columns = table_columns(con, "new_features")
+        label_rate = con.execute(f"SELECT avg({quote(spec.target.name)}) FROM new_features").fetchall()[0][0]
+        null_rates = _null_rates(con, list(spec.features))
+        inputs = {
+            "raw_hash": snapshot.content_hash,
+            "history": {d.day.isoformat(): d.content_hash for d in history},
+            "reference_tables": reference_hashes,
+        }
+        with transaction(con):
+            _ensure_features_table(con, spec, columns)
+            con.execute(f"DELETE FROM {features_table(spec)} WHERE {quote(DAY_COLUMN)} = ?", [day])
+            con.execute(f"INSERT INTO {features_table(spec)} BY NAME SELECT * FROM new_features")
+            con.execute(
+                "INSERT INTO feature_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    spec.name, day, content_hash, snapshot.content_hash, json.dumps(inputs),
+                    code_version, rows, dt.datetime.now(dt.timezone.utc), run_id,
+                ],
+            )
+        con.execute("DROP TABLE new_features")
+    return FeatureBuild(
+        day, content_hash, snapshot.content_hash, rows, label_rate, [h.day for h in history],
+        reference_hashes, columns, null_rates,
+    )
+
+
+def current_feature_version(con: Any, spec: DatasetSpec, day: dt.date) -> tuple[str, int] | None:
+    """(content hash, rows) of the newest feature build for ``day``."""
+    rows = con.execute(
+        "SELECT arg_max(content_hash, created_at), arg_max(rows, created_at) FROM feature_versions "
+        "WHERE dataset = ? AND day = ? HAVING count(*) > 0",
+        [spec.name, day],
+    ).fetchall()
+    return rows[0] if rows else None
+
+
+def _history_snapshots(con: Any, spec: DatasetSpec, day: dt.date) -> list[Snapshot]:
+    if not spec.trailing_rates:
+        return []
+    start = day - dt.timedelta(days=spec.max_trailing_days)
+    hashes = accepted_hashes(con, spec, start, day)
+    return [snapshot_by_hash(con, spec, d, h) for d, h in sorted(hashes.items())]
+
+
+def _create_reference_views(con: Any, spec: DatasetSpec) -> dict[str, str]:
+    hashes = {}
+    for name, reference in spec.reference_tables.items():
+        path = spec.resolve_path(reference.path)
+        if not path.is_file():
+            raise FeatureError(f"reference table {name!r}: file not found: {path}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {reference_table_sql(reference, path)}")
+        hashes[name] = file_sha256(path)
+    return hashes
+
+
+def _ensure_features_table(con: Any, spec: DatasetSpec, columns: dict[str, str]) -> None:
+    """Create the table on first use; when the spec gains a feature, add the column (older days
+    hold NULL there and show as stale in Dagster until they are rebuilt)."""
+    name = f"features_{spec.name}"
+    if not table_exists(con, name):
+        con.execute(f"CREATE TABLE {features_table(spec)} AS SELECT * FROM new_features WHERE false")
+        return
+    existing = table_columns(con, features_table(spec))
+    for column, kind in columns.items():
+        if column not in existing:
+            con.execute(f"ALTER TABLE {features_table(spec)} ADD COLUMN {quote(column)} {kind}")
+        elif existing[column] != kind:
+            raise FeatureError(
+                f"feature {column!r} changed type from {existing[column]} to {kind}; "
+                f"drop the table {name} (features are rebuilt from snapshots) and rematerialize"
+            )
+
+
+def _null_rates(con: Any, features: list[str]) -> dict[str, float]:
+    if not features:
+        return {}
+    values = con.execute(
+        "SELECT " + ", ".join(f"coalesce(avg(({quote(c)} IS NULL)::DOUBLE), 0)" for c in features)
+        + " FROM new_features"
+    ).fetchall()[0]
+    return dict(zip(features, values))

@@ -1,0 +1,166 @@
+"""Checks on a day of features: the declared schema and ranges, and no target leakage.
+
+Leakage is checked three ways, because any one alone can be fooled: no forbidden (outcome-side)
+column is in the table; no feature-SQL output reads a forbidden column (static lineage from DuckDB's
+parser); and no single numeric feature predicts the label almost perfectly, which is what a column
+derived from the outcome under another name looks like.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from mlops_assets.features.build import features_table
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind, forbidden_lineage
+from mlops_assets.core.sql import quote
+from mlops_assets.core.verdicts import GateResult, RuleFailure
+
+FEATURES_ASSET = "features"
+MIN_ROWS_FOR_SEPARATION_TEST = 200
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN",
+                 "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def check_feature_schema(con: Any, spec: DatasetSpec, day: dt.date) -> GateResult:
+    """Every declared feature is present, of its kind, inside its range and allowed set, and under
+    its null-rate ceiling."""
+    columns = {row[0]: row[1] for row in con.execute(f"DESCRIBE {features_table(spec)}").fetchall()}
+    where = f"{quote(DAY_COLUMN)} = DATE '{day.isoformat()}'"
+    rows = con.execute(f"SELECT count(*) FROM {features_table(spec)} WHERE {where}").fetchall()[0][0]
+    failures: list[RuleFailure] = []
+    if rows == 0:
+        failures.append(RuleFailure(None, "rows present", "no feature rows", f"rows for {day.isoformat()}"))
+    for name, feature in spec.features.items():
+        if name not in columns:
+            failures.append(RuleFailure(name, "feature present", "missing", f"a {feature.kind.value} column"))
+            continue
+        kind = columns[name]
+        is_numeric = kind.startswith(NUMERIC_TYPES)
+        if feature.kind is FeatureKind.NUMERIC and not is_numeric:
+            failures.append(RuleFailure(name, "feature kind", f"type {kind}", "a numeric type"))
+            continue
+        if feature.kind is FeatureKind.CATEGORICAL and kind != "VARCHAR":
+            failures.append(RuleFailure(name, "feature kind", f"type {kind}", "VARCHAR (categorical)"))
+            continue
+        if not rows:
+            continue
+        column = quote(name)
+        null_rate = con.execute(
+            f"SELECT avg(({column} IS NULL)::DOUBLE) FROM {features_table(spec)} WHERE {where}"
+        ).fetchall()[0][0]
+        ceiling = feature.max_null_rate if feature.max_null_rate is not None else spec.quality.default_max_null_rate
+        if null_rate > ceiling:
+            failures.append(
+                RuleFailure(name, "null rate ceiling", f"{null_rate:.2%} nulls", f"at most {ceiling:.2%}",
+                            _samples(con, spec, where, f"{column} IS NULL", name))
+            )
+        conditions = []
+        if feature.min is not None:
+            conditions.append((f"{column} < {float(feature.min)!r}", f">= {feature.min:g}"))
+        if feature.max is not None:
+            conditions.append((f"{column} > {float(feature.max)!r}", f"<= {feature.max:g}"))
+        if feature.allowed is not None:
+            allowed = ", ".join("'" + str(v).replace("'", "''") + "'" for v in feature.allowed)
+            conditions.append((f"CAST({column} AS VARCHAR) NOT IN ({allowed})", f"one of {feature.allowed}"))
+        for condition, expected in conditions:
+            bad = con.execute(
+                f"SELECT count(*) FROM {features_table(spec)} WHERE {where} AND {condition}"
+            ).fetchall()[0][0]
+            if bad:
+                failures.append(
+                    RuleFailure(name, "feature range", f"{bad} value(s) outside", expected,
+                                _samples(con, spec, where, condition, name))
+                )
+    summary = f"{len(spec.features)} features of {rows} rows match the spec"
+    return GateResult.from_failures("check_feature_schema", failures, summary, {"rows": rows})
+
+
+def check_no_leakage(con: Any, spec: DatasetSpec, day: dt.date) -> GateResult:
+    columns = {row[0] for row in con.execute(f"DESCRIBE {features_table(spec)}").fetchall()}
+    failures = [
+        RuleFailure(name, "no forbidden column", "present in the feature table", "absent")
+        for name in spec.forbidden_columns
+        if name in columns
+    ]
+    for name, sources in sorted(forbidden_lineage(spec).items()):
+        failures.append(
+            RuleFailure(name, "not derived from a forbidden column", f"feature_sql reads {sorted(sources)}",
+                        "no outcome-side input")
+        )
+    separations = _single_feature_separation(con, spec, day, columns)
+    ceiling = spec.quality.leakage_max_single_feature_auc
+    for name, auc in separations.items():
+        if auc >= ceiling:
+            failures.append(
+                RuleFailure(name, "no near-perfect single-feature predictor",
+                            f"AUC {auc:.4f} on its own", f"below {ceiling:g}")
+            )
+    stats = {f"single_feature_auc.{k}": round(v, 4) for k, v in separations.items()}
+    return GateResult.from_failures("check_no_leakage", failures, "no forbidden column or outcome proxy among the features", stats)
+
+
+FEATURE_CHECKS = {
+    "check_feature_schema": check_feature_schema,
+    "check_no_leakage": check_no_leakage,
+}
+
+
+def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, columns: set[str]) -> dict[str, float]:
+    """max(AUC, 1 - AUC) against the label of each numeric feature alone (rank-based, in SQL) and
+    of each feature's null indicator."""
+    label = quote(spec.target.name)
+    where = f"{quote(DAY_COLUMN)} = DATE '{day.isoformat()}' AND {label} IS NOT NULL"
+    counts = con.execute(
+        f"SELECT count(*), sum({label}) FROM {features_table(spec)} WHERE {where}"
+    ).fetchall()[0]
+    total, positives = counts[0], counts[1] or 0
+    negatives = total - positives
+    if total < MIN_ROWS_FOR_SEPARATION_TEST or not positives or not negatives:
+        return {}
+    result = {}
+    for name in spec.features:
+        if name not in columns:
+            continue
+        # Whether a value is missing can encode the label as well as the value can (a column that
+        # is only filled in for late flights): score the null indicator of every feature too.
+        null_given_pos, null_given_neg = con.execute(
+            f"SELECT avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 1), "
+            f"avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 0) "
+            f"FROM {features_table(spec)} WHERE {where}"
+        ).fetchall()[0]
+        null_auc = 0.5 + (null_given_pos - null_given_neg) / 2
+        if abs(null_auc - 0.5) > 1e-12:
+            result[f"{name} IS NULL"] = max(null_auc, 1 - null_auc)
+    for name, feature in spec.features.items():
+        if feature.kind is not FeatureKind.NUMERIC or name not in columns:
+            continue
+        column = quote(name)
+        # Mann-Whitney U over the non-null values (their missingness is scored above).
+        auc_row = con.execute(
+            f"""
+            WITH ranked AS (
+                SELECT {label} AS y, rank() OVER (ORDER BY {column}) AS low,
+                       count(*) OVER (PARTITION BY {column}) AS ties
+                FROM {features_table(spec)} WHERE {where} AND {column} IS NOT NULL
+            )
+            SELECT sum(CASE WHEN y = 1 THEN low + (ties - 1) / 2.0 END), sum(y), count(*) FROM ranked
+            """
+        ).fetchall()[0]
+        rank_sum, pos, n = auc_row
+        if not pos or pos == n:
+            continue
+        auc = (rank_sum - pos * (pos + 1) / 2) / (pos * (n - pos))
+        result[name] = max(auc, 1 - auc)
+    return result
+
+
+def _samples(con: Any, spec: DatasetSpec, where: str, condition: str, column: str) -> list[dict]:
+    keys = [quote(c) for c in spec.entity_key]
+    cursor = con.execute(
+        f"SELECT {', '.join(keys)}, {quote(column)} FROM {features_table(spec)} "
+        f"WHERE {where} AND {condition} LIMIT {spec.quality.failure_samples}"
+    )
+    names = [*spec.entity_key, column]
+    return [{n: (v if isinstance(v, (int, float, str, type(None))) else str(v)) for n, v in zip(names, row)}
+            for row in cursor.fetchall()]

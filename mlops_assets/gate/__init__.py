@@ -1,0 +1,1 @@
+"""Gate: the promotion gates a candidate must pass, and the overrides people may grant."""

@@ -1,0 +1,365 @@
+"""Promotion gates: blocking checks a candidate model must pass to replace the champion.
+
+Each gate is a pure function from already-computed numbers to a GateVerdict,
+so gates are trivial to test and the orchestration layer only has to wire
+metrics in and verdicts out. Every verdict carries a sentence naming the
+numbers behind the decision, because the person reading a blocked promotion
+needs to know by how much it failed, not just that it did.
+
+Undefined inputs (NaN metrics) fail the gate: a check that could not be
+evaluated must never let a model through.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from mlops_assets.evaluate.metrics import Estimate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+GATE_NAMES: tuple[str, ...] = (
+    "min_quality",
+    "not_worse_than_champion",
+    "beats_baseline",
+    "no_slice_regression",
+    "calibration",
+)
+
+_MAX_SLICES_IN_REASON = 5
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    """Limits used by the gates.
+
+    min_auc: absolute floor on candidate test AUC; below it the model is not
+        useful whatever the champion does.
+    max_auc_drop_vs_champion: tolerated AUC loss vs the champion on the same
+        test rows (point estimate of the paired difference). A small tolerance
+        lets retrains on fresh data through when they are statistically
+        indistinguishable from the champion.
+    min_auc_lift_over_baseline: candidate AUC must exceed the class-prior
+        baseline's AUC (0.5) by at least this much.
+    max_slice_auc_drop: tolerated AUC loss vs the champion inside any single
+        slice (e.g. one carrier); larger than the global tolerance because
+        slice AUCs are noisier.
+    min_slice_rows: slices smaller than this are too noisy to judge and are ignored.
+    max_ece: ceiling on expected calibration error, because downstream users
+        read the probabilities, not just the ranking.
+    """
+
+    min_auc: float = 0.60
+    max_auc_drop_vs_champion: float = 0.01
+    min_auc_lift_over_baseline: float = 0.02
+    max_slice_auc_drop: float = 0.05
+    min_slice_rows: int = 200
+    max_ece: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_auc <= 1.0:
+            raise ValueError(f"min_auc must be in [0, 1], got {self.min_auc}")
+        for name in (
+            "max_auc_drop_vs_champion",
+            "min_auc_lift_over_baseline",
+            "max_slice_auc_drop",
+            "max_ece",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"{name} must be a non-negative number, got {value}")
+        if self.min_slice_rows < 1:
+            raise ValueError(f"min_slice_rows must be at least 1, got {self.min_slice_rows}")
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The outcome of one gate.
+
+    observed is the candidate's value of ``metric``; champion_value the
+    champion's (or baseline's) value when the gate compares against one;
+    delta is candidate minus that reference; threshold is the limit applied.
+    """
+
+    gate: str
+    passed: bool
+    metric: str
+    observed: float | None
+    threshold: float
+    champion_value: float | None
+    delta: float | None
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form: plain Python types, NaN/inf replaced by None."""
+        record = asdict(self)
+        for key in ("observed", "threshold", "champion_value", "delta"):
+            record[key] = _finite_or_none(record[key])
+        record["passed"] = bool(self.passed)
+        return record
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _is_missing(value: float | None) -> bool:
+    return value is None or not math.isfinite(float(value))
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if _is_missing(value) else f"{float(value):.3f}"
+
+
+def gate_min_quality(candidate_auc: float, thresholds: GateThresholds) -> GateVerdict:
+    """Candidate AUC must reach an absolute floor."""
+    limit = thresholds.min_auc
+    if _is_missing(candidate_auc):
+        passed = False
+        reason = f"candidate AUC is undefined, so it cannot reach the minimum {limit:.3f}"
+    elif candidate_auc >= limit:
+        passed = True
+        reason = f"candidate AUC {candidate_auc:.3f} is at or above the minimum {limit:.3f}"
+    else:
+        passed = False
+        reason = f"candidate AUC {candidate_auc:.3f} is below the minimum {limit:.3f}"
+    return GateVerdict(
+        gate="min_quality",
+        passed=passed,
+        metric="auc",
+        observed=_finite_or_none(candidate_auc),
+        threshold=limit,
+        champion_value=None,
+        delta=None,
+        reason=reason,
+    )
+
+
+def gate_not_worse_than_champion(
+    candidate_auc: float,
+    champion_auc: float | None,
+    paired_delta: Estimate | None,
+    thresholds: GateThresholds,
+) -> GateVerdict:
+    """Candidate AUC may not fall more than the tolerance below the champion's.
+
+    Decided on the point estimate of the paired difference (candidate minus
+    champion on the same rows); its bootstrap interval is quoted in the reason
+    for context but does not decide. Without a paired estimate the plain
+    difference of the two AUCs is used, which on the same rows is the same
+    number. With no champion the gate passes by rule: there is nothing to regress from.
+    """
+    tolerance = thresholds.max_auc_drop_vs_champion
+
+    def verdict(passed: bool, delta: float | None, reason: str) -> GateVerdict:
+        return GateVerdict(
+            gate="not_worse_than_champion",
+            passed=passed,
+            metric="auc",
+            observed=_finite_or_none(candidate_auc),
+            threshold=tolerance,
+            champion_value=_finite_or_none(champion_auc),
+            delta=_finite_or_none(delta),
+            reason=reason,
+        )
+
+    if champion_auc is None:
+        return verdict(True, None, "no champion yet: passes by rule")
+    delta = paired_delta.value if paired_delta is not None else candidate_auc - champion_auc
+    if _is_missing(candidate_auc) or _is_missing(champion_auc) or _is_missing(delta):
+        return verdict(
+            False,
+            delta,
+            f"cannot compare candidate AUC {_fmt(candidate_auc)} with champion AUC "
+            f"{_fmt(champion_auc)}: a value is undefined",
+        )
+    interval = (
+        ""
+        if paired_delta is None
+        else "; paired bootstrap interval of the difference "
+        f"{_fmt(paired_delta.low)} to {_fmt(paired_delta.high)}"
+    )
+    direction = "above" if delta >= 0 else "below"
+    comparison = (
+        f"candidate AUC {candidate_auc:.3f} is {abs(delta):.3f} {direction} "
+        f"champion AUC {champion_auc:.3f} (tolerance {tolerance:.3f}{interval})"
+    )
+    if delta < -tolerance:
+        return verdict(False, delta, comparison)
+    return verdict(True, delta, comparison)
+
+
+def gate_beats_baseline(
+    candidate_auc: float,
+    baseline_auc: float,
+    thresholds: GateThresholds,
+    *,
+    candidate_log_loss: float | None = None,
+    baseline_log_loss: float | None = None,
+) -> GateVerdict:
+    """Candidate must beat the class-prior baseline.
+
+    The prior baseline predicts one constant, so its AUC is 0.5 by
+    construction and the AUC check amounts to "ranks better than chance by
+    min_auc_lift_over_baseline". Ranking alone does not show the
+    probabilities are useful, so when both log losses are given the candidate
+    must also have strictly lower log loss than the baseline; a model that
+    ranks well but whose probabilities are worse than just quoting the late
+    rate fails. The verdict's numeric fields describe the AUC comparison.
+    """
+    min_lift = thresholds.min_auc_lift_over_baseline
+    delta = candidate_auc - baseline_auc
+    problems: list[str] = []
+    facts: list[str] = []
+
+    if _is_missing(candidate_auc) or _is_missing(baseline_auc):
+        problems.append(
+            f"AUC lift is undefined (candidate {_fmt(candidate_auc)}, "
+            f"baseline {_fmt(baseline_auc)})"
+        )
+    else:
+        lift_text = (
+            f"candidate AUC {candidate_auc:.3f} is {delta:+.3f} vs baseline AUC "
+            f"{baseline_auc:.3f} (minimum lift {min_lift:.3f})"
+        )
+        (facts if delta >= min_lift else problems).append(lift_text)
+
+    if candidate_log_loss is not None and baseline_log_loss is not None:
+        if _is_missing(candidate_log_loss) or _is_missing(baseline_log_loss):
+            problems.append(
+                f"log loss comparison is undefined (candidate {_fmt(candidate_log_loss)}, "
+                f"baseline {_fmt(baseline_log_loss)})"
+            )
+        else:
+            relation = "below" if candidate_log_loss < baseline_log_loss else "not below"
+            log_loss_text = (
+                f"candidate log loss {candidate_log_loss:.3f} is {relation} "
+                f"baseline log loss {baseline_log_loss:.3f}"
+            )
+            (facts if candidate_log_loss < baseline_log_loss else problems).append(log_loss_text)
+
+    return GateVerdict(
+        gate="beats_baseline",
+        passed=not problems,
+        metric="auc",
+        observed=_finite_or_none(candidate_auc),
+        threshold=min_lift,
+        champion_value=_finite_or_none(baseline_auc),
+        delta=_finite_or_none(delta),
+        reason="; ".join(problems or facts),
+    )
+
+
+_SLICE_TABLE_COLUMNS = ("slice", "value", "rows", "auc", "enough_rows")
+
+
+def gate_no_slice_regression(slice_table: pd.DataFrame, thresholds: GateThresholds) -> GateVerdict:
+    """No trustworthy slice may lose more than max_slice_auc_drop AUC vs the champion.
+
+    A slice counts only if slice_metrics marked it enough_rows (both classes
+    present) and it also has at least thresholds.min_slice_rows rows, so a
+    table built with a laxer min_rows cannot let tiny, noisy slices block a
+    promotion. If no slice qualifies the gate passes: there is no evidence of
+    a regression. With no champion columns in the table it passes by rule.
+    The numeric fields describe the worst qualifying slice.
+    """
+    tolerance = thresholds.max_slice_auc_drop
+    missing = [column for column in _SLICE_TABLE_COLUMNS if column not in slice_table.columns]
+    if missing:
+        raise ValueError(f"slice table is missing column(s) {missing}; build it with slice_metrics")
+
+    def verdict(passed: bool, reason: str, worst: pd.Series | None = None) -> GateVerdict:
+        return GateVerdict(
+            gate="no_slice_regression",
+            passed=passed,
+            metric="slice_auc",
+            observed=None if worst is None else _finite_or_none(worst["auc"]),
+            threshold=tolerance,
+            champion_value=None if worst is None else _finite_or_none(worst["champion_auc"]),
+            delta=None if worst is None else _finite_or_none(worst["auc_delta"]),
+            reason=reason,
+        )
+
+    if "auc_delta" not in slice_table.columns or "champion_auc" not in slice_table.columns:
+        return verdict(True, "no champion yet: passes by rule")
+
+    qualifying = slice_table[
+        slice_table["enough_rows"].astype(bool)
+        & (slice_table["rows"] >= thresholds.min_slice_rows)
+        & slice_table["auc_delta"].notna()
+    ].sort_values(["auc_delta", "slice", "value"], kind="stable")
+    if qualifying.empty:
+        return verdict(
+            True,
+            f"none of {len(slice_table)} slices has at least {thresholds.min_slice_rows} rows "
+            "and both classes, so no slice can be compared",
+        )
+
+    worst = qualifying.iloc[0]
+    offenders = qualifying[qualifying["auc_delta"] < -tolerance]
+    if offenders.empty:
+        return verdict(
+            True,
+            f"no slice out of {len(qualifying)} compared lost more than {tolerance:.3f} AUC "
+            f"vs champion; worst was {_describe_slice(worst)}",
+            worst,
+        )
+    listed = "; ".join(
+        _describe_slice(row) for _, row in offenders.head(_MAX_SLICES_IN_REASON).iterrows()
+    )
+    more = len(offenders) - _MAX_SLICES_IN_REASON
+    suffix = f"; and {more} more" if more > 0 else ""
+    return verdict(
+        False,
+        f"{len(offenders)} of {len(qualifying)} slices compared lost more than {tolerance:.3f} AUC "
+        f"vs champion: {listed}{suffix}",
+        worst,
+    )
+
+
+def _describe_slice(row: pd.Series) -> str:
+    return (
+        f"{row['slice']}={row['value']} AUC {row['auc']:.3f} vs champion {row['champion_auc']:.3f} "
+        f"(delta {row['auc_delta']:+.3f}, {int(row['rows']):,} rows)"
+    )
+
+
+def gate_calibration(ece: float, thresholds: GateThresholds) -> GateVerdict:
+    """Expected calibration error must not exceed max_ece."""
+    limit = thresholds.max_ece
+    if _is_missing(ece):
+        passed = False
+        reason = f"calibration error is undefined, so it cannot be checked against {limit:.3f}"
+    elif ece <= limit:
+        passed = True
+        reason = f"expected calibration error {ece:.3f} is within the maximum {limit:.3f}"
+    else:
+        passed = False
+        reason = f"expected calibration error {ece:.3f} exceeds the maximum {limit:.3f}"
+    return GateVerdict(
+        gate="calibration",
+        passed=passed,
+        metric="ece",
+        observed=_finite_or_none(ece),
+        threshold=limit,
+        champion_value=None,
+        delta=None,
+        reason=reason,
+    )
+
+
+def all_passed(verdicts: Iterable[GateVerdict]) -> bool:
+    """True only if there is at least one verdict and every verdict passed.
+
+    An empty list returns False so that a wiring bug that evaluates no gates
+    can never promote a model.
+    """
+    verdicts = list(verdicts)
+    return bool(verdicts) and all(verdict.passed for verdict in verdicts)

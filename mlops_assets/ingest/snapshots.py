@@ -1,0 +1,284 @@
+"""Ingestion: a landing file becomes an immutable, content-addressed snapshot in the warehouse.
+
+The file is captured as it arrived (CSV types as DuckDB's sniffer reads them over the whole file,
+Parquet types as written) so that a wrong type is caught by the schema gate with the column named,
+instead of being silently coerced on the way in. Each distinct content of a day gets its own table
+``snapshots.<dataset>__<hash16>``; identical content maps to the existing snapshot, and older
+versions stay readable by hash. Every ingestion is appended to ``raw_ingestions``: the newest row of
+a day says which snapshot is that day's current version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops_assets.core.hashing import relation_sha256
+from mlops_assets.ingest.landing import file_sha256, landed_file
+from mlops_assets.core.spec import ColumnType, DatasetSpec
+from mlops_assets.core.sql import quote, sql_string
+from mlops_assets.core.paths import StateLayout
+from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, transaction
+
+
+class IngestionError(RuntimeError):
+    """A landing file that cannot be read as a table; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    dataset: str
+    day: dt.date
+    content_hash: str
+    table_name: str
+    rows: int
+    columns: dict[str, str]
+    min_timestamp: dt.datetime | None
+    max_timestamp: dt.datetime | None
+    source_file: str
+    source_sha256: str
+    created_at: dt.datetime
+    is_new: bool = False
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{SNAPSHOT_SCHEMA}.{quote(self.table_name)}"
+
+
+def snapshot_table_name(spec: DatasetSpec, content_hash: str) -> str:
+    return f"{spec.name}__{content_hash[:16]}"
+
+
+def read_landing_sql(spec: DatasetSpec, path: Path) -> str:
+    if spec.source.format == "parquet":
+        return f"SELECT * FROM read_parquet({sql_string(str(path))})"
+    nulls = ", ".join(sql_string(v) for v in spec.source.csv.null_values)
+    return (
+        f"SELECT * FROM read_csv({sql_string(str(path))}, header=true, "
+        f"delim={sql_string(spec.source.csv.delimiter)}, quote='\"', escape='\"', nullstr=[{nulls}], "
+        "sample_size=-1, strict_mode=true, null_padding=false)"
+    )
+
+
+def ingest_day(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
+) -> Snapshot:
+    """Capture the landing file of ``day`` as a snapshot; idempotent for identical content."""
+    import duckdb
+
+    _check_day(spec, day)
+    path = landed_file(layout, spec, day)
+    if path.stat().st_size == 0:
+        raise IngestionError(f"cannot read landing file {path}: the file is empty (0 bytes), not even a header")
+    source_sha256 = file_sha256(path)
+    staging = duckdb.connect()
+    try:
+        staging.execute("SET TimeZone='UTC'")
+        try:
+            staging.execute(f"CREATE TABLE incoming AS {read_landing_sql(spec, path)}")
+        except duckdb.Error as error:
+            diagnosis = _csv_problem(spec, path) if spec.source.format == "csv" else None
+            reason = _duckdb_reason(error) + (f" ({diagnosis})" if diagnosis else "")
+            raise IngestionError(f"cannot read landing file {path}: {reason}") from error
+        columns = {row[0]: row[1] for row in staging.execute("DESCRIBE incoming").fetchall()}
+        if spec.source.format == "csv":
+            problem = _csv_layout_problem(spec, path, list(columns))
+            if problem:
+                raise IngestionError(f"cannot read landing file {path}: {problem}")
+        content_hash = relation_sha256(staging, "incoming")
+        rows = staging.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
+        min_ts, max_ts = _time_range(staging, spec, columns)
+        arrow_rows = staging.sql(_ordered_select(spec, columns)).to_arrow_table()
+    finally:
+        staging.close()
+
+    table_name = snapshot_table_name(spec, content_hash)
+    now = dt.datetime.now(dt.timezone.utc)
+    with connect(layout.warehouse_path) as con, transaction(con):
+        existing = con.execute(
+            "SELECT created_at FROM raw_snapshots WHERE dataset = ? AND day = ? AND content_hash = ?",
+            [spec.name, day, content_hash],
+        ).fetchall()
+        if not existing:
+            con.register("arrow_rows", arrow_rows)
+            con.execute(
+                f"CREATE TABLE {SNAPSHOT_SCHEMA}.{quote(table_name)} AS SELECT * FROM arrow_rows"
+            )
+            con.unregister("arrow_rows")
+            con.execute(
+                "INSERT INTO raw_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    spec.name, day, content_hash, table_name, rows, json.dumps(columns),
+                    min_ts, max_ts, str(path), source_sha256, now, run_id,
+                ],
+            )
+        con.execute(
+            "INSERT INTO raw_ingestions VALUES (?, ?, ?, ?, ?, ?)",
+            [spec.name, day, content_hash, str(path), now, run_id],
+        )
+    return Snapshot(
+        spec.name, day, content_hash, table_name, rows, columns, min_ts, max_ts, str(path),
+        source_sha256, existing[0][0] if existing else now, is_new=not existing,
+    )
+
+
+def current_snapshot(con: Any, spec: DatasetSpec, day: dt.date) -> Snapshot | None:
+    """The snapshot of ``day`` that the newest ingestion pointed at."""
+    row = con.execute(
+        """
+        SELECT s.content_hash, s.table_name, s.rows, s.columns_json, s.min_timestamp, s.max_timestamp,
+               s.source_file, s.source_sha256, s.created_at
+        FROM raw_ingestions i JOIN raw_snapshots s USING (dataset, day, content_hash)
+        WHERE i.dataset = ? AND i.day = ?
+        ORDER BY i.ingested_at DESC LIMIT 1
+        """,
+        [spec.name, day],
+    ).fetchall()
+    return _snapshot_from_row(spec, day, row[0]) if row else None
+
+
+def snapshot_by_hash(con: Any, spec: DatasetSpec, day: dt.date, content_hash: str) -> Snapshot | None:
+    row = con.execute(
+        """
+        SELECT content_hash, table_name, rows, columns_json, min_timestamp, max_timestamp,
+               source_file, source_sha256, created_at
+        FROM raw_snapshots WHERE dataset = ? AND day = ? AND content_hash = ?
+        """,
+        [spec.name, day, content_hash],
+    ).fetchall()
+    return _snapshot_from_row(spec, day, row[0]) if row else None
+
+
+def snapshot_versions(con: Any, spec: DatasetSpec, day: dt.date) -> list[Snapshot]:
+    """Every distinct content ever ingested for ``day``, oldest first."""
+    rows = con.execute(
+        """
+        SELECT content_hash, table_name, rows, columns_json, min_timestamp, max_timestamp,
+               source_file, source_sha256, created_at
+        FROM raw_snapshots WHERE dataset = ? AND day = ? ORDER BY created_at
+        """,
+        [spec.name, day],
+    ).fetchall()
+    return [_snapshot_from_row(spec, day, row) for row in rows]
+
+
+def typed_snapshot_sql(spec: DatasetSpec, snapshot: Snapshot) -> str:
+    """The snapshot with every spec column cast to its declared type (for snapshots that passed
+    the schema gate, so the casts cannot fail)."""
+    selected = ", ".join(
+        f"CAST({quote(name)} AS {column.type.duckdb_type}) AS {quote(name)}"
+        for name, column in spec.columns.items()
+    )
+    return f"SELECT {selected} FROM {snapshot.qualified_table}"
+
+
+def _snapshot_from_row(spec: DatasetSpec, day: dt.date, row: tuple) -> Snapshot:
+    content_hash, table_name, rows, columns_json, min_ts, max_ts, source, source_sha, created = row
+    return Snapshot(
+        spec.name, day, content_hash, table_name, rows, json.loads(columns_json), min_ts, max_ts,
+        source, source_sha, created,
+    )
+
+
+def _ordered_select(spec: DatasetSpec, columns: dict[str, str]) -> str:
+    """Stored in timestamp order so DuckDB's zone maps prune well when days are scanned."""
+    keys = [c for c in [spec.timestamp.column, *spec.entity_key] if c in columns]
+    order = f" ORDER BY {', '.join(quote(c) for c in keys)}" if keys else ""
+    return f"SELECT * FROM incoming{order}"
+
+
+def _time_range(con: Any, spec: DatasetSpec, columns: dict[str, str]):
+    column = spec.timestamp.column
+    if column not in columns:
+        return None, None
+    target = "DATE" if spec.columns[column].type is ColumnType.DATE else "TIMESTAMPTZ"
+    return con.execute(
+        f"SELECT min(TRY_CAST({quote(column)} AS {target})), max(TRY_CAST({quote(column)} AS {target})) FROM incoming"
+    ).fetchall()[0]
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:500]
+
+
+def _check_day(spec: DatasetSpec, day: dt.date) -> None:
+    """A day outside the spec's partitions, or one that has not happened yet, has no partition to
+    ingest into (Dagster would refuse it too)."""
+    import zoneinfo
+
+    start, end = spec.partitions.start_date, spec.partitions.end_date
+    if day < start or (end is not None and day >= end):
+        until = f"before {end.isoformat()}" if end else "open-ended"
+        raise IngestionError(
+            f"{day.isoformat()} is outside the partitions of {spec.name} (from {start.isoformat()}, {until}): "
+            "refusing to ingest it"
+        )
+    today = dt.datetime.now(zoneinfo.ZoneInfo(spec.timestamp.timezone)).date()
+    if day > today:
+        raise IngestionError(
+            f"{day.isoformat()} is a future day (today is {today.isoformat()} in {spec.timestamp.timezone}): "
+            "refusing to ingest it"
+        )
+
+
+def _duckdb_reason(error: BaseException) -> str:
+    """DuckDB's reason without the echoed line (which may be megabytes), hints or the query."""
+    kept = []
+    for line in str(error).splitlines():
+        if line.startswith(("Possible Solution", "LINE ", "The search space used was")):
+            break
+        if line.startswith("Original Line:"):
+            line = line[:120] + ("..." if len(line) > 120 else "")
+        kept.append(line)
+    return " ".join(" ".join(kept).split())[:500]
+
+
+def _csv_problem(spec: DatasetSpec, path: Path) -> str | None:
+    """The first line that breaks the CSV layout, found with Python's csv module: a row with
+    another number of fields than the header, an unterminated quote, or bytes that are not UTF-8."""
+    import csv
+
+    reader = None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, delimiter=spec.source.csv.delimiter, strict=True)
+            header = next(reader, None)
+            if not header:
+                return "no header line"
+            for row in reader:
+                if row and len(row) != len(header):
+                    return f"line {reader.line_num} has {len(row)} field(s), the header has {len(header)}"
+    except UnicodeDecodeError as error:
+        return f"not UTF-8 text: byte {error.object[error.start:error.start + 1].hex()} cannot be decoded"
+    except csv.Error as error:
+        where = f"line {reader.line_num}: " if reader is not None else ""
+        return f"{where}{error}"
+    return None
+
+
+def _csv_layout_problem(spec: DatasetSpec, path: Path, read_columns: list[str]) -> str | None:
+    """DuckDB read the file, but not as the header says (its sniffer can take a ragged last row
+    for the header), or the header is not split by the spec's delimiter."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle, delimiter=spec.source.csv.delimiter), [])
+    except (UnicodeDecodeError, csv.Error) as error:
+        return f"unreadable header line: {error}"
+    if header != read_columns:
+        detail = _csv_problem(spec, path) or "the rows do not match the header line"
+        return f"the header line names {len(header)} column(s) but the file reads as {read_columns[:8]}: {detail}"
+    delimiter = spec.source.csv.delimiter
+    if len(header) == 1 and len(spec.columns) > 1:
+        for other in (";", "\t", "|", ","):
+            if other != delimiter and other in header[0]:
+                return (
+                    f"the file reads as a single column {header[0][:80]!r}: its fields look separated by "
+                    f"{other!r}, but the spec's delimiter is {delimiter!r} (source.csv.delimiter)"
+                )
+    return None
+

@@ -1,0 +1,1 @@
+"""Monitor: batch scoring, drift, live performance, alerts and the loop's timeline."""

@@ -1,0 +1,1 @@
+"""The jobs' work as plain calls (ingest a day, train a model): for benchmarks, tests and scripts."""

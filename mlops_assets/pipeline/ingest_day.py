@@ -1,0 +1,105 @@
+"""What ingest_job does for one day, as plain calls: for benchmarks, tests and scripted backfills.
+
+Snapshot the landing file, run and record every data gate, and only if all passed build the
+features and run and record every feature check. ingest_job's assets and blocking checks call the
+same pieces (``gate_raw_day``, ``check_feature_day``); this is the path without an instance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable, Collection
+
+from mlops_assets.core import verdicts
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.paths import StateLayout
+from mlops_assets.core.verdicts import GateResult
+
+
+def ingest_and_featurize(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
+) -> list[GateResult]:
+    """Every gate and check result of the day, in order; features are skipped if a data gate failed."""
+    _snapshot, results = ingest_and_gate(spec, layout, day, run_id)
+    if not all(result.passed for result in results):
+        return results
+    _build, checks = featurize_and_check(spec, layout, day, run_id)
+    return results + checks
+
+
+def ingest_and_gate(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
+) -> tuple[Any, list[GateResult]]:
+    """The raw asset and its data gates: snapshot the landing file, run and record every gate."""
+    from mlops_assets.ingest.snapshots import ingest_day
+
+    snapshot = ingest_day(spec, layout, day, run_id)
+    _content_hash, results = gate_raw_day(spec, layout, day, run_id)
+    return snapshot, results
+
+
+def featurize_and_check(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
+) -> tuple[Any, list[GateResult]]:
+    """The features asset and its checks (refused, as there, if the day's data gates failed)."""
+    from mlops_assets.features.build import build_features
+
+    build = build_features(spec, layout, day, run_id)
+    _content_hash, results = check_feature_day(spec, layout, day, run_id)
+    return build, results
+
+
+class NotMaterializedError(LookupError):
+    """A check ran before the day's asset was materialized."""
+
+
+def gate_raw_day(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, names: Collection[str] | None = None
+) -> tuple[str, list[GateResult]]:
+    """Run and record the data gates (all, or the named ones, in their order) on the day's current
+    snapshot, in one warehouse connection. Returns the snapshot's content hash and the results."""
+    from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET
+    from mlops_assets.ingest.snapshots import current_snapshot
+    from mlops_assets.core.warehouse import connect
+
+    with connect(layout.warehouse_path) as con:
+        snapshot = current_snapshot(con, spec, day)
+        if snapshot is None:
+            raise NotMaterializedError(f"no snapshot of {spec.name} for {day}; materialize {spec.raw_asset_name} first")
+        results = _apply_and_record(con, spec, DATA_GATES, names, snapshot, asset=RAW_ASSET, day=day,
+                                    content_hash=snapshot.content_hash, run_id=run_id)
+    return snapshot.content_hash, results
+
+
+def check_feature_day(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, names: Collection[str] | None = None
+) -> tuple[str, list[GateResult]]:
+    """Run and record the feature checks (all, or the named ones) on the day's current features, in
+    one warehouse connection. Returns the features' content hash and the results."""
+    from mlops_assets.features.checks import FEATURE_CHECKS, FEATURES_ASSET
+    from mlops_assets.features.build import current_feature_version
+    from mlops_assets.core.warehouse import connect
+
+    with connect(layout.warehouse_path) as con:
+        version = current_feature_version(con, spec, day)
+        if version is None:
+            raise NotMaterializedError(f"no features of {spec.name} for {day}; materialize {spec.features_asset_name} first")
+        results = _apply_and_record(con, spec, FEATURE_CHECKS, names, day, asset=FEATURES_ASSET, day=day,
+                                    content_hash=version[0], run_id=run_id)
+    return version[0], results
+
+
+def _apply_and_record(
+    con: Any, spec: DatasetSpec, rules: dict[str, Callable[..., GateResult]], names: Collection[str] | None,
+    target: Any, *, asset: str, day: dt.date, content_hash: str, run_id: str | None,
+) -> list[GateResult]:
+    """Apply the named rules (all when ``names`` is None) to ``target`` in their declared order,
+    recording each verdict against ``content_hash``."""
+    results = []
+    for name, rule in rules.items():
+        if names is None or name in names:
+            result = rule(con, spec, target)
+            verdicts.record(con, dataset=spec.name, asset=asset, day=day, content_hash=content_hash,
+                            result=result, run_id=run_id)
+            results.append(result)
+    return results

@@ -1,0 +1,194 @@
+"""The model half's steps as plain functions: what each Dagster asset does, callable without Dagster.
+
+The assets in ``defs/model.py`` are thin wrappers over these, and the orchestration-overhead
+benchmark calls them directly, so "the same functions in a plain script" is literally true.
+Steps pass small JSON-able handles (hashes, ids, parameters); the heavy objects stay in the
+warehouse and MLflow.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.paths import StateLayout
+from mlops_assets.core.warehouse import connect
+
+
+def model_name(spec: DatasetSpec) -> str:
+    return f"{spec.name}_{spec.target.name}"
+
+
+def train_and_log(
+    spec: DatasetSpec,
+    layout: StateLayout,
+    registry: Any,
+    snapshot_hash: str,
+    budget: Any,
+    *,
+    dagster_run_id: str,
+    trigger_reason: str,
+    code_version: str,
+    log: Callable[[str], None] = print,
+) -> tuple[dict[str, Any], Any]:
+    """Tune and train on a frozen snapshot, save the model, log it to MLflow; returns (handle, model)."""
+    from mlops_assets.train.model import train_candidate
+    from mlops_assets.train.smoke import write_smoke_sample
+    from mlops_assets.train.snapshot import load_training_snapshot, read_split, streamed_split
+
+    snapshot = load_training_snapshot(layout, spec.name, snapshot_hash)
+    validation = read_split(layout, snapshot, "validation")
+    # the training split streams in batches: as one pandas frame it is gigabytes at 10M rows
+    with streamed_split(layout, snapshot, "train", columns=[*spec.features, spec.target.name]) as train:
+        trained = train_candidate(train, validation, spec, budget, log=log)
+    scratch = layout.root / "models" / f".partial-{dagster_run_id}"
+    _, sha256 = trained.save(scratch)
+    write_smoke_sample(scratch, trained, validation)
+    model_dir = layout.root / "models" / sha256[:16]
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    scratch.rename(model_dir)
+    tuned = tuned_params(trained.params)
+    run_id, model_uri = registry.log_candidate(
+        model_dir=model_dir,
+        trained=trained,
+        # numbers as float64: integer columns in a signature cannot hold the missing values scoring sees
+        sample_input=validation[trained.encoding.columns].head(200).astype(
+            {column: "float64" for column in trained.encoding.numeric}
+        ),
+        params={**tuned, "trees": trained.best_rounds, "threshold": trained.threshold},
+        metrics={"validation_auc": trained.validation_auc},
+        tags={
+            "run_name": f"{spec.name}-{snapshot.content_hash[:8]}",
+            "dataset": spec.name,
+            "snapshot_hash": snapshot.content_hash,
+            "dagster_run_id": dagster_run_id,
+            "code_version": code_version,
+            "model_sha256": sha256,
+            "trigger_reason": trigger_reason,
+        },
+    )
+    handle = {
+        "model_sha256": sha256,
+        "snapshot_hash": snapshot.content_hash,
+        "mlflow_run_id": run_id,
+        "model_uri": model_uri,
+        "params": tuned,
+        "best_rounds": trained.best_rounds,
+        "threshold": trained.threshold,
+        "validation_auc": trained.validation_auc,
+        "features": trained.encoding.columns,
+        "trigger_reason": trigger_reason,
+        "dagster_run_id": dagster_run_id,
+        "code_version": code_version,
+    }
+    return handle, trained
+
+
+def evaluate_and_store(
+    spec: DatasetSpec,
+    layout: StateLayout,
+    registry: Any,
+    candidate: dict[str, Any],
+    *,
+    n_boot: int,
+    seed: int,
+    min_slice_rows: int,
+    run_id: str,
+):
+    """Score the test split with the candidate (loaded back from MLflow, sha256-checked) and the
+    champion; store and return the evaluation."""
+    from mlops_assets.evaluate.evaluation import evaluate_candidate, store_evaluation
+    from mlops_assets.train.snapshot import load_training_snapshot, read_split
+
+    loaded = registry.load_run_model(candidate["mlflow_run_id"], candidate["model_sha256"], candidate["threshold"])
+    champion_ref = registry.champion()
+    champion = registry.load_version(champion_ref) if champion_ref else None
+    snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
+    evaluation = evaluate_candidate(
+        dataset=spec.name, slices=spec.slices, target=spec.target.name,
+        test=read_split(layout, snapshot, "test"), candidate=loaded,
+        candidate_sha256=candidate["model_sha256"], snapshot_hash=snapshot.content_hash,
+        train_label_rate=snapshot.label_rates["train"], champion=champion,
+        plots_dir=layout.reports_dir / spec.name / "evaluations" / candidate["model_sha256"][:16],
+        n_boot=n_boot, seed=seed, min_slice_rows=min_slice_rows,
+    )
+    with connect(layout.warehouse_path) as con:
+        store_evaluation(con, evaluation, run_id)
+    registry.log_metrics(candidate["mlflow_run_id"], {f"test_{k}": v["value"] for k, v in evaluation.metrics.items()})
+    return evaluation
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One promotion gate's verdict on a candidate, and the override in force if it failed."""
+
+    verdict: Any
+    override: Any = None
+
+
+def judge(
+    spec: DatasetSpec, layout: StateLayout, model_sha256: str, gates: Sequence[str], thresholds: Any, run_id: str
+) -> dict[str, Judgement]:
+    """Apply promotion gates to the stored evaluation and record each verdict, in one connection.
+
+    A failed gate comes back with the override granted for it that is still in force (or None).
+    """
+    from mlops_assets.core import verdicts
+    from mlops_assets.evaluate.evaluation import load_evaluation
+    from mlops_assets.gate.apply import MODEL_GATES
+    from mlops_assets.gate.overrides import active_overrides
+
+    judged = {}
+    with connect(layout.warehouse_path) as con:
+        evaluation = load_evaluation(con, spec.name, model_sha256)
+        for gate in gates:
+            verdict = MODEL_GATES[gate](evaluation, thresholds)
+            verdicts.record(
+                con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None, content_hash=model_sha256,
+                result=verdicts.GateResult(gate, verdict.passed, verdict.reason, [], verdict.to_dict()),
+                run_id=run_id,
+            )
+            judged[gate] = verdict
+        overrides = active_overrides(con, spec.name, model_sha256) if not all(v.passed for v in judged.values()) else {}
+    return {gate: Judgement(verdict, None if verdict.passed else overrides.get(gate)) for gate, verdict in judged.items()}
+
+
+def write_candidate_card(
+    spec: DatasetSpec,
+    layout: StateLayout,
+    candidate: dict[str, Any],
+    *,
+    dagster_run_id: str,
+    code_versions: dict[str, str],
+    version: str | None = None,
+) -> tuple[Any, Path, Path]:
+    """Build the model card from the recorded snapshot, evaluation and verdicts; write md + html."""
+    from mlops_assets.promote.card_facts import build_card
+    from mlops_assets.evaluate.evaluation import load_evaluation
+    from mlops_assets.promote.card import write_card
+    from mlops_assets.gate.overrides import overrides_for
+    from mlops_assets.promote.promotion import recorded_verdicts
+    from mlops_assets.train.snapshot import load_training_snapshot
+
+    sha = candidate["model_sha256"]
+    with connect(layout.warehouse_path) as con:
+        evaluation = load_evaluation(con, spec.name, sha)
+        gate_verdicts = recorded_verdicts(con, spec.name, sha)
+        granted = overrides_for(con, spec.name, sha)
+    snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
+    card = build_card(
+        spec=spec, snapshot=snapshot, candidate=candidate, evaluation=evaluation,
+        verdicts=gate_verdicts, dagster_run_id=dagster_run_id, code_versions=code_versions, version=version,
+        overrides=granted,
+    )
+    markdown_path, html_path = write_card(card, layout.reports_dir / spec.name / "cards" / sha[:16])
+    return card, markdown_path, html_path
+
+
+def tuned_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters worth recording (not the fixed objective or thread count)."""
+    return {k: v for k, v in params.items() if k not in ("objective", "eval_metric", "nthread")}

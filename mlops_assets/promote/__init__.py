@@ -1,0 +1,1 @@
+"""Promote: the champion alias, the ledger, rollback and the model card."""

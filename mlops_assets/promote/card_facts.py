@@ -1,0 +1,108 @@
+"""Collects a model card's facts from the upstream assets' records (nothing is typed in by hand)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mlops_assets.promote import card
+from mlops_assets.evaluate.evaluation import Evaluation
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.paths import PROJECT_ROOT
+from mlops_assets.train.snapshot import TrainingSnapshot
+
+
+def git_commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def framework_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("xgboost", "mlflow", "dagster", "duckdb", "pandas"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def build_card(
+    *,
+    spec: DatasetSpec,
+    snapshot: TrainingSnapshot,
+    candidate: dict[str, Any],
+    evaluation: Evaluation,
+    verdicts: list[dict[str, Any]],
+    dagster_run_id: str,
+    code_versions: dict[str, str],
+    version: str | None = None,
+    overrides: list[Any] = (),
+) -> card.ModelCard:
+    """``candidate`` is the candidate_model handle (params, MLflow ids, trigger reason, features);
+    ``overrides`` the gate overrides granted for this model (overrides.GateOverride)."""
+    metrics = [
+        card.MetricRow(name, values["value"], values.get("low"), values.get("high"))
+        for name, values in evaluation.metrics.items()
+        if values.get("value") is not None
+    ]
+    comparison = []
+    if evaluation.champion_metrics:
+        for name, paired in evaluation.paired.items():
+            candidate_value = evaluation.metric(name)
+            champion_value = evaluation.champion_metric(name)
+            if None in (candidate_value, champion_value, paired.get("value")):
+                continue
+            comparison.append(
+                card.ChampionComparisonRow(name, candidate_value, champion_value, paired["value"],
+                                           paired.get("low"), paired.get("high"))
+            )
+    slices = [
+        card.SliceRow(str(row["slice"]), str(row["value"]), int(row["rows"]), row.get("auc"),
+                      row.get("champion_auc"), row.get("auc_delta"))
+        for row in evaluation.slices
+    ]
+    return card.ModelCard(
+        model_details=card.ModelDetails(
+            name=f"{spec.name}-{spec.target.name}",
+            version=version,
+            model_type="xgboost gradient-boosted trees (hist), binary classifier",
+            created_at=dt.datetime.now(dt.timezone.utc),
+            framework_versions=framework_versions(),
+            hyperparameters={**candidate["params"], "trees": candidate["best_rounds"],
+                             "decision_threshold": round(candidate["threshold"], 4)},
+        ),
+        intended_use=spec.intended_use.strip(),
+        limitations=list(spec.limitations),
+        training_data=card.TrainingData(
+            snapshot_hash=snapshot.content_hash,
+            start=snapshot.start,
+            end=snapshot.end,
+            rows_per_split=dict(snapshot.rows),
+            label_rate_per_split=dict(snapshot.label_rates),
+            features=list(candidate["features"]),
+        ),
+        metrics=metrics,
+        champion_comparison=comparison,
+        slices=slices,
+        gate_verdicts=[card.GateVerdict(**verdict) for verdict in verdicts],
+        lineage=card.Lineage(
+            dagster_run_id=dagster_run_id,
+            mlflow_run_id=candidate["mlflow_run_id"],
+            mlflow_model_uri=candidate.get("model_uri"),
+            code_versions=code_versions,
+            git_commit=git_commit(),
+        ),
+        overrides=[card.Override(o.operator, o.reason, o.expires_at, o.gate) for o in overrides],
+        trigger_reason=candidate.get("trigger_reason"),
+        plots={name: Path(path) for name, path in evaluation.plots.items()},
+    )

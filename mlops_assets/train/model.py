@@ -1,0 +1,240 @@
+"""candidate_model: xgboost (hist) with a seeded hyperparameter search on the validation split.
+
+The model is saved in xgboost's own JSON format (never pickle) next to a small JSON file holding the
+feature encoding (column order and the categorical vocabularies seen in training), so scoring
+encodes categories exactly as training did, and an unseen category becomes missing, not an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from mlops_assets.core.spec import DatasetSpec, FeatureKind
+
+MODEL_FILE = "model.json"
+# Training data reaches xgboost in batches of this many rows, through a QuantileDMatrix: only
+# one batch is ever a pandas frame, so memory does not grow with the training split. The batch
+# size shapes the quantile sketch, so it is part of what makes a model reproducible: changing it
+# changes the trees a given snapshot and seed produce.
+TRAINING_BATCH_ROWS = 1 << 18
+ENCODING_FILE = "feature_encoding.json"
+
+
+@dataclass(frozen=True)
+class FeatureEncoding:
+    numeric: list[str]
+    categorical: dict[str, list[str]]
+    target: str
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @classmethod
+    def from_training(cls, frame: Any, spec: DatasetSpec) -> "FeatureEncoding":
+        return cls.from_batches([frame], spec)
+
+    @classmethod
+    def from_batches(cls, batches: Any, spec: DatasetSpec) -> "FeatureEncoding":
+        """The encoding of a training split given as an iterable of frames (one pass over it)."""
+        numeric = [n for n, f in spec.features.items() if f.kind is FeatureKind.NUMERIC]
+        seen: dict[str, set[str]] = {n: set() for n, f in spec.features.items() if f.kind is FeatureKind.CATEGORICAL}
+        for frame in batches:
+            for name, values in seen.items():
+                values.update(str(v) for v in frame[name].dropna().unique())
+        return cls(numeric, {name: sorted(values) for name, values in seen.items()}, spec.target.name)
+
+    def matrix(self, frame: Any):
+        """The model's input frame: floats for numbers, fixed-vocabulary categoricals."""
+        import pandas as pd
+
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"input is missing feature column(s) {missing}")
+        data = {c: pd.to_numeric(frame[c], errors="raise").astype("float32") for c in self.numeric}
+        for column, vocabulary in self.categorical.items():
+            values = frame[column].astype("object").where(frame[column].notna(), None)
+            data[column] = pd.Categorical([None if v is None else str(v) for v in values], categories=vocabulary)
+        return pd.DataFrame(data, index=frame.index)[self.columns]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))  # key order is column order: do not sort
+
+    @classmethod
+    def from_json(cls, text: str) -> "FeatureEncoding":
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class TuningBudget:
+    trials: int = 8
+    seed: int = 42
+    max_rounds: int = 300
+    early_stopping_rounds: int = 25
+    nthread: int = 2
+
+
+@dataclass
+class TrainedModel:
+    booster: Any
+    encoding: FeatureEncoding
+    params: dict[str, Any]
+    best_rounds: int
+    validation_auc: float
+    threshold: float
+    trials: list[dict[str, Any]] = field(default_factory=list)
+
+    def predict(self, frame: Any) -> np.ndarray:
+        return predict(self.booster, self.encoding, frame)
+
+    def save(self, folder: Path) -> tuple[Path, str]:
+        """Write model + encoding atomically; returns the model path and its sha256."""
+        folder.mkdir(parents=True, exist_ok=True)
+        model_path = folder / MODEL_FILE
+        # xgboost picks the format from the extension, so the temporary name must end in .json
+        partial = folder / f".partial-{os.getpid()}-{MODEL_FILE}"
+        self.booster.save_model(str(partial))
+        os.replace(partial, model_path)
+        encoding_path = folder / ENCODING_FILE
+        partial = folder / f".{ENCODING_FILE}.partial-{os.getpid()}"
+        partial.write_text(self.encoding.to_json())
+        os.replace(partial, encoding_path)
+        return model_path, file_sha256(model_path)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def predict(booster: Any, encoding: FeatureEncoding, frame: Any) -> np.ndarray:
+    import xgboost as xgb
+
+    matrix = xgb.DMatrix(encoding.matrix(frame), enable_categorical=True)
+    return booster.predict(matrix).astype("float64")
+
+
+def load_model(folder: Path, expected_sha256: str | None = None) -> tuple[Any, FeatureEncoding]:
+    """Load a saved model, refusing a file whose sha256 is not the one recorded at training."""
+    import xgboost as xgb
+
+    model_path = folder / MODEL_FILE
+    actual = file_sha256(model_path)
+    if expected_sha256 is not None and actual != expected_sha256:
+        raise ValueError(
+            f"model artifact {model_path} has sha256 {actual[:12]}, expected {expected_sha256[:12]}: refusing to load it"
+        )
+    booster = xgb.Booster()
+    booster.load_model(str(model_path))
+    encoding = FeatureEncoding.from_json((folder / ENCODING_FILE).read_text())
+    return booster, encoding
+
+
+def sample_params(rng: np.random.Generator, budget: TuningBudget) -> dict[str, Any]:
+    return {
+        "objective": "binary:logistic",
+        "eval_metric": "auc",
+        "tree_method": "hist",
+        "max_depth": int(rng.integers(3, 9)),
+        "learning_rate": float(np.round(10 ** rng.uniform(-1.7, -0.7), 4)),
+        "min_child_weight": float(np.round(10 ** rng.uniform(0, 1.5), 3)),
+        "subsample": float(np.round(rng.uniform(0.6, 1.0), 3)),
+        "colsample_bytree": float(np.round(rng.uniform(0.5, 1.0), 3)),
+        "reg_lambda": float(np.round(10 ** rng.uniform(-1, 1), 3)),
+        "max_cat_to_onehot": 8,
+        "seed": budget.seed,
+        "nthread": budget.nthread,
+    }
+
+
+class FrameBatches:
+    """An in-memory frame as the fixed-size batches training consumes: the same batches a split
+    streamed from the warehouse yields (``training.snapshot.streamed_split``), so both give the
+    same model."""
+
+    def __init__(self, frame: Any, rows: int = TRAINING_BATCH_ROWS) -> None:
+        self.frame = frame
+        self.rows = rows
+
+    def __iter__(self):
+        for start in range(0, len(self.frame), self.rows):
+            yield self.frame.iloc[start:start + self.rows]
+
+
+def quantile_matrix(batches: Any, encoding: FeatureEncoding, nthread: int):
+    """xgboost's QuantileDMatrix fed batch by batch: it keeps only the binned matrix (a byte per
+    value), never the whole split as floats, let alone as a pandas frame."""
+    import xgboost as xgb
+
+    class _Batches(xgb.DataIter):
+        def __init__(self) -> None:
+            super().__init__(release_data=True)
+            self._iterator = None
+
+        def next(self, input_data: Callable) -> bool:
+            if self._iterator is None:
+                self._iterator = iter(batches)
+            frame = next(self._iterator, None)
+            if frame is None:
+                return False
+            input_data(data=encoding.matrix(frame), label=frame[encoding.target].to_numpy(dtype="float32"))
+            return True
+
+        def reset(self) -> None:
+            self._iterator = None
+
+    return xgb.QuantileDMatrix(_Batches(), enable_categorical=True, nthread=nthread)
+
+
+def train_candidate(
+    train: Any,
+    validation: Any,
+    spec: DatasetSpec,
+    budget: TuningBudget,
+    log: Callable[[str], None] = print,
+) -> TrainedModel:
+    """Random search over ``budget.trials`` parameter sets, each early-stopped on validation AUC.
+
+    ``train`` is a pandas frame or a re-iterable of frames (a split streamed from the warehouse);
+    ``validation`` is a pandas frame.
+    """
+    import xgboost as xgb
+
+    from mlops_assets.evaluate.metrics import choose_threshold, roc_auc
+
+    if budget.trials < 1:
+        raise ValueError("the tuning budget needs at least one trial")
+    batches = FrameBatches(train) if hasattr(train, "iloc") else train
+    encoding = FeatureEncoding.from_batches(batches, spec)
+    y_val = validation[spec.target.name].to_numpy(dtype="float32")
+    dtrain = quantile_matrix(batches, encoding, budget.nthread)
+    dval = xgb.DMatrix(encoding.matrix(validation), label=y_val, enable_categorical=True, nthread=budget.nthread)
+    rng = np.random.default_rng(budget.seed)
+    best: TrainedModel | None = None
+    trials = []
+    for trial in range(1, budget.trials + 1):
+        params = sample_params(rng, budget)
+        booster = xgb.train(
+            params, dtrain, num_boost_round=budget.max_rounds, evals=[(dval, "validation")],
+            early_stopping_rounds=budget.early_stopping_rounds, verbose_eval=False,
+        )
+        rounds = booster.best_iteration + 1
+        booster = booster[:rounds]
+        auc = roc_auc(y_val, booster.predict(dval))
+        trials.append({"trial": trial, "validation_auc": auc, "rounds": rounds, **_tuned(params)})
+        if best is None or auc > best.validation_auc:
+            best = TrainedModel(booster, encoding, params, rounds, auc, 0.5)
+        log(f"trial {trial}/{budget.trials}: validation AUC {auc:.4f} ({rounds} trees); best so far {best.validation_auc:.4f}")
+    best.threshold = choose_threshold(y_val, best.booster.predict(dval))
+    best.trials = trials
+    return best
+
+
+def _tuned(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in ("objective", "eval_metric", "tree_method", "seed", "nthread")}

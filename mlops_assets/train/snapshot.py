@@ -1,0 +1,284 @@
+"""training_snapshot: a window of gate-passed feature days, frozen and split 80/10/10.
+
+The split is by a hash of the entity key (md5 of the key columns, mod 100), not by a seeded shuffle:
+a row lands in the same split whatever the window, the row order or the seed, so a flight that
+trained one model is never in the test split of the next, and a candidate and its champion can be
+compared on the same test rows. The frozen rows live in their own table, addressed by content hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from mlops_assets.features.checks import FEATURE_CHECKS, FEATURES_ASSET
+from mlops_assets.features.build import features_table
+from mlops_assets.core.hashing import relation_sha256
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
+from mlops_assets.core.sql import quote
+from mlops_assets.core.paths import StateLayout
+from mlops_assets.core.verdicts import passed_hashes_sql
+from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, table_exists, transaction
+
+SPLIT_COLUMN = "_split"
+SPLITS = ("train", "validation", "test")
+TRAINING_SNAPSHOTS_DDL = """
+    CREATE TABLE IF NOT EXISTS training_snapshots (
+        dataset VARCHAR NOT NULL,
+        content_hash VARCHAR NOT NULL,
+        table_name VARCHAR NOT NULL,
+        start_day DATE NOT NULL,
+        end_day DATE NOT NULL,
+        days_json VARCHAR NOT NULL,
+        rows_json VARCHAR NOT NULL,
+        label_rates_json VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        run_id VARCHAR,
+        PRIMARY KEY (dataset, content_hash)
+    )
+"""
+
+
+class TrainingDataError(RuntimeError):
+    """The requested window cannot make a usable training snapshot."""
+
+
+@dataclass(frozen=True)
+class TrainingWindow:
+    start: dt.date | None = None
+    end: dt.date | None = None
+    last_n_days: int | None = None
+    min_days: int = 3
+
+
+@dataclass(frozen=True)
+class TrainingSnapshot:
+    dataset: str
+    content_hash: str
+    table_name: str
+    start: dt.date
+    end: dt.date
+    days: dict[str, str]  # day -> feature content hash
+    rows: dict[str, int]
+    label_rates: dict[str, float]
+    skipped_days: list[str]
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{SNAPSHOT_SCHEMA}.{quote(self.table_name)}"
+
+    def to_handle(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "content_hash": self.content_hash}
+
+
+def split_expression(spec: DatasetSpec) -> str:
+    key = ", ".join(f"CAST({quote(c)} AS VARCHAR)" for c in spec.entity_key)
+    bucket = f"(CAST(('0x' || md5(concat_ws('|', {key}))[1:8]) AS UBIGINT) % 100)"
+    return f"CASE WHEN {bucket} < 80 THEN 'train' WHEN {bucket} < 90 THEN 'validation' ELSE 'test' END"
+
+
+def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end: dt.date | None) -> dict[dt.date, str]:
+    """Days (in [start, end]) whose current feature build passed every feature check."""
+    rows = con.execute(
+        """
+        SELECT v.day, arg_max(v.content_hash, v.created_at) AS current_hash
+        FROM feature_versions v
+        WHERE v.dataset = ? AND (? IS NULL OR v.day >= ?) AND (? IS NULL OR v.day <= ?)
+        GROUP BY v.day
+        """,
+        [spec.name, start, start, end, end],
+    ).fetchall()
+    passed = {
+        (day, content_hash)
+        for day, content_hash in con.execute(
+            passed_hashes_sql(list(FEATURE_CHECKS)), [spec.name, FEATURES_ASSET, *FEATURE_CHECKS]
+        ).fetchall()
+    }
+    return {day: h for day, h in rows if (day, h) in passed}
+
+
+def build_training_snapshot(
+    spec: DatasetSpec, layout: StateLayout, window: TrainingWindow, run_id: str | None = None
+) -> TrainingSnapshot:
+    with connect(layout.warehouse_path) as con:
+        con.execute(TRAINING_SNAPSHOTS_DDL)
+        if not table_exists(con, f"features_{spec.name}"):
+            raise TrainingDataError(f"no features of {spec.name} exist yet; run the ingest job first")
+        start, end = _resolve_window(con, spec, window)
+        all_days = con.execute(
+            "SELECT DISTINCT day FROM feature_versions WHERE dataset = ? AND day BETWEEN ? AND ? ORDER BY day",
+            [spec.name, start, end],
+        ).fetchall()
+        usable = passed_feature_days(con, spec, start, end)
+        skipped = sorted(d.isoformat() for (d,) in all_days if d not in usable)
+        if len(usable) < window.min_days:
+            raise TrainingDataError(
+                f"only {len(usable)} day(s) of {spec.name} features between {start} and {end} passed their "
+                f"checks (need at least {window.min_days}); skipped: {skipped or 'none'}"
+            )
+        columns = ", ".join(
+            quote(c) for c in dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name])
+        )
+        days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(usable))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE new_snapshot AS SELECT {columns}, {split_expression(spec)} AS {SPLIT_COLUMN} "
+            f"FROM {features_table(spec)} WHERE {quote(DAY_COLUMN)} IN ({days_sql}) "
+            f"AND {quote(spec.target.name)} IS NOT NULL"
+        )
+        content_hash = relation_sha256(con, "new_snapshot")
+        table_name = f"training_{spec.name}__{content_hash[:16]}"
+        stats = con.execute(
+            f"SELECT {SPLIT_COLUMN}, count(*), avg({quote(spec.target.name)}) FROM new_snapshot GROUP BY 1"
+        ).fetchall()
+        rows = {split: 0 for split in SPLITS} | {s: n for s, n, _ in stats}
+        label_rates = {s: float(r) for s, _, r in stats}
+        for split in SPLITS:
+            if rows[split] == 0:
+                raise TrainingDataError(f"the {split} split of the window {start}..{end} is empty")
+        label = quote(spec.target.name)
+        for split in SPLITS:
+            values, only = con.execute(
+                f"SELECT count(DISTINCT {label}), any_value({label}) FROM new_snapshot WHERE {SPLIT_COLUMN} = ?",
+                [split],
+            ).fetchall()[0]
+            if values < 2:
+                raise TrainingDataError(
+                    f"the {split} split of {start}..{end} has a single label value ({spec.target.name} = {only} "
+                    f"in all {rows[split]} rows); cannot train or evaluate a classifier on it"
+                )
+        uninformative = _uninformative_features(con, spec)
+        if len(uninformative) == len(spec.features):
+            raise TrainingDataError(
+                f"no feature varies in the training split of {start}..{end}, so there is nothing to learn: "
+                + "; ".join(f"{name} is {state}" for name, state in uninformative.items())
+            )
+        days = {d.isoformat(): h for d, h in sorted(usable.items())}
+        # the snapshot's dates are the days it holds, not the window asked for
+        start, end = min(usable), max(usable)
+        with transaction(con):
+            exists = con.execute(
+                "SELECT count(*) FROM training_snapshots WHERE dataset = ? AND content_hash = ?", [spec.name, content_hash]
+            ).fetchall()[0][0]
+            if not exists:
+                con.execute(f"CREATE TABLE {SNAPSHOT_SCHEMA}.{quote(table_name)} AS SELECT * FROM new_snapshot")
+                con.execute(
+                    "INSERT INTO training_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [spec.name, content_hash, table_name, start, end, json.dumps(days), json.dumps(rows),
+                     json.dumps(label_rates), dt.datetime.now(dt.timezone.utc), run_id],
+                )
+        con.execute("DROP TABLE new_snapshot")
+    return TrainingSnapshot(spec.name, content_hash, table_name, start, end, days, rows, label_rates, skipped)
+
+
+def load_training_snapshot(layout: StateLayout, dataset: str, content_hash: str) -> TrainingSnapshot:
+    with connect(layout.warehouse_path) as con:
+        con.execute(TRAINING_SNAPSHOTS_DDL)
+        rows = con.execute(
+            "SELECT table_name, start_day, end_day, days_json, rows_json, label_rates_json "
+            "FROM training_snapshots WHERE dataset = ? AND content_hash = ?",
+            [dataset, content_hash],
+        ).fetchall()
+    if not rows:
+        raise TrainingDataError(f"training snapshot {content_hash[:12]} of {dataset} not found")
+    table_name, start, end, days, counts, rates = rows[0]
+    return TrainingSnapshot(dataset, content_hash, table_name, start, end, json.loads(days),
+                            json.loads(counts), json.loads(rates), [])
+
+
+def read_split(layout: StateLayout, snapshot: TrainingSnapshot, split: str):
+    """One split of a frozen snapshot as a pandas frame, in a stable row order."""
+    with connect(layout.warehouse_path) as con:
+        return con.execute(
+            f"SELECT * EXCLUDE ({SPLIT_COLUMN}) FROM {snapshot.qualified_table} WHERE {SPLIT_COLUMN} = ? ORDER BY ALL",
+            [split],
+        ).df()
+
+
+class ParquetBatches:
+    """A split written to Parquet, read back as pandas frames of exactly ``rows`` rows (the last
+    one shorter), in file order; re-iterable, as xgboost's QuantileDMatrix needs."""
+
+    def __init__(self, path: Path, rows: int, columns: list[str] | None = None) -> None:
+        self.path = path
+        self.rows = rows
+        self.columns = columns
+
+    def __iter__(self) -> Iterator[Any]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pending: list[Any] = []
+        pending_rows = 0
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=self.rows, columns=self.columns):
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            while pending_rows >= self.rows:
+                joined = pa.Table.from_batches(pending)
+                yield joined.slice(0, self.rows).to_pandas()
+                rest = joined.slice(self.rows)
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+        if pending_rows:
+            yield pa.Table.from_batches(pending).to_pandas()
+
+
+@contextlib.contextmanager
+def streamed_split(
+    layout: StateLayout, snapshot: TrainingSnapshot, split: str, columns: list[str] | None = None,
+    rows: int | None = None,
+) -> Iterator[ParquetBatches]:
+    """One split of a frozen snapshot as fixed-size pandas batches in read_split's row order, for
+    splits too large to hold as one frame. The rows are sorted once in DuckDB (which spills to disk
+    past its memory limit) into a scratch Parquet file, so the warehouse is not held open while
+    the batches are consumed, and reading them again costs no second sort."""
+    from mlops_assets.core.sql import sql_string
+    from mlops_assets.train.model import TRAINING_BATCH_ROWS
+
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    layout.cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".split-{split}-", dir=layout.cache_dir) as folder:
+        path = Path(folder) / f"{split}.parquet"
+        with connect(layout.warehouse_path) as con:
+            con.execute(
+                f"COPY (SELECT * EXCLUDE ({SPLIT_COLUMN}) FROM {snapshot.qualified_table} "
+                f"WHERE {SPLIT_COLUMN} = {sql_string(split)} ORDER BY ALL) TO {sql_string(str(path))} (FORMAT parquet)"
+            )
+        yield ParquetBatches(path, rows or TRAINING_BATCH_ROWS, columns)
+
+
+def _uninformative_features(con: Any, spec: DatasetSpec) -> dict[str, str]:
+    """Features that are constant or entirely null in the training split, with what they hold."""
+    found = {}
+    for name in spec.features:
+        distinct, example = con.execute(
+            f"SELECT count(DISTINCT {quote(name)}), CAST(any_value({quote(name)}) AS VARCHAR) "
+            f"FROM new_snapshot WHERE {SPLIT_COLUMN} = 'train'"
+        ).fetchall()[0]
+        if distinct == 0:
+            found[name] = "null in every row"
+        elif distinct == 1:
+            found[name] = f"constant ({example})"
+    return found
+
+
+def _resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tuple[dt.date, dt.date]:
+    bounds = con.execute(
+        "SELECT min(day), max(day) FROM feature_versions WHERE dataset = ?", [spec.name]
+    ).fetchall()[0]
+    if bounds[0] is None:
+        raise TrainingDataError(f"no features of {spec.name} exist yet; run the ingest job first")
+    end = window.end or bounds[1]
+    if window.start is not None:
+        start = window.start
+    elif window.last_n_days:
+        start = end - dt.timedelta(days=window.last_n_days - 1)
+    else:
+        start = bounds[0]
+    if start > end:
+        raise TrainingDataError(f"training window start {start} is after its end {end}")
+    return start, end

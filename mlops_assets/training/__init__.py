@@ -1,1 +1,0 @@
-"""Training: the snapshot a model learns from, and the model itself."""

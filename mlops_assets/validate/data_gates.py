@@ -1,0 +1,344 @@
+"""The data gates: rules every raw snapshot must pass before any feature is computed from it.
+
+Each gate reads one snapshot and returns a ``GateResult`` whose failures name the column, the rule,
+the observed value and a few offending rows. Schema and types are checked with pandera (the frame of
+one day fits in memory); null rates, row counts, duplicate keys and day bounds are SQL over DuckDB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from typing import Any, Callable
+
+from mlops_assets.ingest.snapshots import Snapshot
+from mlops_assets.ingest.landing import day_expression
+from mlops_assets.core.spec import ColumnType, DatasetSpec
+from mlops_assets.core.sql import quote
+from mlops_assets.core.verdicts import GateResult, RuleFailure, passed_hashes_sql
+
+RAW_ASSET = "raw"
+
+
+def check_schema(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
+    """Columns present, values of the declared types, inside declared ranges and allowed sets."""
+    import pandera.pandas as pa
+
+    failures: list[RuleFailure] = []
+    present = snapshot.columns
+    for name, column in spec.columns.items():
+        if name not in present:
+            failures.append(RuleFailure(name, "column present", "missing", f"a {column.type.value} column"))
+    extra = sorted(set(present) - set(spec.columns))
+    for name in extra:
+        failures.append(
+            RuleFailure(name, "no undeclared columns", f"unexpected column of type {present[name]}",
+                        "only the columns declared in the spec")
+        )
+    checked = [name for name in spec.columns if name in present]
+    if checked and snapshot.rows:
+        failures.extend(_value_failures(con, spec, snapshot, checked))
+        frame = con.execute(
+            f"SELECT {', '.join(quote(c) for c in checked)} FROM {snapshot.qualified_table}"
+        ).df()
+        schema = pa.DataFrameSchema(
+            {name: _pandera_column(pa, spec, name) for name in checked}, coerce=True
+        )
+        try:
+            schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as errors:
+            failures.extend(_pandera_failures(errors.failure_cases, frame, spec))
+    return GateResult.from_failures("check_schema", failures, f"{len(checked)} columns checked", {"columns_checked": len(checked)})
+
+
+def check_null_rates(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
+    """Each column's share of nulls stays under its ceiling (spec ``max_null_rate``)."""
+    columns = [name for name in spec.columns if name in snapshot.columns]
+    if not columns or snapshot.rows == 0:
+        return GateResult("check_null_rates", True, "no rows to check (see check_row_count)")
+    rates = con.execute(
+        "SELECT " + ", ".join(f"avg(({quote(c)} IS NULL)::DOUBLE)" for c in columns)
+        + f" FROM {snapshot.qualified_table}"
+    ).fetchall()[0]
+    failures = []
+    for name, rate in zip(columns, rates):
+        ceiling = spec.max_null_rate(name)
+        if rate > ceiling:
+            samples = _sample_rows(con, spec, snapshot, f"{quote(name)} IS NULL", [name])
+            failures.append(
+                RuleFailure(name, "null rate ceiling", f"{rate:.2%} nulls", f"at most {ceiling:.2%}", samples)
+            )
+    stats = {f"null_rate.{name}": round(rate, 6) for name, rate in zip(columns, rates)}
+    return GateResult.from_failures("check_null_rates", failures, f"{len(columns)} columns under their ceilings", stats)
+
+
+def check_row_count(
+    con: Any, spec: DatasetSpec, snapshot: Snapshot, trailing_counts: list[int] | None = None
+) -> GateResult:
+    """The day's row count is plausible against the trailing accepted days (a truncated file or a
+    duplicated export shows up here)."""
+    rule = spec.quality.row_count
+    if trailing_counts is None:
+        trailing_counts = accepted_row_counts(con, spec, snapshot.day, rule.trailing_days)
+    failures = []
+    if snapshot.rows < spec.quality.min_rows:
+        failures.append(RuleFailure(None, "minimum rows", f"{snapshot.rows} rows", f"at least {spec.quality.min_rows}"))
+    stats: dict[str, Any] = {"rows": snapshot.rows, "trailing_partitions": len(trailing_counts)}
+    if len(trailing_counts) >= rule.min_history:
+        median = statistics.median(trailing_counts)
+        ratio = snapshot.rows / median if median else float("inf")
+        stats.update({"trailing_median_rows": median, "ratio_to_median": round(ratio, 4)})
+        if not rule.min_ratio <= ratio <= rule.max_ratio:
+            failures.append(
+                RuleFailure(
+                    None, "row count against trailing median",
+                    f"{snapshot.rows} rows ({ratio:.2f}x the median {median:g} of {len(trailing_counts)} days)",
+                    f"between {rule.min_ratio:g}x and {rule.max_ratio:g}x",
+                )
+            )
+        summary = f"{snapshot.rows} rows, {ratio:.2f}x the trailing median"
+    else:
+        summary = (
+            f"{snapshot.rows} rows; only {len(trailing_counts)} earlier accepted days "
+            f"(< {rule.min_history}), so the trailing comparison passes by rule"
+        )
+    return GateResult.from_failures("check_row_count", failures, summary, stats)
+
+
+def check_unique_entity_key(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
+    """No two rows share the entity key."""
+    missing = [c for c in spec.entity_key if c not in snapshot.columns]
+    if missing:
+        failure = RuleFailure(", ".join(missing), "entity key present", "missing", "every key column")
+        return GateResult.from_failures("check_unique_entity_key", [failure], "")
+    key = ", ".join(quote(c) for c in spec.entity_key)
+    duplicated_keys, extra_rows = con.execute(
+        f"SELECT count(*), coalesce(sum(n - 1), 0) FROM "
+        f"(SELECT count(*) AS n FROM {snapshot.qualified_table} GROUP BY {key} HAVING count(*) > 1)"
+    ).fetchall()[0]
+    failures = []
+    if duplicated_keys:
+        samples = [
+            dict(zip([*spec.entity_key, "copies"], row))
+            for row in con.execute(
+                f"SELECT {key}, count(*) FROM {snapshot.qualified_table} GROUP BY {key} "
+                f"HAVING count(*) > 1 ORDER BY count(*) DESC, {key} LIMIT {spec.quality.failure_samples}"
+            ).fetchall()
+        ]
+        failures.append(
+            RuleFailure(
+                ", ".join(spec.entity_key), "unique entity key",
+                f"{duplicated_keys} keys duplicated ({extra_rows} extra rows)", "every key once", samples,
+            )
+        )
+    return GateResult.from_failures("check_unique_entity_key", failures, "every entity key appears once",
+                   {"duplicated_keys": duplicated_keys})
+
+
+def check_rows_in_partition(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
+    """Every row's timestamp falls on the partition's day (in the spec's timezone)."""
+    column = spec.timestamp.column
+    if column not in snapshot.columns:
+        return GateResult.from_failures("check_rows_in_partition", [RuleFailure(column, "timestamp present", "missing", "a timestamp column")], "")
+    target = "DATE" if spec.columns[column].type is ColumnType.DATE else "TIMESTAMPTZ"
+    readable = f"TRY_CAST({quote(column)} AS {target})"
+    day_sql = day_expression(spec, readable)
+    # an unreadable timestamp is the schema gate's finding, not a row on another day
+    condition = f"{readable} IS NOT NULL AND ({day_sql} IS DISTINCT FROM DATE '{snapshot.day.isoformat()}')"
+    outside = con.execute(f"SELECT count(*) FROM {snapshot.qualified_table} WHERE {condition}").fetchall()[0][0]
+    failures = []
+    if outside:
+        samples = _sample_rows(con, spec, snapshot, condition, [column])
+        failures.append(
+            RuleFailure(column, "timestamp on the partition day", f"{outside} rows on other days",
+                        f"all rows on {snapshot.day.isoformat()} ({spec.timestamp.timezone})", samples)
+        )
+    return GateResult.from_failures("check_rows_in_partition", failures, f"all timestamps on {snapshot.day.isoformat()}",
+                   {"rows_outside_day": outside})
+
+
+DATA_GATES: dict[str, Callable[[Any, DatasetSpec, Snapshot], GateResult]] = {
+    "check_schema": check_schema,
+    "check_null_rates": check_null_rates,
+    "check_row_count": check_row_count,
+    "check_unique_entity_key": check_unique_entity_key,
+    "check_rows_in_partition": check_rows_in_partition,
+}
+
+
+def accepted_snapshots_sql() -> str:
+    """Per day in [start, end), the newest ingested snapshot that passed every data gate.
+
+    Parameters: dataset, RAW_ASSET, *gate names, dataset, start, end.
+    """
+    return f"""
+        SELECT day, arg_max(i.content_hash, i.ingested_at) AS content_hash
+        FROM raw_ingestions i
+        JOIN ({passed_hashes_sql(list(DATA_GATES))}) p USING (day, content_hash)
+        WHERE i.dataset = ? AND i.day >= ? AND i.day < ?
+        GROUP BY day
+    """
+
+
+def accepted_hashes(con: Any, spec: DatasetSpec, start: dt.date, end: dt.date) -> dict[dt.date, str]:
+    rows = con.execute(
+        accepted_snapshots_sql(), [spec.name, RAW_ASSET, *DATA_GATES, spec.name, start, end]
+    ).fetchall()
+    return {day: content_hash for day, content_hash in rows}
+
+
+def accepted_row_counts(con: Any, spec: DatasetSpec, before: dt.date, days: int) -> list[int]:
+    start = before - dt.timedelta(days=days)
+    hashes = accepted_hashes(con, spec, start, before)
+    if not hashes:
+        return []
+    rows = con.execute(
+        "SELECT day, content_hash, rows FROM raw_snapshots WHERE dataset = ? AND day >= ? AND day < ?",
+        [spec.name, start, before],
+    ).fetchall()
+    return [count for day, content_hash, count in rows if hashes.get(day) == content_hash]
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _value_failures(con: Any, spec: DatasetSpec, snapshot: Snapshot, checked: list[str]) -> list[RuleFailure]:
+    """What pandera lets through: NaN and infinity in a float column (pandas reads NaN as a missing
+    value, and a range check skips it), and string values too long to be data."""
+    failures = []
+    limit = spec.quality.max_string_length
+    for name in checked:
+        column_type = spec.columns[name].type
+        value = f"TRY_CAST({quote(name)} AS DOUBLE)"
+        if column_type is ColumnType.FLOAT:
+            condition = f"(isnan({value}) OR isinf({value}))"
+            count, examples = con.execute(
+                f"SELECT count(*), list(DISTINCT CAST({value} AS VARCHAR)) FROM {snapshot.qualified_table} WHERE {condition}"
+            ).fetchall()[0]
+            if count:
+                failures.append(
+                    RuleFailure(name, "finite values", f"{count} NaN or infinite value(s), e.g. {', '.join(sorted(examples))}",
+                                "finite numbers (a missing value is an empty cell)",
+                                _sample_rows(con, spec, snapshot, condition, [name]))
+                )
+        elif column_type is ColumnType.STRING:
+            condition = f"length(CAST({quote(name)} AS VARCHAR)) > {limit}"
+            count, longest = con.execute(
+                f"SELECT count(*), max(length(CAST({quote(name)} AS VARCHAR))) FROM {snapshot.qualified_table} WHERE {condition}"
+            ).fetchall()[0]
+            if count:
+                failures.append(
+                    RuleFailure(name, "string length", f"{count} value(s) longer than {limit} characters (longest {longest})",
+                                f"at most {limit} characters (quality.max_string_length)",
+                                _sample_rows(con, spec, snapshot, condition, [name]))
+                )
+    return failures
+
+
+def _pandera_column(pa: Any, spec: DatasetSpec, name: str) -> Any:
+    column = spec.columns[name]
+    checks = []
+    if column.min is not None:
+        checks.append(pa.Check.ge(column.min))
+    if column.max is not None:
+        checks.append(pa.Check.le(column.max))
+    if column.allowed is not None:
+        checks.append(pa.Check.isin(column.allowed))
+    return pa.Column(_pandas_dtype(column.type), nullable=True, checks=checks)
+
+
+def _pandas_dtype(column_type: ColumnType) -> Any:
+    import pandas as pd
+
+    return {
+        ColumnType.INT: "Int64",
+        ColumnType.FLOAT: "Float64",
+        ColumnType.STRING: str,
+        ColumnType.BOOL: "boolean",
+        ColumnType.TIMESTAMP: pd.DatetimeTZDtype("ns", "UTC"),
+        ColumnType.DATE: "datetime64[ns]",
+    }[column_type]
+
+
+def _pandera_failures(failure_cases: Any, frame: Any, spec: DatasetSpec) -> list[RuleFailure]:
+    """Group pandera's failure cases into one RuleFailure per (column, rule), with sample rows."""
+    failures = []
+    limit = spec.quality.failure_samples
+    key_columns = [c for c in spec.entity_key if c in frame.columns]
+    for (column, check), group in failure_cases.groupby(["column", "check"], sort=False, dropna=False):
+        column_name = None if column is None or column != column else str(column)
+        if column_name in spec.columns and str(check).startswith("dtype("):
+            # a failed coercion is reported once, as coerce_dtype, with the offending values
+            if ((failure_cases["column"] == column) & failure_cases["check"].astype(str).str.startswith("coerce_dtype")).any():
+                continue
+        if group["failure_case"].astype(str).str.startswith("TypeError(").all():
+            # a range check that could not compare a wrongly typed value: the type failure says it
+            continue
+        values = [_shorten(str(v)) for v in group["failure_case"].head(limit)]
+        indices = [int(i) for i in group["index"].dropna().head(limit)] if "index" in group else []
+        samples = []
+        for index in indices:
+            if 0 <= index < len(frame):
+                record = {c: frame.iloc[index][c] for c in key_columns}
+                if column_name in frame.columns:
+                    record[column_name] = frame.iloc[index][column_name]
+                samples.append({k: _plain(v) for k, v in record.items()})
+        expected = _expected_for(spec, column_name, str(check))
+        failures.append(
+            RuleFailure(
+                column_name, str(check), f"{len(group)} failing value(s), e.g. {', '.join(values)}", expected, samples
+            )
+        )
+    return failures
+
+
+def _expected_for(spec: DatasetSpec, column: str | None, check: str) -> str:
+    if column not in spec.columns:
+        return "the declared schema"
+    rules = spec.columns[column]
+    if "dtype" in check:
+        return f"values of type {rules.type.value}"
+    if "greater_than" in check or "ge(" in check:
+        return f">= {rules.min:g}"
+    if "less_than" in check or "le(" in check:
+        return f"<= {rules.max:g}"
+    if "isin" in check:
+        return f"one of {rules.allowed}"
+    return "the declared rule"
+
+
+def _sample_rows(con: Any, spec: DatasetSpec, snapshot: Snapshot, condition: str, extra: list[str]) -> list[dict]:
+    columns = [c for c in dict.fromkeys([*spec.entity_key, *extra]) if c in snapshot.columns]
+    if not columns:
+        return []
+    cursor = con.execute(
+        f"SELECT {', '.join(quote(c) for c in columns)} FROM {snapshot.qualified_table} "
+        f"WHERE {condition} LIMIT {spec.quality.failure_samples}"
+    )
+    return [{c: _plain(v) for c, v in zip(columns, row)} for row in cursor.fetchall()]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly scalars for metadata."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()  # numpy scalars
+        except (ValueError, TypeError):
+            pass
+    if isinstance(value, str):
+        return _shorten(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return None if isinstance(value, float) and value != value else value
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return _shorten(str(value))
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    """A value fit for a summary or metadata: an enormous string is cut, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

@@ -1,0 +1,42 @@
+"""The servers the CLI starts listen on loopback unless told otherwise, and never print secrets."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from mlops_assets.cli import main as cli
+
+
+@pytest.fixture
+def started(monkeypatch, tmp_path):
+    commands = []
+    monkeypatch.setattr(subprocess, "call", lambda command, **_: commands.append(command) or 0)
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return commands
+
+
+def option(command: list[str], *names: str) -> str:
+    for name in names:
+        if name in command:
+            return command[command.index(name) + 1]
+    raise AssertionError(f"none of {names} in {command}")
+
+
+def test_dagster_dev_binds_to_loopback_by_default(started):
+    assert cli.main(["dev"]) == 0
+    assert option(started[0], "-h", "--host") == "127.0.0.1"
+    assert cli.main(["dev", "--host", "0.0.0.0"]) == 0
+    assert option(started[1], "-h", "--host") == "0.0.0.0"
+
+
+def test_mlflow_ui_binds_to_loopback_and_hides_credentials(started, monkeypatch, capsys):
+    assert cli.main(["mlflow-ui"]) == 0
+    assert option(started[0], "--host") == "127.0.0.1"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://ml:s3cr3t@db:5432/mlflow")
+    assert cli.main(["mlflow-ui"]) == 0
+    printed = capsys.readouterr().out
+    assert "s3cr3t" not in printed and "postgresql://***@db:5432/mlflow" in printed
+    assert option(started[1], "--backend-store-uri").endswith("s3cr3t@db:5432/mlflow")  # the server still gets it

@@ -1,0 +1,176 @@
+"""When to retrain: triggers.decide on hand-made drift and performance history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from mlops_assets.retrain.triggers import RetrainPolicy, Trigger, decide
+
+POLICY = RetrainPolicy()  # moderate 0.2, high 0.3, persist 3 days, cool-down 7 days, 5% AUC drop
+D0 = dt.date(2013, 7, 1)
+FEATURES = ("origin_temp", "origin_dewpoint", "carrier", "distance")
+
+
+def day(i: int) -> dt.date:
+    return D0 + dt.timedelta(days=i)
+
+
+def drift(days, values: dict[str, float] | None = None, quiet: float = 0.02) -> list[tuple[dt.date, str, float]]:
+    """One row per feature per day: ``values`` for the named features, ``quiet`` for the rest."""
+    values = values or {}
+    return [(d, f, values.get(f, quiet)) for d in days for f in FEATURES]
+
+
+def perf(d: dt.date, auc: float | None = 0.70, reference: float = 0.75, version: str = "1"):
+    return (d, version, auc, reference)
+
+
+def week_of_auc(aucs: list[float], start: int = 0, version: str = "1") -> list[tuple]:
+    return [perf(day(start + i), auc, version=version) for i, auc in enumerate(aucs)]
+
+
+def test_no_history_triggers_nothing():
+    assert decide([], [], None, POLICY) is None
+
+
+def test_quiet_week_triggers_nothing():
+    week = [day(i) for i in range(7)]
+    performance = [perf(d, 0.74) for d in week]  # a full labelled week at the test AUC
+    assert decide(drift(week, {"origin_temp": 0.19}), performance, None, POLICY) is None
+
+
+def test_one_high_day_triggers_high_drift_naming_features_and_values():
+    rows = drift([day(0), day(1)]) + [(day(2), "origin_temp", 1.2345), (day(2), "origin_dewpoint", 0.3),
+                                      (day(2), "carrier", 0.29), (day(2), "distance", 0.01)]
+    trigger = decide(rows, [], None, POLICY)
+    assert trigger is not None
+    assert trigger.rule == "high_drift"
+    assert trigger.day == day(2)
+    assert trigger.features == {"origin_temp": 1.2345, "origin_dewpoint": 0.3}  # >= high, carrier 0.29 is not
+    assert "origin_temp 1.23" in trigger.reason and "origin_dewpoint 0.30" in trigger.reason
+    assert "carrier" not in trigger.reason
+    assert trigger.reason.index("origin_temp") < trigger.reason.index("origin_dewpoint")  # largest first
+    assert day(2).isoformat() in trigger.reason
+
+
+def test_high_drift_only_counts_on_the_latest_day():
+    rows = drift([day(0)], {"origin_temp": 2.0}) + drift([day(1)])
+    assert decide(rows, [], None, POLICY) is None
+
+
+def test_persistent_moderate_drift_fires_after_enough_days():
+    rows = drift([day(0), day(1), day(2)], {"carrier": 0.25})
+    trigger = decide(rows, [], None, POLICY)
+    assert trigger is not None
+    assert trigger.rule == "persistent_moderate_drift"
+    assert trigger.features == {"carrier": 0.25}
+    assert trigger.day == day(2)
+    assert "carrier 0.25" in trigger.reason and "3 days" in trigger.reason
+
+
+def test_moderate_drift_for_fewer_days_does_not_fire():
+    rows = drift([day(0)]) + drift([day(1), day(2)], {"carrier": 0.25})
+    assert decide(rows, [], None, POLICY) is None
+    # the same feature must be moderate on every day of the window, not different features
+    rows = drift([day(0)], {"carrier": 0.25}) + drift([day(1)], {"distance": 0.25}) + drift([day(2)], {"carrier": 0.25})
+    assert decide(rows, [], None, POLICY) is None
+
+
+def test_a_gap_day_breaks_persistence():
+    rows = drift([day(0), day(1), day(3)], {"carrier": 0.25})  # day(2) has no drift rows
+    assert decide(rows, [], None, POLICY) is None
+    rows += drift([day(4), day(5)], {"carrier": 0.25})  # three consecutive days again
+    trigger = decide(rows, [], None, POLICY)
+    assert trigger is not None and trigger.rule == "persistent_moderate_drift" and trigger.day == day(5)
+
+
+def test_degraded_performance_triggers_on_the_weekly_mean():
+    performance = week_of_auc([0.66] * 7)  # 12% below the 0.75 test AUC, all week
+    trigger = decide(drift([day(7)]), performance, None, POLICY)
+    assert trigger is not None and trigger.rule == "performance_degraded"
+    assert trigger.day == day(6) and "0.660" in trigger.reason and "7 labelled days" in trigger.reason
+    assert trigger.features == {"mean_live_auc": pytest.approx(0.66)}
+
+
+def test_one_bad_day_is_noise_not_degradation():
+    performance = week_of_auc([0.74] * 6 + [0.60])  # mean 0.72: 4% below, within the 5% tolerance
+    assert decide(drift([day(7)]), performance, None, POLICY) is None
+
+
+def test_fewer_labelled_days_than_the_window_do_not_trigger():
+    performance = week_of_auc([0.50] * (POLICY.performance_days - 1))
+    assert decide(drift([day(7)]), performance, None, POLICY) is None
+
+
+def test_only_the_current_champions_days_count():
+    # a bad week of the previous champion, then three good days of the new one
+    performance = week_of_auc([0.55] * 7, version="1") + week_of_auc([0.74] * 3, start=7, version="2")
+    assert decide(drift([day(10)]), performance, None, POLICY) is None
+
+
+def test_unlabelled_performance_rows_are_ignored():
+    performance = week_of_auc([0.60] * 7) + [(day(7), "1", None, 0.75)]
+    trigger = decide(drift([day(7)]), performance, None, POLICY)
+    assert trigger is not None and trigger.rule == "performance_degraded" and trigger.day == day(6)
+
+
+def test_high_drift_wins_over_degradation():
+    trigger = decide(drift([day(6)], {"origin_temp": 0.9}), week_of_auc([0.60] * 7), None, POLICY)
+    assert trigger.rule == "high_drift"
+
+
+def test_cooldown_blocks_then_releases():
+    last = day(0)
+    for i in range(1, POLICY.cooldown_days):
+        rows = drift([day(i)], {"origin_temp": 1.5})
+        assert decide(rows, [], last, POLICY) is None, f"fired {i} days after the last trigger"
+    released = decide(drift([day(POLICY.cooldown_days)], {"origin_temp": 1.5}), [], last, POLICY)
+    assert released is not None and released.rule == "high_drift" and released.day == day(7)
+
+
+def test_cooldown_also_blocks_degradation():
+    performance = week_of_auc([0.60] * 7)
+    assert decide(drift([day(6)]), performance, day(1), POLICY) is None
+    trigger = decide(drift([day(8)]), performance, day(1), POLICY)
+    assert trigger is not None and trigger.rule == "performance_degraded"
+
+
+def test_custom_policy_thresholds_are_respected():
+    strict = RetrainPolicy(high_psi=2.0, moderate_psi=1.0, moderate_persist_days=1)
+    assert decide(drift([day(0)], {"origin_temp": 1.5}), [], None, strict).rule == "persistent_moderate_drift"
+    assert decide(drift([day(0)], {"origin_temp": 0.9}), [], None, strict) is None
+
+
+def test_run_key_is_stable_per_day_and_rule():
+    rows = drift([day(0)], {"origin_temp": 0.9})
+    first = decide(rows, [], None, POLICY)
+    again = decide(list(reversed(rows)), [], None, POLICY)
+    assert first.run_key == again.run_key == "retrain-2013-07-01-high_drift"
+    other_day = decide(drift([day(1)], {"origin_temp": 0.9}), [], None, POLICY)
+    assert other_day.run_key != first.run_key
+    other_rule = Trigger(day(0), "performance_degraded", {}, "x")
+    assert other_rule.run_key != first.run_key
+    assert Trigger(day(0), "high_drift", {"x": 9.0}, "another reason").run_key == first.run_key
+
+
+def test_degradation_uses_the_latest_labelled_days_whatever_the_row_order():
+    performance = week_of_auc([0.60] * 7)
+    trigger = decide(drift([day(7)]), list(reversed(performance)), None, POLICY)
+    assert trigger is not None and trigger.day == day(6)
+    recovered = week_of_auc([0.60] * 3 + [0.75] * 7)  # the last 7 days are fine again
+    assert decide(drift([day(10)]), list(reversed(recovered)), None, POLICY) is None
+
+
+def test_an_expired_override_requests_retraining_and_an_active_one_does_not():
+    from mlops_assets.retrain.triggers import override_expired
+
+    now = dt.datetime(2026, 11, 25, 12, tzinfo=dt.timezone.utc)
+    overrides = [{"gate": "check_calibration", "operator": "alice", "reason": "holidays",
+                  "granted_at": "2026-11-01T00:00:00+00:00", "expires_at": "2026-11-20T23:59:59+00:00"}]
+    trigger = override_expired("4", overrides, dt.date(2026, 11, 24), now)
+    assert trigger is not None and trigger.rule == "override_expired" and trigger.day == dt.date(2026, 11, 24)
+    assert "v4" in trigger.reason and "check_calibration" in trigger.reason and "2026-11-20" in trigger.reason
+    assert override_expired("4", overrides, dt.date(2026, 11, 24), dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)) is None
+    assert override_expired("4", [], dt.date(2026, 11, 24), now) is None

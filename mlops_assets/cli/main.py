@@ -105,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
 def _layout(args) -> StateLayout:
     if args.state_dir:
         os.environ["MLOPS_STATE_DIR"] = str(Path(args.state_dir).expanduser().resolve())
-    layout = StateLayout.from_env().ensure()
+    from mlops_assets.defs.instance import prepare
+
+    layout = prepare(StateLayout.from_env())
     for key, value in layout.environment().items():
         os.environ.setdefault(key, value)
     return layout

@@ -4,24 +4,18 @@ Everything the embedded defaults write (the DuckDB warehouse, the MLflow store, 
 reports and the local Dagster instance) lives under a single root, chosen by ``MLOPS_STATE_DIR``
 and defaulting to ``.mlops_state`` in the working directory. Real infrastructure replaces pieces of
 it by configuration (``MLFLOW_TRACKING_URI``, a Postgres-backed ``dagster.yaml``), not by code.
-``ensure()`` also tidies the local Dagster instance after a crash: a run whose process was killed
-is marked failed and gives back its ``warehouse`` pool slot, which later runs would wait for forever.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 STATE_DIR_ENV = "MLOPS_STATE_DIR"
 DEFAULT_STATE_DIRNAME = ".mlops_state"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# How often one process looks for runs that were killed (see StateLayout.release_dead_runs).
-DEAD_RUN_SCAN_SECONDS = 60.0
-_last_dead_run_scan: dict[Path, float] = {}
 
 
 @dataclass(frozen=True)
@@ -90,31 +84,7 @@ class StateLayout:
             or instance_config.read_bytes() != project_config.read_bytes()
         ):
             shutil.copyfile(project_config, instance_config)
-        self.release_dead_runs()
         return self
-
-    def release_dead_runs(self, *, force: bool = False) -> list[str]:
-        """Mark failed, and free the pool slots of, local runs whose process was killed.
-
-        The ``warehouse`` pool (dagster.yaml) is enforced per step through slots in the instance's
-        own storage. A run killed with SIGKILL (or OOM) never gives its slot back, so every later
-        run would wait for it forever, and it shows as running forever. A started run (or one
-        holding a slot) whose process (the pid of its start event) no longer exists on this
-        machine is reported failed and its slots are freed. Only the embedded sqlite instance is
-        scanned (its runs are local processes); at most once a minute per process unless
-        ``force``. Returns the released run ids.
-        """
-        if not (self.dagster_home / "history" / "runs.db").is_file():
-            return []  # no local instance yet (or a Postgres-backed one): nothing to scan
-        now = time.monotonic()
-        last = _last_dead_run_scan.get(self.dagster_home)
-        if not force and last is not None and now - last < DEAD_RUN_SCAN_SECONDS:
-            return []
-        _last_dead_run_scan[self.dagster_home] = now
-        try:
-            return _release_dead_runs(self.dagster_home)
-        except Exception:  # noqa: BLE001 - housekeeping must never stop the platform
-            return []
 
     def environment(self) -> dict[str, str]:
         """Environment variables that point Dagster and MLflow child processes at this state."""
@@ -124,40 +94,3 @@ class StateLayout:
             "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
         }
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
-
-
-def _release_dead_runs(dagster_home: Path) -> list[str]:
-    import dagster as dg
-
-    released = []
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        storage = instance.event_log_storage
-        if "sqlite" not in type(instance.run_storage).__name__.lower():
-            return []  # a shared (Postgres) instance: its runs may live on other machines
-        holding = storage.get_concurrency_run_ids() if storage.supports_global_concurrency_limits else set()
-        running = instance.get_run_ids(
-            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
-        )
-        for run_id in sorted({*holding, *running}):
-            starts = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
-            pid = starts[0].event_log_entry.dagster_event.pid if starts else None
-            if pid is None or _pid_alive(pid):
-                continue
-            run = instance.get_run_by_id(run_id)
-            if run is not None and not run.is_finished:
-                instance.report_run_failed(
-                    run, f"the run's process (pid {pid}) is gone (killed?): marked failed, its pool slots released"
-                )
-            if run_id in holding:
-                storage.free_concurrency_slots_for_run(run_id)
-            released.append(run_id)
-    return released

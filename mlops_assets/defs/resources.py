@@ -19,9 +19,11 @@ class StateResource(dg.ConfigurableResource):
     )
 
     def layout(self) -> StateLayout:
+        from mlops_assets.defs.instance import prepare
+
         if self.state_dir:
-            return StateLayout(Path(self.state_dir).expanduser().resolve()).ensure()
-        return StateLayout.from_env().ensure()
+            return prepare(StateLayout(Path(self.state_dir).expanduser().resolve()))
+        return prepare(StateLayout.from_env())
 
 
 class ModelRegistryResource(dg.ConfigurableResource):

@@ -137,7 +137,9 @@ def main():
     from mlops_assets.core.spec import load_spec
     from mlops_assets.core.paths import StateLayout
 
-    StateLayout.from_env().ensure()  # what every mlops-assets command does before it runs a job
+    from mlops_assets.defs.instance import prepare
+
+    prepare(StateLayout.from_env())  # what every mlops-assets command does before it runs a job
     install(point)
     defs = build_definitions(load_spec("nycflights"), StateResource(state_dir=os.environ["MLOPS_STATE_DIR"]))
     job = defs.resolve_job_def(job_name)
@@ -220,15 +222,17 @@ def assert_killed(done: subprocess.CompletedProcess) -> None:
 def run_in_process(layout: StateLayout, spec, job: str, *, partition: str | None = None,
                    run_config: dict | None = None) -> dict:
     """Run ``job`` again in this process (the environment points at ``layout``: conftest's ``state``),
-    after what every mlops-assets command does first: ``StateLayout.ensure()``."""
+    after what every mlops-assets command does first: ``defs.instance.prepare``."""
     import dagster as dg
 
     from mlops_assets.cli.main import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.resources import StateResource
 
+    from mlops_assets.defs.instance import prepare
+
     assert StateLayout.from_env().root == layout.root
-    layout.ensure()
+    prepare(layout)
     defs = build_definitions(spec, StateResource(state_dir=str(layout.root)))
     with dg.DagsterInstance.from_config(str(layout.dagster_home)) as instance:
         result = defs.resolve_job_def(job).execute_in_process(

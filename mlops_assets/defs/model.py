@@ -302,17 +302,17 @@ def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) 
 
 def _gate_result(asset_key: dg.AssetKey, name: str, judgement, sha: str) -> dg.AssetCheckResult:
     verdict, override = judgement.verdict, judgement.override
-    numbers = {k: v for k, v in verdict.to_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    metadata = {**numbers, "metric": verdict.metric, "reason": verdict.reason, "model_sha256": sha}
+    numbers = {k: v for k, v in verdict.measurement().items() if isinstance(v, (int, float))}
+    metadata = {**numbers, "metric": verdict.metric, "reason": verdict.summary, "model_sha256": sha}
     if override is not None:
         # still a failure, shown as a warning: a blocking check only stops the run at ERROR severity
         return dg.AssetCheckResult(
             asset_key=asset_key, check_name=name, passed=False, severity=dg.AssetCheckSeverity.WARN,
-            description=f"{verdict.reason} (OVERRIDDEN: {override.sentence()})",
+            description=f"{verdict.summary} (OVERRIDDEN: {override.sentence()})",
             metadata={**metadata, "override": override.sentence()},
         )
     return dg.AssetCheckResult(asset_key=asset_key, check_name=name, passed=verdict.passed,
-                               description=verdict.reason, metadata=metadata)
+                               description=verdict.summary, metadata=metadata)
 
 
 def _trials_table(trials: list[dict[str, Any]]):

@@ -147,11 +147,8 @@ def judge(
         evaluation = load_evaluation(con, spec.name, model_sha256)
         for gate in gates:
             verdict = MODEL_GATES[gate](evaluation, thresholds)
-            verdicts.record(
-                con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None, content_hash=model_sha256,
-                result=verdicts.GateResult(gate, verdict.passed, verdict.reason, [], verdict.to_dict()),
-                run_id=run_id,
-            )
+            verdicts.record(con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None,
+                            content_hash=model_sha256, result=verdict, run_id=run_id)
             judged[gate] = verdict
         overrides = active_overrides(con, spec.name, model_sha256) if not all(v.passed for v in judged.values()) else {}
     return {gate: Judgement(verdict, None if verdict.passed else overrides.get(gate)) for gate, verdict in judged.items()}

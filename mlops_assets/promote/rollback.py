@@ -106,7 +106,7 @@ def rollback(
         operator=operator.strip(),
         dagster_run_id=dagster_run_id,
         reason=reason.strip(),
-        verdicts=verdicts,
+        verdicts=[verdict.to_dict() for verdict in verdicts],
         overrides=overrides,
     )
     with connect(layout.warehouse_path) as con:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_assets.core.verdicts import GateResult
 from mlops_assets.evaluate.plots import png_markdown
 from mlops_assets.promote.card import (
     NO_CHAMPION_NOTE,
@@ -19,7 +20,6 @@ from mlops_assets.promote.card import (
     REQUIRED_SECTIONS,
     SECTIONS,
     ChampionComparisonRow,
-    GateVerdict,
     Lineage,
     MetricRow,
     ModelCard,
@@ -94,10 +94,9 @@ def card(roc_png: Path) -> ModelCard:
             SliceRow("carrier", "a|b", 50, None),
         ],
         gate_verdicts=[
-            GateVerdict("min_quality", True, "auc", 0.7123, 0.65, reason="above the floor"),
-            GateVerdict(
-                "not_worse_than_champion", False, "auc", 0.7123, -0.01, 0.72, -0.0077, "too low"
-            ),
+            GateResult("check_min_quality", True, "above the floor", metric="auc", observed=0.7123, threshold=0.65),
+            GateResult("check_not_worse_than_champion", False, "too low", metric="auc", observed=0.7123,
+                       threshold=-0.01, champion_value=0.72, delta=-0.0077),
         ],
         lineage=Lineage(
             dagster_run_id="dagster-run-42",
@@ -144,9 +143,9 @@ def test_full_card_contains_the_numbers_and_facts(card: ModelCard) -> None:
         "| carrier | UA | 12,345 | 0.7012 | 0.6911 | +0.0101 |",
         "| carrier | a\\|b | 50 | — | — | — |",
         "| train | 120,000 | 0.2512 |",
-        "| min_quality | **PASS** | auc | 0.7123 | 0.6500 |",
-        "| not_worse_than_champion | **FAIL** |",
-        "**Overall:** **FAIL** — 1 of 2 gates passed; failed: not_worse_than_champion.",
+        "| check_min_quality | **PASS** | auc | 0.7123 | 0.6500 |",
+        "| check_not_worse_than_champion | **FAIL** |",
+        "**Overall:** **FAIL** — 1 of 2 gates passed; failed: check_not_worse_than_champion.",
         "| alice | seasonal dip accepted | 2024-06-01 |",
         "`sha256:0f1e2d3c`",
         "2013-01-01 to 2013-06-30",

@@ -1,4 +1,4 @@
-"""Promotion gates: blocking checks a candidate model must pass to replace the champion.
+"""The arithmetic of the promotion gates (declared, with their thresholds, in ``registry``).
 
 Each gate is a pure function from already-computed numbers to a GateResult,
 so gates are trivial to test and the orchestration layer only has to wire
@@ -14,67 +14,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlops_assets.core.verdicts import GateResult, finite_or_none
-from mlops_assets.evaluate.metrics import Estimate
 
 if TYPE_CHECKING:
     import pandas as pd
 
-GATE_NAMES: tuple[str, ...] = (
-    "check_min_quality",
-    "check_not_worse_than_champion",
-    "check_beats_baseline",
-    "check_no_slice_regression",
-    "check_calibration",
-)
+    from mlops_assets.evaluate.metrics import Estimate
+    from mlops_assets.gate.registry import GateThresholds
 
 _MAX_SLICES_IN_REASON = 5
-
-
-@dataclass(frozen=True)
-class GateThresholds:
-    """Limits used by the gates.
-
-    min_auc: absolute floor on candidate test AUC; below it the model is not
-        useful whatever the champion does.
-    max_auc_drop_vs_champion: tolerated AUC loss vs the champion on the same
-        test rows (point estimate of the paired difference). A small tolerance
-        lets retrains on fresh data through when they are statistically
-        indistinguishable from the champion.
-    min_auc_lift_over_baseline: candidate AUC must exceed the class-prior
-        baseline's AUC (0.5) by at least this much.
-    max_slice_auc_drop: tolerated AUC loss vs the champion inside any single
-        slice (e.g. one carrier); larger than the global tolerance because
-        slice AUCs are noisier.
-    min_slice_rows: slices smaller than this are too noisy to judge and are ignored.
-    max_ece: ceiling on expected calibration error, because downstream users
-        read the probabilities, not just the ranking.
-    """
-
-    min_auc: float = 0.60
-    max_auc_drop_vs_champion: float = 0.01
-    min_auc_lift_over_baseline: float = 0.02
-    max_slice_auc_drop: float = 0.05
-    min_slice_rows: int = 200
-    max_ece: float = 0.05
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.min_auc <= 1.0:
-            raise ValueError(f"min_auc must be in [0, 1], got {self.min_auc}")
-        for name in (
-            "max_auc_drop_vs_champion",
-            "min_auc_lift_over_baseline",
-            "max_slice_auc_drop",
-            "max_ece",
-        ):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0.0):
-                raise ValueError(f"{name} must be a non-negative number, got {value}")
-        if self.min_slice_rows < 1:
-            raise ValueError(f"min_slice_rows must be at least 1, got {self.min_slice_rows}")
 
 
 def _is_missing(value: float | None) -> bool:

@@ -133,23 +133,23 @@ class Judgement:
 def judge(
     spec: DatasetSpec, layout: StateLayout, model_sha256: str, gates: Sequence[str], thresholds: Any, run_id: str
 ) -> dict[str, Judgement]:
-    """Apply promotion gates to the stored evaluation and record each verdict, in one connection.
+    """Apply the named promotion gates (in registry order) to the stored evaluation and record each
+    verdict, in one connection.
 
     A failed gate comes back with the override granted for it that is still in force (or None).
     """
     from mlops_assets.core import verdicts
     from mlops_assets.evaluate.evaluation import load_evaluation
-    from mlops_assets.gate.apply import MODEL_GATES
+    from mlops_assets.gate.registry import judge_evaluation
     from mlops_assets.gate.overrides import active_overrides
 
     judged = {}
     with connect(layout.warehouse_path) as con:
         evaluation = load_evaluation(con, spec.name, model_sha256)
-        for gate in gates:
-            verdict = MODEL_GATES[gate](evaluation, thresholds)
+        for verdict in judge_evaluation(evaluation, thresholds, gates):
             verdicts.record(con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None,
                             content_hash=model_sha256, result=verdict, run_id=run_id)
-            judged[gate] = verdict
+            judged[verdict.check] = verdict
         overrides = active_overrides(con, spec.name, model_sha256) if not all(v.passed for v in judged.values()) else {}
     return {gate: Judgement(verdict, None if verdict.passed else overrides.get(gate)) for gate, verdict in judged.items()}
 

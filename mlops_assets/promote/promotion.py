@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlops_assets.promote import ledger
-from mlops_assets.gate.apply import MODEL_GATES
+from mlops_assets.gate.registry import PROMOTION_GATES
 from mlops_assets.gate.overrides import GateOverride, active_overrides
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
@@ -46,7 +46,7 @@ def promote(
     sha = candidate["model_sha256"]
     with connect(layout.warehouse_path) as con:
         unmet = unmet_gates_by_name(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
-                                    required=list(MODEL_GATES))
+                                    required=list(PROMOTION_GATES))
         in_force = active_overrides(con, spec.name, sha)
         details = recorded_verdicts(con, spec.name, sha)
         moves = [e for e in ledger.entries(con, spec.name) if e.action in ledger.ALIAS_MOVES]
@@ -148,7 +148,7 @@ def recorded_verdicts(con: Any, dataset: str, model_sha256: str) -> list[GateRes
         [dataset, EVALUATION_ASSET, model_sha256],
     ).fetchall()
     found = {row[0]: GateResult.from_record(*row) for row in rows}
-    return [found[name] for name in MODEL_GATES if name in found]
+    return [found[name] for name in PROMOTION_GATES if name in found]
 
 
 def _strip_images(markdown: str) -> str:

@@ -1,4 +1,4 @@
-"""Unit tests for mlops_assets.gate.rules on constructed numbers and slice tables."""
+"""Unit tests for the promotion gates' arithmetic (gate.rules) on constructed numbers and slice tables."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds
 from mlops_assets.gate.rules import (
-    GATE_NAMES,
-    GateThresholds,
     all_passed,
     gate_beats_baseline,
     gate_calibration,
@@ -54,6 +53,16 @@ def test_threshold_defaults() -> None:
 def test_thresholds_reject_nonsense(overrides: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         GateThresholds(**overrides)
+
+
+def test_thresholds_name_the_unknown_or_bad_field() -> None:
+    with pytest.raises(ValueError, match=r"unknown gate threshold\(s\) \['min_acu'\]"):
+        GateThresholds(min_acu=0.7)
+    with pytest.raises(ValueError, match="min_slice_rows must be a whole number, got 2.5"):
+        GateThresholds(min_slice_rows=2.5)
+    with pytest.raises(ValueError, match="min_auc must be at least 0 and at most 1, got 1.5"):
+        GateThresholds(min_auc=1.5)
+    assert GateThresholds(min_slice_rows=300.0).min_slice_rows == 300
 
 
 # --------------------------------------------------------------------------- #
@@ -297,7 +306,7 @@ def test_slice_gate_rejects_a_table_that_is_not_from_slice_metrics() -> None:
 
 
 def test_gate_names_are_stable_and_match_the_verdicts() -> None:
-    assert GATE_NAMES == (
+    assert tuple(PROMOTION_GATES) == (
         "check_min_quality",
         "check_not_worse_than_champion",
         "check_beats_baseline",
@@ -312,7 +321,7 @@ def test_gate_names_are_stable_and_match_the_verdicts() -> None:
         gate_no_slice_regression(table, DEFAULTS),
         gate_calibration(0.01, DEFAULTS),
     ]
-    assert tuple(verdict.check for verdict in verdicts) == GATE_NAMES
+    assert tuple(verdict.check for verdict in verdicts) == tuple(PROMOTION_GATES)
 
 
 def test_all_passed() -> None:

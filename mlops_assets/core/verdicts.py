@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 # The asset whose blocking checks are the promotion gates; its verdicts are keyed by model sha256.
 EVALUATION_ASSET = "candidate_evaluation"
@@ -104,6 +104,26 @@ def finite_or_none(value: float | None) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """A blocking rule check declared once: its check name (as Dagster shows it and the verdict log
+    keys it), what passing means, and the rule that returns its verdict."""
+
+    name: str
+    description: str
+    rule: Callable[..., GateResult]
+
+
+def check_registry(*checks: Check) -> dict[str, Check]:
+    """Checks by name, in the order they run; a name may be declared only once."""
+    registry: dict[str, Check] = {}
+    for check in checks:
+        if check.name in registry:
+            raise ValueError(f"check {check.name!r} is declared twice")
+        registry[check.name] = check
+    return registry
 
 
 def record(

@@ -17,7 +17,7 @@ TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     "training_snapshot": "1",
     "candidate_model": "2",  # 2: the training split streams into a QuantileDMatrix (other trees)
-    "candidate_evaluation": "1",
+    "candidate_evaluation": "2",  # 2: records the champion status; an unloadable champion is recorded, not fatal
     "model_card": "1",
     "champion_model": "1",
 }
@@ -363,6 +363,7 @@ def _evaluation_metadata(evaluation) -> dict[str, Any]:
         "test_auc": dg.MetadataValue.float(float(evaluation.metric("auc") or 0.0)),
         "test_rows": dg.MetadataValue.int(evaluation.test_rows),
         "champion_version": evaluation.champion_version or "none",
+        "champion_status": evaluation.champion_status.value,
         "champion_note": evaluation.champion_note,
         "metrics": records_table(metrics, METRICS_COLUMNS),
         "slices": records_table(evaluation.slices, SLICES_COLUMNS),

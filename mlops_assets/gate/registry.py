@@ -162,7 +162,7 @@ def check_min_quality(evaluation: Evaluation, thresholds: GateThresholds) -> Gat
 @promotion_gate(
     "check_not_worse_than_champion",
     description="The paired AUC difference against the champion is above minus the tolerance "
-    "(passes by rule with no champion).",
+    "(passes by rule with no champion; fails when a champion exists but could not be compared).",
     metrics=("auc",),
     # a small tolerance lets a retrain on fresh data through when it is statistically
     # indistinguishable from the champion
@@ -170,12 +170,12 @@ def check_min_quality(evaluation: Evaluation, thresholds: GateThresholds) -> Gat
                           "the candidate may trail the champion's AUC (paired, same rows) by at most this"),),
 )
 def check_not_worse_than_champion(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:
-    if evaluation.champion_version is None and evaluation.champion_note.startswith("champion v"):
-        # a champion exists but cannot score today's features: that is not "no champion"
-        return GateResult("check_not_worse_than_champion", False, evaluation.champion_note, metric="auc",
-                          observed=evaluation.metric("auc"), threshold=thresholds.max_auc_drop_vs_champion)
+    if not evaluation.champion_status.compared:
+        return _uncompared(evaluation, "check_not_worse_than_champion", "auc", thresholds.max_auc_drop_vs_champion,
+                           evaluation.metric("auc"))
     return rules.gate_not_worse_than_champion(
-        _value(evaluation.metric("auc")), evaluation.champion_metric("auc"), _paired_auc(evaluation), thresholds
+        _value(evaluation.metric("auc")), _value(evaluation.champion_metric("auc")), _paired_auc(evaluation),
+        thresholds,
     )
 
 
@@ -194,7 +194,8 @@ def check_beats_baseline(evaluation: Evaluation, thresholds: GateThresholds) -> 
 
 @promotion_gate(
     "check_no_slice_regression",
-    description="No slice with enough rows loses more than the tolerance of AUC against the champion.",
+    description="No slice with enough rows loses more than the tolerance of AUC against the champion "
+    "(passes by rule with no champion; fails when a champion exists but could not be compared).",
     metrics=("slice_auc",),
     # wider than the global tolerance because slice AUCs are noisier; tiny slices are too noisy to judge
     thresholds=(
@@ -203,6 +204,8 @@ def check_beats_baseline(evaluation: Evaluation, thresholds: GateThresholds) -> 
     ),
 )
 def check_no_slice_regression(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:
+    if not evaluation.champion_status.compared:
+        return _uncompared(evaluation, "check_no_slice_regression", "slice_auc", thresholds.max_slice_auc_drop)
     return rules.gate_no_slice_regression(evaluation.slice_frame(), thresholds)
 
 
@@ -215,6 +218,19 @@ def check_no_slice_regression(evaluation: Evaluation, thresholds: GateThresholds
 )
 def check_calibration(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:
     return rules.gate_calibration(_value(evaluation.metric("ece")), thresholds)
+
+
+def _uncompared(
+    evaluation: Evaluation, check: str, metric: str, threshold: float, observed: float | None = None
+) -> GateResult:
+    """A champion comparison that was not made: passes by rule only when there is no champion."""
+    from mlops_assets.evaluate.evaluation import ChampionStatus
+
+    if evaluation.champion_status is ChampionStatus.NONE:
+        return GateResult(check, True, "no champion yet: passes by rule", metric=metric, observed=observed,
+                          threshold=threshold)
+    return GateResult(check, False, f"not compared with the champion ({evaluation.champion_status.value}): "
+                      f"{evaluation.champion_note}", metric=metric, observed=observed, threshold=threshold)
 
 
 def _paired_auc(evaluation: Evaluation) -> Estimate | None:

@@ -100,13 +100,19 @@ def evaluate_and_store(
     run_id: str,
 ):
     """Score the test split with the candidate (loaded back from MLflow, sha256-checked) and the
-    champion; store and return the evaluation."""
-    from mlops_assets.evaluate.evaluation import evaluate_candidate, store_evaluation
+    champion; store and return the evaluation. A champion that cannot be loaded safely is recorded
+    as such (its comparison gates then fail), not silently skipped."""
+    from mlops_assets.evaluate.evaluation import UnloadableChampion, evaluate_candidate, store_evaluation
     from mlops_assets.train.snapshot import load_training_snapshot, read_split
 
     loaded = registry.load_run_model(candidate["mlflow_run_id"], candidate["model_sha256"], candidate["threshold"])
     champion_ref = registry.champion()
-    champion = registry.load_version(champion_ref) if champion_ref else None
+    champion = None
+    if champion_ref is not None:
+        try:
+            champion = registry.load_version(champion_ref)  # checks the artifact's sha256 first
+        except Exception as error:  # noqa: BLE001 - a missing or tampered artifact is the finding
+            champion = UnloadableChampion(champion_ref.version, str(error))
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
     evaluation = evaluate_candidate(
         dataset=spec.name, slices=spec.slices, target=spec.target.name,

@@ -23,9 +23,9 @@ from typing import Any
 from urllib.parse import quote
 
 from mlops_assets.core.verdicts import GateResult
+from mlops_assets.evaluate.evaluation import NO_CHAMPION_NOTE
 from mlops_assets.evaluate.plots import png_data_uri, png_markdown
 
-NO_CHAMPION_NOTE = "No champion existed; the champion comparison passed by rule."
 NOT_IN_GIT_NOTE = "not in a git checkout"
 MARKDOWN_FILE_NAME = "model_card.md"
 HTML_FILE_NAME = "model_card.html"
@@ -138,6 +138,7 @@ class ModelCard:
     overrides: list[Override] = field(default_factory=list)
     trigger_reason: str | None = None
     plots: dict[str, Path] = field(default_factory=dict)
+    champion_note: str = NO_CHAMPION_NOTE  # why there is no comparison, when there is none
 
 
 # --- completeness -------------------------------------------------------------------------------
@@ -392,7 +393,7 @@ def _metrics_section(card: ModelCard) -> tuple[_Block, ...]:
 
 def _champion_comparison_section(card: ModelCard) -> tuple[_Block, ...]:
     if not card.champion_comparison:
-        return (_Paragraph(_Strong(NO_CHAMPION_NOTE)),)
+        return (_Paragraph(_Strong(card.champion_note or "No champion comparison was recorded.")),)
     return (
         _Table(
             headers=("Metric", "Candidate", "Champion", "Delta [bootstrap interval]"),

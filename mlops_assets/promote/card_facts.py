@@ -106,4 +106,5 @@ def build_card(
         overrides=[card.Override(o.operator, o.reason, o.expires_at, o.gate) for o in overrides],
         trigger_reason=candidate.get("trigger_reason"),
         plots={name: Path(path) for name, path in evaluation.plots.items()},
+        champion_note=evaluation.champion_note,
     )

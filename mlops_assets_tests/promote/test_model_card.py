@@ -182,6 +182,13 @@ def test_card_without_champion_says_so(card: ModelCard) -> None:
     assert NO_CHAMPION_NOTE in render_html(no_champion)
 
 
+def test_card_with_a_champion_that_could_not_be_compared_says_why(card: ModelCard) -> None:
+    note = "champion v2 cannot score these features: feature 'route_late_rate' is missing"
+    markdown = render_markdown(dataclasses.replace(card, champion_comparison=[], champion_note=note))
+    assert f"**{note}**" in markdown
+    assert NO_CHAMPION_NOTE not in markdown
+
+
 def test_unregistered_model_outside_git_is_stated(card: ModelCard) -> None:
     draft = dataclasses.replace(
         card,

@@ -143,7 +143,14 @@ def judge_evaluation(evaluation: Evaluation, thresholds: GateThresholds, checks:
     unknown = sorted(wanted - set(PROMOTION_GATES))
     if unknown:
         raise ValueError(f"unknown promotion gate(s) {unknown}; declared: {list(PROMOTION_GATES)}")
-    return [gate.rule(evaluation, thresholds) for name, gate in PROMOTION_GATES.items() if name in wanted]
+    verdicts = []
+    for name, gate in PROMOTION_GATES.items():
+        if name in wanted:
+            verdict = gate.rule(evaluation, thresholds)
+            if verdict.check != name:  # it would be logged under a name promotion never asks for
+                raise ValueError(f"the rule of promotion gate {name!r} returned a verdict named {verdict.check!r}")
+            verdicts.append(verdict)
+    return verdicts
 
 
 # -- the gates ---------------------------------------------------------------------------------------

@@ -14,7 +14,14 @@ from mlops_assets.core.warehouse import connect
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.resources import GatePolicy, StateResource
 from mlops_assets.evaluate.evaluation import Evaluation, store_evaluation
-from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds, Threshold, promotion_gate, threshold_fields
+from mlops_assets.gate.registry import (
+    PROMOTION_GATES,
+    GateThresholds,
+    Threshold,
+    judge_evaluation,
+    promotion_gate,
+    threshold_fields,
+)
 from mlops_assets.promote.card import render_markdown
 from mlops_assets.promote.card_facts import build_card
 from mlops_assets.promote.promotion import recorded_verdicts
@@ -114,3 +121,15 @@ def test_the_gate_policy_resource_is_built_from_the_declared_thresholds():
     assert GatePolicy().thresholds() == GateThresholds()
     assert GatePolicy(min_auc=0.99).thresholds() == GateThresholds(min_auc=0.99)
     assert GatePolicy.model_fields["max_ece"].description == threshold_fields()["max_ece"].description
+
+
+def test_a_rule_whose_verdict_names_another_gate_is_refused(state, spec):
+    @promotion_gate("check_misnamed", description="A copy-paste slip.", metrics=())
+    def misnamed(evaluation, thresholds):
+        return GateResult("check_min_quality", True, "")
+
+    try:
+        with pytest.raises(ValueError, match="'check_misnamed' returned a verdict named 'check_min_quality'"):
+            judge_evaluation(stored_evaluation(state, spec), GateThresholds(), ["check_misnamed"])
+    finally:
+        del PROMOTION_GATES["check_misnamed"]

@@ -47,8 +47,8 @@ def prepare_month(spec, layout, days: int) -> None:
 def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = START) -> None:
     """The same steps train_job runs, called directly."""
     from mlops_assets.defs.model import CODE_VERSIONS
-    from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource
-    from mlops_assets.gate.apply import MODEL_GATES
+    from mlops_assets.defs.resources import ModelRegistryResource
+    from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds
     from mlops_assets.promote.card import missing_sections
     from mlops_assets.pipeline.train_model import evaluate_and_store, judge, model_name, train_and_log, write_candidate_card
     from mlops_assets.promote.promotion import promote
@@ -62,8 +62,8 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
                                  dagster_run_id=run_id, trigger_reason="benchmark",
                                  code_version=CODE_VERSIONS["candidate_model"], log=lambda _: None)
     evaluate_and_store(spec, layout, registry, candidate, n_boot=200, seed=0, min_slice_rows=200, run_id=run_id)
-    thresholds = GatePolicy().thresholds()
-    judged = judge(spec, layout, candidate["model_sha256"], list(MODEL_GATES), thresholds, run_id)
+    thresholds = GateThresholds()
+    judged = judge(spec, layout, candidate["model_sha256"], list(PROMOTION_GATES), thresholds, run_id)
     if not all(judgement.verdict.passed for judgement in judged.values()):
         raise RuntimeError("a gate failed in the plain path")
     card, markdown, html = write_candidate_card(spec, layout, candidate, dagster_run_id=run_id, code_versions=CODE_VERSIONS)

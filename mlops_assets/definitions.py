@@ -22,7 +22,13 @@ from mlops_assets.defs.jobs import build_ingest_job, build_monitoring_jobs, buil
 from mlops_assets.defs.model import build_gate_checks, build_model_assets
 from mlops_assets.defs.monitoring import MonitoringPolicy, build_monitoring_assets
 from mlops_assets.defs.rollback import build_rollback_job
-from mlops_assets.defs.resources import GatePolicy, JsonHandleIOManager, ModelRegistryResource, StateResource
+from mlops_assets.defs.resources import (
+    GatePolicyResource,
+    JsonHandleIOManager,
+    ModelRegistryResource,
+    StateResource,
+    gate_policy_class,
+)
 from mlops_assets.core.spec import DatasetSpec, load_spec
 
 # Partitioned asset checks (the data gates run per day) are a preview feature in Dagster 1.13; we
@@ -34,7 +40,7 @@ def build_definitions(
     spec: DatasetSpec,
     state: StateResource | None = None,
     monitoring_policy: MonitoringPolicy | None = None,
-    gate_policy: GatePolicy | None = None,
+    gate_policy: GatePolicyResource | None = None,
 ) -> dg.Definitions:
     raw = build_raw_asset(spec)
     features = build_features_asset(spec, raw)
@@ -69,7 +75,7 @@ def build_definitions(
         resources={
             "state": state,
             "model_registry": ModelRegistryResource(),
-            "gate_policy": gate_policy or GatePolicy(),
+            "gate_policy": gate_policy or gate_policy_class()(),
             "monitoring_policy": monitoring_policy or MonitoringPolicy(),
             "handles": JsonHandleIOManager(state_dir=state.state_dir),
         },

@@ -294,7 +294,7 @@ def _rollback(args) -> int:
 
 
 def _override(args) -> int:
-    from mlops_assets.gate.apply import MODEL_GATES
+    from mlops_assets.gate.registry import PROMOTION_GATES
     from mlops_assets.gate.overrides import OverrideRefused, grant, parse_expiry
     from mlops_assets.core.verdicts import EVALUATION_ASSET
     from mlops_assets.core.warehouse import connect
@@ -310,7 +310,7 @@ def _override(args) -> int:
         if len(matches) != 1:
             raise OverrideRefused(f"--model {args.model} matches {len(matches)} evaluated models; give more of its sha256")
         granted = grant(con, dataset=spec.name, model_sha256=matches[0], gates=args.gates, operator=_operator(args),
-                        reason=args.reason, expires_at=parse_expiry(args.until), known_gates=list(MODEL_GATES))
+                        reason=args.reason, expires_at=parse_expiry(args.until), known_gates=list(PROMOTION_GATES))
     for item in granted:
         print(f"override recorded for model {item.model_sha256[:12]}: {item.sentence()}")
     print("re-execute the failed train_job run (or run train_job again) to promote it")

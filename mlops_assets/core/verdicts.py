@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 # The asset whose blocking checks are the promotion gates; its verdicts are keyed by model sha256.
 EVALUATION_ASSET = "candidate_evaluation"
@@ -33,11 +34,25 @@ class RuleFailure:
 
 @dataclass(frozen=True)
 class GateResult:
+    """The one verdict type: what a data gate, a feature check or a promotion gate concluded.
+
+    Every check says whether it passed and a summary naming the numbers. Rule checks add the rules
+    they saw broken (``failures``) and their statistics; a check that compares one measured value
+    with a limit (every promotion gate) also says which ``metric``, the ``observed`` value, the
+    ``threshold``, the reference it compared with (``champion_value``: the champion's, or the
+    baseline's) and ``delta`` (observed minus that reference).
+    """
+
     check: str
     passed: bool
     summary: str
     failures: list[RuleFailure] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    metric: str | None = None
+    observed: float | None = None
+    threshold: float | None = None
+    champion_value: float | None = None
+    delta: float | None = None
 
     @classmethod
     def from_failures(
@@ -51,11 +66,64 @@ class GateResult:
             summary += f"; and {len(failures) - 3} more"
         return cls(check, False, summary, failures, stats or {})
 
+    def measurement(self) -> dict[str, Any]:
+        """metric, observed, threshold, champion_value, delta: plain JSON (NaN and infinity as None)."""
+        return {"metric": self.metric, **{name: finite_or_none(getattr(self, name)) for name in _MEASURED}}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as the promotion ledger and the registry tags keep it."""
+        return {"gate": self.check, "passed": bool(self.passed), **self.measurement(), "reason": self.summary}
+
     def to_json(self) -> str:
         return json.dumps(
-            {"summary": self.summary, "failures": [asdict(f) for f in self.failures], "stats": self.stats},
+            {"summary": self.summary, "failures": [asdict(f) for f in self.failures], "stats": self.stats,
+             **self.measurement()},
             default=str,
         )
+
+    @classmethod
+    def from_record(cls, check: str, passed: bool, summary: str, details_json: str) -> "GateResult":
+        """A verdict read back from the log (``record``'s columns)."""
+        details = json.loads(details_json)
+        stats = details.get("stats") or {}
+        measured = details
+        if "metric" not in details and "metric" in stats:
+            # logged before the one verdict type: a promotion gate's numbers were its stats
+            measured, stats = stats, {}
+        return cls(
+            check, bool(passed), summary, [RuleFailure(**f) for f in details.get("failures") or []], stats,
+            measured.get("metric"), *(measured.get(name) for name in _MEASURED),
+        )
+
+
+_MEASURED = ("observed", "threshold", "champion_value", "delta")
+
+
+def finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """A blocking rule check declared once: its check name (as Dagster shows it and the verdict log
+    keys it), what passing means, and the rule that returns its verdict."""
+
+    name: str
+    description: str
+    rule: Callable[..., GateResult]
+
+
+def check_registry(*checks: Check) -> dict[str, Check]:
+    """Checks by name, in the order they run; a name may be declared only once."""
+    registry: dict[str, Check] = {}
+    for check in checks:
+        if check.name in registry:
+            raise ValueError(f"check {check.name!r} is declared twice")
+        registry[check.name] = check
+    return registry
 
 
 def record(

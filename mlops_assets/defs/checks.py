@@ -13,7 +13,7 @@ from mlops_assets.defs.metadata import check_result
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
-from mlops_assets.core.verdicts import GateResult
+from mlops_assets.core.verdicts import Check, GateResult
 
 # (spec, layout, day, run_id, check names) -> (content hash judged, results in order)
 DayChecks = Callable[[DatasetSpec, StateLayout, dt.date, str, set[str]], tuple[str, list[GateResult]]]
@@ -23,14 +23,15 @@ def daily_checks_step(
     spec: DatasetSpec,
     asset: dg.AssetsDefinition,
     name: str,
-    descriptions: dict[str, str],
+    checks: dict[str, Check],
     run_checks: DayChecks,
     description: str,
 ) -> dg.AssetChecksDefinition:
     partitions = daily_partitions(spec)
     specs = [
-        dg.AssetCheckSpec(check, asset=asset, blocking=True, partitions_def=partitions, description=text)
-        for check, text in descriptions.items()
+        dg.AssetCheckSpec(check.name, asset=asset, blocking=True, partitions_def=partitions,
+                          description=check.description)
+        for check in checks.values()
     ]
 
     @dg.multi_asset_check(specs=specs, name=name, can_subset=True, pool=WAREHOUSE_POOL, description=description)

@@ -13,13 +13,6 @@ from mlops_assets.features.build import build_features, features_code_version
 from mlops_assets.core.spec import DatasetSpec, sql_problems
 
 FEATURE_CHECKS_STEP = "feature_checks"
-CHECK_DESCRIPTIONS = {
-    "check_feature_schema": "Every declared feature is present, of its kind, in its range and under its null ceiling.",
-    "check_no_leakage": (
-        "No outcome-side column (or a column derived from one, by feature-SQL lineage or a "
-        "near-perfect single-feature AUC) reaches the feature set."
-    ),
-}
 
 
 def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
@@ -71,7 +64,7 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
 
 
 def build_feature_checks(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    """The feature checks: blocking checks on the day's features, run as one step (as the data gates are)."""
-    return daily_checks_step(spec, features_asset, FEATURE_CHECKS_STEP,
-                             {name: CHECK_DESCRIPTIONS[name] for name in FEATURE_CHECKS},
-                             check_feature_day, f"The checks on one day of {spec.features_asset_name}.")
+    """The feature checks (features/checks.py): blocking checks on the day's features, run as one step (as the
+    data gates are)."""
+    return daily_checks_step(spec, features_asset, FEATURE_CHECKS_STEP, FEATURE_CHECKS, check_feature_day,
+                             f"The checks on one day of {spec.features_asset_name}.")

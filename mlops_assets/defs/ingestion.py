@@ -18,15 +18,6 @@ from mlops_assets.core.spec import DatasetSpec
 INGESTION_CODE_VERSION = "1"
 DATA_GATES_STEP = "data_gates"
 
-GATE_DESCRIPTIONS = {
-    "check_schema": "Every declared column is present with values of its type, range and allowed set (pandera).",
-    "check_null_rates": "Each column's share of nulls is under its ceiling from the dataset spec.",
-    "check_row_count": "The day's row count is between the spec's ratios of the trailing accepted days' median.",
-    "check_unique_entity_key": "No two rows share the entity key.",
-    "check_rows_in_partition": "Every row's timestamp falls on the partition day, in the spec's timezone.",
-}
-
-
 def ingestion_code_version(spec: DatasetSpec) -> str:
     definition = spec.model_dump(mode="json", include={"source", "timestamp"})
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:10]
@@ -75,6 +66,6 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
 
 
 def build_data_gate_checks(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    """The data gates: five blocking checks on the day's raw snapshot, run as one step."""
-    return daily_checks_step(spec, raw_asset, DATA_GATES_STEP, {name: GATE_DESCRIPTIONS[name] for name in DATA_GATES},
-                             gate_raw_day, f"The data gates on one day of {spec.raw_asset_name}.")
+    """The data gates (validate/data_gates.py): blocking checks on the day's raw snapshot, run as one step."""
+    return daily_checks_step(spec, raw_asset, DATA_GATES_STEP, DATA_GATES, gate_raw_day,
+                             f"The data gates on one day of {spec.raw_asset_name}.")

@@ -8,7 +8,8 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
-from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
+from mlops_assets.defs.resources import GatePolicyResource, ModelRegistryResource, StateResource
+from mlops_assets.gate.registry import PROMOTION_GATES
 from mlops_assets.pipeline.train_model import model_name
 from mlops_assets.core.spec import DatasetSpec
 
@@ -16,7 +17,7 @@ TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     "training_snapshot": "1",
     "candidate_model": "2",  # 2: the training split streams into a QuantileDMatrix (other trees)
-    "candidate_evaluation": "1",
+    "candidate_evaluation": "2",  # 2: records the champion status; an unloadable champion is recorded, not fatal
     "model_card": "1",
     "champion_model": "1",
 }
@@ -262,39 +263,32 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
     return [training_snapshot, candidate_model, candidate_evaluation, model_card, champion_model]
 
 
-GATE_DESCRIPTIONS = {
-    "check_min_quality": "The candidate's test AUC is at least the configured minimum.",
-    "check_not_worse_than_champion": "The paired AUC difference against the champion is above minus the tolerance (passes by rule with no champion).",
-    "check_beats_baseline": "The candidate beats the class-prior baseline by the configured AUC lift and in log loss.",
-    "check_no_slice_regression": "No slice with enough rows loses more than the tolerance of AUC against the champion.",
-    "check_calibration": "Expected calibration error is under the ceiling.",
-}
-PROMOTION_GATES = "promotion_gates"
+PROMOTION_GATES_STEP = "promotion_gates"
 
 
 def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) -> dg.AssetChecksDefinition:
-    """The promotion gates: five blocking checks on candidate_evaluation, judged in one step.
+    """The promotion gates (every gate declared in gate/registry.py): blocking checks on
+    candidate_evaluation, judged in one step.
 
-    One step, not five: each step costs the run a dozen event-log writes while a gate is a
+    One step, not one per gate: each step costs the run a dozen event-log writes while a gate is a
     millisecond of arithmetic on the stored evaluation. Each gate is still its own check in the UI,
     and any subset can be re-run alone (after a policy change or an override) without retraining.
     """
-    specs = [
-        dg.AssetCheckSpec(name, asset=evaluation_asset, blocking=True, description=description)
-        for name, description in GATE_DESCRIPTIONS.items()
-    ]
+    gates = list(PROMOTION_GATES.values())
+    specs = [dg.AssetCheckSpec(gate.check, asset=evaluation_asset, blocking=True, description=gate.description)
+             for gate in gates]
 
-    @dg.multi_asset_check(specs=specs, name=PROMOTION_GATES, can_subset=True,
+    @dg.multi_asset_check(specs=specs, name=PROMOTION_GATES_STEP, can_subset=True,
                           description="The promotion gates on the candidate's evaluation.")
     def promotion_gates(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict, state: StateResource,
-                        gate_policy: GatePolicy):
-        # names only at definition time: evaluation.gating (numpy, pandas) loads here, in the step
+                        gate_policy: GatePolicyResource):
+        # names only at definition time: the evaluation (numpy, pandas) loads here, in the step
         from mlops_assets.pipeline.train_model import judge
 
         sha = candidate_evaluation["model_sha256"]
         selected = {key.name for key in context.selected_asset_check_keys}
-        gates = [name for name in GATE_DESCRIPTIONS if name in selected]
-        for name, judgement in judge(spec, state.layout(), sha, gates, gate_policy.thresholds(), context.run.run_id).items():
+        chosen = [gate.check for gate in gates if gate.check in selected]
+        for name, judgement in judge(spec, state.layout(), sha, chosen, gate_policy.thresholds(), context.run.run_id).items():
             yield _gate_result(evaluation_asset.key, name, judgement, sha)
 
     return promotion_gates
@@ -302,17 +296,17 @@ def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) 
 
 def _gate_result(asset_key: dg.AssetKey, name: str, judgement, sha: str) -> dg.AssetCheckResult:
     verdict, override = judgement.verdict, judgement.override
-    numbers = {k: v for k, v in verdict.to_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    metadata = {**numbers, "metric": verdict.metric, "reason": verdict.reason, "model_sha256": sha}
+    numbers = {k: v for k, v in verdict.measurement().items() if isinstance(v, (int, float))}
+    metadata = {**numbers, "metric": verdict.metric, "reason": verdict.summary, "model_sha256": sha}
     if override is not None:
         # still a failure, shown as a warning: a blocking check only stops the run at ERROR severity
         return dg.AssetCheckResult(
             asset_key=asset_key, check_name=name, passed=False, severity=dg.AssetCheckSeverity.WARN,
-            description=f"{verdict.reason} (OVERRIDDEN: {override.sentence()})",
+            description=f"{verdict.summary} (OVERRIDDEN: {override.sentence()})",
             metadata={**metadata, "override": override.sentence()},
         )
     return dg.AssetCheckResult(asset_key=asset_key, check_name=name, passed=verdict.passed,
-                               description=verdict.reason, metadata=metadata)
+                               description=verdict.summary, metadata=metadata)
 
 
 def _trials_table(trials: list[dict[str, Any]]):
@@ -369,6 +363,7 @@ def _evaluation_metadata(evaluation) -> dict[str, Any]:
         "test_auc": dg.MetadataValue.float(float(evaluation.metric("auc") or 0.0)),
         "test_rows": dg.MetadataValue.int(evaluation.test_rows),
         "champion_version": evaluation.champion_version or "none",
+        "champion_status": evaluation.champion_status.value,
         "champion_note": evaluation.champion_note,
         "metrics": records_table(metrics, METRICS_COLUMNS),
         "slices": records_table(evaluation.slices, SLICES_COLUMNS),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, create_model
 
 from mlops_assets.core.paths import StateLayout
+from mlops_assets.gate.registry import GateThresholds, threshold_fields
 
 
 class StateResource(dg.ConfigurableResource):
@@ -40,29 +42,32 @@ class ModelRegistryResource(dg.ConfigurableResource):
         return ModelRegistry(self.tracking_uri or layout.mlflow_tracking_uri, layout.mlflow_artifacts_dir, model_name)
 
 
-class GatePolicy(dg.ConfigurableResource):
-    """Thresholds of the promotion gates (blocking checks on candidate_evaluation)."""
+class GatePolicyResource(dg.ConfigurableResource):
+    """Thresholds of the promotion gates (blocking checks on candidate_evaluation).
 
-    min_auc: float = Field(default=0.60, description="minimum test AUC of any candidate")
-    max_auc_drop_vs_champion: float = Field(
-        default=0.01, description="the candidate may trail the champion's AUC (paired, same rows) by at most this"
+    The fields are not written here: ``gate_policy_class`` makes one typed, documented field per
+    threshold the gates declare (gate/registry.py), with its default from that declaration.
+    """
+
+    def thresholds(self) -> GateThresholds:
+        # a threshold declared after this class was made takes its declared default
+        return GateThresholds(**{name: getattr(self, name) for name in threshold_fields() if name in type(self).model_fields})
+
+
+def gate_policy_class() -> type[GatePolicyResource]:
+    """The gate_policy resource class for the gates declared now."""
+    return _policy_class(tuple((t.name, t.type, t.default, t.description) for t in threshold_fields().values()))
+
+
+@functools.cache
+def _policy_class(fields: tuple[tuple[str, type, float | int, str], ...]) -> type[GatePolicyResource]:
+    return create_model(
+        "GatePolicy", __base__=GatePolicyResource, __module__=__name__,
+        **{name: (kind, Field(default=default, description=description)) for name, kind, default, description in fields},
     )
-    min_auc_lift_over_baseline: float = Field(default=0.02, description="AUC lift required over the class-prior baseline")
-    max_slice_auc_drop: float = Field(default=0.05, description="largest AUC loss against the champion on any slice")
-    min_slice_rows: int = Field(default=200, description="slices with fewer test rows are not gated")
-    max_ece: float = Field(default=0.05, description="ceiling on expected calibration error")
 
-    def thresholds(self):
-        from mlops_assets.gate.rules import GateThresholds
 
-        return GateThresholds(
-            min_auc=self.min_auc,
-            max_auc_drop_vs_champion=self.max_auc_drop_vs_champion,
-            min_auc_lift_over_baseline=self.min_auc_lift_over_baseline,
-            max_slice_auc_drop=self.max_slice_auc_drop,
-            min_slice_rows=self.min_slice_rows,
-            max_ece=self.max_ece,
-        )
+GatePolicy = gate_policy_class()
 
 
 class JsonHandleIOManager(dg.ConfigurableIOManager):

@@ -9,6 +9,7 @@ importance and the plots (PNG files beside the warehouse).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +28,28 @@ EVALUATIONS_DDL = """
     )
 """
 PAIRED_METRICS = ("auc", "log_loss", "brier")
+NO_CHAMPION_NOTE = "No champion existed; the champion comparison passed by rule."
+
+
+class ChampionStatus(str, enum.Enum):
+    """What the candidate could be compared with; the champion gates decide on this, never on the note."""
+
+    NONE = "none"  # no champion yet: nothing to regress from, the comparison passes by rule
+    SCORED = "scored"  # the champion scored the same test rows: paired comparison
+    CANNOT_SCORE = "cannot_score"  # a champion exists but cannot score these features
+    UNVERIFIED = "unverified"  # a champion exists but could not be loaded safely (sha256, missing artifact)
+
+    @property
+    def compared(self) -> bool:
+        return self is ChampionStatus.SCORED
+
+
+@dataclass(frozen=True)
+class UnloadableChampion:
+    """The champion's registry version, and why it could not be loaded safely."""
+
+    version: str
+    error: str
 
 
 @dataclass
@@ -45,13 +68,19 @@ class Evaluation:
     importance: dict[str, float] = field(default_factory=dict)
     plots: dict[str, str] = field(default_factory=dict)
     champion_note: str = ""
+    champion_status: ChampionStatus = ChampionStatus.NONE
+
+    def __post_init__(self) -> None:
+        self.champion_status = ChampionStatus(self.champion_status)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=_json_default)
 
     @classmethod
     def from_json(cls, text: str) -> "Evaluation":
-        return cls(**json.loads(text))
+        document = json.loads(text)
+        document.setdefault("champion_status", _status_of_older_document(document))
+        return cls(**document)
 
     def metric(self, name: str) -> float | None:
         return self.metrics.get(name, {}).get("value")
@@ -75,13 +104,17 @@ def evaluate_candidate(
     candidate_sha256: str,
     snapshot_hash: str,
     train_label_rate: float,
-    champion: Any | None,
+    champion: Any | UnloadableChampion | None,
     plots_dir: Path,
     n_boot: int = 200,
     seed: int = 0,
     min_slice_rows: int = 200,
 ) -> Evaluation:
-    """Score the test rows with every model and compute what the gates and the card need."""
+    """Score the test rows with every model and compute what the gates and the card need.
+
+    ``champion`` is the loaded champion, an UnloadableChampion, or None when there is none yet; the
+    evaluation's ``champion_status`` records which, and whether the champion could score the rows.
+    """
     from mlops_assets.evaluate import metrics as m
     from mlops_assets.evaluate import plots
 
@@ -109,12 +142,17 @@ def evaluate_candidate(
     frame["__label"], frame["__candidate"] = y, p_candidate
     curves = {"candidate": p_candidate}
     champion_column = None
-    if champion is not None:
+    if isinstance(champion, UnloadableChampion):
+        evaluation.champion_status = ChampionStatus.UNVERIFIED
+        evaluation.champion_note = f"champion v{champion.version} could not be loaded safely: {champion.error}"
+    elif champion is not None:
         try:
             p_champion = champion.predict(test)
         except ValueError as error:
+            evaluation.champion_status = ChampionStatus.CANNOT_SCORE
             evaluation.champion_note = f"champion v{champion.version} cannot score these features: {error}"
         else:
+            evaluation.champion_status = ChampionStatus.SCORED
             champion_estimates = m.bootstrap_estimates(y, p_champion, float(champion.threshold), n_boot=n_boot, seed=seed)
             evaluation.champion_version = champion.version
             evaluation.champion_metrics = {name: e.to_dict() for name, e in champion_estimates.items()}
@@ -128,7 +166,8 @@ def evaluate_candidate(
             champion_column = "__champion"
             curves["champion"] = p_champion
     else:
-        evaluation.champion_note = "No champion existed; the champion comparison passed by rule."
+        evaluation.champion_status = ChampionStatus.NONE
+        evaluation.champion_note = NO_CHAMPION_NOTE
     curves["baseline"] = baseline
     slice_table = m.slice_metrics(
         frame, [c for c in slices if c in frame.columns], "__label", "__candidate", champion_column,
@@ -163,6 +202,17 @@ def load_evaluation(con: Any, dataset: str, model_sha256: str) -> Evaluation:
     if not rows:
         raise LookupError(f"no evaluation of model {model_sha256[:12]} of {dataset}")
     return Evaluation.from_json(rows[0][0])
+
+
+def _status_of_older_document(document: dict[str, Any]) -> ChampionStatus:
+    """Evaluations stored before champion_status: a champion version means it was scored; otherwise
+    only the no-champion note means there was none. Any other note (a champion that could not
+    score) counts as not compared, so an old evaluation can never pass a comparison by rule."""
+    if document.get("champion_version") is not None:
+        return ChampionStatus.SCORED
+    if document.get("champion_note", "") in ("", NO_CHAMPION_NOTE):
+        return ChampionStatus.NONE
+    return ChampionStatus.CANNOT_SCORE
 
 
 def _importance(model: Any) -> dict[str, float]:

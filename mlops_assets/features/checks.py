@@ -14,7 +14,7 @@ from typing import Any
 from mlops_assets.features.build import features_table
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind, forbidden_lineage
 from mlops_assets.core.sql import quote
-from mlops_assets.core.verdicts import GateResult, RuleFailure
+from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_registry
 
 FEATURES_ASSET = "features"
 MIN_ROWS_FOR_SEPARATION_TEST = 200
@@ -100,10 +100,16 @@ def check_no_leakage(con: Any, spec: DatasetSpec, day: dt.date) -> GateResult:
     return GateResult.from_failures("check_no_leakage", failures, "no forbidden column or outcome proxy among the features", stats)
 
 
-FEATURE_CHECKS = {
-    "check_feature_schema": check_feature_schema,
-    "check_no_leakage": check_no_leakage,
-}
+# The feature checks, in the order they run: rule(con, spec, day) -> GateResult.
+FEATURE_CHECKS = check_registry(
+    Check("check_feature_schema",
+          "Every declared feature is present, of its kind, in its range and under its null ceiling.",
+          check_feature_schema),
+    Check("check_no_leakage",
+          "No outcome-side column (or a column derived from one, by feature-SQL lineage or a "
+          "near-perfect single-feature AUC) reaches the feature set.",
+          check_no_leakage),
+)
 
 
 def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, columns: set[str]) -> dict[str, float]:

@@ -1,6 +1,6 @@
-"""Promotion gates: blocking checks a candidate model must pass to replace the champion.
+"""The arithmetic of the promotion gates (declared, with their thresholds, in ``registry``).
 
-Each gate is a pure function from already-computed numbers to a GateVerdict,
+Each gate is a pure function from already-computed numbers to a GateResult,
 so gates are trivial to test and the orchestration layer only has to wire
 metrics in and verdicts out. Every verdict carries a sentence naming the
 numbers behind the decision, because the person reading a blocked promotion
@@ -14,100 +14,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from mlops_assets.evaluate.metrics import Estimate
+from mlops_assets.core.verdicts import GateResult, finite_or_none
 
 if TYPE_CHECKING:
     import pandas as pd
 
-GATE_NAMES: tuple[str, ...] = (
-    "min_quality",
-    "not_worse_than_champion",
-    "beats_baseline",
-    "no_slice_regression",
-    "calibration",
-)
+    from mlops_assets.evaluate.metrics import Estimate
+    from mlops_assets.gate.registry import GateThresholds
 
 _MAX_SLICES_IN_REASON = 5
-
-
-@dataclass(frozen=True)
-class GateThresholds:
-    """Limits used by the gates.
-
-    min_auc: absolute floor on candidate test AUC; below it the model is not
-        useful whatever the champion does.
-    max_auc_drop_vs_champion: tolerated AUC loss vs the champion on the same
-        test rows (point estimate of the paired difference). A small tolerance
-        lets retrains on fresh data through when they are statistically
-        indistinguishable from the champion.
-    min_auc_lift_over_baseline: candidate AUC must exceed the class-prior
-        baseline's AUC (0.5) by at least this much.
-    max_slice_auc_drop: tolerated AUC loss vs the champion inside any single
-        slice (e.g. one carrier); larger than the global tolerance because
-        slice AUCs are noisier.
-    min_slice_rows: slices smaller than this are too noisy to judge and are ignored.
-    max_ece: ceiling on expected calibration error, because downstream users
-        read the probabilities, not just the ranking.
-    """
-
-    min_auc: float = 0.60
-    max_auc_drop_vs_champion: float = 0.01
-    min_auc_lift_over_baseline: float = 0.02
-    max_slice_auc_drop: float = 0.05
-    min_slice_rows: int = 200
-    max_ece: float = 0.05
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.min_auc <= 1.0:
-            raise ValueError(f"min_auc must be in [0, 1], got {self.min_auc}")
-        for name in (
-            "max_auc_drop_vs_champion",
-            "min_auc_lift_over_baseline",
-            "max_slice_auc_drop",
-            "max_ece",
-        ):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0.0):
-                raise ValueError(f"{name} must be a non-negative number, got {value}")
-        if self.min_slice_rows < 1:
-            raise ValueError(f"min_slice_rows must be at least 1, got {self.min_slice_rows}")
-
-
-@dataclass(frozen=True)
-class GateVerdict:
-    """The outcome of one gate.
-
-    observed is the candidate's value of ``metric``; champion_value the
-    champion's (or baseline's) value when the gate compares against one;
-    delta is candidate minus that reference; threshold is the limit applied.
-    """
-
-    gate: str
-    passed: bool
-    metric: str
-    observed: float | None
-    threshold: float
-    champion_value: float | None
-    delta: float | None
-    reason: str
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-friendly form: plain Python types, NaN/inf replaced by None."""
-        record = asdict(self)
-        for key in ("observed", "threshold", "champion_value", "delta"):
-            record[key] = _finite_or_none(record[key])
-        record["passed"] = bool(self.passed)
-        return record
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _is_missing(value: float | None) -> bool:
@@ -118,7 +35,7 @@ def _fmt(value: float | None) -> str:
     return "undefined" if _is_missing(value) else f"{float(value):.3f}"
 
 
-def gate_min_quality(candidate_auc: float, thresholds: GateThresholds) -> GateVerdict:
+def gate_min_quality(candidate_auc: float, thresholds: GateThresholds) -> GateResult:
     """Candidate AUC must reach an absolute floor."""
     limit = thresholds.min_auc
     if _is_missing(candidate_auc):
@@ -130,15 +47,15 @@ def gate_min_quality(candidate_auc: float, thresholds: GateThresholds) -> GateVe
     else:
         passed = False
         reason = f"candidate AUC {candidate_auc:.3f} is below the minimum {limit:.3f}"
-    return GateVerdict(
-        gate="min_quality",
+    return GateResult(
+        check="check_min_quality",
         passed=passed,
         metric="auc",
-        observed=_finite_or_none(candidate_auc),
+        observed=finite_or_none(candidate_auc),
         threshold=limit,
         champion_value=None,
         delta=None,
-        reason=reason,
+        summary=reason,
     )
 
 
@@ -147,7 +64,7 @@ def gate_not_worse_than_champion(
     champion_auc: float | None,
     paired_delta: Estimate | None,
     thresholds: GateThresholds,
-) -> GateVerdict:
+) -> GateResult:
     """Candidate AUC may not fall more than the tolerance below the champion's.
 
     Decided on the point estimate of the paired difference (candidate minus
@@ -158,16 +75,16 @@ def gate_not_worse_than_champion(
     """
     tolerance = thresholds.max_auc_drop_vs_champion
 
-    def verdict(passed: bool, delta: float | None, reason: str) -> GateVerdict:
-        return GateVerdict(
-            gate="not_worse_than_champion",
+    def verdict(passed: bool, delta: float | None, reason: str) -> GateResult:
+        return GateResult(
+            check="check_not_worse_than_champion",
             passed=passed,
             metric="auc",
-            observed=_finite_or_none(candidate_auc),
+            observed=finite_or_none(candidate_auc),
             threshold=tolerance,
-            champion_value=_finite_or_none(champion_auc),
-            delta=_finite_or_none(delta),
-            reason=reason,
+            champion_value=finite_or_none(champion_auc),
+            delta=finite_or_none(delta),
+            summary=reason,
         )
 
     if champion_auc is None:
@@ -203,7 +120,7 @@ def gate_beats_baseline(
     *,
     candidate_log_loss: float | None = None,
     baseline_log_loss: float | None = None,
-) -> GateVerdict:
+) -> GateResult:
     """Candidate must beat the class-prior baseline.
 
     The prior baseline predicts one constant, so its AUC is 0.5 by
@@ -245,22 +162,22 @@ def gate_beats_baseline(
             )
             (facts if candidate_log_loss < baseline_log_loss else problems).append(log_loss_text)
 
-    return GateVerdict(
-        gate="beats_baseline",
+    return GateResult(
+        check="check_beats_baseline",
         passed=not problems,
         metric="auc",
-        observed=_finite_or_none(candidate_auc),
+        observed=finite_or_none(candidate_auc),
         threshold=min_lift,
-        champion_value=_finite_or_none(baseline_auc),
-        delta=_finite_or_none(delta),
-        reason="; ".join(problems or facts),
+        champion_value=finite_or_none(baseline_auc),
+        delta=finite_or_none(delta),
+        summary="; ".join(problems or facts),
     )
 
 
 _SLICE_TABLE_COLUMNS = ("slice", "value", "rows", "auc", "enough_rows")
 
 
-def gate_no_slice_regression(slice_table: pd.DataFrame, thresholds: GateThresholds) -> GateVerdict:
+def gate_no_slice_regression(slice_table: pd.DataFrame, thresholds: GateThresholds) -> GateResult:
     """No trustworthy slice may lose more than max_slice_auc_drop AUC vs the champion.
 
     A slice counts only if slice_metrics marked it enough_rows (both classes
@@ -275,16 +192,16 @@ def gate_no_slice_regression(slice_table: pd.DataFrame, thresholds: GateThreshol
     if missing:
         raise ValueError(f"slice table is missing column(s) {missing}; build it with slice_metrics")
 
-    def verdict(passed: bool, reason: str, worst: pd.Series | None = None) -> GateVerdict:
-        return GateVerdict(
-            gate="no_slice_regression",
+    def verdict(passed: bool, reason: str, worst: pd.Series | None = None) -> GateResult:
+        return GateResult(
+            check="check_no_slice_regression",
             passed=passed,
             metric="slice_auc",
-            observed=None if worst is None else _finite_or_none(worst["auc"]),
+            observed=None if worst is None else finite_or_none(worst["auc"]),
             threshold=tolerance,
-            champion_value=None if worst is None else _finite_or_none(worst["champion_auc"]),
-            delta=None if worst is None else _finite_or_none(worst["auc_delta"]),
-            reason=reason,
+            champion_value=None if worst is None else finite_or_none(worst["champion_auc"]),
+            delta=None if worst is None else finite_or_none(worst["auc_delta"]),
+            summary=reason,
         )
 
     if "auc_delta" not in slice_table.columns or "champion_auc" not in slice_table.columns:
@@ -331,7 +248,7 @@ def _describe_slice(row: pd.Series) -> str:
     )
 
 
-def gate_calibration(ece: float, thresholds: GateThresholds) -> GateVerdict:
+def gate_calibration(ece: float, thresholds: GateThresholds) -> GateResult:
     """Expected calibration error must not exceed max_ece."""
     limit = thresholds.max_ece
     if _is_missing(ece):
@@ -343,19 +260,19 @@ def gate_calibration(ece: float, thresholds: GateThresholds) -> GateVerdict:
     else:
         passed = False
         reason = f"expected calibration error {ece:.3f} exceeds the maximum {limit:.3f}"
-    return GateVerdict(
-        gate="calibration",
+    return GateResult(
+        check="check_calibration",
         passed=passed,
         metric="ece",
-        observed=_finite_or_none(ece),
+        observed=finite_or_none(ece),
         threshold=limit,
         champion_value=None,
         delta=None,
-        reason=reason,
+        summary=reason,
     )
 
 
-def all_passed(verdicts: Iterable[GateVerdict]) -> bool:
+def all_passed(verdicts: Iterable[GateResult]) -> bool:
     """True only if there is at least one verdict and every verdict passed.
 
     An empty list returns False so that a wiring bug that evaluates no gates

@@ -8,12 +8,12 @@ same pieces (``gate_raw_day``, ``check_feature_day``); this is the path without 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Collection
+from typing import Any, Collection
 
 from mlops_assets.core import verdicts
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
-from mlops_assets.core.verdicts import GateResult
+from mlops_assets.core.verdicts import Check, GateResult
 
 
 def ingest_and_featurize(
@@ -90,15 +90,15 @@ def check_feature_day(
 
 
 def _apply_and_record(
-    con: Any, spec: DatasetSpec, rules: dict[str, Callable[..., GateResult]], names: Collection[str] | None,
+    con: Any, spec: DatasetSpec, checks: dict[str, Check], names: Collection[str] | None,
     target: Any, *, asset: str, day: dt.date, content_hash: str, run_id: str | None,
 ) -> list[GateResult]:
-    """Apply the named rules (all when ``names`` is None) to ``target`` in their declared order,
+    """Apply the named checks (all when ``names`` is None) to ``target`` in their declared order,
     recording each verdict against ``content_hash``."""
     results = []
-    for name, rule in rules.items():
+    for name, check in checks.items():
         if names is None or name in names:
-            result = rule(con, spec, target)
+            result = check.rule(con, spec, target)
             verdicts.record(con, dataset=spec.name, asset=asset, day=day, content_hash=content_hash,
                             result=result, run_id=run_id)
             results.append(result)

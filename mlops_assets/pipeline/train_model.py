@@ -100,13 +100,19 @@ def evaluate_and_store(
     run_id: str,
 ):
     """Score the test split with the candidate (loaded back from MLflow, sha256-checked) and the
-    champion; store and return the evaluation."""
-    from mlops_assets.evaluate.evaluation import evaluate_candidate, store_evaluation
+    champion; store and return the evaluation. A champion that cannot be loaded safely is recorded
+    as such (its comparison gates then fail), not silently skipped."""
+    from mlops_assets.evaluate.evaluation import UnloadableChampion, evaluate_candidate, store_evaluation
     from mlops_assets.train.snapshot import load_training_snapshot, read_split
 
     loaded = registry.load_run_model(candidate["mlflow_run_id"], candidate["model_sha256"], candidate["threshold"])
     champion_ref = registry.champion()
-    champion = registry.load_version(champion_ref) if champion_ref else None
+    champion = None
+    if champion_ref is not None:
+        try:
+            champion = registry.load_version(champion_ref)  # checks the artifact's sha256 first
+        except Exception as error:  # noqa: BLE001 - a missing or tampered artifact is the finding
+            champion = UnloadableChampion(champion_ref.version, str(error))
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
     evaluation = evaluate_candidate(
         dataset=spec.name, slices=spec.slices, target=spec.target.name,
@@ -133,26 +139,23 @@ class Judgement:
 def judge(
     spec: DatasetSpec, layout: StateLayout, model_sha256: str, gates: Sequence[str], thresholds: Any, run_id: str
 ) -> dict[str, Judgement]:
-    """Apply promotion gates to the stored evaluation and record each verdict, in one connection.
+    """Apply the named promotion gates (in registry order) to the stored evaluation and record each
+    verdict, in one connection.
 
     A failed gate comes back with the override granted for it that is still in force (or None).
     """
     from mlops_assets.core import verdicts
     from mlops_assets.evaluate.evaluation import load_evaluation
-    from mlops_assets.gate.apply import MODEL_GATES
+    from mlops_assets.gate.registry import judge_evaluation
     from mlops_assets.gate.overrides import active_overrides
 
     judged = {}
     with connect(layout.warehouse_path) as con:
         evaluation = load_evaluation(con, spec.name, model_sha256)
-        for gate in gates:
-            verdict = MODEL_GATES[gate](evaluation, thresholds)
-            verdicts.record(
-                con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None, content_hash=model_sha256,
-                result=verdicts.GateResult(gate, verdict.passed, verdict.reason, [], verdict.to_dict()),
-                run_id=run_id,
-            )
-            judged[gate] = verdict
+        for verdict in judge_evaluation(evaluation, thresholds, gates):
+            verdicts.record(con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None,
+                            content_hash=model_sha256, result=verdict, run_id=run_id)
+            judged[verdict.check] = verdict
         overrides = active_overrides(con, spec.name, model_sha256) if not all(v.passed for v in judged.values()) else {}
     return {gate: Judgement(verdict, None if verdict.passed else overrides.get(gate)) for gate, verdict in judged.items()}
 

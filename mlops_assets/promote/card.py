@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from mlops_assets.core.verdicts import GateResult
+from mlops_assets.evaluate.evaluation import NO_CHAMPION_NOTE
 from mlops_assets.evaluate.plots import png_data_uri, png_markdown
 
-NO_CHAMPION_NOTE = "No champion existed; the champion comparison passed by rule."
 NOT_IN_GIT_NOTE = "not in a git checkout"
 MARKDOWN_FILE_NAME = "model_card.md"
 HTML_FILE_NAME = "model_card.html"
@@ -95,20 +96,6 @@ class SliceRow:
 
 
 @dataclass(frozen=True)
-class GateVerdict:
-    """The outcome of one promotion gate, with the numbers it was decided on."""
-
-    gate: str
-    passed: bool
-    metric: str | None = None
-    observed: float | None = None
-    threshold: float | None = None
-    champion_value: float | None = None
-    delta: float | None = None
-    reason: str = ""
-
-
-@dataclass(frozen=True)
 class Override:
     """A person accepting a failed gate, for a limited time."""
 
@@ -146,11 +133,12 @@ class ModelCard:
     metrics: list[MetricRow]
     champion_comparison: list[ChampionComparisonRow]
     slices: list[SliceRow]
-    gate_verdicts: list[GateVerdict]
+    gate_verdicts: list[GateResult]
     lineage: Lineage
     overrides: list[Override] = field(default_factory=list)
     trigger_reason: str | None = None
     plots: dict[str, Path] = field(default_factory=dict)
+    champion_note: str = NO_CHAMPION_NOTE  # why there is no comparison, when there is none
 
 
 # --- completeness -------------------------------------------------------------------------------
@@ -405,7 +393,7 @@ def _metrics_section(card: ModelCard) -> tuple[_Block, ...]:
 
 def _champion_comparison_section(card: ModelCard) -> tuple[_Block, ...]:
     if not card.champion_comparison:
-        return (_Paragraph(_Strong(NO_CHAMPION_NOTE)),)
+        return (_Paragraph(_Strong(card.champion_note or "No champion comparison was recorded.")),)
     return (
         _Table(
             headers=("Metric", "Candidate", "Champion", "Delta [bootstrap interval]"),
@@ -450,7 +438,7 @@ def _gate_verdicts_section(card: ModelCard) -> tuple[_Block, ...]:
     verdicts = card.gate_verdicts
     if not verdicts:
         return (_Paragraph("No gate verdicts were recorded."),)
-    failed = [verdict.gate for verdict in verdicts if not verdict.passed]
+    failed = [verdict.check for verdict in verdicts if not verdict.passed]
     summary = f" — {len(verdicts) - len(failed)} of {len(verdicts)} gates passed" + (
         f"; failed: {', '.join(failed)}." if failed else "."
     )
@@ -469,14 +457,14 @@ def _gate_verdicts_section(card: ModelCard) -> tuple[_Block, ...]:
             ),
             rows=tuple(
                 (
-                    verdict.gate,
+                    verdict.check,
                     _Verdict(verdict.passed),
                     verdict.metric or _MISSING_VALUE,
                     _format_number(verdict.observed),
                     _format_number(verdict.threshold),
                     _format_number(verdict.champion_value),
                     _format_number(verdict.delta, signed=True),
-                    verdict.reason,
+                    verdict.summary,
                 )
                 for verdict in verdicts
             ),

@@ -10,6 +10,7 @@ from typing import Any
 from mlops_assets.promote import card
 from mlops_assets.evaluate.evaluation import Evaluation
 from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.verdicts import GateResult
 from mlops_assets.core.paths import PROJECT_ROOT
 from mlops_assets.train.snapshot import TrainingSnapshot
 
@@ -42,7 +43,7 @@ def build_card(
     snapshot: TrainingSnapshot,
     candidate: dict[str, Any],
     evaluation: Evaluation,
-    verdicts: list[dict[str, Any]],
+    verdicts: list[GateResult],
     dagster_run_id: str,
     code_versions: dict[str, str],
     version: str | None = None,
@@ -94,7 +95,7 @@ def build_card(
         metrics=metrics,
         champion_comparison=comparison,
         slices=slices,
-        gate_verdicts=[card.GateVerdict(**verdict) for verdict in verdicts],
+        gate_verdicts=list(verdicts),
         lineage=card.Lineage(
             dagster_run_id=dagster_run_id,
             mlflow_run_id=candidate["mlflow_run_id"],
@@ -105,4 +106,5 @@ def build_card(
         overrides=[card.Override(o.operator, o.reason, o.expires_at, o.gate) for o in overrides],
         trigger_reason=candidate.get("trigger_reason"),
         plots={name: Path(path) for name, path in evaluation.plots.items()},
+        champion_note=evaluation.champion_note,
     )

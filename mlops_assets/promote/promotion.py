@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlops_assets.promote import ledger
-from mlops_assets.gate.apply import MODEL_GATES
+from mlops_assets.gate.registry import PROMOTION_GATES
 from mlops_assets.gate.overrides import GateOverride, active_overrides
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.registry import CHAMPION_ALIAS, MODEL_SHA_TAG, ModelRegistry, verdicts_tag
-from mlops_assets.core.verdicts import EVALUATION_ASSET, unmet_gates_by_name
+from mlops_assets.core.verdicts import EVALUATION_ASSET, GateResult, unmet_gates_by_name
 from mlops_assets.core.warehouse import connect
 
 
@@ -46,7 +46,7 @@ def promote(
     sha = candidate["model_sha256"]
     with connect(layout.warehouse_path) as con:
         unmet = unmet_gates_by_name(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
-                                    required=list(MODEL_GATES))
+                                    required=list(PROMOTION_GATES))
         in_force = active_overrides(con, spec.name, sha)
         details = recorded_verdicts(con, spec.name, sha)
         moves = [e for e in ledger.entries(con, spec.name) if e.action in ledger.ALIAS_MOVES]
@@ -67,7 +67,8 @@ def promote(
             return ledger.LedgerEntry(
                 spec.name, "unchanged", previous.version, previous.version, sha, candidate["snapshot_hash"],
                 dt.datetime.now(dt.timezone.utc), operator, dagster_run_id,
-                "the candidate is byte-identical to the champion; alias and ledger unchanged", details,
+                "the candidate is byte-identical to the champion; alias and ledger unchanged",
+                [verdict.to_dict() for verdict in details],
             )
         # an earlier run moved the alias and died before writing its ledger row: write it now
         from_version = moves[-1].to_version if moves else None
@@ -83,7 +84,7 @@ def promote(
             "trained_by_run": candidate.get("dagster_run_id", ""),
             "code_version": candidate.get("code_version", ""),
             "threshold": str(candidate["threshold"]),
-            "gate_verdicts": verdicts_tag(details),
+            "gate_verdicts": verdicts_tag([verdict.to_dict() for verdict in details]),
             "gate_overrides": overrides_tag(overridden),
             "trigger_reason": candidate.get("trigger_reason", ""),
             "model_card": "model_card/model_card.html",
@@ -104,7 +105,7 @@ def _record_promotion(
     candidate: dict[str, Any],
     from_version: str | None,
     version: str,
-    details: list[dict[str, Any]],
+    details: list[GateResult],
     overridden: list[GateOverride],
     operator: str,
     dagster_run_id: str,
@@ -126,7 +127,7 @@ def _record_promotion(
         operator=operator,
         dagster_run_id=dagster_run_id,
         reason=reason,
-        verdicts=details,
+        verdicts=[verdict.to_dict() for verdict in details],
         overrides=[o.to_dict() for o in overridden],
     )
     with connect(layout.warehouse_path) as con:
@@ -138,15 +139,16 @@ def overrides_tag(overridden: list[GateOverride]) -> str:
     return json.dumps({o.gate: f"{o.operator} until {o.expires_at.isoformat(timespec='minutes')}" for o in overridden})
 
 
-def recorded_verdicts(con: Any, dataset: str, model_sha256: str) -> list[dict[str, Any]]:
+def recorded_verdicts(con: Any, dataset: str, model_sha256: str) -> list[GateResult]:
     """The newest verdict of each promotion gate for this model, in gate order."""
     rows = con.execute(
-        "SELECT check_name, arg_max(details_json, checked_at) FROM gate_results "
+        "SELECT check_name, arg_max(passed, checked_at), arg_max(summary, checked_at), "
+        "arg_max(details_json, checked_at) FROM gate_results "
         "WHERE dataset = ? AND asset = ? AND content_hash = ? GROUP BY check_name",
         [dataset, EVALUATION_ASSET, model_sha256],
     ).fetchall()
-    found = {name: json.loads(details)["stats"] for name, details in rows}
-    return [found[name] for name in MODEL_GATES if name in found]
+    found = {row[0]: GateResult.from_record(*row) for row in rows}
+    return [found[name] for name in PROMOTION_GATES if name in found]
 
 
 def _strip_images(markdown: str) -> str:

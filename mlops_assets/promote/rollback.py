@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from mlops_assets.promote import ledger
-from mlops_assets.gate.apply import MODEL_GATES
+from mlops_assets.gate.registry import PROMOTION_GATES
 from mlops_assets.gate.overrides import active_overrides, grant
 from mlops_assets.promote.promotion import recorded_verdicts
 from mlops_assets.core.spec import DatasetSpec
@@ -66,7 +66,7 @@ def rollback(
     now = dt.datetime.now(dt.timezone.utc)
     with connect(layout.warehouse_path) as con:
         unmet = unmet_gates_by_name(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
-                                    required=list(MODEL_GATES))
+                                    required=list(PROMOTION_GATES))
         in_force = active_overrides(con, spec.name, sha, now)
         verdicts = recorded_verdicts(con, spec.name, sha)
     uncovered = {gate: why for gate, why in unmet.items() if gate not in in_force}
@@ -90,7 +90,7 @@ def rollback(
     with connect(layout.warehouse_path) as con:
         if uncovered:
             granted = grant(con, dataset=spec.name, model_sha256=sha, gates=list(uncovered), operator=operator,
-                            reason=f"rollback: {reason}", expires_at=override_until, known_gates=list(MODEL_GATES),
+                            reason=f"rollback: {reason}", expires_at=override_until, known_gates=list(PROMOTION_GATES),
                             now=now)
             overrides = [o.to_dict() for o in granted]
         overrides += [in_force[gate].to_dict() for gate in unmet if gate in in_force]
@@ -106,7 +106,7 @@ def rollback(
         operator=operator.strip(),
         dagster_run_id=dagster_run_id,
         reason=reason.strip(),
-        verdicts=verdicts,
+        verdicts=[verdict.to_dict() for verdict in verdicts],
         overrides=overrides,
     )
     with connect(layout.warehouse_path) as con:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from typing import Any, Callable
+from typing import Any
 
 from mlops_assets.ingest.snapshots import Snapshot
 from mlops_assets.ingest.landing import day_expression
 from mlops_assets.core.spec import ColumnType, DatasetSpec
 from mlops_assets.core.sql import quote
-from mlops_assets.core.verdicts import GateResult, RuleFailure, passed_hashes_sql
+from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_registry, passed_hashes_sql
 
 RAW_ASSET = "raw"
 
@@ -157,13 +157,18 @@ def check_rows_in_partition(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> 
                    {"rows_outside_day": outside})
 
 
-DATA_GATES: dict[str, Callable[[Any, DatasetSpec, Snapshot], GateResult]] = {
-    "check_schema": check_schema,
-    "check_null_rates": check_null_rates,
-    "check_row_count": check_row_count,
-    "check_unique_entity_key": check_unique_entity_key,
-    "check_rows_in_partition": check_rows_in_partition,
-}
+# The data gates, in the order they run: rule(con, spec, snapshot) -> GateResult.
+DATA_GATES = check_registry(
+    Check("check_schema", "Every declared column is present with values of its type, range and allowed set (pandera).",
+          check_schema),
+    Check("check_null_rates", "Each column's share of nulls is under its ceiling from the dataset spec.",
+          check_null_rates),
+    Check("check_row_count", "The day's row count is between the spec's ratios of the trailing accepted days' median.",
+          check_row_count),
+    Check("check_unique_entity_key", "No two rows share the entity key.", check_unique_entity_key),
+    Check("check_rows_in_partition", "Every row's timestamp falls on the partition day, in the spec's timezone.",
+          check_rows_in_partition),
+)
 
 
 def accepted_snapshots_sql() -> str:

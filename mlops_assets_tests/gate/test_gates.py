@@ -1,18 +1,15 @@
-"""Unit tests for mlops_assets.gate.rules on constructed numbers and slice tables."""
+"""Unit tests for the promotion gates' arithmetic (gate.rules) on constructed numbers and slice tables."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds
 from mlops_assets.gate.rules import (
-    GATE_NAMES,
-    GateThresholds,
-    GateVerdict,
     all_passed,
     gate_beats_baseline,
     gate_calibration,
@@ -58,6 +55,16 @@ def test_thresholds_reject_nonsense(overrides: dict[str, float]) -> None:
         GateThresholds(**overrides)
 
 
+def test_thresholds_name_the_unknown_or_bad_field() -> None:
+    with pytest.raises(ValueError, match=r"unknown gate threshold\(s\) \['min_acu'\]"):
+        GateThresholds(min_acu=0.7)
+    with pytest.raises(ValueError, match="min_slice_rows must be a whole number, got 2.5"):
+        GateThresholds(min_slice_rows=2.5)
+    with pytest.raises(ValueError, match="min_auc must be at least 0 and at most 1, got 1.5"):
+        GateThresholds(min_auc=1.5)
+    assert GateThresholds(min_slice_rows=300.0).min_slice_rows == 300
+
+
 # --------------------------------------------------------------------------- #
 # min quality
 # --------------------------------------------------------------------------- #
@@ -66,22 +73,22 @@ def test_thresholds_reject_nonsense(overrides: dict[str, float]) -> None:
 def test_min_quality_passes_at_or_above_floor() -> None:
     verdict = gate_min_quality(0.712, DEFAULTS)
     assert verdict.passed
-    assert verdict.gate == "min_quality"
-    assert "0.712" in verdict.reason and "0.600" in verdict.reason
+    assert verdict.check == "check_min_quality"
+    assert "0.712" in verdict.summary and "0.600" in verdict.summary
     assert gate_min_quality(0.60, DEFAULTS).passed
 
 
 def test_min_quality_fails_below_floor() -> None:
     verdict = gate_min_quality(0.55, DEFAULTS)
     assert not verdict.passed
-    assert verdict.reason == "candidate AUC 0.550 is below the minimum 0.600"
+    assert verdict.summary == "candidate AUC 0.550 is below the minimum 0.600"
     assert verdict.observed == 0.55 and verdict.threshold == 0.60
 
 
 def test_min_quality_fails_on_undefined_auc() -> None:
     verdict = gate_min_quality(math.nan, DEFAULTS)
     assert not verdict.passed
-    assert "undefined" in verdict.reason
+    assert "undefined" in verdict.summary
     assert verdict.to_dict()["observed"] is None
 
 
@@ -93,7 +100,7 @@ def test_min_quality_fails_on_undefined_auc() -> None:
 def test_champion_gate_fails_beyond_tolerance_and_names_the_numbers() -> None:
     verdict = gate_not_worse_than_champion(0.712, 0.746, None, DEFAULTS)
     assert not verdict.passed
-    assert verdict.reason == (
+    assert verdict.summary == (
         "candidate AUC 0.712 is 0.034 below champion AUC 0.746 (tolerance 0.010)"
     )
     assert verdict.delta == pytest.approx(-0.034)
@@ -103,11 +110,11 @@ def test_champion_gate_fails_beyond_tolerance_and_names_the_numbers() -> None:
 def test_champion_gate_passes_within_tolerance_and_when_better() -> None:
     within = gate_not_worse_than_champion(0.741, 0.746, None, DEFAULTS)
     assert within.passed
-    assert "0.005 below champion AUC 0.746" in within.reason
+    assert "0.005 below champion AUC 0.746" in within.summary
 
     better = gate_not_worse_than_champion(0.760, 0.746, None, DEFAULTS)
     assert better.passed
-    assert "0.014 above champion AUC 0.746" in better.reason
+    assert "0.014 above champion AUC 0.746" in better.summary
 
 
 def test_champion_gate_decides_on_the_paired_point_estimate_and_quotes_its_interval() -> None:
@@ -115,7 +122,7 @@ def test_champion_gate_decides_on_the_paired_point_estimate_and_quotes_its_inter
     verdict = gate_not_worse_than_champion(0.740, 0.746, paired, DEFAULTS)
     assert not verdict.passed
     assert verdict.delta == -0.020
-    assert "-0.031 to -0.009" in verdict.reason
+    assert "-0.031 to -0.009" in verdict.summary
 
     tolerant = GateThresholds(max_auc_drop_vs_champion=0.025)
     assert gate_not_worse_than_champion(0.740, 0.746, paired, tolerant).passed
@@ -124,14 +131,14 @@ def test_champion_gate_decides_on_the_paired_point_estimate_and_quotes_its_inter
 def test_champion_gate_passes_by_rule_without_champion() -> None:
     verdict = gate_not_worse_than_champion(0.55, None, None, DEFAULTS)
     assert verdict.passed
-    assert verdict.reason == "no champion yet: passes by rule"
+    assert verdict.summary == "no champion yet: passes by rule"
     assert verdict.champion_value is None and verdict.delta is None
 
 
 def test_champion_gate_fails_when_comparison_is_undefined() -> None:
     verdict = gate_not_worse_than_champion(math.nan, 0.746, None, DEFAULTS)
     assert not verdict.passed
-    assert "undefined" in verdict.reason
+    assert "undefined" in verdict.summary
 
 
 def test_champion_gate_with_real_paired_bootstrap() -> None:
@@ -157,7 +164,7 @@ def test_champion_gate_with_real_paired_bootstrap() -> None:
 def test_baseline_gate_passes_with_enough_lift() -> None:
     verdict = gate_beats_baseline(0.712, 0.5, DEFAULTS)
     assert verdict.passed
-    assert verdict.reason == (
+    assert verdict.summary == (
         "candidate AUC 0.712 is +0.212 vs baseline AUC 0.500 (minimum lift 0.020)"
     )
     assert verdict.delta == pytest.approx(0.212)
@@ -166,7 +173,7 @@ def test_baseline_gate_passes_with_enough_lift() -> None:
 def test_baseline_gate_fails_with_too_little_lift() -> None:
     verdict = gate_beats_baseline(0.51, 0.5, DEFAULTS)
     assert not verdict.passed
-    assert "0.510" in verdict.reason and "+0.010" in verdict.reason and "0.020" in verdict.reason
+    assert "0.510" in verdict.summary and "+0.010" in verdict.summary and "0.020" in verdict.summary
 
 
 def test_baseline_gate_fails_when_probabilities_are_worse_than_the_prior() -> None:
@@ -174,13 +181,13 @@ def test_baseline_gate_fails_when_probabilities_are_worse_than_the_prior() -> No
         0.75, 0.5, DEFAULTS, candidate_log_loss=0.70, baseline_log_loss=0.61
     )
     assert not verdict.passed
-    assert verdict.reason == "candidate log loss 0.700 is not below baseline log loss 0.610"
+    assert verdict.summary == "candidate log loss 0.700 is not below baseline log loss 0.610"
 
     better = gate_beats_baseline(
         0.75, 0.5, DEFAULTS, candidate_log_loss=0.52, baseline_log_loss=0.61
     )
     assert better.passed
-    assert "0.520 is below baseline log loss 0.610" in better.reason
+    assert "0.520 is below baseline log loss 0.610" in better.summary
 
 
 # --------------------------------------------------------------------------- #
@@ -191,11 +198,11 @@ def test_baseline_gate_fails_when_probabilities_are_worse_than_the_prior() -> No
 def test_calibration_gate() -> None:
     good = gate_calibration(0.031, DEFAULTS)
     assert good.passed
-    assert good.reason == "expected calibration error 0.031 is within the maximum 0.050"
+    assert good.summary == "expected calibration error 0.031 is within the maximum 0.050"
 
     bad = gate_calibration(0.082, DEFAULTS)
     assert not bad.passed
-    assert bad.reason == "expected calibration error 0.082 exceeds the maximum 0.050"
+    assert bad.summary == "expected calibration error 0.082 exceeds the maximum 0.050"
 
     assert not gate_calibration(math.nan, DEFAULTS).passed
 
@@ -229,11 +236,11 @@ def test_slice_gate_flags_a_bad_slice_and_ignores_a_small_one() -> None:
     verdict = gate_no_slice_regression(table, DEFAULTS)
 
     assert not verdict.passed
-    assert "carrier=BAD" in verdict.reason
-    assert f"{bad['auc_delta']:+.3f}" in verdict.reason
-    assert "600 rows" in verdict.reason
-    assert "TINY" not in verdict.reason
-    assert verdict.reason.startswith("1 of 4 slices compared lost more than 0.050 AUC")
+    assert "carrier=BAD" in verdict.summary
+    assert f"{bad['auc_delta']:+.3f}" in verdict.summary
+    assert "600 rows" in verdict.summary
+    assert "TINY" not in verdict.summary
+    assert verdict.summary.startswith("1 of 4 slices compared lost more than 0.050 AUC")
     assert verdict.delta == pytest.approx(bad["auc_delta"])
     assert verdict.observed == pytest.approx(bad["auc"])
 
@@ -243,7 +250,7 @@ def test_slice_gate_applies_its_own_min_rows_to_a_lax_table() -> None:
     assert table.set_index("value").loc["TINY", "enough_rows"]
     verdict = gate_no_slice_regression(table, GateThresholds(min_slice_rows=700))
     assert verdict.passed
-    assert "BAD" not in verdict.reason and "TINY" not in verdict.reason
+    assert "BAD" not in verdict.summary and "TINY" not in verdict.summary
 
 
 def test_slice_gate_passes_when_no_slice_regresses() -> None:
@@ -252,7 +259,7 @@ def test_slice_gate_passes_when_no_slice_regresses() -> None:
     table = slice_metrics(frame, ["carrier"], "late", "p_candidate", "p_champion", 200, 0.4)
     verdict = gate_no_slice_regression(table, DEFAULTS)
     assert verdict.passed
-    assert "no slice out of 4 compared lost more than 0.050 AUC" in verdict.reason
+    assert "no slice out of 4 compared lost more than 0.050 AUC" in verdict.summary
     assert verdict.delta == 0.0
 
 
@@ -260,7 +267,7 @@ def test_slice_gate_passes_by_rule_without_champion() -> None:
     table = slice_metrics(slice_frame(), ["carrier"], "late", "p_candidate", None, 200, 0.4)
     verdict = gate_no_slice_regression(table, DEFAULTS)
     assert verdict.passed
-    assert verdict.reason == "no champion yet: passes by rule"
+    assert verdict.summary == "no champion yet: passes by rule"
 
 
 def test_slice_gate_lists_at_most_five_offenders_worst_first() -> None:
@@ -280,11 +287,11 @@ def test_slice_gate_lists_at_most_five_offenders_worst_first() -> None:
     )
     verdict = gate_no_slice_regression(table, DEFAULTS)
     assert not verdict.passed
-    assert verdict.reason.startswith("7 of 8 slices compared")
-    assert verdict.reason.count("origin=") == 5
-    assert verdict.reason.index("origin=A1 ") < verdict.reason.index("origin=A4 ")
-    assert "origin=A0 " not in verdict.reason  # the mildest offender is beyond the first five
-    assert verdict.reason.endswith("and 2 more")
+    assert verdict.summary.startswith("7 of 8 slices compared")
+    assert verdict.summary.count("origin=") == 5
+    assert verdict.summary.index("origin=A1 ") < verdict.summary.index("origin=A4 ")
+    assert "origin=A0 " not in verdict.summary  # the mildest offender is beyond the first five
+    assert verdict.summary.endswith("and 2 more")
     assert verdict.delta == pytest.approx(-0.30)
 
 
@@ -298,38 +305,13 @@ def test_slice_gate_rejects_a_table_that_is_not_from_slice_metrics() -> None:
 # --------------------------------------------------------------------------- #
 
 
-def test_verdict_to_dict_is_strict_json() -> None:
-    verdict = GateVerdict(
-        gate="calibration",
-        passed=np.bool_(False),
-        metric="ece",
-        observed=np.float64(math.nan),
-        threshold=0.05,
-        champion_value=None,
-        delta=math.inf,
-        reason="x",
-    )
-    record = verdict.to_dict()
-    assert record == {
-        "gate": "calibration",
-        "passed": False,
-        "metric": "ece",
-        "observed": None,
-        "threshold": 0.05,
-        "champion_value": None,
-        "delta": None,
-        "reason": "x",
-    }
-    json.dumps(record, allow_nan=False)
-
-
 def test_gate_names_are_stable_and_match_the_verdicts() -> None:
-    assert GATE_NAMES == (
-        "min_quality",
-        "not_worse_than_champion",
-        "beats_baseline",
-        "no_slice_regression",
-        "calibration",
+    assert tuple(PROMOTION_GATES) == (
+        "check_min_quality",
+        "check_not_worse_than_champion",
+        "check_beats_baseline",
+        "check_no_slice_regression",
+        "check_calibration",
     )
     table = slice_metrics(slice_frame(), ["carrier"], "late", "p_candidate", None, 200, 0.4)
     verdicts = [
@@ -339,7 +321,7 @@ def test_gate_names_are_stable_and_match_the_verdicts() -> None:
         gate_no_slice_regression(table, DEFAULTS),
         gate_calibration(0.01, DEFAULTS),
     ]
-    assert tuple(verdict.gate for verdict in verdicts) == GATE_NAMES
+    assert tuple(verdict.check for verdict in verdicts) == tuple(PROMOTION_GATES)
 
 
 def test_all_passed() -> None:
@@ -377,4 +359,4 @@ def test_gates_on_metrics_from_a_first_model() -> None:
         ),
         gate_calibration(estimates["ece"].value, GateThresholds(max_ece=0.2)),
     ]
-    assert all_passed(verdicts), [verdict.reason for verdict in verdicts if not verdict.passed]
+    assert all_passed(verdicts), [verdict.summary for verdict in verdicts if not verdict.passed]

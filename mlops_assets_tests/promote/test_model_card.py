@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_assets.core.verdicts import GateResult
 from mlops_assets.evaluate.plots import png_markdown
 from mlops_assets.promote.card import (
     NO_CHAMPION_NOTE,
@@ -19,7 +20,6 @@ from mlops_assets.promote.card import (
     REQUIRED_SECTIONS,
     SECTIONS,
     ChampionComparisonRow,
-    GateVerdict,
     Lineage,
     MetricRow,
     ModelCard,
@@ -94,10 +94,9 @@ def card(roc_png: Path) -> ModelCard:
             SliceRow("carrier", "a|b", 50, None),
         ],
         gate_verdicts=[
-            GateVerdict("min_quality", True, "auc", 0.7123, 0.65, reason="above the floor"),
-            GateVerdict(
-                "not_worse_than_champion", False, "auc", 0.7123, -0.01, 0.72, -0.0077, "too low"
-            ),
+            GateResult("check_min_quality", True, "above the floor", metric="auc", observed=0.7123, threshold=0.65),
+            GateResult("check_not_worse_than_champion", False, "too low", metric="auc", observed=0.7123,
+                       threshold=-0.01, champion_value=0.72, delta=-0.0077),
         ],
         lineage=Lineage(
             dagster_run_id="dagster-run-42",
@@ -144,9 +143,9 @@ def test_full_card_contains_the_numbers_and_facts(card: ModelCard) -> None:
         "| carrier | UA | 12,345 | 0.7012 | 0.6911 | +0.0101 |",
         "| carrier | a\\|b | 50 | — | — | — |",
         "| train | 120,000 | 0.2512 |",
-        "| min_quality | **PASS** | auc | 0.7123 | 0.6500 |",
-        "| not_worse_than_champion | **FAIL** |",
-        "**Overall:** **FAIL** — 1 of 2 gates passed; failed: not_worse_than_champion.",
+        "| check_min_quality | **PASS** | auc | 0.7123 | 0.6500 |",
+        "| check_not_worse_than_champion | **FAIL** |",
+        "**Overall:** **FAIL** — 1 of 2 gates passed; failed: check_not_worse_than_champion.",
         "| alice | seasonal dip accepted | 2024-06-01 |",
         "`sha256:0f1e2d3c`",
         "2013-01-01 to 2013-06-30",
@@ -181,6 +180,13 @@ def test_card_without_champion_says_so(card: ModelCard) -> None:
     assert NO_CHAMPION_NOTE == "No champion existed; the champion comparison passed by rule."
     assert NO_CHAMPION_NOTE in render_markdown(no_champion)
     assert NO_CHAMPION_NOTE in render_html(no_champion)
+
+
+def test_card_with_a_champion_that_could_not_be_compared_says_why(card: ModelCard) -> None:
+    note = "champion v2 cannot score these features: feature 'route_late_rate' is missing"
+    markdown = render_markdown(dataclasses.replace(card, champion_comparison=[], champion_note=note))
+    assert f"**{note}**" in markdown
+    assert NO_CHAMPION_NOTE not in markdown
 
 
 def test_unregistered_model_outside_git_is_stated(card: ModelCard) -> None:

@@ -1,0 +1,254 @@
+"""The promotion gates, each declared once: its check name, description, the metrics it reads, its
+configurable thresholds and its rule over a stored evaluation.
+
+Everything else is derived from ``PROMOTION_GATES``, in declaration order: the blocking checks on
+candidate_evaluation, the ``gate_policy`` resource's fields, ``GateThresholds``' defaults and
+validation, which verdicts promotion and rollback require, the card's verdict rows and the README's
+gate table. Adding a gate is one ``@promotion_gate(...)`` declaration here (its arithmetic, if new,
+a pure function in ``rules``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from mlops_assets.core.verdicts import GateResult
+from mlops_assets.gate import rules
+
+if TYPE_CHECKING:
+    from mlops_assets.evaluate.evaluation import Evaluation
+    from mlops_assets.evaluate.metrics import Estimate
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One configurable limit: its ``gate_policy`` field name, default, meaning and valid range.
+
+    The default's type is the field's type (an int default makes a whole-number field).
+    """
+
+    name: str
+    default: float | int
+    description: str
+    minimum: float = 0.0
+    maximum: float | None = None
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    def validate(self, value: object) -> float | int:
+        """The value as the field's type; a clear error naming the field if it is out of range."""
+        whole = self.type is int
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and value != int(value)):
+            raise ValueError(f"{self.name} must be a {'whole number' if whole else 'number'}, got {value!r}")
+        value = self.type(value)
+        if not math.isfinite(value) or value < self.minimum or (self.maximum is not None and value > self.maximum):
+            upper = f" and at most {self.maximum:g}" if self.maximum is not None else ""
+            raise ValueError(f"{self.name} must be at least {self.minimum:g}{upper}, got {value!r}")
+        return value
+
+
+Rule = Callable[["Evaluation", "GateThresholds"], GateResult]
+
+
+@dataclass(frozen=True)
+class PromotionGate:
+    """A blocking check on candidate_evaluation. ``metrics`` names what it reads from the evaluation
+    (so a gate for another task names its own metric instead of the wiring assuming AUC)."""
+
+    check: str
+    description: str
+    metrics: tuple[str, ...]
+    thresholds: tuple[Threshold, ...]
+    rule: Rule
+
+
+PROMOTION_GATES: dict[str, PromotionGate] = {}
+
+
+def register(gate: PromotionGate) -> PromotionGate:
+    """Add a gate to the registry; a check or threshold name may be declared only once."""
+    if gate.check in PROMOTION_GATES:
+        raise ValueError(f"promotion gate {gate.check!r} is already declared")
+    taken = threshold_fields()
+    for threshold in gate.thresholds:
+        if threshold.name in taken:
+            raise ValueError(f"threshold {threshold.name!r} of {gate.check} is already declared by another gate")
+        threshold.validate(threshold.default)
+    PROMOTION_GATES[gate.check] = gate
+    return gate
+
+
+def promotion_gate(
+    check: str, *, description: str, metrics: Iterable[str], thresholds: Iterable[Threshold] = ()
+) -> Callable[[Rule], Rule]:
+    """Declare the decorated function as the rule of a promotion gate."""
+
+    def declare(rule: Rule) -> Rule:
+        register(PromotionGate(check, description, tuple(metrics), tuple(thresholds), rule))
+        return rule
+
+    return declare
+
+
+def threshold_fields() -> dict[str, Threshold]:
+    """Every declared gate's thresholds, by name, in gate order."""
+    return {t.name: t for gate in PROMOTION_GATES.values() for t in gate.thresholds}
+
+
+class GateThresholds:
+    """The limits the gates apply: every declared threshold, defaulted and validated. Immutable.
+
+    ``GateThresholds(max_ece=0.1).max_ece``; an unknown name or an out-of-range value is a ValueError.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: float | int) -> None:
+        fields = threshold_fields()
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown gate threshold(s) {unknown}; the gates declare {list(fields)}")
+        checked = {name: field.validate(values.get(name, field.default)) for name, field in fields.items()}
+        object.__setattr__(self, "_values", checked)
+
+    def __getattr__(self, name: str) -> float | int:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no gate declares a threshold named {name!r}") from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("GateThresholds is immutable; build a new one")
+
+    def as_dict(self) -> dict[str, float | int]:
+        return dict(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GateThresholds) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        return f"GateThresholds({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
+
+
+def judge_evaluation(evaluation: Evaluation, thresholds: GateThresholds, checks: Iterable[str]) -> list[GateResult]:
+    """The named gates' verdicts on one evaluation, in registry order."""
+    wanted = set(checks)
+    unknown = sorted(wanted - set(PROMOTION_GATES))
+    if unknown:
+        raise ValueError(f"unknown promotion gate(s) {unknown}; declared: {list(PROMOTION_GATES)}")
+    verdicts = []
+    for name, gate in PROMOTION_GATES.items():
+        if name in wanted:
+            verdict = gate.rule(evaluation, thresholds)
+            if verdict.check != name:  # it would be logged under a name promotion never asks for
+                raise ValueError(f"the rule of promotion gate {name!r} returned a verdict named {verdict.check!r}")
+            verdicts.append(verdict)
+    return verdicts
+
+
+# -- the gates ---------------------------------------------------------------------------------------
+
+
+@promotion_gate(
+    "check_min_quality",
+    description="The candidate's test AUC is at least the configured minimum.",
+    metrics=("auc",),
+    thresholds=(Threshold("min_auc", 0.60, "minimum test AUC of any candidate", maximum=1.0),),
+)
+def check_min_quality(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:
+    return rules.gate_min_quality(_value(evaluation.metric("auc")), thresholds)
+
+
+@promotion_gate(
+    "check_not_worse_than_champion",
+    description="The paired AUC difference against the champion is above minus the tolerance "
+    "(passes by rule with no champion; fails when a champion exists but could not be compared).",
+    metrics=("auc",),
+    # a small tolerance lets a retrain on fresh data through when it is statistically
+    # indistinguishable from the champion
+    thresholds=(Threshold("max_auc_drop_vs_champion", 0.01,
+                          "the candidate may trail the champion's AUC (paired, same rows) by at most this"),),
+)
+def check_not_worse_than_champion(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:
+    if not evaluation.champion_status.compared:
+        return _uncompared(evaluation, "check_not_worse_than_champion", "auc", thresholds.max_auc_drop_vs_champion,
+                           evaluation.metric("auc"))
+    return rules.gate_not_worse_than_champion(
+        _value(evaluation.metric("auc")), _value(evaluation.champion_metric("auc")), _paired_auc(evaluation),
+        thresholds,
+    )
+
+
+@promotion_gate(
+    "check_beats_baseline",
+    description="The candidate beats the class-prior baseline by the configured AUC lift and in log loss.",
+    metrics=("auc", "log_loss"),
+    thresholds=(Threshold("min_auc_lift_over_baseline", 0.02, "AUC lift required over the class-prior baseline"),),
+)
+def check_beats_baseline(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:
+    return rules.gate_beats_baseline(
+        _value(evaluation.metric("auc")), _value(evaluation.baseline.get("auc")), thresholds,
+        candidate_log_loss=evaluation.metric("log_loss"), baseline_log_loss=evaluation.baseline.get("log_loss"),
+    )
+
+
+@promotion_gate(
+    "check_no_slice_regression",
+    description="No slice with enough rows loses more than the tolerance of AUC against the champion "
+    "(passes by rule with no champion; fails when a champion exists but could not be compared).",
+    metrics=("slice_auc",),
+    # wider than the global tolerance because slice AUCs are noisier; tiny slices are too noisy to judge
+    thresholds=(
+        Threshold("max_slice_auc_drop", 0.05, "largest AUC loss against the champion on any slice"),
+        Threshold("min_slice_rows", 200, "slices with fewer test rows are not gated", minimum=1),
+    ),
+)
+def check_no_slice_regression(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:
+    if not evaluation.champion_status.compared:
+        return _uncompared(evaluation, "check_no_slice_regression", "slice_auc", thresholds.max_slice_auc_drop)
+    return rules.gate_no_slice_regression(evaluation.slice_frame(), thresholds)
+
+
+@promotion_gate(
+    "check_calibration",
+    description="Expected calibration error is under the ceiling.",
+    metrics=("ece",),
+    # downstream users read the probabilities, not just the ranking
+    thresholds=(Threshold("max_ece", 0.05, "ceiling on expected calibration error"),),
+)
+def check_calibration(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:
+    return rules.gate_calibration(_value(evaluation.metric("ece")), thresholds)
+
+
+def _uncompared(
+    evaluation: Evaluation, check: str, metric: str, threshold: float, observed: float | None = None
+) -> GateResult:
+    """A champion comparison that was not made: passes by rule only when there is no champion."""
+    from mlops_assets.evaluate.evaluation import ChampionStatus
+
+    if evaluation.champion_status is ChampionStatus.NONE:
+        return GateResult(check, True, "no champion yet: passes by rule", metric=metric, observed=observed,
+                          threshold=threshold)
+    return GateResult(check, False, f"not compared with the champion ({evaluation.champion_status.value}): "
+                      f"{evaluation.champion_note}", metric=metric, observed=observed, threshold=threshold)
+
+
+def _paired_auc(evaluation: Evaluation) -> Estimate | None:
+    from mlops_assets.evaluate.metrics import Estimate
+
+    paired = evaluation.paired.get("auc")
+    if not paired or paired.get("value") is None:
+        return None
+    return Estimate(paired["value"], paired["low"] if paired["low"] is not None else float("nan"),
+                    paired["high"] if paired["high"] is not None else float("nan"))
+
+
+def _value(number: float | None) -> float:
+    return float("nan") if number is None else float(number)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,9 +27,6 @@ FIGURE_DPI: int = 100
 PNG_SIGNATURE: bytes = b"\x89PNG\r\n\x1a\n"
 
 _MAX_FEATURE_LABEL_CHARS = 32
-# World-readable, like a file written with a plain open() under the usual umask: mkstemp creates
-# 0600 files, which a web server or a teammate's user could not read.
-_PUBLISHED_FILE_MODE = 0o644
 
 
 # --- numbers behind the plots -------------------------------------------------------------------
@@ -251,28 +247,13 @@ def _new_figure() -> Figure:
 
 
 def _write_png_atomically(figure: Figure, path: str | os.PathLike[str]) -> Path:
-    """Save via a temp file in the target folder and ``os.replace`` it into place.
+    """Readers (the UI, a card being rendered concurrently) see the old PNG or the new one."""
+    from mlops_assets.core.files import atomic_path
 
-    Readers (the UI, a card being rendered concurrently) then see either the old PNG or the new
-    one, never a half-written file; the temp file shares the folder so the rename is atomic.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            # No "Software" text chunk: identical plots then give identical bytes.
-            figure.savefig(handle, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, _PUBLISHED_FILE_MODE)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return target
+    with atomic_path(path) as temp:
+        # No "Software" text chunk: identical plots then give identical bytes.
+        figure.savefig(temp, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+    return Path(path)
 
 
 def _markdown_alt_text(alt: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET, accepted_hashes
 from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
-from mlops_assets.ingest.landing import file_sha256
+from mlops_assets.core.files import file_sha256
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, reference_table_sql
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_assets.core.hashing import relation_sha256
-from mlops_assets.ingest.landing import file_sha256, landed_file
+from mlops_assets.core.files import file_sha256
+from mlops_assets.ingest.landing import landed_file
 from mlops_assets.core.spec import ColumnType, DatasetSpec
 from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.paths import StateLayout

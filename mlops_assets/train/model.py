@@ -7,15 +7,14 @@ encodes categories exactly as training did, and an unseen category becomes missi
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from mlops_assets.core.files import atomic_path, file_sha256, write_text_atomically
 from mlops_assets.core.spec import DatasetSpec, FeatureKind
 
 MODEL_FILE = "model.json"
@@ -96,21 +95,11 @@ class TrainedModel:
 
     def save(self, folder: Path) -> tuple[Path, str]:
         """Write model + encoding atomically; returns the model path and its sha256."""
-        folder.mkdir(parents=True, exist_ok=True)
         model_path = folder / MODEL_FILE
-        # xgboost picks the format from the extension, so the temporary name must end in .json
-        partial = folder / f".partial-{os.getpid()}-{MODEL_FILE}"
-        self.booster.save_model(str(partial))
-        os.replace(partial, model_path)
-        encoding_path = folder / ENCODING_FILE
-        partial = folder / f".{ENCODING_FILE}.partial-{os.getpid()}"
-        partial.write_text(self.encoding.to_json())
-        os.replace(partial, encoding_path)
+        with atomic_path(model_path) as temp:
+            self.booster.save_model(str(temp))
+        write_text_atomically(folder / ENCODING_FILE, self.encoding.to_json())
         return model_path, file_sha256(model_path)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def predict(booster: Any, encoding: FeatureEncoding, frame: Any) -> np.ndarray:

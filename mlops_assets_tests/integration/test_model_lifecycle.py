@@ -27,7 +27,8 @@ from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
 from mlops_assets.core.registry import CHAMPION_ALIAS
 from mlops_assets.core.verdicts import latest_verdicts
-from mlops_assets.train.model import MODEL_FILE, TuningBudget, file_sha256, load_model, predict, train_candidate
+from mlops_assets.core.files import file_sha256
+from mlops_assets.train.model import MODEL_FILE, TuningBudget, load_model, predict, train_candidate
 from mlops_assets.train.snapshot import load_training_snapshot, read_split
 from mlops_assets.core.warehouse import connect
 

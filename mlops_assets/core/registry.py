@@ -14,11 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.train.model import ENCODING_FILE, FeatureEncoding, load_model
 from mlops_assets.train.smoke import read_smoke_sample
 
 CHAMPION_ALIAS = "champion"
 MODEL_SHA_TAG = "model_sha256"
+
+
+def model_name(spec: DatasetSpec) -> str:
+    """The dataset's registered model (and MLflow experiment): ``<dataset>_<target>``. Registries
+    hold their champions under this spelling, so it must not change."""
+    return f"{spec.name}_{spec.target.name}"
 
 
 @dataclass(frozen=True)

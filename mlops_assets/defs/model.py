@@ -9,13 +9,13 @@ from pydantic import Field
 
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
 from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
-from mlops_assets.pipeline.train_model import model_name
+from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DatasetSpec
 
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     "training_snapshot": "1",
-    "candidate_model": "2",  # 2: the training split streams into a QuantileDMatrix (other trees)
+    "candidate_model": "3",  # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set
     "candidate_evaluation": "1",
     "model_card": "1",
     "champion_model": "1",

@@ -18,10 +18,6 @@ from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import connect
 
 
-def model_name(spec: DatasetSpec) -> str:
-    return f"{spec.name}_{spec.target.name}"
-
-
 def train_and_log(
     spec: DatasetSpec,
     layout: StateLayout,
@@ -35,7 +31,7 @@ def train_and_log(
     log: Callable[[str], None] = print,
 ) -> tuple[dict[str, Any], Any]:
     """Tune and train on a frozen snapshot, save the model, log it to MLflow; returns (handle, model)."""
-    from mlops_assets.train.model import train_candidate
+    from mlops_assets.train.model import train_candidate, tuned_params
     from mlops_assets.train.smoke import write_smoke_sample
     from mlops_assets.train.snapshot import load_training_snapshot, read_split, streamed_split
 
@@ -59,7 +55,8 @@ def train_and_log(
         sample_input=validation[trained.encoding.columns].head(200).astype(
             {column: "float64" for column in trained.encoding.numeric}
         ),
-        params={**tuned, "trees": trained.best_rounds, "threshold": trained.threshold},
+        # the seed is no hyperparameter, but MLflow keeps it so a run can be reproduced from there
+        params={**tuned, "seed": trained.params["seed"], "trees": trained.best_rounds, "threshold": trained.threshold},
         metrics={"validation_auc": trained.validation_auc},
         tags={
             "run_name": f"{spec.name}-{snapshot.content_hash[:8]}",
@@ -187,8 +184,3 @@ def write_candidate_card(
     )
     markdown_path, html_path = write_card(card, layout.reports_dir / spec.name / "cards" / sha[:16])
     return card, markdown_path, html_path
-
-
-def tuned_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameters worth recording (not the fixed objective or thread count)."""
-    return {k: v for k, v in params.items() if k not in ("objective", "eval_metric", "nthread")}

@@ -216,7 +216,7 @@ def train_candidate(
         rounds = booster.best_iteration + 1
         booster = booster[:rounds]
         auc = roc_auc(y_val, booster.predict(dval))
-        trials.append({"trial": trial, "validation_auc": auc, "rounds": rounds, **_tuned(params)})
+        trials.append({"trial": trial, "validation_auc": auc, "rounds": rounds, **tuned_params(params)})
         if best is None or auc > best.validation_auc:
             best = TrainedModel(booster, encoding, params, rounds, auc, 0.5)
         log(f"trial {trial}/{budget.trials}: validation AUC {auc:.4f} ({rounds} trees); best so far {best.validation_auc:.4f}")
@@ -225,5 +225,11 @@ def train_candidate(
     return best
 
 
-def _tuned(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k not in ("objective", "eval_metric", "tree_method", "seed", "nthread")}
+# Settings every model shares (the task, the tree method) or that say how it ran, not what it is:
+# recording them as hyperparameters would only hide the ones the search chose.
+UNTUNED_PARAMS = ("objective", "eval_metric", "tree_method", "seed", "nthread")
+
+
+def tuned_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters that describe a model: what the trials table, MLflow and the card show."""
+    return {k: v for k, v in params.items() if k not in UNTUNED_PARAMS}

@@ -447,7 +447,7 @@ def assert_same_model_state(layout: StateLayout, spec, reference_sha256: str, ki
     promotions = [row for row in found.ledger if row[0] == "promote"]
     assert promotions == [("promote", found.champion_version, reference_sha256)], found.ledger
     assert {"model_card/model_card.md", "model_card/model_card.html"} <= found.card_artifacts
-    assert found.description.startswith(f"# Model card: nycflights-late (version {found.champion_version})")
+    assert found.description.startswith(f"# Model card: nycflights_late (version {found.champion_version})")
     assert stray_files(layout.root) == []
     statuses = run_statuses(layout)  # also: no run holds a warehouse slot any more
     assert sorted(statuses.values()) == ["FAILURE"] * killed_runs + ["SUCCESS"], statuses

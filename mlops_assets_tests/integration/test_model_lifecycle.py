@@ -161,7 +161,7 @@ def test_first_training_run_writes_complete_card(lifecycle):
             for heading in CARD_SECTIONS:
                 assert heading.removeprefix("## ") in text, f"{path.name} lacks {heading!r}"
         assert "No champion existed" in text, path.name
-        assert "Model card: nycflights-late (version 1)" in text, "the champion's card names its version"
+        assert "Model card: nycflights_late (version 1)" in text, "the champion's card names its version"
 
 
 def test_registered_version_carries_its_card(lifecycle):
@@ -170,7 +170,7 @@ def test_registered_version_carries_its_card(lifecycle):
 
     client = mlflow.MlflowClient(tracking_uri=lifecycle.layout.mlflow_tracking_uri)
     text = client.get_model_version("nycflights_late", "1").description
-    assert text.startswith("# Model card: nycflights-late (version 1)")
+    assert text.startswith("# Model card: nycflights_late (version 1)")
     assert "## Gate verdicts" in text and "data:image/png;base64" not in text
     artifacts = {a.path for a in client.list_artifacts(registered.run_id, "model_card")}
     assert {"model_card/model_card.md", "model_card/model_card.html"} <= artifacts

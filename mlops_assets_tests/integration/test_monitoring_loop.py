@@ -27,7 +27,7 @@ from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.evaluate.evaluation import load_evaluation
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
 from mlops_assets.ingest.landing import replay
-from mlops_assets.pipeline.train_model import model_name
+from mlops_assets.core.registry import model_name
 from mlops_assets.defs.simulation import QUIET, Loop
 from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout

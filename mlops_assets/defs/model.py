@@ -16,7 +16,7 @@ TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     "training_snapshot": "1",
     "candidate_model": "3",  # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set
-    "candidate_evaluation": "1",
+    "candidate_evaluation": "2",  # 2: the calibration plot uses the gated ECE's bins
     "model_card": "1",
     "champion_model": "1",
 }

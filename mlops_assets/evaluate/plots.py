@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlops_assets.evaluate.metrics import DEFAULT_CALIBRATION_BINS, calibration_table
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -61,31 +63,19 @@ def roc_auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
 
 
 def calibration_points(
-    y_true: np.ndarray, probabilities: np.ndarray, n_bins: int = 10
+    y_true: np.ndarray, probabilities: np.ndarray, n_bins: int = DEFAULT_CALIBRATION_BINS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (mean predicted probability, observed positive rate, rows) per non-empty bin.
 
-    Bins are equal-width on [0, 1]; a probability of exactly 1.0 belongs to the last bin. Empty
-    bins are dropped because they have no observed rate to plot.
+    The bins are the gated ECE's (``metrics.calibration_table``), so the plot shows exactly the
+    gaps the calibration gate weighs. Empty bins are dropped: they have no observed rate to plot.
     """
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
-    labels = _binary_labels(y_true, require_both_classes=False)
-    values = _finite_scores(probabilities, expected_length=labels.size)
-    if values.size and (values.min() < 0.0 or values.max() > 1.0):
-        raise ValueError("probabilities must lie in [0, 1]")
+    return _filled_bins(calibration_table(y_true, probabilities, n_bins))
 
-    bin_index = np.minimum((values * n_bins).astype(np.int64), n_bins - 1)
-    rows = np.bincount(bin_index, minlength=n_bins)
-    predicted_sum = np.bincount(bin_index, weights=values, minlength=n_bins)
-    positive_sum = np.bincount(bin_index, weights=labels, minlength=n_bins)
 
-    non_empty = rows > 0
-    return (
-        predicted_sum[non_empty] / rows[non_empty],
-        positive_sum[non_empty] / rows[non_empty],
-        rows[non_empty],
-    )
+def _filled_bins(table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    filled = table[table["count"] > 0]
+    return filled["mean_predicted"].to_numpy(), filled["observed_rate"].to_numpy(), filled["count"].to_numpy()
 
 
 # --- plots --------------------------------------------------------------------------------------
@@ -119,7 +109,7 @@ def plot_calibration(
     y_true: np.ndarray,
     curves: Mapping[str, np.ndarray],
     path: str | os.PathLike[str],
-    n_bins: int = 10,
+    n_bins: int = DEFAULT_CALIBRATION_BINS,
 ) -> Path:
     """Draw a reliability diagram per named probability array and write a PNG.
 
@@ -133,16 +123,12 @@ def plot_calibration(
     histogram = figure.add_subplot(grid[1], sharex=reliability)
 
     reliability.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect")
-    bin_edges = np.linspace(0.0, 1.0, n_bins + 1)
     for name, probabilities in curves.items():
-        mean_predicted, observed_rate, _ = calibration_points(y_true, probabilities, n_bins)
+        table = calibration_table(y_true, probabilities, n_bins)
+        mean_predicted, observed_rate, _ = _filled_bins(table)
         (line,) = reliability.plot(mean_predicted, observed_rate, marker="o", label=name)
-        histogram.hist(
-            np.asarray(probabilities, dtype=float),
-            bins=bin_edges,
-            histtype="step",
-            color=line.get_color(),
-        )
+        # the same bins again: matplotlib's own histogram would put a score on an edge in the next bin
+        histogram.stairs(table["count"], [table["bin_low"].iloc[0], *table["bin_high"]], color=line.get_color())
     reliability.set(xlim=(0, 1), ylim=(0, 1.01), ylabel="Observed positive rate")
     reliability.set_title("Calibration")
     reliability.grid(alpha=0.3)

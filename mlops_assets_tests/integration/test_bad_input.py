@@ -682,7 +682,7 @@ def test_bad_spec_is_refused(case: Case, sensor_state):
 def test_bad_training_window_keeps_the_champion(case: Case, sensor_state, champion_store):
     import dagster as dg
 
-    from mlops_assets.cli.main import QUIET_RUN_CONFIG
+    from mlops_assets.defs.runs import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.jobs import TRAIN_JOB
     from mlops_assets.defs.resources import StateResource

@@ -131,7 +131,7 @@ def main():
     job_name, partition, run_config, point = sys.argv[1], sys.argv[2] or None, json.loads(sys.argv[3]), sys.argv[4]
     import dagster as dg
 
-    from mlops_assets.cli.main import QUIET_RUN_CONFIG
+    from mlops_assets.defs.runs import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.resources import StateResource
     from mlops_assets.core.spec import load_spec
@@ -223,7 +223,7 @@ def run_in_process(layout: StateLayout, spec, job: str, *, partition: str | None
     after what every mlops-assets command does first: ``StateLayout.ensure()``."""
     import dagster as dg
 
-    from mlops_assets.cli.main import QUIET_RUN_CONFIG
+    from mlops_assets.defs.runs import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.resources import StateResource
 

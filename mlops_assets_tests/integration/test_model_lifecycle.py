@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mlops_assets.promote import ledger
-from mlops_assets.cli.main import QUIET_RUN_CONFIG
+from mlops_assets.defs.runs import QUIET_RUN_CONFIG
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import CARD_CHECK
@@ -336,7 +336,7 @@ def run_rollback(lifecycle, **config) -> dg.ExecuteInProcessResult:
 
 
 def step_failure(result: dg.ExecuteInProcessResult) -> str:
-    from mlops_assets.cli.main import step_failure_message
+    from mlops_assets.defs.runs import step_failure_message
 
     return step_failure_message(result)
 

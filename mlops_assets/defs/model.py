@@ -15,7 +15,8 @@ from mlops_assets.core.spec import DatasetSpec
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     "training_snapshot": "1",
-    "candidate_model": "3",  # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set
+    # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set, a manifest of the files
+    "candidate_model": "3",
     "candidate_evaluation": "2",  # 2: the calibration plot uses the gated ECE's bins
     "model_card": "1",
     "champion_model": "1",
@@ -96,7 +97,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         description=(
             "An xgboost (hist) model tuned by a seeded random search on the validation split, logged "
             "to MLflow with its signature, pinned requirements, snapshot hash, Dagster run id and code "
-            "version. Saved in xgboost's JSON format, never pickle. Data version: the model file's sha256."
+            "version. Saved in xgboost's JSON format, never pickle, with a manifest of every file it needs "
+            "to predict, whose digest is checked before every load. Data version: the model file's sha256."
         ),
     )
     def candidate_model(
@@ -123,6 +125,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
             data_version=dg.DataVersion(sha256),
             metadata={
                 "model_sha256": sha256,
+                "model_manifest_sha256": handle["model_manifest_sha256"],
                 "validation_auc": dg.MetadataValue.float(trained.validation_auc),
                 "trees": dg.MetadataValue.int(trained.best_rounds),
                 "threshold": dg.MetadataValue.float(trained.threshold),

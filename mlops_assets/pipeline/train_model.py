@@ -31,7 +31,8 @@ def train_and_log(
     log: Callable[[str], None] = print,
 ) -> tuple[dict[str, Any], Any]:
     """Tune and train on a frozen snapshot, save the model, log it to MLflow; returns (handle, model)."""
-    from mlops_assets.train.model import train_candidate, tuned_params
+    from mlops_assets.core.registry import MANIFEST_TAG
+    from mlops_assets.train.model import train_candidate, tuned_params, write_manifest
     from mlops_assets.train.smoke import write_smoke_sample
     from mlops_assets.train.snapshot import load_training_snapshot, read_split, streamed_split
 
@@ -43,6 +44,7 @@ def train_and_log(
     scratch = layout.root / "models" / f".partial-{dagster_run_id}"
     _, sha256 = trained.save(scratch)
     write_smoke_sample(scratch, trained, validation)
+    manifest = write_manifest(scratch)
     model_dir = layout.root / "models" / sha256[:16]
     if model_dir.exists():
         shutil.rmtree(model_dir)
@@ -65,11 +67,13 @@ def train_and_log(
             "dagster_run_id": dagster_run_id,
             "code_version": code_version,
             "model_sha256": sha256,
+            MANIFEST_TAG: manifest,
             "trigger_reason": trigger_reason,
         },
     )
     handle = {
         "model_sha256": sha256,
+        MANIFEST_TAG: manifest,
         "snapshot_hash": snapshot.content_hash,
         "mlflow_run_id": run_id,
         "model_uri": model_uri,
@@ -96,12 +100,16 @@ def evaluate_and_store(
     min_slice_rows: int,
     run_id: str,
 ):
-    """Score the test split with the candidate (loaded back from MLflow, sha256-checked) and the
+    """Score the test split with the candidate (loaded back from MLflow, every file checked) and the
     champion; store and return the evaluation."""
     from mlops_assets.evaluate.evaluation import evaluate_candidate, store_evaluation
     from mlops_assets.train.snapshot import load_training_snapshot, read_split
 
-    loaded = registry.load_run_model(candidate["mlflow_run_id"], candidate["model_sha256"], candidate["threshold"])
+    from mlops_assets.core.registry import MANIFEST_TAG
+
+    loaded = registry.load_run_model(
+        candidate["mlflow_run_id"], candidate["model_sha256"], candidate.get(MANIFEST_TAG), candidate["threshold"]
+    )
     champion_ref = registry.champion()
     champion = registry.load_version(champion_ref) if champion_ref else None
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])

@@ -1,9 +1,11 @@
-"""Hostile models (issue 13, item 4).
+"""Hostile models and landing files (issue 13, items 4 and 6).
 
 - Every file a model needs to predict (the trees, the feature encoding, the smoke sample) is covered
   by the manifest digest recorded at training and checked before every load: a changed file is
   refused with its name, and scoring, champion evaluation and rollback never use it. A version
   registered before manifests (only its model file's sha256) is refused, naming how to replace it.
+- Ingestion hashes exactly the bytes it ingests: a landing file replaced while its ingestion runs
+  cannot give a snapshot of one content recorded with the other content's sha256.
 
 The world is the synthetic sensor dataset (brought as YAML alone), six days ingested and built, and
 small models trained through the platform's own training step (``train_and_log``), one per test.
@@ -12,8 +14,10 @@ small models trained through the platform's own training step (``train_and_log``
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,3 +212,52 @@ def test_a_version_registered_before_manifests_is_refused_naming_the_remedy(worl
     with pytest.raises(ModelFilesRefused, match="registered before model manifests.*-j train_job"):
         score_day(world.spec, world.layout, world.registry, SCORED_DAY, run_id=None)
     assert predictions(world) == before
+
+
+# -- 13.6: the recorded sha256 is that of the bytes ingested -------------------------------------------
+
+
+def test_a_landing_file_replaced_during_ingestion_is_recorded_with_the_sha256_of_what_was_stored(
+    world, tmp_path, monkeypatch
+):
+    from mlops_assets.ingest import snapshots
+
+    layout = StateLayout((tmp_path / "state").resolve()).ensure()
+    day = DAYS[0]
+    landed = write_csv(landing_path(layout, world.spec, day), sensor_rows(day, ROWS_PER_DAY), SENSOR_FIELDS)
+    first_bytes = landed.read_bytes()
+    replacement = write_csv(tmp_path / "replacement.csv", sensor_rows(day, ROWS_PER_DAY // 2, seed=1), SENSOR_FIELDS)
+    real_read = snapshots.read_landing_sql
+
+    def replaced_before_the_read(spec, path):
+        os.replace(replacement, landed)  # another writer lands a new version of the day right now
+        return real_read(spec, path)
+
+    monkeypatch.setattr(snapshots, "read_landing_sql", replaced_before_the_read)
+    snapshot = snapshots.ingest_day(world.spec, layout, day)
+
+    assert landed.read_bytes() != first_bytes  # the file did change under the ingestion
+    assert snapshot.source_sha256 == hashlib.sha256(first_bytes).hexdigest()
+    assert snapshot.rows == ROWS_PER_DAY  # the stored rows are those first bytes, not the replacement's
+    # and the stored content is exactly what ingesting those bytes alone gives
+    alone = StateLayout((tmp_path / "alone").resolve()).ensure()
+    landing_path(alone, world.spec, day).parent.mkdir(parents=True)
+    landing_path(alone, world.spec, day).write_bytes(first_bytes)
+    monkeypatch.setattr(snapshots, "read_landing_sql", real_read)
+    reference = snapshots.ingest_day(world.spec, alone, day)
+    assert (snapshot.content_hash, snapshot.source_sha256) == (reference.content_hash, reference.source_sha256)
+    assert not any(p.name.startswith(".ingest-") for p in layout.cache_dir.iterdir())  # the private copy is gone
+
+
+def test_ingestion_errors_name_the_landing_file_not_the_private_copy(world, tmp_path):
+    from mlops_assets.ingest.snapshots import IngestionError, ingest_day
+
+    layout = StateLayout((tmp_path / "state").resolve()).ensure()
+    day = DAYS[0]
+    target = landing_path(layout, world.spec, day)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"ts,device_id,reading,site,outcome\n\"2024-03-01 00:00:00,1,2\n")
+    with pytest.raises(IngestionError) as refused:
+        ingest_day(world.spec, layout, day)
+    assert str(target) in str(refused.value) and ".ingest-" not in str(refused.value)
+    shutil.rmtree(layout.root)

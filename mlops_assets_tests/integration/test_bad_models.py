@@ -148,6 +148,18 @@ def test_scoring_refuses_a_champion_whose_feature_encoding_was_changed(world):
     assert predictions(world) == before  # nothing was scored by the tampered model
 
 
+def test_drift_refuses_a_champion_whose_feature_encoding_was_changed(world):
+    from mlops_assets.monitor.drift import DriftThresholds, drift_for_day
+    from mlops_assets.monitor.scoring import score_day
+
+    handle = world.train()
+    world.register(handle)
+    score_day(world.spec, world.layout, world.registry, SCORED_DAY, run_id=None)  # drift needs its scores
+    tamper_encoding(world.stored_model(handle))
+    with pytest.raises(ModelFilesRefused, match=ENCODING_FILE):
+        drift_for_day(world.spec, world.layout, world.registry, SCORED_DAY, DriftThresholds(), run_id=None)
+
+
 @pytest.mark.parametrize("name, message", [
     (MODEL_FILE, "sha256"), (ENCODING_FILE, ENCODING_FILE), (SMOKE_FILE, SMOKE_FILE), (MANIFEST_FILE, "manifest"),
 ])

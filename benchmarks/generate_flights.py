@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ def generate(spec, layout, *, start: dt.date, days: int, rows: int, seed: int = 
     """Land ``days`` days starting at ``start`` holding about ``rows`` rows in all; returns (day, rows)."""
     import duckdb
 
+    from mlops_assets.core.files import atomic_path
     from mlops_assets.ingest.landing import day_expression, landing_path
     from mlops_assets.ingest.sources import source_relation_sql
     from mlops_assets.core.sql import sql_string
@@ -74,14 +74,13 @@ def generate(spec, layout, *, start: dt.date, days: int, rows: int, seed: int = 
         landed = []
         for (day,) in con.execute("SELECT DISTINCT __day FROM real_days ORDER BY 1").fetchall():
             target = landing_path(layout, spec, day)
-            partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-            con.execute(
-                f"COPY (SELECT {', '.join(selected)} FROM real_days, range({replicas}) AS copies(replica) "
-                f"WHERE __day = ? ORDER BY time_hour, carrier, flight, origin) "
-                f"TO {sql_string(str(partial))} (FORMAT csv, HEADER true)",
-                [day],
-            )
-            os.replace(partial, target)
+            with atomic_path(target) as temp:
+                con.execute(
+                    f"COPY (SELECT {', '.join(selected)} FROM real_days, range({replicas}) AS copies(replica) "
+                    f"WHERE __day = ? ORDER BY time_hour, carrier, flight, origin) "
+                    f"TO {sql_string(str(temp))} (FORMAT csv, HEADER true)",
+                    [day],
+                )
             count = con.execute("SELECT count(*) FROM real_days WHERE __day = ?", [day]).fetchall()[0][0]
             landed.append((day, count * replicas))
         return landed

@@ -68,7 +68,7 @@ def measure(state: Path, day: dt.date) -> dict:
     """The four steps of one new day, each timed on its own (imports are warmed first)."""
     from mlops_assets.pipeline.ingest_day import featurize_and_check, ingest_and_gate
     from mlops_assets.defs.resources import ModelRegistryResource
-    from mlops_assets.pipeline.train_model import model_name
+    from mlops_assets.core.registry import model_name
     from mlops_assets.monitor.drift import DriftThresholds, drift_for_day
     from mlops_assets.monitor.scoring import score_day
     from mlops_assets.core.warehouse import connect

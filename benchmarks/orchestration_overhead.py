@@ -50,7 +50,8 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
     from mlops_assets.defs.resources import ModelRegistryResource
     from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds
     from mlops_assets.promote.card import missing_sections
-    from mlops_assets.pipeline.train_model import evaluate_and_store, judge, model_name, train_and_log, write_candidate_card
+    from mlops_assets.core.registry import model_name
+    from mlops_assets.pipeline.train_model import evaluate_and_store, judge, train_and_log, write_candidate_card
     from mlops_assets.promote.promotion import promote
     from mlops_assets.train.model import TuningBudget
     from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot

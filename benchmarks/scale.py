@@ -95,7 +95,8 @@ def stage_snapshot(state: str, args: argparse.Namespace) -> dict:
 def stage_training(state: str, args: argparse.Namespace) -> dict:
     from mlops_assets.defs.model import CODE_VERSIONS
     from mlops_assets.defs.resources import ModelRegistryResource
-    from mlops_assets.pipeline.train_model import model_name, train_and_log
+    from mlops_assets.core.registry import model_name
+    from mlops_assets.pipeline.train_model import train_and_log
     from mlops_assets.train.model import TuningBudget
 
     spec, layout = _spec_and_layout(state)

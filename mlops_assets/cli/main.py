@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from mlops_assets.core.paths import PROJECT_ROOT, StateLayout
+from mlops_assets.defs.runs import quiet, step_failure_message
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,10 +176,9 @@ def run_training(spec, start: dt.date, end: dt.date) -> bool:
 
     job = build_definitions(spec).resolve_job_def(TRAIN_JOB)
     started = time.monotonic()
-    run_config = {
-        **QUIET_RUN_CONFIG,
-        "ops": {"training_snapshot": {"config": {"start_date": start.isoformat(), "end_date": end.isoformat()}}},
-    }
+    run_config = quiet(
+        {"ops": {"training_snapshot": {"config": {"start_date": start.isoformat(), "end_date": end.isoformat()}}}}
+    )
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
     status = "ok" if result.success else "FAILED"
@@ -189,21 +189,6 @@ def run_training(spec, start: dt.date, end: dt.date) -> bool:
             if not evaluation.passed:
                 print(f"    gate {evaluation.check_name} FAILED: {evaluation.description}")
     return result.success
-
-
-def step_failure_message(result) -> str:
-    """The first failed step's own error, unwrapped from Dagster's step-execution error."""
-    failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
-    if failure is None:
-        return "no step failed; see the run in the UI"
-    error = failure.event_specific_data.error
-    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
-        error = error.cause
-    return error.message.strip()
-
-
-# The terminal shows one line per run; the full event log is in the UI.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
@@ -220,7 +205,7 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
             step_started = time.monotonic()
             result = job.execute_in_process(
                 partition_key=day.isoformat(), instance=instance, raise_on_error=False,
-                run_config=QUIET_RUN_CONFIG,
+                run_config=quiet(),
             )
             status = "ok" if result.success else "FAILED"
             print(f"  {INGEST_JOB} {day}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
@@ -279,7 +264,7 @@ def _rollback(args) -> int:
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance, raise_on_error=False,
-            run_config={**QUIET_RUN_CONFIG, "ops": {"roll_back_champion": {"config": config}}},
+            run_config=quiet({"ops": {"roll_back_champion": {"config": config}}}),
         )
     if not result.success:
         print(f"rollback refused: {step_failure_message(result)} (run {result.run_id[:8]})", file=sys.stderr)

@@ -61,6 +61,7 @@ def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
 
     from mlops_assets.promote import ledger
     from mlops_assets.evaluate.evaluation import load_evaluation
+    from mlops_assets.core.registry import model_name
     from mlops_assets.core.secrets import redact
 
     with connect(layout.warehouse_path) as con:
@@ -71,7 +72,7 @@ def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
         evaluation = load_evaluation(con, spec.name, latest.model_sha256)
     auc = evaluation.metrics["auc"]
     lines = [
-        f"champion: {spec.name}_{spec.target.name} version {latest.to_version} "
+        f"champion: {model_name(spec)} version {latest.to_version} "
         f"(previous: {latest.from_version or 'none'}), model sha256 {latest.model_sha256[:12]}",
         f"test AUC {auc['value']:.4f} [95% CI {auc['low']:.4f}, {auc['high']:.4f}] on {evaluation.test_rows} rows; "
         f"baseline AUC {evaluation.baseline['auc']}",

@@ -8,6 +8,7 @@ Nothing is materialized in Python objects, so hashing a million rows takes about
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from mlops_assets.core.sql import quote
@@ -26,6 +27,11 @@ class _HashSink:
 
     def flush(self) -> None:
         pass
+
+
+def json_sha256(value: Any) -> str:
+    """sha256 of a JSON-able value in canonical form (keys sorted): equal definitions, equal digests."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 def relation_sha256(con: Any, relation_sql: str) -> str:

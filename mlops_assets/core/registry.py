@@ -14,11 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_assets.train.model import ENCODING_FILE, FeatureEncoding, load_model
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.train.model import ENCODING_FILE, FeatureEncoding, ModelFilesRefused, load_model
 from mlops_assets.train.smoke import read_smoke_sample
 
 CHAMPION_ALIAS = "champion"
 MODEL_SHA_TAG = "model_sha256"
+# the digest over every file the model needs to predict (train.model.write_manifest)
+MANIFEST_TAG = "model_manifest_sha256"
+
+
+def model_name(spec: DatasetSpec) -> str:
+    """The dataset's registered model (and MLflow experiment): ``<dataset>_<target>``. Registries
+    hold their champions under this spelling, so it must not change."""
+    return f"{spec.name}_{spec.target.name}"
 
 
 @dataclass(frozen=True)
@@ -117,9 +126,18 @@ class ModelRegistry:
         for key, value in tags.items():
             client.set_tag(run_id, key, value)
 
-    def load_run_model(self, run_id: str, expected_sha256: str, threshold: float, version: str | None = None) -> LoadedModel:
-        """Download the run's platform model folder and load it after checking its sha256."""
+    def load_run_model(
+        self, run_id: str, expected_sha256: str, expected_manifest: str, threshold: float, version: str | None = None
+    ) -> LoadedModel:
+        """Download the run's platform model folder and load it after checking every file in it
+        against the manifest digest recorded at training."""
         import mlflow
+
+        if not expected_manifest:
+            raise ModelFilesRefused(
+                f"no manifest digest is recorded for the model of MLflow run {run_id}, so its files cannot be "
+                "verified: refusing to load it (rematerialize candidate_model to train one with a manifest)"
+            )
 
         with tempfile.TemporaryDirectory() as scratch:
             local = Path(
@@ -127,7 +145,7 @@ class ModelRegistry:
                     run_id=run_id, artifact_path="platform_model", dst_path=scratch, tracking_uri=self.tracking_uri
                 )
             )
-            booster, encoding = load_model(local, expected_sha256)
+            booster, encoding = load_model(local, expected_sha256, expected_manifest)
             smoke_sample = read_smoke_sample(local)
         return LoadedModel(booster, encoding, threshold, version, run_id, expected_sha256, smoke_sample)
 
@@ -181,9 +199,20 @@ class ModelRegistry:
     def load_version(self, registered: RegisteredModel) -> LoadedModel:
         tags = registered.tags
         if MODEL_SHA_TAG not in tags:
-            raise ValueError(f"model version {registered.version} has no {MODEL_SHA_TAG} tag; refusing to load it")
+            raise ModelFilesRefused(f"model version {registered.version} has no {MODEL_SHA_TAG} tag; refusing to load it")
+        if MANIFEST_TAG not in tags:
+            # a digest computed now would bless whatever bytes are stored now, tampered or not
+            raise ModelFilesRefused(
+                f"model version {registered.version} of {self.model_name} was registered before model manifests: "
+                f"only its model file's sha256 is recorded, so its feature encoding and smoke sample cannot be "
+                "verified and it is not loaded. Register a verified model by retraining: "
+                "`dagster job execute -m mlops_assets.definitions -j train_job` (if this version is the champion, "
+                f"first delete its {CHAMPION_ALIAS!r} alias in the MLflow UI: a champion that cannot be loaded "
+                "cannot be compared against)"
+            )
         return self.load_run_model(
-            registered.run_id, tags[MODEL_SHA_TAG], float(tags.get("threshold", 0.5)), registered.version
+            registered.run_id, tags[MODEL_SHA_TAG], tags[MANIFEST_TAG], float(tags.get("threshold", 0.5)),
+            registered.version,
         )
 
 

@@ -21,6 +21,7 @@ from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.monitoring import MonitoringPolicy
 from mlops_assets.defs.resources import StateResource
+from mlops_assets.defs.runs import failure_event_message
 from mlops_assets.core.spec import DatasetSpec
 
 WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
@@ -143,7 +144,7 @@ def train_window_config(end: dt.date, window_days: int, min_days: int = 3) -> di
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext, state: StateResource):
     from mlops_assets.monitor.alerts import readable_reason, record_alert
 
-    failures = [(event.step_key or "run", _root_cause(event)) for event in context.get_step_failure_events()]
+    failures = [(event.step_key or "run", failure_event_message(event)) for event in context.get_step_failure_events()]
     reason = readable_reason(failures, context.failure_event.message or "run failed")
     run = context.dagster_run
     status = record_alert(
@@ -151,16 +152,6 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, state: StateRe
         partition=run.tags.get("dagster/partition"), reason=reason, webhook_url=os.environ.get(WEBHOOK_ENV),
     )
     context.log.info(f"alert for {run.job_name} run {run.run_id[:8]}: {reason} (webhook: {status})")
-
-
-def _root_cause(event) -> str:
-    """The innermost error of a step failure: Dagster wraps the user's exception in its own."""
-    error = getattr(event.event_specific_data, "error", None)
-    if error is None:
-        return event.message or ""
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    return error.message  # already "ExceptionClass: text"
 
 
 def build_schedules(score_job, train_job) -> list:

@@ -1,9 +1,5 @@
 """raw_<dataset>: daily snapshots of the landing files, and the data gates that guard them."""
 
-
-import hashlib
-import json
-
 import dagster as dg
 
 from mlops_assets.validate.data_gates import DATA_GATES
@@ -13,6 +9,7 @@ from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, p
 from mlops_assets.defs.metadata import table_schema
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.ingest.snapshots import ingest_day
+from mlops_assets.core.hashing import json_sha256
 from mlops_assets.core.spec import DatasetSpec
 
 INGESTION_CODE_VERSION = "1"
@@ -20,7 +17,7 @@ DATA_GATES_STEP = "data_gates"
 
 def ingestion_code_version(spec: DatasetSpec) -> str:
     definition = spec.model_dump(mode="json", include={"source", "timestamp"})
-    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:10]
+    digest = json_sha256(definition)[:10]
     return f"{INGESTION_CODE_VERSION}-{digest}"
 
 

@@ -8,16 +8,19 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
+from mlops_assets.core.registry import model_name
 from mlops_assets.defs.resources import GatePolicyResource, ModelRegistryResource, StateResource
 from mlops_assets.gate.registry import PROMOTION_GATES
-from mlops_assets.pipeline.train_model import model_name
 from mlops_assets.core.spec import DatasetSpec
 
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     "training_snapshot": "1",
-    "candidate_model": "2",  # 2: the training split streams into a QuantileDMatrix (other trees)
-    "candidate_evaluation": "2",  # 2: records the champion status; an unloadable champion is recorded, not fatal
+    # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set, a manifest of the files
+    "candidate_model": "3",
+    # 2: records the champion status (an unloadable champion is recorded, not fatal); 3: the calibration
+    # plot uses the gated ECE's bins
+    "candidate_evaluation": "3",
     "model_card": "1",
     "champion_model": "1",
 }
@@ -97,7 +100,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         description=(
             "An xgboost (hist) model tuned by a seeded random search on the validation split, logged "
             "to MLflow with its signature, pinned requirements, snapshot hash, Dagster run id and code "
-            "version. Saved in xgboost's JSON format, never pickle. Data version: the model file's sha256."
+            "version. Saved in xgboost's JSON format, never pickle, with a manifest of every file it needs "
+            "to predict, whose digest is checked before every load. Data version: the model file's sha256."
         ),
     )
     def candidate_model(
@@ -124,6 +128,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
             data_version=dg.DataVersion(sha256),
             metadata={
                 "model_sha256": sha256,
+                "model_manifest_sha256": handle["model_manifest_sha256"],
                 "validation_auc": dg.MetadataValue.float(trained.validation_auc),
                 "trees": dg.MetadataValue.int(trained.best_rounds),
                 "threshold": dg.MetadataValue.float(trained.threshold),

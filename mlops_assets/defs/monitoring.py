@@ -8,7 +8,7 @@ from pydantic import Field
 
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
-from mlops_assets.pipeline.train_model import model_name
+from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DatasetSpec
 
 MONITORING_CODE_VERSIONS = {

@@ -85,13 +85,10 @@ class JsonHandleIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         import json
-        import os
 
-        path = self._path(context)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        partial.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-        os.replace(partial, path)
+        from mlops_assets.core.files import write_text_atomically
+
+        write_text_atomically(self._path(context), json.dumps(obj, indent=2, sort_keys=True, default=str))
 
     def load_input(self, context: dg.InputContext):
         import json

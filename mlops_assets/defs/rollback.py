@@ -5,7 +5,7 @@ from pydantic import Field
 
 from mlops_assets.defs.common import WAREHOUSE_POOL
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
-from mlops_assets.pipeline.train_model import model_name
+from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DatasetSpec
 
 ROLLBACK_JOB = "rollback_job"

@@ -17,9 +17,9 @@ from typing import Any, Callable
 import dagster as dg
 
 from mlops_assets.core.paths import StateLayout
+from mlops_assets.defs.runs import quiet
 
 AUTOMATED_ASSETS = ("batch_predictions", "drift_report", "live_performance")
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Loop:
             started = time.monotonic()
             result = job.execute_in_process(
                 instance=self.instance, partition_key=request.partition_key, tags=tags, raise_on_error=False,
-                run_config=_merge(QUIET, request.run_config or {}),
+                run_config=quiet(request.run_config),
             )
             self.log.add(job_name, request.partition_key or request.run_key or "", result.success,
                          time.monotonic() - started, request.tags.get("mlops/trigger_reason", ""))
@@ -98,10 +98,10 @@ class Loop:
                 by_partition.setdefault(partition, []).append(key)
         job = self.defs.resolve_implicit_global_asset_job_def()
         for partition, keys in sorted(by_partition.items()):
-            run_config = dict(QUIET)
+            run_config = quiet()
             if dg.AssetKey("drift_report") in keys:
                 report = self.evidently_every > 0 and day_index % self.evidently_every == 0
-                run_config = _merge(QUIET, {"ops": {"drift_report": {"config": {"evidently_report": report}}}})
+                run_config = quiet({"ops": {"drift_report": {"config": {"evidently_report": report}}}})
             started = time.monotonic()
             outcome = job.execute_in_process(
                 instance=self.instance, partition_key=partition, asset_selection=keys,
@@ -116,7 +116,7 @@ class Loop:
 
         started = time.monotonic()
         result = self.defs.resolve_job_def(TRAIN_JOB).execute_in_process(
-            instance=self.instance, tags=tags, run_config=_merge(QUIET, run_config), raise_on_error=False,
+            instance=self.instance, tags=tags, run_config=quiet(run_config), raise_on_error=False,
         )
         self.log.add(TRAIN_JOB, tags.get("mlops/trigger_reason", ""), result.success, time.monotonic() - started)
         return result
@@ -156,16 +156,9 @@ def simulate(spec, layout: StateLayout, *, start: dt.date, train_days: int, days
         loop.run_automation(days)  # the last day's labels
         from mlops_assets.defs.jobs import TIMELINE_JOB
 
-        loop.defs.resolve_job_def(TIMELINE_JOB).execute_in_process(instance=instance, run_config=QUIET)
+        loop.defs.resolve_job_def(TIMELINE_JOB).execute_in_process(instance=instance, run_config=quiet())
         from mlops_assets.defs.monitoring import retraining_runs
         from mlops_assets.monitor.timeline import build_timeline
 
         loop.log.timeline = build_timeline(spec, layout, retraining_runs(instance))
     return loop.log
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    merged = dict(base)
-    for key, value in extra.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
-    return merged

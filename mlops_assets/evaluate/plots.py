@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import base64
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from mlops_assets.evaluate.metrics import DEFAULT_CALIBRATION_BINS, calibration_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,9 +29,6 @@ FIGURE_DPI: int = 100
 PNG_SIGNATURE: bytes = b"\x89PNG\r\n\x1a\n"
 
 _MAX_FEATURE_LABEL_CHARS = 32
-# World-readable, like a file written with a plain open() under the usual umask: mkstemp creates
-# 0600 files, which a web server or a teammate's user could not read.
-_PUBLISHED_FILE_MODE = 0o644
 
 
 # --- numbers behind the plots -------------------------------------------------------------------
@@ -65,31 +63,19 @@ def roc_auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
 
 
 def calibration_points(
-    y_true: np.ndarray, probabilities: np.ndarray, n_bins: int = 10
+    y_true: np.ndarray, probabilities: np.ndarray, n_bins: int = DEFAULT_CALIBRATION_BINS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (mean predicted probability, observed positive rate, rows) per non-empty bin.
 
-    Bins are equal-width on [0, 1]; a probability of exactly 1.0 belongs to the last bin. Empty
-    bins are dropped because they have no observed rate to plot.
+    The bins are the gated ECE's (``metrics.calibration_table``), so the plot shows exactly the
+    gaps the calibration gate weighs. Empty bins are dropped: they have no observed rate to plot.
     """
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
-    labels = _binary_labels(y_true, require_both_classes=False)
-    values = _finite_scores(probabilities, expected_length=labels.size)
-    if values.size and (values.min() < 0.0 or values.max() > 1.0):
-        raise ValueError("probabilities must lie in [0, 1]")
+    return _filled_bins(calibration_table(y_true, probabilities, n_bins))
 
-    bin_index = np.minimum((values * n_bins).astype(np.int64), n_bins - 1)
-    rows = np.bincount(bin_index, minlength=n_bins)
-    predicted_sum = np.bincount(bin_index, weights=values, minlength=n_bins)
-    positive_sum = np.bincount(bin_index, weights=labels, minlength=n_bins)
 
-    non_empty = rows > 0
-    return (
-        predicted_sum[non_empty] / rows[non_empty],
-        positive_sum[non_empty] / rows[non_empty],
-        rows[non_empty],
-    )
+def _filled_bins(table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    filled = table[table["count"] > 0]
+    return filled["mean_predicted"].to_numpy(), filled["observed_rate"].to_numpy(), filled["count"].to_numpy()
 
 
 # --- plots --------------------------------------------------------------------------------------
@@ -123,7 +109,7 @@ def plot_calibration(
     y_true: np.ndarray,
     curves: Mapping[str, np.ndarray],
     path: str | os.PathLike[str],
-    n_bins: int = 10,
+    n_bins: int = DEFAULT_CALIBRATION_BINS,
 ) -> Path:
     """Draw a reliability diagram per named probability array and write a PNG.
 
@@ -137,16 +123,12 @@ def plot_calibration(
     histogram = figure.add_subplot(grid[1], sharex=reliability)
 
     reliability.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect")
-    bin_edges = np.linspace(0.0, 1.0, n_bins + 1)
     for name, probabilities in curves.items():
-        mean_predicted, observed_rate, _ = calibration_points(y_true, probabilities, n_bins)
+        table = calibration_table(y_true, probabilities, n_bins)
+        mean_predicted, observed_rate, _ = _filled_bins(table)
         (line,) = reliability.plot(mean_predicted, observed_rate, marker="o", label=name)
-        histogram.hist(
-            np.asarray(probabilities, dtype=float),
-            bins=bin_edges,
-            histtype="step",
-            color=line.get_color(),
-        )
+        # the same bins again: matplotlib's own histogram would put a score on an edge in the next bin
+        histogram.stairs(table["count"], [table["bin_low"].iloc[0], *table["bin_high"]], color=line.get_color())
     reliability.set(xlim=(0, 1), ylim=(0, 1.01), ylabel="Observed positive rate")
     reliability.set_title("Calibration")
     reliability.grid(alpha=0.3)
@@ -251,28 +233,13 @@ def _new_figure() -> Figure:
 
 
 def _write_png_atomically(figure: Figure, path: str | os.PathLike[str]) -> Path:
-    """Save via a temp file in the target folder and ``os.replace`` it into place.
+    """Readers (the UI, a card being rendered concurrently) see the old PNG or the new one."""
+    from mlops_assets.core.files import atomic_path
 
-    Readers (the UI, a card being rendered concurrently) then see either the old PNG or the new
-    one, never a half-written file; the temp file shares the folder so the rename is atomic.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            # No "Software" text chunk: identical plots then give identical bytes.
-            figure.savefig(handle, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, _PUBLISHED_FILE_MODE)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return target
+    with atomic_path(path) as temp:
+        # No "Software" text chunk: identical plots then give identical bytes.
+        figure.savefig(temp, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+    return Path(path)
 
 
 def _markdown_alt_text(alt: str) -> str:

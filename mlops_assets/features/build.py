@@ -11,15 +11,14 @@ the table this writes: there is one feature definition, not a training copy and 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET, accepted_hashes
-from mlops_assets.core.hashing import relation_sha256
+from mlops_assets.core.hashing import json_sha256, relation_sha256
 from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
-from mlops_assets.ingest.landing import file_sha256
+from mlops_assets.core.files import file_sha256
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, reference_table_sql
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout
@@ -58,7 +57,7 @@ def features_code_version(spec: DatasetSpec) -> str:
         include={"columns", "target", "feature_sql", "features", "trailing_rates", "slices",
                  "entity_key", "timestamp", "reference_tables"},
     )
-    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:10]
+    digest = json_sha256(definition)[:10]
     return f"{FEATURES_CODE_VERSION}-{digest}"
 
 

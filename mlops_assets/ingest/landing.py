@@ -9,12 +9,11 @@ the landing folder, so a crafted file name cannot make the platform read anythin
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_assets.core.files import atomic_path, file_sha256
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.paths import StateLayout
@@ -73,14 +72,6 @@ def landed_days(layout: StateLayout, spec: DatasetSpec) -> list[tuple[dt.date, P
     return found
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def day_expression(spec: DatasetSpec, column_sql: str | None = None) -> str:
     """SQL for the partition day of a row: the timestamp's calendar date in the spec's timezone.
 
@@ -124,21 +115,17 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
         landed = []
         for (day,) in con.execute("SELECT DISTINCT __day FROM replay_window ORDER BY 1").fetchall():
             target = landing_path(layout, spec, day)
-            partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
             options = (
                 "FORMAT parquet"
                 if spec.source.format == "parquet"
                 else f"FORMAT csv, HEADER true, DELIMITER {sql_string(spec.source.csv.delimiter)}"
             )
-            try:
+            with atomic_path(target) as temp:
                 con.execute(
                     f"COPY (SELECT * EXCLUDE (__day) FROM replay_window WHERE __day = ? ORDER BY {order}) "
-                    f"TO {sql_string(str(partial))} ({options})",
+                    f"TO {sql_string(str(temp))} ({options})",
                     [day],
                 )
-                os.replace(partial, target)
-            finally:
-                partial.unlink(missing_ok=True)
             rows = con.execute("SELECT count(*) FROM replay_window WHERE __day = ?", [day]).fetchall()[0][0]
             landed.append(LandedFile(day, target, rows, file_sha256(target)))
         return landed

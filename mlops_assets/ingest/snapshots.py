@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlops_assets.core.hashing import relation_sha256
-from mlops_assets.ingest.landing import file_sha256, landed_file
+from mlops_assets.core.files import copy_with_sha256
+from mlops_assets.ingest.landing import landed_file
 from mlops_assets.core.spec import ColumnType, DatasetSpec
 from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.paths import StateLayout
@@ -66,34 +68,43 @@ def read_landing_sql(spec: DatasetSpec, path: Path) -> str:
 def ingest_day(
     spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
 ) -> Snapshot:
-    """Capture the landing file of ``day`` as a snapshot; idempotent for identical content."""
+    """Capture the landing file of ``day`` as a snapshot; idempotent for identical content.
+
+    The file is copied once into a private folder, hashing exactly the bytes copied, and everything
+    after reads that copy: a landing file replaced meanwhile cannot give a snapshot of one content
+    recorded with the other content's sha256.
+    """
     import duckdb
 
     _check_day(spec, day)
     path = landed_file(layout, spec, day)
-    if path.stat().st_size == 0:
-        raise IngestionError(f"cannot read landing file {path}: the file is empty (0 bytes), not even a header")
-    source_sha256 = file_sha256(path)
-    staging = duckdb.connect()
-    try:
-        staging.execute("SET TimeZone='UTC'")
+    layout.cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".ingest-", dir=layout.cache_dir) as private:
+        copy = Path(private) / path.name
+        source_sha256 = copy_with_sha256(path, copy)
+        if copy.stat().st_size == 0:
+            raise IngestionError(f"cannot read landing file {path}: the file is empty (0 bytes), not even a header")
+        staging = duckdb.connect()
         try:
-            staging.execute(f"CREATE TABLE incoming AS {read_landing_sql(spec, path)}")
-        except duckdb.Error as error:
-            diagnosis = _csv_problem(spec, path) if spec.source.format == "csv" else None
-            reason = _duckdb_reason(error) + (f" ({diagnosis})" if diagnosis else "")
-            raise IngestionError(f"cannot read landing file {path}: {reason}") from error
-        columns = {row[0]: row[1] for row in staging.execute("DESCRIBE incoming").fetchall()}
-        if spec.source.format == "csv":
-            problem = _csv_layout_problem(spec, path, list(columns))
-            if problem:
-                raise IngestionError(f"cannot read landing file {path}: {problem}")
-        content_hash = relation_sha256(staging, "incoming")
-        rows = staging.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
-        min_ts, max_ts = _time_range(staging, spec, columns)
-        arrow_rows = staging.sql(_ordered_select(spec, columns)).to_arrow_table()
-    finally:
-        staging.close()
+            staging.execute("SET TimeZone='UTC'")
+            try:
+                staging.execute(f"CREATE TABLE incoming AS {read_landing_sql(spec, copy)}")
+            except duckdb.Error as error:
+                diagnosis = _csv_problem(spec, copy) if spec.source.format == "csv" else None
+                # DuckDB names the file it read: the private copy, which means nothing to the reader
+                reason = _duckdb_reason(error).replace(str(copy), str(path)) + (f" ({diagnosis})" if diagnosis else "")
+                raise IngestionError(f"cannot read landing file {path}: {reason}") from error
+            columns = {row[0]: row[1] for row in staging.execute("DESCRIBE incoming").fetchall()}
+            if spec.source.format == "csv":
+                problem = _csv_layout_problem(spec, copy, list(columns))
+                if problem:
+                    raise IngestionError(f"cannot read landing file {path}: {problem}")
+            content_hash = relation_sha256(staging, "incoming")
+            rows = staging.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
+            min_ts, max_ts = _time_range(staging, spec, columns)
+            arrow_rows = staging.sql(_ordered_select(spec, columns)).to_arrow_table()
+        finally:
+            staging.close()
 
     table_name = snapshot_table_name(spec, content_hash)
     now = dt.datetime.now(dt.timezone.utc)

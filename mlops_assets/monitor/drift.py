@@ -25,6 +25,7 @@ from mlops_assets.monitor.psi import (
     psi,
 )
 from mlops_assets.monitor.scoring import ScoringError, predictions_table, require_checked_features
+from mlops_assets.core.files import atomic_path
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind
 from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.paths import StateLayout
@@ -253,8 +254,6 @@ def write_evidently_report(layout: StateLayout, spec: DatasetSpec, result: Drift
                            sample_rows: int, seed: int = 0):
     """Evidently's data-drift HTML for people, on a bounded sample (the gates use our PSI); the
     reference is read only here, when a report is wanted."""
-    import os
-
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
@@ -269,10 +268,8 @@ def write_evidently_report(layout: StateLayout, spec: DatasetSpec, result: Drift
         ).df()
     current = current[columns].sample(min(sample_rows, len(current)), random_state=seed)
     snapshot = Report([DataDriftPreset()]).run(current, reference)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
-    snapshot.save_html(str(partial))
-    os.replace(partial, path)
+    with atomic_path(path) as temp:
+        snapshot.save_html(str(temp))
     return path
 
 

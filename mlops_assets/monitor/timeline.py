@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_assets.core.files import atomic_path
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import EVALUATION_ASSET
@@ -102,10 +102,8 @@ def plot_timeline(timeline: Timeline, path: Path) -> Path:
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", ncol=1 + len(versions) // 16)
     figure.autofmt_xdate()
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
-    figure.savefig(partial, format="png", metadata={"Software": None})
-    os.replace(partial, path)
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png", metadata={"Software": None})
     return path
 
 

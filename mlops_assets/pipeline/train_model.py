@@ -18,10 +18,6 @@ from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import connect
 
 
-def model_name(spec: DatasetSpec) -> str:
-    return f"{spec.name}_{spec.target.name}"
-
-
 def train_and_log(
     spec: DatasetSpec,
     layout: StateLayout,
@@ -35,7 +31,8 @@ def train_and_log(
     log: Callable[[str], None] = print,
 ) -> tuple[dict[str, Any], Any]:
     """Tune and train on a frozen snapshot, save the model, log it to MLflow; returns (handle, model)."""
-    from mlops_assets.train.model import train_candidate
+    from mlops_assets.core.registry import MANIFEST_TAG
+    from mlops_assets.train.model import train_candidate, tuned_params, write_manifest
     from mlops_assets.train.smoke import write_smoke_sample
     from mlops_assets.train.snapshot import load_training_snapshot, read_split, streamed_split
 
@@ -47,6 +44,7 @@ def train_and_log(
     scratch = layout.root / "models" / f".partial-{dagster_run_id}"
     _, sha256 = trained.save(scratch)
     write_smoke_sample(scratch, trained, validation)
+    manifest = write_manifest(scratch)
     model_dir = layout.root / "models" / sha256[:16]
     if model_dir.exists():
         shutil.rmtree(model_dir)
@@ -59,7 +57,8 @@ def train_and_log(
         sample_input=validation[trained.encoding.columns].head(200).astype(
             {column: "float64" for column in trained.encoding.numeric}
         ),
-        params={**tuned, "trees": trained.best_rounds, "threshold": trained.threshold},
+        # the seed is no hyperparameter, but MLflow keeps it so a run can be reproduced from there
+        params={**tuned, "seed": trained.params["seed"], "trees": trained.best_rounds, "threshold": trained.threshold},
         metrics={"validation_auc": trained.validation_auc},
         tags={
             "run_name": f"{spec.name}-{snapshot.content_hash[:8]}",
@@ -68,11 +67,13 @@ def train_and_log(
             "dagster_run_id": dagster_run_id,
             "code_version": code_version,
             "model_sha256": sha256,
+            MANIFEST_TAG: manifest,
             "trigger_reason": trigger_reason,
         },
     )
     handle = {
         "model_sha256": sha256,
+        MANIFEST_TAG: manifest,
         "snapshot_hash": snapshot.content_hash,
         "mlflow_run_id": run_id,
         "model_uri": model_uri,
@@ -99,18 +100,22 @@ def evaluate_and_store(
     min_slice_rows: int,
     run_id: str,
 ):
-    """Score the test split with the candidate (loaded back from MLflow, sha256-checked) and the
-    champion; store and return the evaluation. A champion that cannot be loaded safely is recorded
-    as such (its comparison gates then fail), not silently skipped."""
+    """Score the test split with the candidate (loaded back from MLflow, every file checked against
+    its manifest) and the champion; store and return the evaluation. A champion that cannot be loaded
+    safely is recorded as such (its comparison gates then fail), not silently skipped."""
     from mlops_assets.evaluate.evaluation import UnloadableChampion, evaluate_candidate, store_evaluation
     from mlops_assets.train.snapshot import load_training_snapshot, read_split
 
-    loaded = registry.load_run_model(candidate["mlflow_run_id"], candidate["model_sha256"], candidate["threshold"])
+    from mlops_assets.core.registry import MANIFEST_TAG
+
+    loaded = registry.load_run_model(
+        candidate["mlflow_run_id"], candidate["model_sha256"], candidate.get(MANIFEST_TAG), candidate["threshold"]
+    )
     champion_ref = registry.champion()
     champion = None
     if champion_ref is not None:
         try:
-            champion = registry.load_version(champion_ref)  # checks the artifact's sha256 first
+            champion = registry.load_version(champion_ref)  # checks every file against its manifest first
         except Exception as error:  # noqa: BLE001 - a missing or tampered artifact is the finding
             champion = UnloadableChampion(champion_ref.version, str(error))
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
@@ -190,8 +195,3 @@ def write_candidate_card(
     )
     markdown_path, html_path = write_card(card, layout.reports_dir / spec.name / "cards" / sha[:16])
     return card, markdown_path, html_path
-
-
-def tuned_params(params: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameters worth recording (not the fixed objective or thread count)."""
-    return {k: v for k, v in params.items() if k not in ("objective", "eval_metric", "nthread")}

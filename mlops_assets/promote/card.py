@@ -14,7 +14,6 @@ import html
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +23,7 @@ from urllib.parse import quote
 
 from mlops_assets.core.verdicts import GateResult
 from mlops_assets.evaluate.evaluation import NO_CHAMPION_NOTE
+from mlops_assets.core.files import write_text_atomically
 from mlops_assets.evaluate.plots import png_data_uri, png_markdown
 
 NOT_IN_GIT_NOTE = "not in a git checkout"
@@ -31,7 +31,6 @@ MARKDOWN_FILE_NAME = "model_card.md"
 HTML_FILE_NAME = "model_card.html"
 
 _MISSING_VALUE = "—"
-_PUBLISHED_FILE_MODE = 0o644  # mkstemp creates 0600 files; the card is meant to be read by others
 
 
 # --- the card -----------------------------------------------------------------------------------
@@ -758,22 +757,6 @@ def write_card(card: ModelCard, folder: str | os.PathLike[str]) -> tuple[Path, P
     markdown = render_markdown(card, inline_images=True)
     page = render_html(card)
     target.mkdir(parents=True, exist_ok=True)
-    markdown_path = _write_text_atomically(target / MARKDOWN_FILE_NAME, markdown)
-    html_path = _write_text_atomically(target / HTML_FILE_NAME, page)
+    markdown_path = write_text_atomically(target / MARKDOWN_FILE_NAME, markdown)
+    html_path = write_text_atomically(target / HTML_FILE_NAME, page)
     return markdown_path, html_path
-
-
-def _write_text_atomically(path: Path, text: str) -> Path:
-    """Write via a temp file in the same folder and ``os.replace``: readers never see half a card."""
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, _PUBLISHED_FILE_MODE)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path

@@ -9,6 +9,7 @@ from typing import Any
 
 from mlops_assets.promote import card
 from mlops_assets.evaluate.evaluation import Evaluation
+from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.verdicts import GateResult
 from mlops_assets.core.paths import PROJECT_ROOT
@@ -74,7 +75,7 @@ def build_card(
     ]
     return card.ModelCard(
         model_details=card.ModelDetails(
-            name=f"{spec.name}-{spec.target.name}",
+            name=model_name(spec),
             version=version,
             model_type="xgboost gradient-boosted trees (hist), binary classifier",
             created_at=dt.datetime.now(dt.timezone.utc),

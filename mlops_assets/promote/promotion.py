@@ -17,7 +17,7 @@ from mlops_assets.gate.registry import PROMOTION_GATES
 from mlops_assets.gate.overrides import GateOverride, active_overrides
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
-from mlops_assets.core.registry import CHAMPION_ALIAS, MODEL_SHA_TAG, ModelRegistry, verdicts_tag
+from mlops_assets.core.registry import CHAMPION_ALIAS, MANIFEST_TAG, MODEL_SHA_TAG, ModelRegistry, verdicts_tag
 from mlops_assets.core.verdicts import EVALUATION_ASSET, GateResult, unmet_gates_by_name
 from mlops_assets.core.warehouse import connect
 
@@ -79,6 +79,7 @@ def promote(
         model_uri=candidate["model_uri"],
         tags={
             MODEL_SHA_TAG: sha,
+            MANIFEST_TAG: candidate[MANIFEST_TAG],
             "snapshot_hash": candidate["snapshot_hash"],
             "dagster_run_id": dagster_run_id,
             "trained_by_run": candidate.get("dagster_run_id", ""),

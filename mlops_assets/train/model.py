@@ -3,20 +3,22 @@
 The model is saved in xgboost's own JSON format (never pickle) next to a small JSON file holding the
 feature encoding (column order and the categorical vocabularies seen in training), so scoring
 encodes categories exactly as training did, and an unseen category becomes missing, not an error.
+A manifest lists the sha256 of every file a model needs to predict; its digest is recorded at
+training and checked before every load, so no file of a model can change unnoticed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from mlops_assets.core.files import atomic_path, file_hashes, file_sha256, manifest_digest, write_text_atomically
 from mlops_assets.core.spec import DatasetSpec, FeatureKind
+from mlops_assets.train.smoke import SMOKE_FILE
 
 MODEL_FILE = "model.json"
 # Training data reaches xgboost in batches of this many rows, through a QuantileDMatrix: only
@@ -25,6 +27,13 @@ MODEL_FILE = "model.json"
 # changes the trees a given snapshot and seed produce.
 TRAINING_BATCH_ROWS = 1 << 18
 ENCODING_FILE = "feature_encoding.json"
+MANIFEST_FILE = "manifest.json"
+# Every file loading a model reads: a change to any of them changes what the model predicts.
+MODEL_FILES = (MODEL_FILE, ENCODING_FILE, SMOKE_FILE)
+
+
+class ModelFilesRefused(ValueError):
+    """A model's files are not the ones recorded at training; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -96,21 +105,45 @@ class TrainedModel:
 
     def save(self, folder: Path) -> tuple[Path, str]:
         """Write model + encoding atomically; returns the model path and its sha256."""
-        folder.mkdir(parents=True, exist_ok=True)
         model_path = folder / MODEL_FILE
-        # xgboost picks the format from the extension, so the temporary name must end in .json
-        partial = folder / f".partial-{os.getpid()}-{MODEL_FILE}"
-        self.booster.save_model(str(partial))
-        os.replace(partial, model_path)
-        encoding_path = folder / ENCODING_FILE
-        partial = folder / f".{ENCODING_FILE}.partial-{os.getpid()}"
-        partial.write_text(self.encoding.to_json())
-        os.replace(partial, encoding_path)
+        with atomic_path(model_path) as temp:
+            self.booster.save_model(str(temp))
+        write_text_atomically(folder / ENCODING_FILE, self.encoding.to_json())
         return model_path, file_sha256(model_path)
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def write_manifest(folder: Path) -> str:
+    """Record the sha256 of every model file in ``manifest.json``; returns the manifest digest."""
+    hashes = file_hashes(folder, MODEL_FILES)
+    write_text_atomically(folder / MANIFEST_FILE, json.dumps(hashes, indent=2, sort_keys=True))
+    return manifest_digest(hashes)
+
+
+def verify_manifest(folder: Path, expected_digest: str) -> None:
+    """Refuse a model folder whose files are not exactly those recorded at training."""
+    path = folder / MANIFEST_FILE
+    try:
+        recorded = json.loads(path.read_text())
+        digest = manifest_digest(recorded)
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise ModelFilesRefused(f"model manifest {path} cannot be read ({error}): refusing to load the model") from error
+    if digest != expected_digest:
+        raise ModelFilesRefused(
+            f"model manifest {path} has digest {digest[:12]}, expected {expected_digest[:12]}: "
+            "refusing to load the model"
+        )
+    unlisted = [name for name in MODEL_FILES if name not in recorded]
+    if unlisted:
+        raise ModelFilesRefused(f"model manifest {path} does not cover {unlisted}: refusing to load the model")
+    for name, expected in sorted(recorded.items()):
+        if not (folder / name).is_file():
+            raise ModelFilesRefused(f"model file {name} is missing from {folder}: refusing to load the model")
+        actual = file_sha256(folder / name)
+        if actual != expected:
+            raise ModelFilesRefused(
+                f"model file {name} in {folder} has sha256 {actual[:12]}, the manifest recorded "
+                f"{expected[:12]}: refusing to load the model"
+            )
 
 
 def predict(booster: Any, encoding: FeatureEncoding, frame: Any) -> np.ndarray:
@@ -120,16 +153,21 @@ def predict(booster: Any, encoding: FeatureEncoding, frame: Any) -> np.ndarray:
     return booster.predict(matrix).astype("float64")
 
 
-def load_model(folder: Path, expected_sha256: str | None = None) -> tuple[Any, FeatureEncoding]:
-    """Load a saved model, refusing a file whose sha256 is not the one recorded at training."""
+def load_model(
+    folder: Path, expected_sha256: str | None = None, expected_manifest: str | None = None
+) -> tuple[Any, FeatureEncoding]:
+    """Load a saved model, refusing a model file whose sha256 is not the one recorded at training
+    and, given the manifest digest recorded at training, any other file that differs from it."""
     import xgboost as xgb
 
     model_path = folder / MODEL_FILE
     actual = file_sha256(model_path)
     if expected_sha256 is not None and actual != expected_sha256:
-        raise ValueError(
+        raise ModelFilesRefused(
             f"model artifact {model_path} has sha256 {actual[:12]}, expected {expected_sha256[:12]}: refusing to load it"
         )
+    if expected_manifest is not None:
+        verify_manifest(folder, expected_manifest)
     booster = xgb.Booster()
     booster.load_model(str(model_path))
     encoding = FeatureEncoding.from_json((folder / ENCODING_FILE).read_text())
@@ -227,7 +265,7 @@ def train_candidate(
         rounds = booster.best_iteration + 1
         booster = booster[:rounds]
         auc = roc_auc(y_val, booster.predict(dval))
-        trials.append({"trial": trial, "validation_auc": auc, "rounds": rounds, **_tuned(params)})
+        trials.append({"trial": trial, "validation_auc": auc, "rounds": rounds, **tuned_params(params)})
         if best is None or auc > best.validation_auc:
             best = TrainedModel(booster, encoding, params, rounds, auc, 0.5)
         log(f"trial {trial}/{budget.trials}: validation AUC {auc:.4f} ({rounds} trees); best so far {best.validation_auc:.4f}")
@@ -236,5 +274,11 @@ def train_candidate(
     return best
 
 
-def _tuned(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k not in ("objective", "eval_metric", "tree_method", "seed", "nthread")}
+# Settings every model shares (the task, the tree method) or that say how it ran, not what it is:
+# recording them as hyperparameters would only hide the ones the search chose.
+UNTUNED_PARAMS = ("objective", "eval_metric", "tree_method", "seed", "nthread")
+
+
+def tuned_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters that describe a model: what the trials table, MLflow and the card show."""
+    return {k: v for k, v in params.items() if k not in UNTUNED_PARAMS}

@@ -22,14 +22,13 @@ class SmokeTestFailed(RuntimeError):
 
 def write_smoke_sample(folder: Path, model: Any, frame: Any, rows: int = SMOKE_ROWS) -> Path:
     """Store ``rows`` rows of ``frame`` (the model's feature columns) and ``model``'s predictions."""
-    import os
+    from mlops_assets.core.files import atomic_path
 
     sample = frame[model.encoding.columns].head(rows).reset_index(drop=True)
     sample[EXPECTED_COLUMN] = model.predict(sample)
     path = folder / SMOKE_FILE
-    partial = folder / f".{SMOKE_FILE}.partial-{os.getpid()}"
-    sample.to_parquet(partial, index=False)
-    os.replace(partial, path)
+    with atomic_path(path) as temp:
+        sample.to_parquet(temp, index=False)
     return path
 
 

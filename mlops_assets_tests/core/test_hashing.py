@@ -108,3 +108,17 @@ def test_large_relations_hash_across_batches(con):
     before = digest(con, "big")
     con.execute("UPDATE big SET k = -1 WHERE id = 249999")
     assert digest(con, "big") != before
+
+
+def test_json_sha256_ignores_key_order_and_keeps_the_digests_code_versions_were_built_with():
+    import hashlib
+    import json
+
+    from mlops_assets.core.hashing import json_sha256
+    from mlops_assets.core.spec import load_spec
+
+    assert json_sha256({"a": 1, "b": [1, 2]}) == json_sha256({"b": [1, 2], "a": 1})
+    assert json_sha256({"a": 1}) != json_sha256({"a": 2})
+    # the raw and feature code versions were built with this form: another would mark every asset stale
+    definition = load_spec().model_dump(mode="json", include={"source", "timestamp"})
+    assert json_sha256(definition) == hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()

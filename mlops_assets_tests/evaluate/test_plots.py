@@ -141,3 +141,24 @@ def test_calibration_points_reject_probabilities_outside_unit_interval() -> None
 def test_importing_does_not_import_matplotlib(module: str) -> None:
     code = f"import {module}, sys; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
+
+
+def test_scores_on_bin_edges_fall_in_the_same_bins_for_the_plot_and_the_gated_ece() -> None:
+    from mlops_assets.evaluate.metrics import METRICS, calibration_table
+
+    # every score sits exactly on an edge of the ten bins; each bin's gap differs, so moving one
+    # score to the neighbouring bin changes both the plotted points and the ECE
+    probabilities = np.array([0.0, 0.1, 0.1, 0.2, 0.3, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.0])
+    labels = np.array([0, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1])
+    mean_predicted, observed_rate, rows = plots.calibration_points(labels, probabilities, n_bins=10)
+    table = calibration_table(labels, probabilities, n_bins=10)
+    filled = table[table["count"] > 0]
+    np.testing.assert_array_equal(rows, filled["count"])
+    np.testing.assert_allclose(mean_predicted, filled["mean_predicted"])
+    np.testing.assert_allclose(observed_rate, filled["observed_rate"])
+    # the bins are right-closed: 0.1 belongs to (0.0, 0.1], with 0.0 in the first bin too
+    np.testing.assert_array_equal(rows, [3, 1, 2, 1, 1, 1, 1, 2])
+    # the ECE the calibration gate reads is the row-weighted gap of exactly these plotted points
+    ece, _higher_is_better = METRICS["ece"]
+    expected = float(np.sum(rows * np.abs(mean_predicted - observed_rate)) / rows.sum())
+    assert ece(labels, probabilities, 0.5) == pytest.approx(expected)

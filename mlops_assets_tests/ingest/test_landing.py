@@ -9,6 +9,7 @@ import os
 import pandas as pd
 import pytest
 
+from mlops_assets.core import files
 from mlops_assets.ingest import landing
 from mlops_assets.ingest.landing import LandingError, landed_days, landed_file, landing_path, replay
 
@@ -56,12 +57,13 @@ def test_replay_is_atomic_when_the_final_rename_fails(state, sensors, sensor_spe
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(landing.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         replay(sensor_spec, state, sensors.days[0], 1)
     target = landing_path(state, sensor_spec, sensors.days[0])
     assert not target.exists()  # no reader ever sees half a day
     assert landed_days(state, sensor_spec) == []  # the partial file is not picked up
+    assert list(target.parent.iterdir()) == []  # nor left behind
 
 
 def test_replay_replaces_an_existing_day(state, sensors, sensor_spec):

@@ -77,7 +77,7 @@ def sensor_world(tmp_path_factory) -> Path:
 def champion_store(sensor_world, tmp_path_factory) -> Path:
     """An MLflow store whose ``champion`` is a small model trained on GOOD_DAYS (registered from
     its saved folder: the training cases never get as far as loading it)."""
-    from mlops_assets.pipeline.train_model import model_name
+    from mlops_assets.core.registry import model_name
     from mlops_assets.core.registry import CHAMPION_ALIAS, ModelRegistry
     from mlops_assets.train.model import TuningBudget, train_candidate
     from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot, read_split
@@ -682,7 +682,7 @@ def test_bad_spec_is_refused(case: Case, sensor_state):
 def test_bad_training_window_keeps_the_champion(case: Case, sensor_state, champion_store):
     import dagster as dg
 
-    from mlops_assets.cli.main import QUIET_RUN_CONFIG
+    from mlops_assets.defs.runs import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.jobs import TRAIN_JOB
     from mlops_assets.defs.resources import StateResource

@@ -131,7 +131,7 @@ def main():
     job_name, partition, run_config, point = sys.argv[1], sys.argv[2] or None, json.loads(sys.argv[3]), sys.argv[4]
     import dagster as dg
 
-    from mlops_assets.cli.main import QUIET_RUN_CONFIG
+    from mlops_assets.defs.runs import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.resources import StateResource
     from mlops_assets.core.spec import load_spec
@@ -225,7 +225,7 @@ def run_in_process(layout: StateLayout, spec, job: str, *, partition: str | None
     after what every mlops-assets command does first: ``defs.instance.prepare``."""
     import dagster as dg
 
-    from mlops_assets.cli.main import QUIET_RUN_CONFIG
+    from mlops_assets.defs.runs import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.resources import StateResource
 
@@ -451,7 +451,7 @@ def assert_same_model_state(layout: StateLayout, spec, reference_sha256: str, ki
     promotions = [row for row in found.ledger if row[0] == "promote"]
     assert promotions == [("promote", found.champion_version, reference_sha256)], found.ledger
     assert {"model_card/model_card.md", "model_card/model_card.html"} <= found.card_artifacts
-    assert found.description.startswith(f"# Model card: nycflights-late (version {found.champion_version})")
+    assert found.description.startswith(f"# Model card: nycflights_late (version {found.champion_version})")
     assert stray_files(layout.root) == []
     statuses = run_statuses(layout)  # also: no run holds a warehouse slot any more
     assert sorted(statuses.values()) == ["FAILURE"] * killed_runs + ["SUCCESS"], statuses

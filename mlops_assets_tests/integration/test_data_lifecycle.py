@@ -17,7 +17,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.cli.main import QUIET_RUN_CONFIG, main
+from mlops_assets.cli.main import main
+from mlops_assets.defs.runs import QUIET_RUN_CONFIG
 from mlops_assets.validate.data_gates import DATA_GATES
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGEST_JOB
@@ -164,7 +165,7 @@ def test_one_data_gate_reruns_alone_for_one_day(lifecycle, spec):
 
 
 def test_checks_on_a_day_never_ingested_fail_naming_the_missing_asset(lifecycle, spec):
-    from mlops_assets.cli.main import step_failure_message
+    from mlops_assets.defs.runs import step_failure_message
 
     day = dt.date(2013, 6, 1)  # never landed here
     gate = run_one_check(lifecycle, spec, dg.AssetCheckKey(RAW, "check_schema"), day)

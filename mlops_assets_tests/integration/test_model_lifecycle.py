@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mlops_assets.promote import ledger
-from mlops_assets.cli.main import QUIET_RUN_CONFIG
+from mlops_assets.defs.runs import QUIET_RUN_CONFIG
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import CARD_CHECK
@@ -27,7 +27,8 @@ from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
 from mlops_assets.core.registry import CHAMPION_ALIAS
 from mlops_assets.core.verdicts import latest_verdicts
-from mlops_assets.train.model import MODEL_FILE, TuningBudget, file_sha256, load_model, predict, train_candidate
+from mlops_assets.core.files import file_sha256
+from mlops_assets.train.model import MODEL_FILE, TuningBudget, load_model, predict, train_candidate
 from mlops_assets.train.snapshot import load_training_snapshot, read_split
 from mlops_assets.core.warehouse import connect
 
@@ -156,7 +157,7 @@ def test_first_training_run_writes_complete_card(lifecycle):
             for heading in CARD_SECTIONS:
                 assert heading.removeprefix("## ") in text, f"{path.name} lacks {heading!r}"
         assert "No champion existed" in text, path.name
-        assert "Model card: nycflights-late (version 1)" in text, "the champion's card names its version"
+        assert "Model card: nycflights_late (version 1)" in text, "the champion's card names its version"
 
 
 def test_registered_version_carries_its_card(lifecycle):
@@ -165,7 +166,7 @@ def test_registered_version_carries_its_card(lifecycle):
 
     client = mlflow.MlflowClient(tracking_uri=lifecycle.layout.mlflow_tracking_uri)
     text = client.get_model_version("nycflights_late", "1").description
-    assert text.startswith("# Model card: nycflights-late (version 1)")
+    assert text.startswith("# Model card: nycflights_late (version 1)")
     assert "## Gate verdicts" in text and "data:image/png;base64" not in text
     artifacts = {a.path for a in client.list_artifacts(registered.run_id, "model_card")}
     assert {"model_card/model_card.md", "model_card/model_card.html"} <= artifacts
@@ -331,7 +332,7 @@ def run_rollback(lifecycle, **config) -> dg.ExecuteInProcessResult:
 
 
 def step_failure(result: dg.ExecuteInProcessResult) -> str:
-    from mlops_assets.cli.main import step_failure_message
+    from mlops_assets.defs.runs import step_failure_message
 
     return step_failure_message(result)
 

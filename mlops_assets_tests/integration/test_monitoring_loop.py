@@ -27,8 +27,9 @@ from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.evaluate.evaluation import load_evaluation
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
 from mlops_assets.ingest.landing import replay
-from mlops_assets.pipeline.train_model import model_name
-from mlops_assets.defs.simulation import QUIET, Loop
+from mlops_assets.core.registry import model_name
+from mlops_assets.defs.runs import QUIET_RUN_CONFIG
+from mlops_assets.defs.simulation import Loop
 from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
 from mlops_assets.core.registry import CHAMPION_ALIAS
@@ -96,7 +97,7 @@ def scenario(tmp_path_factory, flights_csv):
         with dg.DagsterInstance.get() as instance:
             defs = build_definitions(spec, StateResource(state_dir=str(root)))
             first = defs.resolve_job_def(TRAIN_JOB).execute_in_process(
-                instance=instance, raise_on_error=False, run_config={**QUIET, **FIRST_TRAIN},
+                instance=instance, raise_on_error=False, run_config={**QUIET_RUN_CONFIG, **FIRST_TRAIN},
                 tags={TRIGGER_TAG: "initial training", "mlops/trigger_rule": "initial"},
             )
             assert first.success, "the January champion could not be trained"
@@ -282,7 +283,7 @@ def test_live_performance_measured_once_labels_arrive(scenario):
 
 def test_timeline_mentions_the_retraining_run(scenario):
     result = scenario.loop.defs.resolve_job_def(TIMELINE_JOB).execute_in_process(
-        instance=scenario.instance, run_config=QUIET, raise_on_error=False)
+        instance=scenario.instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False)
     assert result.success
     [materialization] = result.asset_materializations_for_node("monitoring_timeline")
     timeline = materialization.metadata["timeline"].value

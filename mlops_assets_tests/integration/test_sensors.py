@@ -20,7 +20,8 @@ from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.monitoring import MonitoringPolicy
 from mlops_assets.defs.resources import StateResource
-from mlops_assets.ingest.landing import file_sha256, landing_path
+from mlops_assets.core.files import file_sha256
+from mlops_assets.ingest.landing import landing_path
 from mlops_assets.monitor.alerts import alerts
 from mlops_assets.monitor.drift import DRIFT_DDL
 from mlops_assets.monitor.performance import PERFORMANCE_DDL

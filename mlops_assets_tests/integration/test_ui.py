@@ -390,10 +390,10 @@ def test_model_card_page_shows_the_card(dagster, trained, browser):
     dismiss_community_dialog(page)
     page.get_by_text("card_markdown", exact=True).wait_for()
     dialog = show_markdown(page, "card")
-    dialog.get_by_text("Model card: nycflights-late").first.wait_for()
+    dialog.get_by_text("Model card: nycflights_late").first.wait_for()
     for section in CARD_SECTIONS:
         dialog.get_by_role("heading", name=section).first.wait_for()
-    dialog.get_by_text("Model card: nycflights-late").first.scroll_into_view_if_needed()
+    dialog.get_by_text("Model card: nycflights_late").first.scroll_into_view_if_needed()
     save(page, "model-card")
     page.close()
 

@@ -85,3 +85,14 @@ def test_a_streamed_split_trains_the_same_model_as_the_frame(tmp_path, spec):
     assert batches_sha == same_batches_sha  # same batches, same model
     assert from_frame.encoding == from_batches.encoding
     assert frame_sha == train_candidate(train, validation, spec, budget, log=lambda _: None).save(tmp_path / "again")[1]
+
+
+def test_tuned_params_are_what_the_search_chose(spec):
+    from mlops_assets.train.model import sample_params, tuned_params
+
+    params = sample_params(np.random.default_rng(0), TuningBudget(seed=7, nthread=3))
+    tuned = tuned_params(params)
+    assert not {"objective", "eval_metric", "tree_method", "seed", "nthread"} & set(tuned)
+    assert {"max_depth", "learning_rate", "min_child_weight", "subsample", "colsample_bytree",
+            "reg_lambda", "max_cat_to_onehot"} == set(tuned)
+    assert all(tuned[k] == params[k] for k in tuned)

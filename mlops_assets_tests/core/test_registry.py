@@ -1,0 +1,21 @@
+"""The registered model's name: one function, one spelling."""
+
+from __future__ import annotations
+
+from mlops_assets.core.registry import model_name
+from mlops_assets.core.spec import load_spec
+
+
+def test_model_name_is_the_spelling_existing_registries_hold():
+    # champions were registered as <dataset>_<target>; another spelling would not find them
+    assert model_name(load_spec()) == "nycflights_late"
+
+
+def test_nothing_else_spells_the_name_by_hand():
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "mlops_assets"
+    by_hand = re.compile(r"\{spec\.name\}[-_]?\{spec\.target\.name\}")
+    spelled = [p.name for p in package.rglob("*.py") if by_hand.search(p.read_text())]
+    assert spelled == ["registry.py"]

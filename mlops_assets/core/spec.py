@@ -114,6 +114,11 @@ class TargetSpec(_Strict):
 class TimestampSpec(_Strict):
     column: str
     timezone: str = "UTC"
+    offsets: Literal["local", "required"] = Field(
+        default="local",
+        description="local: a value without a UTC offset is local time in `timezone`; "
+        "required: such a value fails the schema gate",
+    )
 
     @field_validator("timezone")
     @classmethod

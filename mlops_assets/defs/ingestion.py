@@ -15,7 +15,7 @@ from mlops_assets.defs.resources import StateResource
 from mlops_assets.ingest.snapshots import ingest_day
 from mlops_assets.core.spec import DatasetSpec
 
-INGESTION_CODE_VERSION = "1"
+INGESTION_CODE_VERSION = "2"  # 2: dates and times stored as their text, read one way
 DATA_GATES_STEP = "data_gates"
 
 GATE_DESCRIPTIONS = {

@@ -65,7 +65,8 @@ class FeatureKind(str, Enum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a bound of .inf or .nan validates as a float and then breaks the SQL built from it
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ValueRules(_Strict):

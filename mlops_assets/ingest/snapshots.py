@@ -269,6 +269,9 @@ def _csv_layout_problem(spec: DatasetSpec, path: Path, read_columns: list[str]) 
             header = next(csv.reader(handle, delimiter=spec.source.csv.delimiter), [])
     except (UnicodeDecodeError, csv.Error) as error:
         return f"unreadable header line: {error}"
+    problem = _header_problem(header)
+    if problem:
+        return problem
     if header != read_columns:
         detail = _csv_problem(spec, path) or "the rows do not match the header line"
         return f"the header line names {len(header)} column(s) but the file reads as {read_columns[:8]}: {detail}"
@@ -282,3 +285,21 @@ def _csv_layout_problem(spec: DatasetSpec, path: Path, read_columns: list[str]) 
                 )
     return None
 
+
+def _header_problem(header: list[str]) -> str | None:
+    """Header names the reader would silently rename (a second ``site`` becomes ``site_1``) or trim,
+    so that the columns would not be the ones the file names."""
+    for position, name in enumerate(header, start=1):
+        if not name.strip():
+            return f"header field {position} is empty: every column needs a name"
+        if name != name.strip():
+            return (
+                f"header name {name!r} (field {position}) has leading or trailing spaces; columns are "
+                f"matched by exact name, so write {name.strip()!r}"
+            )
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            return f"the header line names {name!r} twice (fields {seen[name]} and {position}): every column needs its own name"
+        seen[name] = position
+    return None

@@ -23,7 +23,7 @@ from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import passed_hashes_sql
-from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, table_exists, transaction
+from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, table_columns, table_exists, transaction
 
 SPLIT_COLUMN = "_split"
 SPLITS = ("train", "validation", "test")
@@ -121,9 +121,9 @@ def build_training_snapshot(
                 f"only {len(usable)} day(s) of {spec.name} features between {start} and {end} passed their "
                 f"checks (need at least {window.min_days}); skipped: {skipped or 'none'}"
             )
-        columns = ", ".join(
-            quote(c) for c in dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name])
-        )
+        wanted = list(dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name]))
+        _require_stored_columns(con, spec, wanted, min(usable, default=start))
+        columns = ", ".join(quote(c) for c in wanted)
         days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(usable))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE new_snapshot AS SELECT {columns}, {split_expression(spec)} AS {SPLIT_COLUMN} "
@@ -249,6 +249,20 @@ def streamed_split(
                 f"WHERE {SPLIT_COLUMN} = {sql_string(split)} ORDER BY ALL) TO {sql_string(str(path))} (FORMAT parquet)"
             )
         yield ParquetBatches(path, rows or TRAINING_BATCH_ROWS, columns)
+
+
+def _require_stored_columns(con: Any, spec: DatasetSpec, wanted: list[str], first_day: dt.date) -> None:
+    """A feature added to the spec after the features were built is not in the table yet: say
+    which, and what rebuilds them, instead of failing in the binder."""
+    stored = table_columns(con, features_table(spec))
+    missing = [c for c in wanted if c not in stored]
+    if missing:
+        raise TrainingDataError(
+            f"the spec's column(s) {missing} are not in the stored features of {spec.name}: the spec changed "
+            f"after the features were built. Rebuild the features of the training days, e.g. "
+            f"`dagster asset materialize -m mlops_assets.definitions --select {spec.features_asset_name} "
+            f"--partition {first_day.isoformat()}` for each day (or rerun the ingest job for them), then train again"
+        )
 
 
 def _uninformative_features(con: Any, spec: DatasetSpec) -> dict[str, str]:

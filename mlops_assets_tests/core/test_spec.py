@@ -226,6 +226,21 @@ def test_a_spec_that_is_not_a_mapping_is_refused(tmp_path):
             id="min-above-max",
         ),
         pytest.param(
+            lambda d: d["columns"]["distance"].__setitem__("max", float("inf")),
+            "columns.distance.max: Input should be a finite number",
+            id="infinite-bound",
+        ),
+        pytest.param(
+            lambda d: d["features"]["plane_age"].__setitem__("min", float("nan")),
+            "features.plane_age.min: Input should be a finite number",
+            id="nan-bound",
+        ),
+        pytest.param(
+            lambda d: d["timestamp"].__setitem__("offsets", "sometimes"),
+            "timestamp.offsets: Input should be 'local' or 'required'",
+            id="unknown-offsets-policy",
+        ),
+        pytest.param(
             lambda d: d["timestamp"].__setitem__("column", "carrier"),
             "timestamp.column: 'carrier' has type string",
             id="timestamp-not-a-timestamp",

@@ -383,6 +383,12 @@ def test_an_unreadable_timestamp_is_the_schema_gates_finding_only(state, sensors
                      r"separated by ';', but the spec's delimiter is ','", id="wrong-delimiter"),
         pytest.param(b"ts,device_id,reading,site,outcome\n2024-03-04 00:00:00,\"d01,1.0,north,ok\n",
                      r"line 2: unexpected end of data", id="unterminated-quote"),
+        pytest.param(b"ts,device_id,reading,site,site\n2024-03-04 00:00:00,d01,1.0,north,ok\n",
+                     r"the header line names 'site' twice \(fields 4 and 5\)", id="duplicated-header-name"),
+        pytest.param(b"ts,device_id ,reading,site,outcome\n2024-03-04 00:00:00,d01,1.0,north,ok\n",
+                     r"header name 'device_id ' \(field 2\) has leading or trailing spaces", id="header-trailing-space"),
+        pytest.param(b"ts,device_id,,site,outcome\n2024-03-04 00:00:00,d01,1.0,north,ok\n",
+                     r"header field 3 is empty", id="empty-header-name"),
     ],
 )
 def test_unreadable_files_are_refused_naming_the_problem(state, sensor_spec, content, message):

@@ -73,7 +73,8 @@ def open_sandbox(spec: DatasetSpec, base_rows: Any | None = None, *, with_refere
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone='UTC'")
-        visible = visible_columns(spec)
+        hidden = set(hidden_columns(spec))
+        visible = [name for name in spec.columns if name not in hidden]
         if base_rows is None:
             columns = ", ".join(f"{quote(n)} {spec.columns[n].type.duckdb_type}" for n in visible)
             con.execute(f"CREATE TABLE {BASE} ({columns})")
@@ -81,17 +82,18 @@ def open_sandbox(spec: DatasetSpec, base_rows: Any | None = None, *, with_refere
             con.register("__base_rows", base_rows)
             con.execute(f"CREATE TABLE {BASE} AS SELECT {', '.join(quote(n) for n in visible)} FROM __base_rows")
             con.unregister("__base_rows")
-        hidden = set(hidden_columns(spec))
         for name, reference in spec.reference_tables.items():
             path = spec.resolve_path(reference.path)
             if not Path(path).is_file():
                 raise FeatureSqlError(f"reference table {name!r}: file not found: {path}")
-            source = con.sql(reference_table_sql(reference, path))
-            kept = ", ".join(sql_identifier(c) for c in source.columns if c not in hidden)
             limit = "" if with_reference_rows else " LIMIT 0"
-            con.execute(
-                f"CREATE TABLE {quote(name)} AS SELECT {kept} FROM ({reference_table_sql(reference, path)}){limit}"
-            )
+            try:
+                con.execute(f"CREATE TABLE {quote(name)} AS {reference_table_sql(reference, path)}{limit}")
+                for column in [row[0] for row in con.execute(f"DESCRIBE {quote(name)}").fetchall()]:
+                    if column in hidden:
+                        con.execute(f"ALTER TABLE {quote(name)} DROP COLUMN {sql_identifier(column)}")
+            except duckdb.Error as error:
+                raise FeatureSqlError(f"reference table {name!r} ({path}): {_first_line(error)}") from None
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
@@ -126,8 +128,12 @@ def run_feature_sql(spec: DatasetSpec, base_rows: Any) -> tuple[Any, list[tuple[
     return result, described
 
 
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def _explained(spec: DatasetSpec, error: BaseException) -> str:
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    first = _first_line(error)
     tables = ", ".join([BASE, *spec.reference_tables])
     return (
         f"{first} (feature SQL sees only {tables}; base holds the day's rows without the outcome-side "

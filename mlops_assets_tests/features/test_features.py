@@ -494,3 +494,22 @@ def test_a_categorical_copy_of_the_label_is_leakage_but_an_id_is_not(state, sens
     )
     # one row per value: every value pooled into one category, which predicts nothing
     assert "single_feature_auc.row_id" not in result.stats
+
+
+def test_a_reference_tables_outcome_side_column_is_not_visible_either(sensors):
+    """A lookup file that carries a column named like an outcome-side one: feature SQL cannot read it."""
+    from mlops_assets.core.spec import SpecError
+
+    (sensors.folder / "devices.csv").write_text("device_id,outcome,model\nd01,fail,x1\nd02,ok,x2\n")
+    text = sensors.spec_path.read_text().replace(
+        "features:\n",
+        "reference_tables:\n  devices: {path: devices.csv}\n"
+        "feature_sql: |\n  SELECT b.device_id, b.ts, d['outcome'] AS device_note FROM base b LEFT JOIN devices d USING (device_id)\n"
+        "features:\n  device_note: {kind: categorical}\n", 1,
+    )
+    path = sensors.spec_path.with_name("lookup.yaml")
+    path.write_text(text)
+    with pytest.raises(SpecError, match=r'feature_sql: Binder Error: Could not find key "outcome" in struct'):
+        load_spec(path)
+    path.write_text(text.replace("d['outcome'] AS device_note", "d['model'] AS device_note"))
+    assert load_spec(path).sql_feature_names == ["device_note"]

@@ -2,7 +2,9 @@
 
 Each gate reads one snapshot and returns a ``GateResult`` whose failures name the column, the rule,
 the observed value and a few offending rows. Schema and types are checked with pandera (the frame of
-one day fits in memory); null rates, row counts, duplicate keys and day bounds are SQL over DuckDB.
+one day fits in memory), except dates and timestamps, which are read the one way the typed snapshot
+reads them (``validate.time_values``), never coerced; control characters in strings, null rates,
+row counts, duplicate keys and day bounds are SQL over DuckDB.
 """
 
 from __future__ import annotations

@@ -65,7 +65,8 @@ class FeatureKind(str, Enum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a bound of .inf or .nan validates as a float and then breaks the SQL built from it
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ValueRules(_Strict):
@@ -114,6 +115,11 @@ class TargetSpec(_Strict):
 class TimestampSpec(_Strict):
     column: str
     timezone: str = "UTC"
+    offsets: Literal["local", "required"] = Field(
+        default="local",
+        description="local: a value without a UTC offset is local time in `timezone`; "
+        "required: such a value fails the schema gate",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -382,7 +388,8 @@ def _format_errors(error: ValidationError) -> str:
 
 
 def sql_problems(spec: DatasetSpec) -> list[str]:
-    """Bind the target rule and feature SQL against empty tables of the declared types."""
+    """Bind the target rule against an empty table of the declared types, and the feature SQL in
+    the sandbox it runs in (``core.sandbox``)."""
     import duckdb
 
     problems: list[str] = []
@@ -394,8 +401,6 @@ def sql_problems(spec: DatasetSpec) -> list[str]:
             path = spec.resolve_path(reference.path)
             if not path.exists():
                 problems.append(f"reference_tables.{name}.path: file not found: {path}")
-                continue
-            con.execute(f"CREATE VIEW {quote(name)} AS {reference_table_sql(reference, path)} LIMIT 0")
         try:
             lineage = parse_select(con, f"SELECT ({spec.target.expression}) AS t FROM base")
             unknown = lineage.all_columns - set(spec.columns)
@@ -407,7 +412,7 @@ def sql_problems(spec: DatasetSpec) -> list[str]:
                 con.execute(f"SELECT CAST(({spec.target.expression}) AS BOOLEAN) FROM base").fetchall()
         except (duckdb.Error, ValueError) as error:
             problems.append(f"target.expression: {_first_line(error)}")
-        if spec.feature_sql:
+        if spec.feature_sql and not any(p.startswith("reference_tables.") for p in problems):
             problems.extend(_feature_sql_problems(con, spec))
     finally:
         con.close()
@@ -415,7 +420,12 @@ def sql_problems(spec: DatasetSpec) -> list[str]:
 
 
 def _feature_sql_problems(con: Any, spec: DatasetSpec) -> list[str]:
+    """Static checks first (friendly errors naming the route), then the query is bound in the same
+    sandbox it runs in at build time: only ``base`` without the outcome-side columns, and the
+    reference tables, exist there."""
     import duckdb
+
+    from mlops_assets.core.sandbox import FeatureSqlError, describe_feature_sql, open_sandbox
 
     try:
         lineage = parse_select(con, spec.feature_sql)
@@ -433,12 +443,26 @@ def _feature_sql_problems(con: Any, spec: DatasetSpec) -> list[str]:
     unknown_tables = {t for t in lineage.tables if t not in allowed_tables} - _cte_names(spec.feature_sql, con)
     if unknown_tables:
         problems.append(f"feature_sql: unknown table(s) {sorted(unknown_tables)}; use base or reference_tables")
+    if lineage.qualified_tables:
+        problems.append(
+            f"feature_sql: reads {sorted(lineage.qualified_tables)}; a schema-qualified name never resolves "
+            "(feature SQL sees only base and reference_tables)"
+        )
+    for name, sources in forbidden_lineage(spec, lineage).items():
+        where = f"features.{name}" if name in spec.features else "feature_sql"
+        problems.append(f"{where}: derived from forbidden outcome-side column(s) {sorted(sources)} in feature_sql")
     if problems:
         return problems
     try:
-        described = con.execute(f"DESCRIBE {spec.feature_sql}").fetchall()
-    except duckdb.Error as error:
+        sandbox = open_sandbox(spec, with_reference_rows=False)
+    except (duckdb.Error, FeatureSqlError) as error:
+        return [f"reference_tables: {_first_line(error)}"]
+    try:
+        described = describe_feature_sql(sandbox, spec)
+    except FeatureSqlError as error:
         return [f"feature_sql: {_first_line(error)}"]
+    finally:
+        sandbox.close()
     outputs = [row[0] for row in described]
     for key in spec.entity_key:
         if key not in outputs:
@@ -453,9 +477,6 @@ def _feature_sql_problems(con: Any, spec: DatasetSpec) -> list[str]:
             problems.append(f"feature_sql: returns {name!r}, which collides with a raw column or trailing rate")
     for name in sorted(expected - set(outputs)):
         problems.append(f"features.{name}: unknown column {name!r} (not a raw column, trailing rate or feature_sql output)")
-    for name, sources in forbidden_lineage(spec, lineage).items():
-        where = f"features.{name}" if name in spec.features else "feature_sql"
-        problems.append(f"{where}: derived from forbidden outcome-side column(s) {sorted(sources)} in feature_sql")
     return problems
 
 

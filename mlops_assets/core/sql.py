@@ -38,6 +38,11 @@ def quote_all(names: list[str] | tuple[str, ...]) -> str:
     return ", ".join(quote(name) for name in names)
 
 
+def sql_identifier(name: str) -> str:
+    """Quote any name (a reference file's column header) for DuckDB; for names not from a spec."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 def sql_string(value: str) -> str:
     """A SQL string literal; for values (paths, timezones) that DuckDB cannot take as parameters."""
     return "'" + str(value).replace("'", "''") + "'"
@@ -51,6 +56,7 @@ class SelectLineage:
     has_star: bool
     table_functions: frozenset[str]
     tables: frozenset[str]
+    qualified_tables: frozenset[str]  # tables named with a schema or catalog: never a CTE
     all_columns: frozenset[str]  # every column name referenced anywhere (WHERE, JOIN ON, subqueries)
 
 
@@ -90,12 +96,18 @@ def parse_select(con: Any, query: str) -> SelectLineage:
         for item in _walk(tree)
         if isinstance(item, dict) and item.get("type") == "BASE_TABLE"
     )
+    qualified_tables = frozenset(
+        ".".join(part for part in (item.get("catalog_name"), item.get("schema_name"), item.get("table_name")) if part)
+        for item in _walk(tree)
+        if isinstance(item, dict) and item.get("type") == "BASE_TABLE"
+        and (item.get("catalog_name") or item.get("schema_name"))
+    )
     # Columns of CTEs and subqueries feed the outer query: fold their lineage in by column name,
     # through any depth of nesting.
     derived = _derived_lineage(tree, node)
     output_sources = {name: _closure(refs, derived) for name, refs in output_sources.items()}
     all_columns = frozenset(_column_refs(tree))
-    return SelectLineage(output_sources, has_star, table_functions, tables, all_columns)
+    return SelectLineage(output_sources, has_star, table_functions, tables, qualified_tables, all_columns)
 
 
 def _derived_lineage(tree: Any, top: dict) -> dict[str, frozenset[str]]:

@@ -12,7 +12,7 @@ from mlops_assets.ingest.snapshots import ingest_day
 from mlops_assets.core.hashing import json_sha256
 from mlops_assets.core.spec import DatasetSpec
 
-INGESTION_CODE_VERSION = "1"
+INGESTION_CODE_VERSION = "2"  # 2: dates and times stored as their text, read one way
 DATA_GATES_STEP = "data_gates"
 
 def ingestion_code_version(spec: DatasetSpec) -> str:

@@ -2,7 +2,8 @@
 
 The feature query for day D reads only:
 - ``base``: D's current snapshot, typed as the spec declares, and only if it passed every data gate;
-- the spec's reference tables (weather, planes), through its own ``feature_sql``;
+- the spec's reference tables (weather, planes), through its own ``feature_sql``, which runs in a
+  sandbox (``core.sandbox``) where ``base`` lacks the outcome-side columns and nothing else exists;
 - ``history``: accepted snapshots of the days strictly before D, for the spec's trailing rates.
 So a trailing aggregate for D never sees D itself or anything later. Training and scoring both read
 the table this writes: there is one feature definition, not a training copy and a serving copy.
@@ -19,13 +20,14 @@ from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET, accepted_has
 from mlops_assets.core.hashing import json_sha256, relation_sha256
 from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
 from mlops_assets.core.files import file_sha256
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, reference_table_sql
-from mlops_assets.core.sql import quote
+from mlops_assets.core.sandbox import FeatureSqlError, run_feature_sql, visible_columns
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
+from mlops_assets.core.sql import UnsafeIdentifierError, quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates
 from mlops_assets.core.warehouse import connect, table_columns, table_exists, transaction
 
-FEATURES_CODE_VERSION = "1"
+FEATURES_CODE_VERSION = "2"
 FEATURE_SQL_ALIAS = "__feature_sql"
 
 
@@ -80,14 +82,14 @@ def history_sql(spec: DatasetSpec, history: list[Snapshot]) -> str:
 
 
 def feature_query(spec: DatasetSpec, day: dt.date) -> str:
-    """The SELECT producing day D's feature rows from views ``base`` and ``history``."""
+    """The SELECT producing day D's feature rows from views ``base`` and ``history``, and the
+    relation ``__feature_sql`` (the spec's feature SQL, already run in its sandbox)."""
     day_literal = f"DATE '{day.isoformat()}'"
     ctes = [f"labelled AS (SELECT *, CAST(({spec.target.expression}) AS INTEGER) AS __label FROM base)"]
     joins = []
     selected = [f"{day_literal} AS {quote(DAY_COLUMN)}"]
     selected += [f"b.{quote(c)}" for c in spec.passthrough_columns]
     if spec.feature_sql:
-        ctes.append(f"{FEATURE_SQL_ALIAS} AS ({spec.feature_sql})")
         on = " AND ".join(f"f.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in spec.entity_key)
         joins.append(f"LEFT JOIN {FEATURE_SQL_ALIAS} f ON {on}")
         selected += [f"f.{quote(c)}" for c in spec.sql_feature_names]
@@ -134,9 +136,11 @@ def build_features(
                 f"its data gates, so no features are built from it: " + "; ".join(unmet)
             )
         history = _history_snapshots(con, spec, day)
-        reference_hashes = _create_reference_views(con, spec)
+        reference_hashes = _reference_hashes(spec)
         con.execute(f"CREATE OR REPLACE TEMP VIEW base AS {typed_snapshot_sql(spec, snapshot)}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW history AS {history_sql(spec, history)}")
+        if spec.feature_sql:
+            _create_feature_sql_output(con, spec, day)
         con.execute(f"CREATE OR REPLACE TEMP TABLE new_features AS {feature_query(spec, day)}")
         rows = con.execute("SELECT count(*) FROM new_features").fetchall()[0][0]
         if rows != snapshot.rows:
@@ -189,15 +193,33 @@ def _history_snapshots(con: Any, spec: DatasetSpec, day: dt.date) -> list[Snapsh
     return [snapshot_by_hash(con, spec, d, h) for d, h in sorted(hashes.items())]
 
 
-def _create_reference_views(con: Any, spec: DatasetSpec) -> dict[str, str]:
+def _reference_hashes(spec: DatasetSpec) -> dict[str, str]:
     hashes = {}
     for name, reference in spec.reference_tables.items():
         path = spec.resolve_path(reference.path)
         if not path.is_file():
             raise FeatureError(f"reference table {name!r}: file not found: {path}")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {reference_table_sql(reference, path)}")
         hashes[name] = file_sha256(path)
     return hashes
+
+
+def _create_feature_sql_output(con: Any, spec: DatasetSpec, day: dt.date) -> None:
+    """Run the spec's feature SQL in its sandbox (never on the warehouse connection) and bring its
+    output back as the temp table ``__feature_sql``, with the types DuckDB gave it there."""
+    base_rows = con.sql(f"SELECT {', '.join(quote(c) for c in visible_columns(spec))} FROM base").to_arrow_table()
+    try:
+        output, described = run_feature_sql(spec, base_rows)
+    except FeatureSqlError as error:
+        raise FeatureError(f"feature_sql cannot run on {spec.name} {day.isoformat()}: {error}") from None
+    try:
+        typed = ", ".join(f"CAST({quote(name)} AS {kind}) AS {quote(name)}" for name, kind in described)
+    except UnsafeIdentifierError as error:
+        raise FeatureError(f"feature_sql returns a column that is not a plain identifier: {error}") from None
+    con.register("__feature_sql_rows", output)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {FEATURE_SQL_ALIAS} AS SELECT {typed} FROM __feature_sql_rows")
+    finally:
+        con.unregister("__feature_sql_rows")
 
 
 def _ensure_features_table(con: Any, spec: DatasetSpec, columns: dict[str, str]) -> None:

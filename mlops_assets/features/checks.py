@@ -1,9 +1,10 @@
 """Checks on a day of features: the declared schema and ranges, and no target leakage.
 
-Leakage is checked three ways, because any one alone can be fooled: no forbidden (outcome-side)
-column is in the table; no feature-SQL output reads a forbidden column (static lineage from DuckDB's
-parser); and no single numeric feature predicts the label almost perfectly, which is what a column
-derived from the outcome under another name looks like.
+Leakage is impossible by construction for feature SQL (it runs where the outcome-side columns do
+not exist, see ``core.sandbox``), and still checked three ways on what was stored, because a raw
+column can be the outcome under another name: no forbidden column is in the table; no feature-SQL
+output reads a forbidden column by name (static lineage); and no single feature predicts the label
+almost perfectly, numeric (rank AUC) or categorical (its categories ordered by label rate).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_reg
 
 FEATURES_ASSET = "features"
 MIN_ROWS_FOR_SEPARATION_TEST = 200
+# A category scores only with this many rows of its own; rarer values are pooled into one, so an
+# ID-like feature (one value per row) cannot separate the label by chance: a pure category of 20
+# rows at a 20% base rate happens with probability 0.8**20, about 1%, and near-perfect separation
+# needs most rows in such categories.
+MIN_ROWS_PER_CATEGORY = 20
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN",
                  "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
@@ -92,9 +98,14 @@ def check_no_leakage(con: Any, spec: DatasetSpec, day: dt.date) -> GateResult:
     ceiling = spec.quality.leakage_max_single_feature_auc
     for name, auc in separations.items():
         if auc >= ceiling:
+            categorical = name in spec.features and spec.features[name].kind is FeatureKind.CATEGORICAL
+            how = (
+                f"from its categories ordered by label rate (values with fewer than {MIN_ROWS_PER_CATEGORY} "
+                "rows pooled)" if categorical else "on its own"
+            )
             failures.append(
-                RuleFailure(name, "no near-perfect single-feature predictor",
-                            f"AUC {auc:.4f} on its own", f"below {ceiling:g}")
+                RuleFailure(name, "no near-perfect single-feature predictor", f"AUC {auc:.4f} {how}",
+                            f"below {ceiling:g} (quality.leakage_max_single_feature_auc)")
             )
     stats = {f"single_feature_auc.{k}": round(v, 4) for k, v in separations.items()}
     return GateResult.from_failures("check_no_leakage", failures, "no forbidden column or outcome proxy among the features", stats)
@@ -139,6 +150,10 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
         if abs(null_auc - 0.5) > 1e-12:
             result[f"{name} IS NULL"] = max(null_auc, 1 - null_auc)
     for name, feature in spec.features.items():
+        if feature.kind is FeatureKind.CATEGORICAL and name in columns:
+            auc = _categorical_separation(con, spec, name, where)
+            if auc is not None:
+                result[name] = auc
         if feature.kind is not FeatureKind.NUMERIC or name not in columns:
             continue
         column = quote(name)
@@ -159,6 +174,40 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
         auc = (rank_sum - pos * (pos + 1) / 2) / (pos * (n - pos))
         result[name] = max(auc, 1 - auc)
     return result
+
+
+def _categorical_separation(con: Any, spec: DatasetSpec, name: str, where: str) -> float | None:
+    """max(AUC, 1 - AUC) of a categorical feature scored by its own categories' label rates (the
+    best any model can do with it alone), rare values pooled (MIN_ROWS_PER_CATEGORY)."""
+    label, column = quote(spec.target.name), quote(name)
+    groups = con.execute(
+        f"""
+        WITH categories AS (
+            SELECT {column} AS value, count(*) AS n, sum({label}) AS positives
+            FROM {features_table(spec)} WHERE {where} GROUP BY ALL
+        )
+        SELECT n >= {MIN_ROWS_PER_CATEGORY} OR value IS NULL AS scored,
+               CASE WHEN n >= {MIN_ROWS_PER_CATEGORY} OR value IS NULL THEN value END AS bucket,
+               sum(n), sum(positives)
+        FROM categories GROUP BY ALL
+        """
+    ).fetchall()
+    by_rate: dict[float, list[int]] = {}
+    for _scored, _bucket, n, positives in groups:
+        counts = by_rate.setdefault(positives / n, [0, 0])
+        counts[0] += int(positives)
+        counts[1] += int(n - positives)
+    total_pos = sum(p for p, _ in by_rate.values())
+    total_neg = sum(n for _, n in by_rate.values())
+    if len(by_rate) < 2 or not total_pos or not total_neg:
+        return None
+    wins, negatives_below = 0.0, 0
+    for rate in sorted(by_rate):
+        positives, negatives = by_rate[rate]
+        wins += positives * (negatives_below + negatives / 2)
+        negatives_below += negatives
+    auc = wins / (total_pos * total_neg)
+    return max(auc, 1 - auc)
 
 
 def _samples(con: Any, spec: DatasetSpec, where: str, condition: str, column: str) -> list[dict]:

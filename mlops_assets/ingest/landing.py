@@ -16,6 +16,7 @@ from pathlib import Path
 from mlops_assets.core.files import atomic_path, file_sha256
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.sql import quote, sql_string
+from mlops_assets.core.timestamps import instant_sql
 from mlops_assets.core.paths import StateLayout
 
 LANDING_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
@@ -72,15 +73,12 @@ def landed_days(layout: StateLayout, spec: DatasetSpec) -> list[tuple[dt.date, P
     return found
 
 
-def day_expression(spec: DatasetSpec, column_sql: str | None = None) -> str:
-    """SQL for the partition day of a row: the timestamp's calendar date in the spec's timezone.
-
-    Naive timestamps are read as UTC (every connection sets ``TimeZone='UTC'``).
-    """
-    column = column_sql or quote(spec.timestamp.column)
+def day_expression(spec: DatasetSpec, instant: str) -> str:
+    """SQL for the partition day of a row: the calendar date, in the spec's timezone, of its
+    timestamp already read as an instant (``core.timestamps.instant_sql``), or its date."""
     if spec.columns[spec.timestamp.column].type.value == "date":
-        return f"CAST({column} AS DATE)"
-    return f"CAST(timezone({sql_string(spec.timestamp.timezone)}, CAST({column} AS TIMESTAMPTZ)) AS DATE)"
+        return f"CAST({instant} AS DATE)"
+    return f"CAST(timezone({sql_string(spec.timestamp.timezone)}, {instant}) AS DATE)"
 
 
 def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) -> list[LandedFile]:
@@ -104,11 +102,13 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
         attach = attach_source_sql(spec)
         if attach:
             con.execute(attach)
-        day_sql = day_expression(spec)
+        source = source_relation_sql(spec, layout.cache_dir)
+        relation = con.sql(source)
+        stored = dict(zip(relation.columns, (str(t) for t in relation.types)))
+        day_sql = day_expression(spec, instant_sql(spec, stored, strict=True))
         con.execute(
             f"CREATE TEMP TABLE replay_window AS SELECT *, {day_sql} AS __day "
-            f"FROM ({source_relation_sql(spec, layout.cache_dir)}) "
-            f"WHERE {day_sql} >= ? AND {day_sql} < ?",
+            f"FROM ({source}) WHERE {day_sql} >= ? AND {day_sql} < ?",
             [start, end],
         )
         order = ", ".join(quote(c) for c in [spec.timestamp.column, *spec.entity_key])

@@ -1,7 +1,7 @@
 """Ingestion: a landing file becomes an immutable, content-addressed snapshot in the warehouse.
 
-The file is captured as it arrived (CSV types as DuckDB's sniffer reads them over the whole file,
-Parquet types as written) so that a wrong type is caught by the schema gate with the column named,
+The file is captured as it arrived (CSV numbers and booleans as DuckDB's sniffer reads them over the
+whole file, dates and times as their text, Parquet types as written) so that a wrong type is caught by the schema gate with the column named,
 instead of being silently coerced on the way in. Each distinct content of a day gets its own table
 ``snapshots.<dataset>__<hash16>``; identical content maps to the existing snapshot, and older
 versions stay readable by hash. Every ingestion is appended to ``raw_ingestions``: the newest row of
@@ -20,8 +20,9 @@ from typing import Any
 from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.core.files import copy_with_sha256
 from mlops_assets.ingest.landing import landed_file
-from mlops_assets.core.spec import ColumnType, DatasetSpec
+from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.sql import quote, sql_string
+from mlops_assets.core.timestamps import instant_sql, value_sql
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, transaction
 
@@ -61,7 +62,9 @@ def read_landing_sql(spec: DatasetSpec, path: Path) -> str:
     return (
         f"SELECT * FROM read_csv({sql_string(str(path))}, header=true, "
         f"delim={sql_string(spec.source.csv.delimiter)}, quote='\"', escape='\"', nullstr=[{nulls}], "
-        "sample_size=-1, strict_mode=true, null_padding=false)"
+        "sample_size=-1, strict_mode=true, null_padding=false, "
+        # dates and times stay text as they arrived: the schema gate reads them in one format
+        "auto_type_candidates=['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR'])"
     )
 
 
@@ -177,11 +180,11 @@ def snapshot_versions(con: Any, spec: DatasetSpec, day: dt.date) -> list[Snapsho
 
 
 def typed_snapshot_sql(spec: DatasetSpec, snapshot: Snapshot) -> str:
-    """The snapshot with every spec column cast to its declared type (for snapshots that passed
-    the schema gate, so the casts cannot fail)."""
+    """The snapshot with every spec column turned into its declared type (for snapshots that passed
+    the schema gate, so nothing fails; if something did, it raises rather than becoming NULL)."""
     selected = ", ".join(
-        f"CAST({quote(name)} AS {column.type.duckdb_type}) AS {quote(name)}"
-        for name, column in spec.columns.items()
+        f"{value_sql(spec, name, snapshot.columns.get(name, 'VARCHAR'), strict=True)} AS {quote(name)}"
+        for name in spec.columns
     )
     return f"SELECT {selected} FROM {snapshot.qualified_table}"
 
@@ -202,13 +205,10 @@ def _ordered_select(spec: DatasetSpec, columns: dict[str, str]) -> str:
 
 
 def _time_range(con: Any, spec: DatasetSpec, columns: dict[str, str]):
-    column = spec.timestamp.column
-    if column not in columns:
+    if spec.timestamp.column not in columns:
         return None, None
-    target = "DATE" if spec.columns[column].type is ColumnType.DATE else "TIMESTAMPTZ"
-    return con.execute(
-        f"SELECT min(TRY_CAST({quote(column)} AS {target})), max(TRY_CAST({quote(column)} AS {target})) FROM incoming"
-    ).fetchall()[0]
+    instant = instant_sql(spec, columns, strict=False)
+    return con.execute(f"SELECT min({instant}), max({instant}) FROM incoming").fetchall()[0]
 
 
 def _one_line(error: BaseException) -> str:
@@ -280,6 +280,9 @@ def _csv_layout_problem(spec: DatasetSpec, path: Path, read_columns: list[str]) 
             header = next(csv.reader(handle, delimiter=spec.source.csv.delimiter), [])
     except (UnicodeDecodeError, csv.Error) as error:
         return f"unreadable header line: {error}"
+    problem = _header_problem(header)
+    if problem:
+        return problem
     if header != read_columns:
         detail = _csv_problem(spec, path) or "the rows do not match the header line"
         return f"the header line names {len(header)} column(s) but the file reads as {read_columns[:8]}: {detail}"
@@ -293,3 +296,21 @@ def _csv_layout_problem(spec: DatasetSpec, path: Path, read_columns: list[str]) 
                 )
     return None
 
+
+def _header_problem(header: list[str]) -> str | None:
+    """Header names the reader would silently rename (a second ``site`` becomes ``site_1``) or trim,
+    so that the columns would not be the ones the file names."""
+    for position, name in enumerate(header, start=1):
+        if not name.strip():
+            return f"header field {position} is empty: every column needs a name"
+        if name != name.strip():
+            return (
+                f"header name {name!r} (field {position}) has leading or trailing spaces; columns are "
+                f"matched by exact name, so write {name.strip()!r}"
+            )
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            return f"the header line names {name!r} twice (fields {seen[name]} and {position}): every column needs its own name"
+        seen[name] = position
+    return None

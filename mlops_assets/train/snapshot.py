@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mlops_assets.features.checks import FEATURE_CHECKS, FEATURES_ASSET
-from mlops_assets.features.build import features_table
+from mlops_assets.features.build import features_code_version, features_table
 from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import passed_hashes_sql
-from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, table_exists, transaction
+from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, table_columns, table_exists, transaction
 
 SPLIT_COLUMN = "_split"
 SPLITS = ("train", "validation", "test")
@@ -121,9 +121,9 @@ def build_training_snapshot(
                 f"only {len(usable)} day(s) of {spec.name} features between {start} and {end} passed their "
                 f"checks (need at least {window.min_days}); skipped: {skipped or 'none'}"
             )
-        columns = ", ".join(
-            quote(c) for c in dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name])
-        )
+        wanted = list(dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name]))
+        _require_current_features(con, spec, wanted, usable, start)
+        columns = ", ".join(quote(c) for c in wanted)
         days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(usable))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE new_snapshot AS SELECT {columns}, {split_expression(spec)} AS {SPLIT_COLUMN} "
@@ -249,6 +249,56 @@ def streamed_split(
                 f"WHERE {SPLIT_COLUMN} = {sql_string(split)} ORDER BY ALL) TO {sql_string(str(path))} (FORMAT parquet)"
             )
         yield ParquetBatches(path, rows or TRAINING_BATCH_ROWS, columns)
+
+
+def _require_current_features(
+    con: Any, spec: DatasetSpec, wanted: list[str], usable: dict[dt.date, str], start: dt.date
+) -> None:
+    """A feature added to the spec after the features were built is missing from the table, or (once
+    a later day was rebuilt) holds no value on the days built before: say which days, and what
+    rebuilds them, instead of failing in the binder or training on a column of nulls."""
+    stored = table_columns(con, features_table(spec))
+    missing = [c for c in wanted if c not in stored]
+    if missing:
+        raise TrainingDataError(
+            f"the spec's column(s) {missing} are not in the stored features of {spec.name}: the spec changed "
+            f"after the features were built. {_rebuild_hint(spec, min(usable, default=start))}"
+        )
+    current = features_code_version(spec)
+    built_with = dict(con.execute(
+        "SELECT day, arg_max(code_version, created_at) FROM feature_versions WHERE dataset = ? "
+        "AND list_contains(?, struct_pack(d := day, h := content_hash)) GROUP BY day",
+        [spec.name, [{"d": d, "h": h} for d, h in usable.items()]],
+    ).fetchall())
+    older = sorted(day for day in usable if built_with.get(day) != current)
+    if not older:
+        return
+    days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in older)
+    empty: dict[str, list[str]] = {}
+    for name, feature in spec.features.items():
+        ceiling = feature.max_null_rate if feature.max_null_rate is not None else spec.quality.default_max_null_rate
+        if ceiling >= 1.0:
+            continue  # a feature allowed to be all null (a trailing rate without history) says nothing
+        rows = con.execute(
+            f"SELECT {quote(DAY_COLUMN)} FROM {features_table(spec)} WHERE {quote(DAY_COLUMN)} IN ({days_sql}) "
+            f"GROUP BY ALL HAVING count({quote(name)}) = 0 ORDER BY 1"
+        ).fetchall()
+        if rows:
+            empty[name] = [day.isoformat() for (day,) in rows]
+    if empty:
+        raise TrainingDataError(
+            "feature(s) with no value on days built before the spec declared them: "
+            + "; ".join(f"{name} on {', '.join(days)}" for name, days in empty.items())
+            + f". {_rebuild_hint(spec, dt.date.fromisoformat(min(min(d) for d in empty.values())))}"
+        )
+
+
+def _rebuild_hint(spec: DatasetSpec, day: dt.date) -> str:
+    return (
+        f"Rebuild the features of the training days, e.g. `dagster asset materialize -m mlops_assets.definitions "
+        f"--select {spec.features_asset_name} --partition {day.isoformat()}` for each day (or rerun the ingest "
+        "job for them), then train again"
+    )
 
 
 def _uninformative_features(con: Any, spec: DatasetSpec) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 Each gate reads one snapshot and returns a ``GateResult`` whose failures name the column, the rule,
 the observed value and a few offending rows. Schema and types are checked with pandera (the frame of
-one day fits in memory); null rates, row counts, duplicate keys and day bounds are SQL over DuckDB.
+one day fits in memory), except dates and timestamps, which are read the one way the typed snapshot
+reads them (``validate.time_values``), never coerced; control characters in strings, null rates,
+row counts, duplicate keys and day bounds are SQL over DuckDB.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from typing import Any
 from mlops_assets.ingest.snapshots import Snapshot
 from mlops_assets.ingest.landing import day_expression
 from mlops_assets.core.spec import ColumnType, DatasetSpec
-from mlops_assets.core.sql import quote
+from mlops_assets.core.sql import quote, sql_string
+from mlops_assets.core.timestamps import instant_sql, is_temporal
+from mlops_assets.validate.time_values import time_value_failures
 from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_registry, passed_hashes_sql
 
 RAW_ASSET = "raw"
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{80}-\x{9f}]"
 
 
 def check_schema(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
@@ -38,11 +43,18 @@ def check_schema(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
     checked = [name for name in spec.columns if name in present]
     if checked and snapshot.rows:
         failures.extend(_value_failures(con, spec, snapshot, checked))
+        # dates and timestamps are read the one way the typed snapshot reads them, not coerced
+        for name in [c for c in checked if is_temporal(spec.columns[c].type)]:
+            failures.extend(time_value_failures(
+                con, spec, snapshot.qualified_table, name, present[name],
+                lambda condition, extra: _sample_rows(con, spec, snapshot, condition, extra),
+            ))
         frame = con.execute(
             f"SELECT {', '.join(quote(c) for c in checked)} FROM {snapshot.qualified_table}"
         ).df()
         schema = pa.DataFrameSchema(
-            {name: _pandera_column(pa, spec, name) for name in checked}, coerce=True
+            {name: _pandera_column(pa, spec, name) for name in checked if not is_temporal(spec.columns[name].type)},
+            coerce=True,
         )
         try:
             schema.validate(frame, lazy=True)
@@ -140,8 +152,7 @@ def check_rows_in_partition(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> 
     column = spec.timestamp.column
     if column not in snapshot.columns:
         return GateResult.from_failures("check_rows_in_partition", [RuleFailure(column, "timestamp present", "missing", "a timestamp column")], "")
-    target = "DATE" if spec.columns[column].type is ColumnType.DATE else "TIMESTAMPTZ"
-    readable = f"TRY_CAST({quote(column)} AS {target})"
+    readable = f"({instant_sql(spec, snapshot.columns, strict=False)})"
     day_sql = day_expression(spec, readable)
     # an unreadable timestamp is the schema gate's finding, not a row on another day
     condition = f"{readable} IS NOT NULL AND ({day_sql} IS DISTINCT FROM DATE '{snapshot.day.isoformat()}')"
@@ -227,6 +238,15 @@ def _value_failures(con: Any, spec: DatasetSpec, snapshot: Snapshot, checked: li
                                 _sample_rows(con, spec, snapshot, condition, [name]))
                 )
         elif column_type is ColumnType.STRING:
+            condition = f"regexp_matches(CAST({quote(name)} AS VARCHAR), {sql_string(CONTROL_CHARACTERS)})"
+            count = con.execute(f"SELECT count(*) FROM {snapshot.qualified_table} WHERE {condition}").fetchall()[0][0]
+            if count:
+                # a NUL or an escape code is invisible in a report and makes equal-looking keys differ
+                failures.append(
+                    RuleFailure(name, "no control characters", f"{count} value(s) holding control characters",
+                                "printable text (no NUL, other C0 or C1 control character or DEL; tab and "
+                                "line breaks are allowed)", _sample_rows(con, spec, snapshot, condition, [name]))
+                )
             condition = f"length(CAST({quote(name)} AS VARCHAR)) > {limit}"
             count, longest = con.execute(
                 f"SELECT count(*), max(length(CAST({quote(name)} AS VARCHAR))) FROM {snapshot.qualified_table} WHERE {condition}"
@@ -331,7 +351,7 @@ def _plain(value: Any) -> Any:
         except (ValueError, TypeError):
             pass
     if isinstance(value, str):
-        return _shorten(value)
+        return _shorten(value if value.isprintable() else value.encode("unicode_escape").decode("ascii"))
     if value is None or isinstance(value, (bool, int, float)):
         return None if isinstance(value, float) and value != value else value
     try:

@@ -171,6 +171,21 @@ def test_a_spec_that_is_not_a_mapping_is_refused(tmp_path):
             id="feature-sql-undeclared-output",
         ),
         pytest.param(
+            replace_in_feature_sql("b.year - p.year AS plane_age", "b['dep_delay'] AS plane_age"),
+            'feature_sql: Binder Error: Could not find key "dep_delay" in struct',
+            id="forbidden-column-by-struct-field",
+        ),
+        pytest.param(
+            replace_in_feature_sql("b.year - p.year AS plane_age", "struct_extract(b, 'arr_delay') AS plane_age"),
+            'base holds the day\'s rows without the outcome-side column(s) ["air_time", "arr_delay"',
+            id="forbidden-column-by-struct-extract",
+        ),
+        pytest.param(
+            replace_in_feature_sql("LEFT JOIN planes p", "LEFT JOIN main.planes p"),
+            "feature_sql: reads ['main.planes']; a schema-qualified name never resolves",
+            id="schema-qualified-table",
+        ),
+        pytest.param(
             lambda d: d["target"].__setitem__("expression", "arr_dely > 15"),
             "target.expression: unknown column(s) ['arr_dely']",
             id="target-unknown-column",
@@ -209,6 +224,21 @@ def test_a_spec_that_is_not_a_mapping_is_refused(tmp_path):
             lambda d: d["columns"]["distance"].update({"min": 10, "max": 1}),
             "min (10.0) is greater than max (1.0)",
             id="min-above-max",
+        ),
+        pytest.param(
+            lambda d: d["columns"]["distance"].__setitem__("max", float("inf")),
+            "columns.distance.max: Input should be a finite number",
+            id="infinite-bound",
+        ),
+        pytest.param(
+            lambda d: d["features"]["plane_age"].__setitem__("min", float("nan")),
+            "features.plane_age.min: Input should be a finite number",
+            id="nan-bound",
+        ),
+        pytest.param(
+            lambda d: d["timestamp"].__setitem__("offsets", "sometimes"),
+            "timestamp.offsets: Input should be 'local' or 'required'",
+            id="unknown-offsets-policy",
         ),
         pytest.param(
             lambda d: d["timestamp"].__setitem__("column", "carrier"),

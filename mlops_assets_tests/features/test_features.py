@@ -5,6 +5,7 @@ the feature checks catch out-of-range values and leakage."""
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -400,3 +401,115 @@ def test_the_feature_query_reads_the_forbidden_column_only_inside_the_target_rul
     assert query.count("(outcome = 'fail')") == 1
     assert "outcome" not in query.replace("(outcome = 'fail')", "")
     assert "FROM labelled b" in query and "FROM history" in query
+
+
+# -- feature SQL runs in a sandbox: no outcome-side column, no warehouse table ---------------------------
+
+
+def _sensor_spec_with_sql(sensors, feature_sql: str, features: str, *, check_sql: bool = True, name="sql.yaml"):
+    text = sensors.spec_path.read_text().replace(
+        "features:\n", f"feature_sql: |\n{textwrap.indent(feature_sql, '  ')}\nfeatures:\n{features}", 1
+    )
+    path = sensors.spec_path.with_name(name)
+    path.write_text(text)
+    return load_spec(path, check_sql=check_sql)
+
+
+def _build_day(state, sensors, spec, gate, day, rows=None):
+    sensors.land(state, spec, day, rows or sensors.rows(day))
+    _snapshot, results = gate(spec, state, day)
+    assert all(r.passed for r in results.values())
+    build_features(spec, state, day)
+    with connect(state.warehouse_path) as con:
+        return con.execute(f"SELECT * FROM {features_table(spec)} WHERE _day = ? ORDER BY ALL", [day]).df()
+
+
+WHOLE_ROW_ROUTES = {
+    "to_json": "to_json(b)::VARCHAR",
+    "row-as-text": "CAST(b AS VARCHAR)",
+    "row-hash": "md5(CAST(b AS VARCHAR))",
+    "columns-star": "concat_ws('|', *COLUMNS(*))",
+}
+
+
+@pytest.mark.parametrize("route", WHOLE_ROW_ROUTES, ids=list(WHOLE_ROW_ROUTES))
+def test_a_whole_row_in_feature_sql_never_holds_the_outcome(state, sensors, gate, route):
+    """Whatever the SQL does with the row, the outcome is not in it: flipping every outcome of the
+    day changes the label and nothing else (the SQL ends in a comment, which must not matter)."""
+    spec = _sensor_spec_with_sql(
+        sensors,
+        f"SELECT b.device_id, b.ts, {WHOLE_ROW_ROUTES[route]} AS row_text FROM base b -- the whole row",
+        "  row_text: {kind: categorical}\n",
+    )
+    day = sensors.days[0]
+    first = _build_day(state, sensors, spec, gate, day)
+    flipped = [{**r, "outcome": "ok" if r["outcome"] == "fail" else "fail"} for r in sensors.rows(day)]
+    second = _build_day(state, sensors, spec, gate, day, flipped)
+    assert not first["row_text"].str.contains("outcome|fail", regex=True).any()
+    assert (first["failed"] != second["failed"]).all()
+    pd.testing.assert_frame_equal(first.drop(columns="failed"), second.drop(columns="failed"))
+
+
+def test_feature_sql_that_got_past_validation_still_cannot_read_the_warehouse(state, sensors, sensor_spec, gate):
+    """A spec loaded without its SQL checks (as if validated on another database): a CTE that
+    shadows the snapshot table's name, a schema-qualified name or a subquery finds nothing."""
+    day = sensors.days[0]
+    _build_day(state, sensors, sensor_spec, gate, day)
+    with connect(state.warehouse_path) as con:
+        snapshot = current_snapshot(con, sensor_spec, day)
+        before = relation_sha256(con, features_table(sensor_spec))
+    routes = [
+        f"WITH {snapshot.table_name} AS (SELECT 1) SELECT s.device_id, s.ts, s.outcome AS leak "
+        f"FROM snapshots.{snapshot.table_name} s",
+        "SELECT b.device_id, b.ts, (SELECT max(content_hash) FROM raw_ingestions) AS leak FROM base b",
+        "WITH base AS (SELECT * FROM features_sensors) SELECT device_id, ts, CAST(failed AS VARCHAR) AS leak FROM base",
+        "SELECT b.device_id, b.ts, b['outcome'] AS leak FROM base b",
+        "SELECT b.device_id, b.ts, struct_extract(b, 'outcome') AS leak FROM base b",
+        "SELECT b.device_id, b.ts, (SELECT max(COLUMNS('outc.*')) FROM base) AS leak FROM base b",
+    ]
+    for index, sql in enumerate(routes):
+        hostile = _sensor_spec_with_sql(sensors, sql, "  leak: {kind: categorical}\n", check_sql=False, name=f"h{index}.yaml")
+        with pytest.raises(FeatureError, match=r"feature_sql cannot run on sensors 2024-03-01: .*feature SQL sees only base"):
+            build_features(hostile, state, day)
+    with connect(state.warehouse_path) as con:
+        assert relation_sha256(con, features_table(sensor_spec)) == before
+
+
+def test_a_categorical_copy_of_the_label_is_leakage_but_an_id_is_not(state, sensors, gate):
+    spec = _sensor_spec_with_sql(
+        sensors,
+        "SELECT b.device_id, b.ts, CASE WHEN b.device_id < 'd05' THEN 'red' ELSE 'green' END AS band, "
+        "b.device_id || strftime(b.ts, '%H%M%S') AS row_id FROM base b",
+        "  band: {kind: categorical}\n  row_id: {kind: categorical}\n",
+    )
+    day = sensors.days[0]
+    # the upstream's device status is the outcome under another name
+    rows = [{**r, "outcome": "fail" if r["device_id"] < "d05" else "ok"} for r in sensors.rows(day, 300)]
+    _build_day(state, sensors, spec, gate, day, rows)
+    with connect(state.warehouse_path) as con:
+        result = check_no_leakage(con, spec, day)
+    assert [f.column for f in result.failures] == ["band"]
+    assert result.failures[0].observed == (
+        "AUC 1.0000 from its categories ordered by label rate (values with fewer than 20 rows pooled)"
+    )
+    # one row per value: every value pooled into one category, which predicts nothing
+    assert "single_feature_auc.row_id" not in result.stats
+
+
+def test_a_reference_tables_outcome_side_column_is_not_visible_either(sensors):
+    """A lookup file that carries a column named like an outcome-side one: feature SQL cannot read it."""
+    from mlops_assets.core.spec import SpecError
+
+    (sensors.folder / "devices.csv").write_text("device_id,outcome,model\nd01,fail,x1\nd02,ok,x2\n")
+    text = sensors.spec_path.read_text().replace(
+        "features:\n",
+        "reference_tables:\n  devices: {path: devices.csv}\n"
+        "feature_sql: |\n  SELECT b.device_id, b.ts, d['outcome'] AS device_note FROM base b LEFT JOIN devices d USING (device_id)\n"
+        "features:\n  device_note: {kind: categorical}\n", 1,
+    )
+    path = sensors.spec_path.with_name("lookup.yaml")
+    path.write_text(text)
+    with pytest.raises(SpecError, match=r'feature_sql: Binder Error: Could not find key "outcome" in struct'):
+        load_spec(path)
+    path.write_text(text.replace("d['outcome'] AS device_note", "d['model'] AS device_note"))
+    assert load_spec(path).sql_feature_names == ["device_note"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +25,7 @@ from typing import Any, Callable
 import pytest
 
 from mlops_assets.validate.data_gates import DATA_GATES
+from mlops_assets.features.build import FeatureError
 from mlops_assets.features.checks import FEATURE_CHECKS
 from mlops_assets.ingest.landing import LandingError, landing_path
 from mlops_assets.core.spec import SpecError, load_spec
@@ -120,8 +122,8 @@ class World:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def respec(self, text: str) -> None:
-        self.spec = load_spec(write_spec(self.spec_dir, text))
+    def respec(self, text: str, *, check_sql: bool = True) -> None:
+        self.spec = load_spec(write_spec(self.spec_dir, text), check_sql=check_sql)
 
 
 def copy_state(source: Path, target: StateLayout) -> None:
@@ -206,6 +208,9 @@ GATE = "gate"  # the snapshot is stored, these gates fail, no features are built
 REFUSED = "refused"  # an exception before anything is written
 SPEC = "spec"  # the dataset spec is refused when loaded
 TRAINING = "training"  # the train job fails before any candidate; the champion stays
+LEAK = "leak"  # the data gates pass, a feature check fails: no training reads the day
+REBUILD = "rebuild"  # a spec that got past validation: rebuilding an accepted day is refused
+BLIND = "blind"  # the spec loads, and the day's features do not depend on the outcome-side columns
 
 
 @dataclass(frozen=True)
@@ -219,10 +224,11 @@ class Case:
     column: str | None = None  # a column some failing gate's failures must name
     world: str = "sensors"  # or "flights"
     training: dict = field(default_factory=dict)  # training_snapshot config, for TRAINING
+    day: dt.date | None = None  # the bad day, when not BAD_DAY (or FLIGHT_DAY)
 
 
-def gate(name, make, gates, message, column=None, world="sensors") -> Case:
-    return Case(name, make, GATE, message, frozenset(gates), None, column, world)
+def gate(name, make, gates, message, column=None, world="sensors", day=None) -> Case:
+    return Case(name, make, GATE, message, frozenset(gates), None, column, world, day=day)
 
 
 def refused(name, make, error, message, world="sensors") -> Case:
@@ -479,6 +485,131 @@ def training(name, make, message, window) -> Case:
     return Case(name, make, TRAINING, message, frozenset(), None, None, "sensors", window)
 
 
+# -- issue 13, hostile inputs round two: the data and spec classes ---------------------------------------
+# Feature SQL runs where the outcome-side columns and the warehouse do not exist; dates and times are
+# read one way (ISO 8601, naive values as local time, clock changes refused); strings hold no
+# control characters; header names are exact; every spec number is finite; stored features must
+# hold every feature the spec names.
+
+
+def sensor_spec_with_sql(sql: str, features: str) -> str:
+    return SENSOR_SPEC_YAML.replace(
+        "features:\n", f"feature_sql: |\n{textwrap.indent(sql, '  ')}\nfeatures:\n{features}", 1
+    )
+
+
+def with_feature_sql(sql: str | Callable[[World], str], features: str = "  leak: {kind: categorical}\n",
+                     *, check_sql: bool = True) -> Callable[[World], None]:
+    def make(world: World) -> None:
+        text = sensor_spec_with_sql(sql(world) if callable(sql) else sql, features)
+        world.respec(text, check_sql=check_sql)
+
+    return make
+
+
+def add_feature_sql(sql: str, features: str = "  leak: {kind: categorical}\n") -> Callable[[str], str]:
+    return lambda text: sensor_spec_with_sql(sql, features)
+
+
+def snapshot_table_of(world: World, day: dt.date) -> str:
+    from mlops_assets.ingest.snapshots import current_snapshot
+
+    with connect(world.layout.warehouse_path) as con:
+        return current_snapshot(con, world.spec, day).table_name
+
+
+def snapshot_through_shadowing_cte(world: World) -> str:
+    table = snapshot_table_of(world, GOOD_DAYS[0])
+    return (f"WITH {table} AS (SELECT * FROM base)\n"
+            f"SELECT s.device_id, s.ts, to_json(s)::VARCHAR AS leak FROM snapshots.{table} s")
+
+
+def landing_file_read(world: World) -> str:
+    path = landing_path(world.layout, world.spec, GOOD_DAYS[0])
+    return f"SELECT f.device_id, f.ts::TIMESTAMPTZ AS ts, f.outcome AS leak FROM read_csv('{path}') f"
+
+
+def in_zone(zone: str, day: dt.date) -> Callable[[World], None]:
+    """The sensors' spec in a zone with a clock change on ``day``; the file's times are naive."""
+
+    def make(world: World) -> None:
+        world.respec(sensor_spec_text(**{"timezone: UTC": f"timezone: {zone}",
+                                         "end_date: 2024-04-01": "end_date: 2025-01-01"}))
+        world.land(day, rows(day))
+
+    return make
+
+
+def offsets_required(world: World) -> None:
+    world.respec(sensor_spec_text(**{"timezone: UTC}": "timezone: UTC, offsets: required}"}))
+    world.land(BAD_DAY, rows())
+
+
+def restyled_timestamps(style: str, only_row: int | None = None) -> Callable[[World], None]:
+    def make(world: World) -> None:
+        data = rows()
+        for index, row in enumerate(data):
+            if only_row is None or index == only_row:
+                moment = dt.datetime.fromisoformat(row["ts"])
+                row["ts"] = (str(int(moment.replace(tzinfo=dt.timezone.utc).timestamp())) if style == "epoch"
+                             else moment.strftime(style))
+        world.land(BAD_DAY, data)
+
+    return make
+
+
+def _naive_local_time_hour(frame) -> None:
+    import pandas as pd
+
+    local = pd.to_datetime(frame["time_hour"], utc=True).dt.tz_convert("America/New_York")
+    frame["time_hour"] = local.dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def site_tells_the_outcome(mistakes: int = 0) -> Callable[[World], None]:
+    """An upstream whose site column is the outcome under another name (north = failed), on a day
+    of 200 rows (the fewest the separation test scores, and at most twice the usual day)."""
+
+    def make(world: World) -> None:
+        data = [{**r, "outcome": "fail" if r["site"] == "north" else "ok"} for r in rows(n=200)]
+        for row in [r for r in data if r["site"] == "north"][:mistakes]:
+            row["outcome"] = "ok"
+        world.land(BAD_DAY, data)
+
+    return make
+
+
+DOUBLE_READING = ("SELECT b.device_id, b.ts, b.reading * 2 AS double_reading FROM base b", "  double_reading: {kind: numeric}\n")
+
+
+def grown_and_last_day_rebuilt(world: World) -> None:
+    """The spec gains a feature and only the newest day is rebuilt: the column now exists, but the
+    earlier days hold nulls in it."""
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+
+    with_feature_sql(*DOUBLE_READING)(world)
+    assert all(r.passed for r in ingest_and_featurize(world.spec, world.layout, GOOD_DAYS[-1]))
+
+
+def leak(name, make, message, column="site") -> Case:
+    return Case(name, make, LEAK, message, frozenset({"check_no_leakage"}), None, column)
+
+
+def rebuild(name, make, message) -> Case:
+    return Case(name, make, REBUILD, SANDBOX + message + r".*\(feature SQL sees only base", frozenset(), FeatureError)
+
+
+def blind(name, make) -> Case:
+    return Case(name, make, BLIND, "", frozenset())
+
+
+def header(replace: str, by: str) -> Callable[[World], None]:
+    return text_file(lambda: good_csv().replace(replace, by, 1))
+
+
+SANDBOX = r"feature_sql cannot run on sensors 2024-03-01: "
+FINITE = r"Input should be a finite number"
+
+
 CASES = [
     # -- unreadable files: refused at ingestion, naming the file and the problem
     refused("malformed-csv-ragged-last-row", text_file(ragged_last_row), "IngestionError",
@@ -514,9 +645,9 @@ CASES = [
     gate("wrong-type-float", edited(reading={7: "n/a", 30: "twelve"}), {"check_schema"},
          r"column 'reading': coerce_dtype.*expected values of type float", "reading"),
     gate("wrong-type-timestamp", edited(ts={12: "yesterday"}), {"check_schema"},
-         r"column 'ts': coerce_dtype.*yesterday", "ts"),
+         r"column 'ts': timestamp format: observed 1 value\(s\) not in the expected format, e\.g\. 'yesterday'", "ts"),
     gate("concatenated-exports", text_file(concatenated_exports), {"check_schema"},
-         r"column 'ts': coerce_dtype.*e\.g\. ts", "ts"),
+         r"column 'ts': timestamp format: observed 1 value\(s\) not in the expected format, e\.g\. 'ts'", "ts"),
     gate("nan", edited(reading={4: "NaN"}), {"check_schema"},
          r"column 'reading': finite values: observed 1 NaN or infinite value\(s\), e\.g\. nan", "reading"),
     gate("infinity", edited(reading={4: "inf", 9: "-inf"}), {"check_schema"},
@@ -563,6 +694,113 @@ CASES = [
     spec_case("spec-forbidden-column-through-feature-sql",
               lambda t: t.replace("b.year - p.year AS plane_age", "b.arr_delay + 0 AS plane_age"),
               r"features\.plane_age: derived from forbidden outcome-side column\(s\) \['arr_delay'\]", base="flights"),
+    # -- issue 13: feature SQL cannot reach an outcome-side column or the warehouse
+    spec_case("spec-leak-struct-field-access",
+              add_feature_sql("SELECT b.device_id, b.ts, b['outcome'] AS leak FROM base b"),
+              r'feature_sql: Binder Error: Could not find key "outcome" in struct'),
+    spec_case("spec-leak-struct-extract",
+              add_feature_sql("SELECT b.device_id, b.ts, struct_extract(b, 'outcome') AS leak FROM base b"),
+              r'feature_sql: .*"outcome".*base holds the day\'s rows without the outcome-side column\(s\) \["outcome"\]'),
+    spec_case("spec-leak-columns-regex",
+              add_feature_sql("SELECT b.device_id, b.ts, concat_ws('|', *COLUMNS('outc.*')) AS leak FROM base b"),
+              r'feature_sql: Binder Error: No matching columns found that match regex "outc\.\*"'),
+    spec_case("spec-leak-flights-struct-field",
+              lambda t: t.replace("b.year - p.year AS plane_age", "b['dep_delay'] AS plane_age"),
+              r'feature_sql: Binder Error: Could not find key "dep_delay" in struct', base="flights"),
+    spec_case("spec-cte-shadows-a-snapshot-table",
+              add_feature_sql("WITH sensors__0123456789abcdef AS (SELECT * FROM base)\n"
+                              "SELECT s.device_id, s.ts, to_json(s)::VARCHAR AS leak FROM snapshots.sensors__0123456789abcdef s"),
+              r"feature_sql: reads \['snapshots\.sensors__0123456789abcdef'\]; a schema-qualified name never resolves"),
+    rebuild("rebuild-struct-field-access",
+            with_feature_sql("SELECT b.device_id, b.ts, b['outcome'] AS leak FROM base b", check_sql=False),
+            r'.*Could not find key "outcome"'),
+    rebuild("rebuild-cte-shadowing-the-snapshot-table",
+            with_feature_sql(snapshot_through_shadowing_cte, check_sql=False),
+            r".*Catalog Error"),
+    rebuild("rebuild-subquery-over-a-catalog-table",
+            with_feature_sql("SELECT b.device_id, b.ts, (SELECT max(content_hash) FROM raw_ingestions) AS leak FROM base b",
+                             check_sql=False),
+            r".*raw_ingestions"),
+    rebuild("rebuild-cte-named-base-over-the-features",
+            with_feature_sql("WITH base AS (SELECT * FROM features_sensors)\n"
+                             "SELECT device_id, ts, CAST(failed AS VARCHAR) AS leak FROM base", check_sql=False),
+            r".*features_sensors"),
+    rebuild("rebuild-reads-a-landing-file", with_feature_sql(landing_file_read, check_sql=False),
+            r".*(file system operations are disabled|Permission Error)"),
+    blind("blind-whole-row-as-json-ending-in-a-comment",
+          with_feature_sql("SELECT b.device_id, b.ts, to_json(b)::VARCHAR AS leak FROM base b -- the whole row")),
+    blind("blind-whole-row-as-text", with_feature_sql("SELECT b.device_id, b.ts, CAST(b AS VARCHAR) AS leak FROM base b")),
+    blind("blind-every-column-unpacked",
+          with_feature_sql("SELECT b.device_id, b.ts, concat_ws('|', *COLUMNS(*)) AS leak FROM base b")),
+    blind("blind-row-hash", with_feature_sql("SELECT b.device_id, b.ts, md5(CAST(b AS VARCHAR)) AS leak FROM base b")),
+    leak("leak-categorical-copy-of-the-label", site_tells_the_outcome(),
+         r"column 'site': no near-perfect single-feature predictor: observed AUC 1\.0000 from its categories "
+         r"ordered by label rate \(values with fewer than 20 rows pooled\), expected below 0\.98"),
+    leak("leak-categorical-near-copy-of-the-label", site_tells_the_outcome(mistakes=1),
+         r"column 'site': no near-perfect single-feature predictor: observed AUC 0\.99\d\d from its categories"),
+    # -- issue 13: timestamps read one way
+    gate("naive-local-time-skipped-by-the-clock", in_zone("America/New_York", dt.date(2024, 3, 10)), {"check_schema"},
+         r"column 'ts': local time exists once in America/New_York: observed 4 local time\(s\) skipped by the clock "
+         r"change, e\.g\. '2024-03-10 02:09:36'", "ts", day=dt.date(2024, 3, 10)),
+    gate("naive-local-time-repeated-by-the-clock", in_zone("America/New_York", dt.date(2024, 11, 3)), {"check_schema"},
+         r"column 'ts': local time exists once in America/New_York: observed 4 local time\(s\) repeated by the clock "
+         r"change, e\.g\. '2024-11-03 01:12:00'", "ts", day=dt.date(2024, 11, 3)),
+    gate("naive-timestamp-where-offsets-are-required", offsets_required, {"check_schema"},
+         r"column 'ts': UTC offset present: observed 100 value\(s\) without a UTC offset, e\.g\. '2024-03-04 00:00:00'",
+         "ts"),
+    gate("flights-local-time-without-offset", flight_edit(_naive_local_time_hour), {"check_schema"},
+         r"column 'time_hour': UTC offset present: observed \d+ value\(s\) without a UTC offset", "time_hour",
+         world="flights"),
+    gate("timestamp-month-first", restyled_timestamps("%m/%d/%Y %H:%M:%S"), {"check_schema"},
+         r"column 'ts': timestamp format: observed 100 value\(s\) not in the expected format, e\.g\. "
+         r"'03/04/2024 00:00:00'.*expected ISO 8601", "ts"),
+    gate("timestamp-day-first-dotted", restyled_timestamps("%d.%m.%Y %H:%M:%S"), {"check_schema"},
+         r"column 'ts': timestamp format: observed 100 value\(s\).*'04\.03\.2024 00:00:00'", "ts"),
+    gate("timestamp-epoch-seconds", restyled_timestamps("epoch"), {"check_schema"},
+         r"column 'ts': timestamp format: observed 100 value\(s\).*'1709510400'", "ts"),
+    gate("timestamp-twelve-hour-clock", restyled_timestamps("%Y-%m-%d %I:%M:%S %p"), {"check_schema"},
+         r"column 'ts': timestamp format: observed 100 value\(s\).*AM'", "ts"),
+    gate("timestamp-compact-iso", restyled_timestamps("%Y%m%dT%H%M%S"), {"check_schema"},
+         r"column 'ts': timestamp format: observed 100 value\(s\).*'20240304T000000'", "ts"),
+    gate("timestamp-one-row-in-words", restyled_timestamps("%d %B %Y %H:%M", only_row=40), {"check_schema"},
+         r"column 'ts': timestamp format: observed 1 value\(s\).*'04 March 2024 09:36'", "ts"),
+    # -- issue 13: control characters in strings
+    gate("nul-in-a-string", edited(device_id={5: "d05\x00"}), {"check_schema"},
+         r"column 'device_id': no control characters: observed 1 value\(s\) holding control characters", "device_id"),
+    gate("unit-separator-in-a-string", edited(device_id={6: "d\x1f06"}), {"check_schema"},
+         r"column 'device_id': no control characters", "device_id"),
+    gate("delete-character-in-a-string", edited(device_id={7: "d07\x7f"}), {"check_schema"},
+         r"column 'device_id': no control characters", "device_id"),
+    gate("escape-sequence-in-a-string", edited(device_id={8: "\x1b[31md08"}), {"check_schema"},
+         r"column 'device_id': no control characters", "device_id"),
+    # -- issue 13: header names the reader would rename or trim
+    refused("header-duplicated-name", header("outcome\n", "site\n"), "IngestionError",
+            r"the header line names 'site' twice \(fields 4 and 5\)"),
+    refused("header-trailing-space", header("device_id,", "device_id ,"), "IngestionError",
+            r"header name 'device_id ' \(field 2\) has leading or trailing spaces"),
+    refused("header-leading-space", header(",reading", ", reading"), "IngestionError",
+            r"header name ' reading' \(field 3\) has leading or trailing spaces"),
+    refused("header-empty-name", header(",reading,", ",,"), "IngestionError", r"header field 3 is empty"),
+    # -- issue 13: spec values that validate but cannot run
+    spec_case("spec-infinite-column-bound",
+              lambda t: t.replace("max: 150, max_null_rate: 0.1}\n  site: {type", "max: .inf, max_null_rate: 0.1}\n  site: {type"),
+              r"columns\.reading\.max: " + FINITE),
+    spec_case("spec-negative-infinite-feature-bound",
+              lambda t: t.replace("reading: {kind: numeric, min: -50", "reading: {kind: numeric, min: -.inf"),
+              r"features\.reading\.min: " + FINITE),
+    spec_case("spec-nan-bound", lambda t: t.replace("{type: float, min: -50", "{type: float, min: .nan"),
+              r"columns\.reading\.min: " + FINITE),
+    spec_case("spec-infinite-row-count-ratio", lambda t: t.replace("max_ratio: 2.0", "max_ratio: .inf"),
+              r"quality\.row_count\.max_ratio: " + FINITE),
+    training("training-feature-added-without-rebuilding-features",
+             with_feature_sql(*DOUBLE_READING),
+             r"the spec's column\(s\) \['double_reading'\] are not in the stored features of sensors.*"
+             r"dagster asset materialize -m mlops_assets\.definitions --select sensors_features --partition 2024-03-01",
+             {"start_date": "2024-03-01", "end_date": "2024-03-07"}),
+    training("training-feature-added-and-only-the-last-day-rebuilt", grown_and_last_day_rebuilt,
+             r"feature\(s\) with no value on days built before the spec declared them: double_reading on 2024-03-01, "
+             r"2024-03-02, 2024-03-03, 2024-03-05, 2024-03-06\..*--partition 2024-03-01",
+             {"start_date": "2024-03-01", "end_date": "2024-03-07"}),
     # -- training windows: refused before any candidate exists
     training("training-single-class-window", single_class_window,
              r"the train split of 2024-03-13\.\.2024-03-15 has a single label value \(failed = 0",
@@ -580,7 +818,7 @@ CASES = [
 def test_the_corpus_is_large_and_named_uniquely():
     names = [case.name for case in CASES]
     assert len(names) == len(set(names))
-    assert len(CASES) >= 30
+    assert len(CASES) >= 80
 
 
 # -- running a case ------------------------------------------------------------------------------------
@@ -596,7 +834,9 @@ def run_day(world: World, day: dt.date):
     return ingest_and_featurize(world.spec, world.layout, day)
 
 
-def day_of(world: World) -> dt.date:
+def day_of(world: World, case: Case | None = None) -> dt.date:
+    if case is not None and case.day is not None:
+        return case.day
     return FLIGHT_DAY if world.spec.name == "nycflights" else BAD_DAY
 
 
@@ -606,7 +846,7 @@ def test_bad_file_is_stopped(case: Case, request):
     dataset = world.spec.name
     before = fingerprint(world.layout, dataset)
     case.make(world)
-    day = day_of(world)
+    day = day_of(world, case)
 
     if case.outcome == REFUSED:
         with pytest.raises(Exception) as raised:
@@ -728,3 +968,97 @@ def test_bad_training_window_keeps_the_champion(case: Case, sensor_state, champi
         if table_exists(con, "promotion_ledger"):
             assert con.execute("SELECT count(*) FROM promotion_ledger").fetchall() == [(0,)]
     assert leftovers(layout) == []
+
+
+def _day_rows(layout: StateLayout, day: dt.date, columns: list[str]):
+    """A day's stored feature rows over ``columns`` (a spec that adds a feature adds a column to
+    every day; what the earlier columns hold must not change)."""
+    import pandas as pd
+
+    with connect(layout.warehouse_path) as con:
+        selected = ", ".join(f'"{c}"' for c in columns)
+        frame = con.execute(f'SELECT {selected} FROM "features_{SENSORS}" WHERE _day = ? ORDER BY ALL', [day]).df()
+    return frame.reset_index(drop=True) if len(frame) else pd.DataFrame(columns=columns)
+
+
+def _feature_columns(layout: StateLayout) -> list[str]:
+    with connect(layout.warehouse_path) as con:
+        return [row[0] for row in con.execute(f'DESCRIBE "features_{SENSORS}"').fetchall()]
+
+
+def _untouched_besides(before: dict, after: dict, day: dt.date) -> None:
+    """Every snapshot table and training snapshot as it was; the other days' feature builds too."""
+    for key, value in before.items():
+        if key.startswith("snapshot:") or key == "training_snapshots":
+            assert after[key] == value, key
+    assert [v for v in after["feature_versions"] if v[0] != day] == [v for v in before["feature_versions"] if v[0] != day]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.outcome == LEAK], ids=lambda c: c.name)
+def test_a_leaky_day_is_built_but_never_trained_on(case: Case, sensor_state):
+    from mlops_assets.train.snapshot import passed_feature_days
+
+    world = sensor_state
+    before = fingerprint(world.layout, SENSORS)
+    columns = _feature_columns(world.layout)
+    others = {day: _day_rows(world.layout, day, columns) for day in GOOD_DAYS}
+    case.make(world)
+    results = {r.check: r for r in run_day(world, BAD_DAY)}
+    assert set(results) == set(DATA_GATES) | set(FEATURE_CHECKS)
+    failed = {name for name, r in results.items() if not r.passed}
+    assert failed == case.gates, {n: r.summary for n, r in results.items() if not r.passed}
+    summary = " ".join(results[name].summary for name in case.gates)
+    assert re.search(case.message, summary, re.DOTALL), summary
+    assert any(f.column == case.column for name in case.gates for f in results[name].failures)
+    _untouched_besides(before, fingerprint(world.layout, SENSORS), BAD_DAY)
+    for day, frame in others.items():
+        assert _day_rows(world.layout, day, columns).equals(frame), day
+    with connect(world.layout.warehouse_path) as con:
+        trainable = passed_feature_days(con, world.spec, None, None)
+    assert BAD_DAY not in trainable and set(GOOD_DAYS) <= set(trainable)
+    assert leftovers(world.layout) == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.outcome == REBUILD], ids=lambda c: c.name)
+def test_feature_sql_past_validation_still_cannot_leak(case: Case, sensor_state):
+    """A spec loaded without its SQL checks (as if validated on another database): rebuilding an
+    accepted day with it is refused, and nothing is written."""
+    from mlops_assets.features.build import build_features
+
+    world = sensor_state
+    before = fingerprint(world.layout, SENSORS)
+    case.make(world)
+    with pytest.raises(FeatureError) as raised:
+        build_features(world.spec, world.layout, GOOD_DAYS[0])
+    message = str(raised.value)
+    assert re.search(case.message, message, re.DOTALL), message
+    assert len(message) < 1500
+    assert fingerprint(world.layout, SENSORS) == before
+    assert leftovers(world.layout) == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.outcome == BLIND], ids=lambda c: c.name)
+def test_feature_sql_over_the_whole_row_is_blind_to_the_outcome(case: Case, sensor_state):
+    """The spec loads and the day builds; flipping every outcome of the day changes its label and
+    nothing else it stores, and no other day moves."""
+    world = sensor_state
+    before = fingerprint(world.layout, SENSORS)
+    columns = _feature_columns(world.layout)
+    others = {day: _day_rows(world.layout, day, columns) for day in GOOD_DAYS}
+    case.make(world)
+    label = world.spec.target.name
+    built = []
+    original = rows()
+    flipped = [{**r, "outcome": "ok" if r["outcome"] == "fail" else "fail"} for r in original]
+    for data in (original, flipped):
+        world.land(BAD_DAY, data)
+        results = run_day(world, BAD_DAY)
+        assert all(r.passed for r in results), {r.check: r.summary for r in results if not r.passed}
+        built.append(_day_rows(world.layout, BAD_DAY, _feature_columns(world.layout)))
+    assert not built[0]["leak"].astype(str).str.contains("outcome|fail").any()
+    assert (built[0][label] != built[1][label]).all()
+    assert built[0].drop(columns=label).equals(built[1].drop(columns=label))
+    _untouched_besides(before, fingerprint(world.layout, SENSORS), BAD_DAY)
+    for day, frame in others.items():
+        assert _day_rows(world.layout, day, columns).equals(frame), day
+    assert leftovers(world.layout) == []

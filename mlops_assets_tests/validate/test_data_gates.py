@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 
 import pytest
 
@@ -382,6 +383,12 @@ def test_an_unreadable_timestamp_is_the_schema_gates_finding_only(state, sensors
                      r"separated by ';', but the spec's delimiter is ','", id="wrong-delimiter"),
         pytest.param(b"ts,device_id,reading,site,outcome\n2024-03-04 00:00:00,\"d01,1.0,north,ok\n",
                      r"line 2: unexpected end of data", id="unterminated-quote"),
+        pytest.param(b"ts,device_id,reading,site,site\n2024-03-04 00:00:00,d01,1.0,north,ok\n",
+                     r"the header line names 'site' twice \(fields 4 and 5\)", id="duplicated-header-name"),
+        pytest.param(b"ts,device_id ,reading,site,outcome\n2024-03-04 00:00:00,d01,1.0,north,ok\n",
+                     r"header name 'device_id ' \(field 2\) has leading or trailing spaces", id="header-trailing-space"),
+        pytest.param(b"ts,device_id,,site,outcome\n2024-03-04 00:00:00,d01,1.0,north,ok\n",
+                     r"header field 3 is empty", id="empty-header-name"),
     ],
 )
 def test_unreadable_files_are_refused_naming_the_problem(state, sensor_spec, content, message):
@@ -410,3 +417,103 @@ def test_a_day_outside_the_partitions_is_refused(state, sensors, sensor_spec):
     sensors.land(state, sensor_spec, day, sensors.rows(day))
     with pytest.raises(IngestionError, match="outside the partitions of sensors"):
         ingest_day(sensor_spec, state, day)
+
+
+# -- timestamps are read one way, and strings hold no control characters --------------------------------
+
+
+def _respec(sensors, **replace: str):
+    from mlops_assets.core.spec import load_spec
+
+    text = sensors.spec_path.read_text()
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = sensors.spec_path.with_name("respec.yaml")
+    path.write_text(text)
+    return load_spec(path)
+
+
+OTHER_TIMESTAMP_FORMATS = {
+    "month-first": lambda t: t.strftime("%m/%d/%Y %H:%M:%S"),
+    "day-first-dotted": lambda t: t.strftime("%d.%m.%Y %H:%M:%S"),
+    "epoch-seconds": lambda t: str(int(t.replace(tzinfo=dt.timezone.utc).timestamp())),
+    "month-name": lambda t: t.strftime("%b %d %Y %H:%M:%S"),
+    "compact": lambda t: t.strftime("%Y%m%dT%H%M%S"),
+    "unpadded": lambda t: f"{t.year}-{t.month}-{t.day} {t.hour}:{t.minute}:{t.second}",
+    "twelve-hour": lambda t: t.strftime("%Y-%m-%d %I:%M:%S %p"),
+}
+
+
+@pytest.mark.parametrize("style", OTHER_TIMESTAMP_FORMATS, ids=list(OTHER_TIMESTAMP_FORMATS))
+def test_a_timestamp_in_another_format_fails_the_schema_gate_only(state, sensors, sensor_spec, gate, style):
+    """Every row in the format (so a sniffer could take the column for a timestamp, day first or
+    month first), or one row: either way the schema gate names the column, the format and rows,
+    and the typed snapshot is never read with a value it cannot turn."""
+    restyle = OTHER_TIMESTAMP_FORMATS[style]
+    every = [{**r, "ts": restyle(dt.datetime.fromisoformat(r["ts"]))} for r in sensors.rows(DAY)]
+    for rows in (every, [*sensors.rows(DAY)[:-1], every[-1]]):
+        sensors.land(state, sensor_spec, DAY, rows)
+        _snapshot, results = gate(sensor_spec, state, DAY)
+        assert {n for n, r in results.items() if not r.passed} == {"check_schema"}, {n: r.summary for n, r in results.items()}
+        failure = failure_for(results["check_schema"], "ts")
+        assert failure.rule == "timestamp format"
+        assert failure.expected.startswith("ISO 8601: YYYY-MM-DD HH:MM[:SS[.ffffff]]")
+        assert failure.samples and f"'{failure.samples[0]['ts']}'" in failure.observed
+
+
+def test_naive_timestamps_are_local_time_in_the_spec_timezone(state, sensors):
+    from mlops_assets.ingest.snapshots import typed_snapshot_sql
+
+    spec = _respec(sensors, **{"timezone: UTC": "timezone: Europe/Berlin"})
+    rows = sensors.rows(DAY)
+    rows[0]["ts"] = "2024-03-04 00:30:00"       # local: 23:30 UTC the day before, still the 4th here
+    rows[1]["ts"] = "2024-03-04T12:00:00Z"      # an offset is an instant, whatever the zone
+    sensors.land(state, spec, DAY, rows)
+    snapshot = ingest_day(spec, state, DAY)
+    with connect(state.warehouse_path) as con:
+        assert check_schema(con, spec, snapshot).passed
+        assert check_rows_in_partition(con, spec, snapshot).passed
+        typed = {row[0] for row in con.execute(
+            f"SELECT CAST(ts AS VARCHAR) FROM ({typed_snapshot_sql(spec, snapshot)})"
+        ).fetchall()}
+    assert {"2024-03-03 23:30:00+00", "2024-03-04 12:00:00+00"} <= typed
+    assert "2024-03-04 09:04:48+00" in typed  # 10:04:48 in Berlin (UTC+1 in March)
+
+
+@pytest.mark.parametrize(
+    "day, value, kind",
+    [(dt.date(2024, 3, 10), "2024-03-10 02:30:00", "skipped"), (dt.date(2024, 11, 3), "2024-11-03 01:30:00", "repeated")],
+)
+def test_a_local_time_the_clock_skipped_or_repeated_fails_naming_the_row(state, sensors, day, value, kind):
+    spec = _respec(sensors, **{"timezone: UTC": "timezone: America/New_York", "end_date: 2024-04-01": "end_date: 2025-01-01"})
+    rows = sensors.rows(day)
+    rows[20]["ts"] = value
+    sensors.land(state, spec, day, rows)
+    result = run_gate(state, spec, day, check_schema)
+    failure = failure_for(result, "ts")
+    assert failure.rule == "local time exists once in America/New_York"
+    assert re.fullmatch(rf"\d local time\(s\) {kind} by the clock change, e\.g\. .*'{value}'.*", failure.observed)
+    assert {"device_id": rows[20]["device_id"], "ts": value} in failure.samples
+    assert all(sample["ts"].startswith(value[:13]) for sample in failure.samples)  # that hour, no other
+
+
+def test_offsets_required_refuses_a_naive_timestamp(state, sensors):
+    spec = _respec(sensors, **{"timezone: UTC}": "timezone: UTC, offsets: required}"})
+    rows = [{**r, "ts": r["ts"] + "+00:00"} for r in sensors.rows(DAY)]
+    sensors.land(state, spec, DAY, rows)
+    assert run_gate(state, spec, DAY, check_schema).passed
+    rows[3]["ts"] = rows[3]["ts"].removesuffix("+00:00")
+    sensors.land(state, spec, DAY, rows)
+    failure = failure_for(run_gate(state, spec, DAY, check_schema), "ts")
+    assert (failure.rule, failure.observed) == ("UTC offset present", f"1 value(s) without a UTC offset, e.g. '{rows[3]['ts']}'")
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1f", "\x7f", "\x1b", "\x85"])
+def test_a_control_character_in_a_string_fails_the_schema_gate(state, sensors, sensor_spec, character):
+    rows = sensors.rows(DAY)
+    rows[5]["device_id"] = rows[5]["device_id"] + character
+    sensors.land(state, sensor_spec, DAY, rows)
+    failure = failure_for(run_gate(state, sensor_spec, DAY, check_schema), "device_id")
+    assert (failure.rule, failure.observed) == ("no control characters", "1 value(s) holding control characters")
+    assert failure.samples[0]["device_id"] == rows[5]["device_id"].encode("unicode_escape").decode("ascii")

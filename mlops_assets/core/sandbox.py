@@ -1,0 +1,141 @@
+"""The only place a spec's feature SQL ever runs: a private in-memory database holding ``base`` and
+the reference tables, with the outcome-side columns projected away before the SQL sees them.
+
+Leakage is impossible by construction rather than by recognising every route to a forbidden column
+(field access on the row struct, ``to_json`` of a row, ``COLUMNS(...)``, ``struct_extract``...):
+the relation the query reads does not hold those columns. Nothing else resolves either: the
+warehouse's snapshots, features and catalog tables are in another database, so a CTE that shadows
+a warehouse table name, a schema-qualified name or a subquery finds nothing. Once the relations are
+loaded, file access is switched off and the setting locked, so no function can read a file.
+
+Validation runs the same query in the same kind of sandbox (empty relations of the declared types),
+so feature SQL that validates is exactly feature SQL that can run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mlops_assets.core.spec import DatasetSpec, reference_table_sql
+from mlops_assets.core.sql import quote, sql_identifier
+
+BASE = "base"
+
+
+class FeatureSqlError(RuntimeError):
+    """Feature SQL cannot run on the relations it is allowed to see; the message says why."""
+
+
+def hidden_columns(spec: DatasetSpec) -> list[str]:
+    """Columns feature SQL never sees: the forbidden (outcome-side) ones and whatever the target
+    rule reads (the label is computed outside the user's SQL, from the full row)."""
+    return sorted(set(spec.forbidden_columns) | target_columns(spec))
+
+
+def target_columns(spec: DatasetSpec) -> set[str]:
+    import duckdb
+
+    from mlops_assets.core.sql import parse_select
+
+    con = duckdb.connect()
+    try:
+        lineage = parse_select(con, f"SELECT ({spec.target.expression}) AS t FROM base")
+    except (duckdb.Error, ValueError):
+        return set()  # validation reports the broken target rule
+    finally:
+        con.close()
+    return set(lineage.all_columns) & set(spec.columns)
+
+
+def visible_columns(spec: DatasetSpec) -> list[str]:
+    hidden = set(hidden_columns(spec))
+    return [name for name in spec.columns if name not in hidden]
+
+
+def wrapped_feature_sql(spec: DatasetSpec) -> str:
+    """The user's SELECT on lines of its own, so a trailing ``--`` comment cannot swallow the
+    closing parenthesis, and a trailing semicolon is not part of a subquery."""
+    body = spec.feature_sql.rstrip().rstrip(";")
+    return f"SELECT * FROM (\n{body}\n) AS feature_sql_output"
+
+
+def open_sandbox(spec: DatasetSpec, base_rows: Any | None = None, *, with_reference_rows: bool = True) -> Any:
+    """A fresh in-memory DuckDB connection holding only ``base`` and the spec's reference tables.
+
+    ``base_rows`` is an Arrow table of the day's typed rows (any hidden column in it is dropped);
+    without it ``base`` is an empty table of the declared types. Reference tables are read in full,
+    or only their columns when ``with_reference_rows`` is false (validation).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone='UTC'")
+        hidden = set(hidden_columns(spec))
+        visible = [name for name in spec.columns if name not in hidden]
+        if base_rows is None:
+            columns = ", ".join(f"{quote(n)} {spec.columns[n].type.duckdb_type}" for n in visible)
+            con.execute(f"CREATE TABLE {BASE} ({columns})")
+        else:
+            con.register("__base_rows", base_rows)
+            con.execute(f"CREATE TABLE {BASE} AS SELECT {', '.join(quote(n) for n in visible)} FROM __base_rows")
+            con.unregister("__base_rows")
+        for name, reference in spec.reference_tables.items():
+            path = spec.resolve_path(reference.path)
+            if not Path(path).is_file():
+                raise FeatureSqlError(f"reference table {name!r}: file not found: {path}")
+            limit = "" if with_reference_rows else " LIMIT 0"
+            try:
+                con.execute(f"CREATE TABLE {quote(name)} AS {reference_table_sql(reference, path)}{limit}")
+                for column in [row[0] for row in con.execute(f"DESCRIBE {quote(name)}").fetchall()]:
+                    if column in hidden:
+                        con.execute(f"ALTER TABLE {quote(name)} DROP COLUMN {sql_identifier(column)}")
+            except duckdb.Error as error:
+                raise FeatureSqlError(f"reference table {name!r} ({path}): {_first_line(error)}") from None
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def describe_feature_sql(con: Any, spec: DatasetSpec) -> list[tuple[str, str]]:
+    """(name, type) of each output column, binding the query in the sandbox ``con``."""
+    import duckdb
+
+    try:
+        return [(row[0], row[1]) for row in con.execute(f"DESCRIBE {wrapped_feature_sql(spec)}").fetchall()]
+    except duckdb.Error as error:
+        raise FeatureSqlError(_explained(spec, error)) from None
+
+
+def run_feature_sql(spec: DatasetSpec, base_rows: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """Run the spec's feature SQL over one day's rows in a sandbox: (Arrow result, column types)."""
+    import duckdb
+
+    con = open_sandbox(spec, base_rows)
+    try:
+        described = describe_feature_sql(con, spec)
+        try:
+            result = con.sql(wrapped_feature_sql(spec)).to_arrow_table()
+        except duckdb.Error as error:
+            raise FeatureSqlError(_explained(spec, error)) from None
+    finally:
+        con.close()
+    return result, described
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _explained(spec: DatasetSpec, error: BaseException) -> str:
+    first = _first_line(error)
+    tables = ", ".join([BASE, *spec.reference_tables])
+    return (
+        f"{first} (feature SQL sees only {tables}; base holds the day's rows without the outcome-side "
+        f"column(s) {json.dumps(hidden_columns(spec))})"
+    )

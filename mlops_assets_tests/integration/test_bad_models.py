@@ -180,15 +180,25 @@ def test_a_missing_model_file_is_refused_naming_it(world):
 
 
 def test_champion_evaluation_refuses_a_tampered_champion(world):
+    """The tampered champion is never scored: the evaluation records it as unverified, naming the
+    file, and the comparison gates fail, so the candidate cannot replace a champion it was never
+    compared with."""
+    from mlops_assets.evaluate.evaluation import ChampionStatus
+    from mlops_assets.gate.registry import GateThresholds, judge_evaluation
     from mlops_assets.pipeline.train_model import evaluate_and_store
 
     champion = world.train()
     world.register(champion)
     tamper_encoding(world.stored_model(champion))
     candidate = world.train()
-    with pytest.raises(ModelFilesRefused, match=ENCODING_FILE):
-        evaluate_and_store(world.spec, world.layout, world.registry, candidate, n_boot=10, seed=0,
-                           min_slice_rows=10, run_id="test")
+    evaluation = evaluate_and_store(world.spec, world.layout, world.registry, candidate, n_boot=10, seed=0,
+                                    min_slice_rows=10, run_id="test")
+    assert evaluation.champion_status is ChampionStatus.UNVERIFIED
+    assert ENCODING_FILE in evaluation.champion_note and evaluation.champion_version is None
+    verdicts = {v.check: v for v in judge_evaluation(
+        evaluation, GateThresholds(), ["check_not_worse_than_champion", "check_no_slice_regression"])}
+    assert not verdicts["check_not_worse_than_champion"].passed
+    assert not verdicts["check_no_slice_regression"].passed
 
 
 def test_candidate_evaluation_refuses_a_tampered_candidate(world):

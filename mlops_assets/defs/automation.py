@@ -75,13 +75,13 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
 
         cursor = json.loads(context.cursor) if context.cursor else {}
         last = dt.date.fromisoformat(cursor["last_trigger_day"]) if cursor.get("last_trigger_day") else None
-        policy = monitoring_policy.retrain_policy()
+        policy = monitoring_policy.plain()
         try:
             with connect(state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
                 drift = [(d, f, v) for d, f, v, _ in drift_history(con, spec.name, last) if _can_trigger(spec, f)]
                 performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.name)]
                 trigger = decide(drift, performance, last, policy) or _expired_override(con, spec, last, policy)
-                window_start = trigger.day - dt.timedelta(days=policy.window_days - 1) if trigger else None
+                window_start = trigger.day - dt.timedelta(days=policy.retrain_window_days - 1) if trigger else None
                 trainable = len(passed_feature_days(con, spec, window_start, trigger.day)) if trigger else 0
         except WarehouseBusyError:
             return dg.SkipReason("the warehouse is busy; trying again next tick")
@@ -91,13 +91,13 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         if trainable < policy.min_training_days:
             # e.g. the first days after a gap: drift is real, but a model of one day would be worse
             return dg.SkipReason(
-                f"{trigger.rule} fired on {trigger.day}, but the last {policy.window_days} days hold only "
+                f"{trigger.rule} fired on {trigger.day}, but the last {policy.retrain_window_days} days hold only "
                 f"{trainable} checked day(s) (need {policy.min_training_days}); waiting for more data"
             )
         context.update_cursor(json.dumps({"last_trigger_day": trigger.day.isoformat()}))
         return dg.RunRequest(
             run_key=trigger.run_key,
-            run_config=train_window_config(trigger.day, policy.window_days, policy.min_training_days),
+            run_config=train_window_config(trigger.day, policy.retrain_window_days, policy.min_training_days),
             tags={
                 TRIGGER_TAG: trigger.reason,
                 "mlops/trigger_rule": trigger.rule,

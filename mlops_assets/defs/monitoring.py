@@ -6,10 +6,12 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from mlops_assets.defs.config import derived_config
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.pipeline.train_model import model_name
 from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.monitor.policy import LoopPolicy
 
 MONITORING_CODE_VERSIONS = {
     "batch_predictions": "1",
@@ -27,37 +29,9 @@ EAGER_AFTER_GATES = (
 ).with_label("eager_any_day_after_gates")
 
 
-class MonitoringPolicy(dg.ConfigurableResource):
-    """Thresholds of the monitoring loop: drift levels, label delay, degradation, retraining."""
-
-    moderate_psi: float = Field(default=0.2, description="PSI at or above this is moderate drift")
-    high_psi: float = Field(default=0.3, description="PSI at or above this is high drift (retrain at once)")
-    moderate_persist_days: int = Field(default=3, description="moderate drift on this many consecutive days retrains")
-    cooldown_days: int = Field(default=7, description="after a retraining request, wait this many data days")
-    max_relative_auc_drop: float = Field(default=0.05, description="live AUC this far below test AUC is degradation")
-    label_delay_days: int = Field(default=1, description="labels of a day arrive this many days later")
-    drift_window_days: int = Field(
-        default=28,
-        description="a day's drift is measured over the N days ending on it (weather is autocorrelated: "
-        "shorter windows drift against any reference within a season)",
-    )
-    retrain_window_days: int = Field(default=28, description="a triggered retraining learns from the last N days")
-    performance_days: int = Field(default=7, description="degradation is judged on the mean live AUC of N labelled days")
-    min_training_days: int = Field(
-        default=7, description="a fired rule waits (without starting the cool-down) until the window has N checked days"
-    )
-
-    def drift_thresholds(self):
-        from mlops_assets.monitor.drift import DriftThresholds
-
-        return DriftThresholds(self.moderate_psi, self.high_psi)
-
-    def retrain_policy(self):
-        from mlops_assets.retrain.triggers import RetrainPolicy
-
-        return RetrainPolicy(self.moderate_psi, self.high_psi, self.moderate_persist_days, self.cooldown_days,
-                             self.max_relative_auc_drop, self.retrain_window_days, self.performance_days,
-                             self.min_training_days)
+class MonitoringPolicy(derived_config(LoopPolicy, dg.ConfigurableResource)):
+    """Thresholds of the monitoring loop: drift levels, label delay, degradation, retraining
+    (fields, defaults and descriptions from monitor.policy.LoopPolicy)."""
 
 
 class DriftReportConfig(dg.Config):
@@ -128,8 +102,7 @@ def build_monitoring_assets(
         day = partition_day(context)
         result, current = drift_for_day(
             spec, layout, model_registry.registry(layout, registered_name), day,
-            monitoring_policy.drift_thresholds(), context.run.run_id, monitoring_policy.drift_window_days,
-            sample_rows=config.evidently_sample_rows if config.evidently_report else 0,
+            monitoring_policy.plain(), context.run.run_id, sample_rows=config.evidently_sample_rows if config.evidently_report else 0,
         )
         metadata: dict[str, Any] = {
             "max_psi": dg.MetadataValue.float(max(result.psi.values())),

@@ -24,6 +24,7 @@ from mlops_assets.monitor.psi import (
     proportions_from_counts,
     psi,
 )
+from mlops_assets.monitor.policy import LoopPolicy
 from mlops_assets.monitor.scoring import ScoringError, predictions_table, require_checked_features
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind
 from mlops_assets.core.sql import quote, sql_string
@@ -48,19 +49,6 @@ DRIFT_DDL = (
     )
     """,
 )
-
-
-@dataclass(frozen=True)
-class DriftThresholds:
-    moderate: float = 0.2
-    high: float = 0.3
-
-    def level(self, value: float) -> str:
-        if value >= self.high:
-            return "high"
-        if value >= self.moderate:
-            return "moderate"
-        return "none"
 
 
 @dataclass(frozen=True)
@@ -113,12 +101,11 @@ def drift_for_day(
     layout: StateLayout,
     registry: Any,
     day: dt.date,
-    thresholds: DriftThresholds,
+    policy: LoopPolicy,
     run_id: str | None,
-    window_days: int = 28,
     sample_rows: int = 0,
 ) -> tuple[DriftResult, Any]:
-    """PSI of each feature and of the predictions over the ``window_days`` days ending on ``day``
+    """PSI of each feature and of the predictions over the policy's ``drift_window_days`` days ending on ``day``
     (one day alone is too narrow: its weather and weekday cover a sliver of any reference, and
     weather is autocorrelated, so windows much shorter than the reference drift within a season), recorded
     in drift_history under ``day``.
@@ -141,7 +128,7 @@ def drift_for_day(
         window_file = sql_string(str(Path(folder) / "window.parquet"))
         with connect(layout.warehouse_path) as con:
             require_checked_features(con, spec, day)  # the day itself must have checked features
-            window = sorted(passed_feature_days(con, spec, day - dt.timedelta(days=window_days - 1), day))
+            window = sorted(passed_feature_days(con, spec, day - dt.timedelta(days=policy.drift_window_days - 1), day))
             days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in window)
             scored_today = con.execute(
                 f"SELECT count(*) FROM {predictions_table(spec)} WHERE {quote(DAY_COLUMN)} = ? AND model_sha256 = ?",
@@ -172,7 +159,7 @@ def drift_for_day(
             ).df() if sample_rows > 0 else None
         finally:
             scratch.close()
-    levels = {name: thresholds.level(value) for name, value in psi_values.items()}
+    levels = {name: policy.drift_level(value) for name, value in psi_values.items()}
     result = DriftResult(day, psi_values, levels, champion.tags["snapshot_hash"], champion.version, rows)
     now = dt.datetime.now(dt.timezone.utc)
     with connect(layout.warehouse_path) as con, transaction(con):

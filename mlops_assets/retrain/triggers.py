@@ -10,17 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class RetrainPolicy:
-    moderate_psi: float = 0.2
-    high_psi: float = 0.3
-    moderate_persist_days: int = 3
-    cooldown_days: int = 7
-    max_relative_auc_drop: float = 0.05
-    window_days: int = 28
-    performance_days: int = 7  # live AUC is judged on the mean of this many labelled days
-    min_training_days: int = 7  # a triggered retraining waits until its window holds this many days
+from mlops_assets.monitor.policy import LoopPolicy
 
 
 @dataclass(frozen=True)
@@ -39,7 +29,7 @@ def decide(
     drift_rows: list[tuple[dt.date, str, float]],
     performance_rows: list[tuple[dt.date, str, float | None, float | None]],
     last_trigger_day: dt.date | None,
-    policy: RetrainPolicy,
+    policy: LoopPolicy,
 ) -> Trigger | None:
     """The first rule that fires on the latest day with data, unless still cooling down.
 

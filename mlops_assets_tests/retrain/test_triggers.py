@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
-from mlops_assets.retrain.triggers import RetrainPolicy, Trigger, decide
+from mlops_assets.monitor.policy import LoopPolicy
+from mlops_assets.retrain.triggers import Trigger, decide
 
-POLICY = RetrainPolicy()  # moderate 0.2, high 0.3, persist 3 days, cool-down 7 days, 5% AUC drop
+POLICY = LoopPolicy()  # moderate 0.2, high 0.3, persist 3 days, cool-down 7 days, 5% AUC drop
 D0 = dt.date(2013, 7, 1)
 FEATURES = ("origin_temp", "origin_dewpoint", "carrier", "distance")
 
@@ -138,7 +139,7 @@ def test_cooldown_also_blocks_degradation():
 
 
 def test_custom_policy_thresholds_are_respected():
-    strict = RetrainPolicy(high_psi=2.0, moderate_psi=1.0, moderate_persist_days=1)
+    strict = LoopPolicy(high_psi=2.0, moderate_psi=1.0, moderate_persist_days=1)
     assert decide(drift([day(0)], {"origin_temp": 1.5}), [], None, strict).rule == "persistent_moderate_drift"
     assert decide(drift([day(0)], {"origin_temp": 0.9}), [], None, strict) is None
 

@@ -5,7 +5,8 @@
 - monitoring_automation_sensor (RUNNING): declarative automation scores a day and computes its drift
   as soon as its features exist and every blocking check upstream passed.
 - retraining_sensor (RUNNING): reads the drift and performance history and requests train_job on
-  high drift, persistent moderate drift or degraded live AUC, with a cool-down; the reason travels
+  high drift, persistent moderate drift (of the drift statistic the monitoring policy names) or
+  degraded live AUC, with a cool-down; the reason travels
   as run tags into MLflow, the ledger and the model card.
 - run_failure_alert_sensor (RUNNING): every failed run becomes a row in `alerts` (and a webhook post).
 - weekly_retraining_schedule, daily_monitoring_schedule (STOPPED): for live data on the wall clock.
@@ -67,7 +68,8 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         ),
     )
     def retraining_sensor(context: dg.SensorEvaluationContext, state: StateResource, monitoring_policy: MonitoringPolicy):
-        from mlops_assets.monitor.drift import drift_history
+        from mlops_assets.monitor.drift import can_trigger_retraining
+        from mlops_assets.monitor.drift_store import drift_history
         from mlops_assets.monitor.performance import performance_history
         from mlops_assets.retrain.triggers import decide
         from mlops_assets.train.snapshot import passed_feature_days
@@ -78,7 +80,8 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         policy = monitoring_policy.plain()
         try:
             with connect(state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
-                drift = [(d, f, v) for d, f, v, _ in drift_history(con, spec.name, last) if _can_trigger(spec, f)]
+                drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.name, last)
+                         if can_trigger_retraining(spec, f)]
                 performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.name)]
                 trigger = decide(drift, performance, last, policy) or _expired_override(con, spec, last, policy)
                 window_start = trigger.day - dt.timedelta(days=policy.retrain_window_days - 1) if trigger else None
@@ -123,11 +126,6 @@ def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     if last is not None and (latest - last).days < policy.cooldown_days:
         return None
     return override_expired(moves[-1].to_version, moves[-1].overrides, latest, dt.datetime.now(dt.timezone.utc))
-
-
-def _can_trigger(spec: DatasetSpec, feature: str) -> bool:
-    """Prediction drift always counts; a feature counts unless its spec opts it out."""
-    return feature not in spec.features or spec.features[feature].drift_triggers_retraining
 
 
 def train_window_config(end: dt.date, window_days: int, min_days: int = 3) -> dict:

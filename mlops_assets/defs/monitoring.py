@@ -15,9 +15,9 @@ from mlops_assets.monitor.policy import LoopPolicy
 
 MONITORING_CODE_VERSIONS = {
     "batch_predictions": "1",
-    "drift_report": "1",
+    "drift_report": "2",  # 2: every statistic of the registry, recorded one row per statistic
     "live_performance": "1",
-    "monitoring_timeline": "1",
+    "monitoring_timeline": "2",  # 2: drift by the policy's statistic, only features that can trigger
 }
 LABEL_ARRIVAL_OFFSET_DAYS = 1
 # Run a day as soon as its inputs exist and every blocking check upstream passed. eager() alone only
@@ -88,27 +88,37 @@ def build_monitoring_assets(
         pool=WAREHOUSE_POOL,
         automation_condition=EAGER_AFTER_GATES,
         description=(
-            "PSI of every feature and of the predictions against the champion's own training "
-            "snapshot, with bins pinned from that reference (deciles, categories, a null bin), "
-            "recorded in drift_history every day. An Evidently HTML report on a bounded sample is "
-            "linked for people; the gating numbers are our PSI."
+            "Every drift statistic (PSI, ...) of every feature and of the predictions against the "
+            "champion's own training snapshot, with bins pinned from that reference (deciles, "
+            "categories, a null bin), recorded in drift_history every day, one row per statistic. "
+            "Levels are those of the statistic the monitoring policy names. An Evidently HTML report "
+            "on a bounded sample is linked for people; the triggering numbers are our statistics."
         ),
     )
     def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, state: StateResource,
                      model_registry: ModelRegistryResource, monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
-        from mlops_assets.monitor.drift import drift_for_day, write_evidently_report
+        from mlops_assets.monitor.drift import can_trigger_retraining, drift_for_day, write_evidently_report
+        from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
         layout = state.layout()
         day = partition_day(context)
+        policy = monitoring_policy.plain()
         result, current = drift_for_day(
-            spec, layout, model_registry.registry(layout, registered_name), day,
-            monitoring_policy.plain(), context.run.run_id, sample_rows=config.evidently_sample_rows if config.evidently_report else 0,
+            spec, layout, model_registry.registry(layout, registered_name), day, policy, context.run.run_id,
+            sample_rows=config.evidently_sample_rows if config.evidently_report else 0,
         )
+        trigger = policy.drift_statistic
+
+        def drifted(level: str) -> dg.MetadataValue:
+            found = result.drifted(trigger, level)
+            return dg.MetadataValue.json({f: round(v, 4) for f, v in found.items() if can_trigger_retraining(spec, f)})
+
         metadata: dict[str, Any] = {
-            "max_psi": dg.MetadataValue.float(max(result.psi.values())),
-            "high_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in result.drifted("high").items()}),
-            "moderate_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in result.drifted("moderate").items()}),
-            "psi": _psi_table(result),
+            **{f"max_{name}": dg.MetadataValue.float(max(result.statistic(name).values())) for name in DRIFT_STATISTICS},
+            "trigger_statistic": trigger,
+            "high_drift": drifted("high"),  # of features that can trigger retraining
+            "moderate_drift": drifted("moderate"),
+            "statistics": _statistics_table(spec, result, trigger),
             "champion_version": result.champion_version,
             "reference_snapshot": result.reference_snapshot,
         }
@@ -117,7 +127,7 @@ def build_monitoring_assets(
             write_evidently_report(layout, spec, result, current, path, config.evidently_sample_rows)
             metadata["evidently_report"] = dg.MetadataValue.path(str(path))
         return dg.MaterializeResult(
-            data_version=dg.DataVersion(f"{result.reference_snapshot[:16]}-{max(result.psi.values()):.6f}"),
+            data_version=dg.DataVersion(f"{result.reference_snapshot[:16]}-{max(result.statistic(trigger).values()):.6f}"),
             metadata=metadata,
         )
 
@@ -172,12 +182,13 @@ def build_monitoring_assets(
             "and the champion's live AUC over time, as a table and a plot."
         ),
     )
-    def monitoring_timeline(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+    def monitoring_timeline(context: dg.AssetExecutionContext, state: StateResource,
+                            monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
         from mlops_assets.monitor.timeline import build_timeline, plot_timeline, timeline_markdown
         from mlops_assets.evaluate.plots import png_markdown
 
         layout = state.layout()
-        timeline = build_timeline(spec, layout, retraining_runs(context.instance))
+        timeline = build_timeline(spec, layout, retraining_runs(context.instance), monitoring_policy.plain())
         plot = plot_timeline(timeline, layout.reports_dir / spec.name / "timeline.png")
         return dg.MaterializeResult(
             metadata={
@@ -209,10 +220,17 @@ def retraining_runs(instance: dg.DagsterInstance) -> list[dict[str, Any]]:
     ]
 
 
-def _psi_table(result):
+def _statistics_table(spec: DatasetSpec, result, trigger: str):
+    """One row per feature: every statistic, the level of the triggering one, whether it can trigger."""
     from mlops_assets.defs.metadata import records_table
+    from mlops_assets.monitor.drift import can_trigger_retraining
+    from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
-    rows = [{"feature": feature, "psi": value, "level": result.levels[feature]}
-            for feature, value in sorted(result.psi.items(), key=lambda kv: -kv[1])]
-    return records_table(rows, {"feature": ("string", ""), "psi": ("float", "against the champion's training data"),
-                                "level": ("string", "none / moderate / high")})
+    rows = [{"feature": feature, **values, "level": result.levels[feature][trigger],
+             "triggers_retraining": can_trigger_retraining(spec, feature)}
+            for feature, values in sorted(result.values.items(), key=lambda kv: -kv[1][trigger])]
+    columns = {"feature": ("string", "")}
+    columns |= {name: ("float", f"{s.label}: {s.description}") for name, s in DRIFT_STATISTICS.items()}
+    columns |= {"level": ("string", f"none / moderate / high, by {DRIFT_STATISTICS[trigger].label}"),
+                "triggers_retraining": ("bool", "false when the spec opts the feature out")}
+    return records_table(rows, columns)

@@ -1,7 +1,9 @@
 """The monitoring loop's policy, declared once: drift levels, windows, degradation, retraining.
 
 The Dagster resource ``monitoring_policy`` (defs/monitoring.py) is derived from this dataclass, so
-a default or its meaning is changed here and nowhere else.
+a default or its meaning is changed here and nowhere else. Every drift statistic is recorded; the
+policy names the one whose levels trigger retraining, and its levels default to the statistic's own
+(declared with it in monitor/statistics.py).
 """
 
 from __future__ import annotations
@@ -9,12 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlops_assets.core.settings import setting
+from mlops_assets.monitor.statistics import DRIFT_STATISTICS, drift_statistic
+
+_OWN_LEVELS = "; default: the statistic's own ({})"
+
+
+def _own(level: str) -> str:
+    return _OWN_LEVELS.format(", ".join(f"{s.label} {getattr(s, level):g}" for s in DRIFT_STATISTICS.values()))
 
 
 @dataclass(frozen=True)
 class LoopPolicy:
-    moderate_psi: float = setting(0.2, "PSI at or above this is moderate drift")
-    high_psi: float = setting(0.3, "PSI at or above this is high drift (retrain at once)")
+    drift_statistic: str = setting(
+        "psi", f"the drift statistic whose levels trigger retraining (all are recorded): {', '.join(DRIFT_STATISTICS)}"
+    )
+    moderate_drift: float | None = setting(None, "drift_statistic at or above this is moderate drift" + _own("moderate"))
+    high_drift: float | None = setting(
+        None, "drift_statistic at or above this is high drift (retrain at once)" + _own("high")
+    )
     moderate_persist_days: int = setting(3, "moderate drift on this many consecutive days retrains")
     cooldown_days: int = setting(7, "after a retraining request, wait this many data days")
     max_relative_auc_drop: float = setting(0.05, "live AUC this far below test AUC is degradation")
@@ -30,9 +44,24 @@ class LoopPolicy:
         7, "a fired rule waits (without starting the cool-down) until the window has N checked days"
     )
 
-    def drift_level(self, value: float) -> str:
-        if value >= self.high_psi:
+    def __post_init__(self) -> None:
+        moderate, high = self.levels(self.drift_statistic)  # an unknown statistic is named here
+        if moderate > high:
+            raise ValueError(f"moderate drift ({moderate:g}) is above high drift ({high:g}) for {self.drift_statistic}")
+
+    def levels(self, statistic: str) -> tuple[float, float]:
+        """The moderate and high values of ``statistic``: the policy's for the triggering statistic
+        when it sets them, else the statistic's own."""
+        declared = drift_statistic(statistic)
+        if statistic != self.drift_statistic:
+            return declared.moderate, declared.high
+        return (declared.moderate if self.moderate_drift is None else self.moderate_drift,
+                declared.high if self.high_drift is None else self.high_drift)
+
+    def drift_level(self, statistic: str, value: float) -> str:
+        moderate, high = self.levels(statistic)
+        if value >= high:
             return "high"
-        if value >= self.moderate_psi:
+        if value >= moderate:
             return "moderate"
         return "none"

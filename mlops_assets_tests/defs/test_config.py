@@ -40,7 +40,7 @@ def test_every_field_default_and_description_comes_from_the_dataclass(plain, der
 
 
 def test_the_derived_config_builds_the_dataclass_by_keyword():
-    assert MonitoringPolicy(cooldown_days=2, high_psi=0.9).plain() == LoopPolicy(cooldown_days=2, high_psi=0.9)
+    assert MonitoringPolicy(cooldown_days=2, high_drift=0.9).plain() == LoopPolicy(cooldown_days=2, high_drift=0.9)
     config = WindowConfig(end="2013-07-01", days=5)
     assert WindowConfig().start == "2013-01-01"  # dates travel as ISO text
     assert config.plain() == Window(end=dt.date(2013, 7, 1), days=5)

@@ -22,7 +22,7 @@ from mlops_assets.defs.monitoring import MonitoringPolicy
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.ingest.landing import file_sha256, landing_path
 from mlops_assets.monitor.alerts import alerts
-from mlops_assets.monitor.drift import DRIFT_DDL
+from mlops_assets.monitor.drift_store import record_day
 from mlops_assets.monitor.performance import PERFORMANCE_DDL
 from mlops_assets.core.warehouse import connect
 
@@ -115,17 +115,12 @@ def test_landing_sensor_ignores_badly_named_and_unsafe_files(defs, instance, sta
 # -- retraining sensor -------------------------------------------------------------------------------
 
 
-def add_drift(state, day: dt.date, values: dict[str, float], quiet: float = 0.03) -> None:
+def add_drift(state, day: dt.date, values: dict[str, float], quiet: float = 0.03, statistic: str = "psi") -> None:
+    """The day's drift: ``values`` for the named features, ``quiet`` for the other FEATURES."""
+    rows = [(feature, statistic, value, "level unread by the sensor") for feature, value in
+            ({feature: quiet for feature in FEATURES} | values).items()]
     with connect(state.warehouse_path) as con:
-        for statement in DRIFT_DDL:
-            con.execute(statement)
-        for feature in FEATURES:
-            value = values.get(feature, quiet)
-            level = "high" if value >= 0.3 else ("moderate" if value >= 0.2 else "none")
-            con.execute(
-                "INSERT INTO drift_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ["nycflights", day, feature, value, level, "snap", "1", dt.datetime.now(dt.timezone.utc), None],
-            )
+        record_day(con, "nycflights", day, rows, "snap", "1", None)
 
 
 def add_performance(state, day: dt.date, auc: float, reference: float = 0.75) -> None:
@@ -337,12 +332,7 @@ def test_unreachable_webhook_is_recorded_not_raised(defs, state, monkeypatch, tm
 
 def test_drift_on_a_feature_opted_out_in_the_spec_does_not_retrain(defs, instance, state, spec):
     assert not spec.features["origin_late_rate_7d"].drift_triggers_retraining
-    add_drift(state, JULY, {})
-    with connect(state.warehouse_path) as con:
-        con.execute(
-            "INSERT INTO drift_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ["nycflights", JULY, "origin_late_rate_7d", 2.5, "high", "snap", "1", dt.datetime.now(dt.timezone.utc), None],
-        )
+    add_drift(state, JULY, {"origin_late_rate_7d": 2.5})
     data = tick(defs, instance, "retraining_sensor", None)
     assert data.run_requests == [] and "no drift or degradation rule fired" in data.skip_message
     add_drift(state, JULY + dt.timedelta(days=1), {"origin_temp": 0.9})  # a feature that does count

@@ -18,10 +18,11 @@ def day(i: int) -> dt.date:
     return D0 + dt.timedelta(days=i)
 
 
-def drift(days, values: dict[str, float] | None = None, quiet: float = 0.02) -> list[tuple[dt.date, str, float]]:
+def drift(days, values: dict[str, float] | None = None, quiet: float = 0.02,
+          statistic: str = "psi") -> list[tuple[dt.date, str, str, float]]:
     """One row per feature per day: ``values`` for the named features, ``quiet`` for the rest."""
     values = values or {}
-    return [(d, f, values.get(f, quiet)) for d in days for f in FEATURES]
+    return [(d, f, statistic, values.get(f, quiet)) for d in days for f in FEATURES]
 
 
 def perf(d: dt.date, auc: float | None = 0.70, reference: float = 0.75, version: str = "1"):
@@ -43,8 +44,8 @@ def test_quiet_week_triggers_nothing():
 
 
 def test_one_high_day_triggers_high_drift_naming_features_and_values():
-    rows = drift([day(0), day(1)]) + [(day(2), "origin_temp", 1.2345), (day(2), "origin_dewpoint", 0.3),
-                                      (day(2), "carrier", 0.29), (day(2), "distance", 0.01)]
+    rows = drift([day(0), day(1)]) + drift([day(2)], {"origin_temp": 1.2345, "origin_dewpoint": 0.3,
+                                                      "carrier": 0.29, "distance": 0.01})
     trigger = decide(rows, [], None, POLICY)
     assert trigger is not None
     assert trigger.rule == "high_drift"
@@ -139,7 +140,7 @@ def test_cooldown_also_blocks_degradation():
 
 
 def test_custom_policy_thresholds_are_respected():
-    strict = LoopPolicy(high_psi=2.0, moderate_psi=1.0, moderate_persist_days=1)
+    strict = LoopPolicy(high_drift=2.0, moderate_drift=1.0, moderate_persist_days=1)
     assert decide(drift([day(0)], {"origin_temp": 1.5}), [], None, strict).rule == "persistent_moderate_drift"
     assert decide(drift([day(0)], {"origin_temp": 0.9}), [], None, strict) is None
 
@@ -175,3 +176,19 @@ def test_an_expired_override_requests_retraining_and_an_active_one_does_not():
     assert "v4" in trigger.reason and "check_calibration" in trigger.reason and "2026-11-20" in trigger.reason
     assert override_expired("4", overrides, dt.date(2026, 11, 24), dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)) is None
     assert override_expired("4", [], dt.date(2026, 11, 24), now) is None
+
+
+def test_only_the_policys_statistic_is_read():
+    # huge values of a statistic the policy does not name trigger nothing; the named one does
+    assert decide(drift([day(0)], {"origin_temp": 5.0}, statistic="another"), [], None, POLICY) is None
+    rows = drift([day(0)], {"origin_temp": 5.0}, statistic="another") + drift([day(0)], {"carrier": 0.4})
+    trigger = decide(rows, [], None, POLICY)
+    assert trigger.rule == "high_drift" and trigger.features == {"carrier": 0.4}
+    assert "(PSI >= 0.3)" in trigger.reason
+
+
+def test_a_policy_naming_an_unknown_statistic_or_crossed_levels_is_refused():
+    with pytest.raises(ValueError, match=r"unknown drift statistic 'kl'; known: psi"):
+        LoopPolicy(drift_statistic="kl")
+    with pytest.raises(ValueError, match=r"moderate drift \(0.5\) is above high drift \(0.3\) for psi"):
+        LoopPolicy(moderate_drift=0.5)

@@ -12,6 +12,7 @@ from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.pipeline.train_model import model_name
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.monitor.policy import LoopPolicy
+from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
 MONITORING_CODE_VERSIONS = {
     "batch_predictions": "1",
@@ -88,7 +89,8 @@ def build_monitoring_assets(
         pool=WAREHOUSE_POOL,
         automation_condition=EAGER_AFTER_GATES,
         description=(
-            "Every drift statistic (PSI, ...) of every feature and of the predictions against the "
+            f"Every drift statistic ({', '.join(s.label for s in DRIFT_STATISTICS.values())}) of every "
+            "feature and of the predictions against the "
             "champion's own training snapshot, with bins pinned from that reference (deciles, "
             "categories, a null bin), recorded in drift_history every day, one row per statistic. "
             "Levels are those of the statistic the monitoring policy names. An Evidently HTML report "
@@ -98,7 +100,6 @@ def build_monitoring_assets(
     def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, state: StateResource,
                      model_registry: ModelRegistryResource, monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
         from mlops_assets.monitor.drift import can_trigger_retraining, drift_for_day, write_evidently_report
-        from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
         layout = state.layout()
         day = partition_day(context)
@@ -224,7 +225,6 @@ def _statistics_table(spec: DatasetSpec, result, trigger: str):
     """One row per feature: every statistic, the level of the triggering one, whether it can trigger."""
     from mlops_assets.defs.metadata import records_table
     from mlops_assets.monitor.drift import can_trigger_retraining
-    from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
     rows = [{"feature": feature, **values, "level": result.levels[feature][trigger],
              "triggers_retraining": can_trigger_retraining(spec, feature)}

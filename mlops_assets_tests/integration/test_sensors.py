@@ -337,3 +337,23 @@ def test_drift_on_a_feature_opted_out_in_the_spec_does_not_retrain(defs, instanc
     assert data.run_requests == [] and "no drift or degradation rule fired" in data.skip_message
     add_drift(state, JULY + dt.timedelta(days=1), {"origin_temp": 0.9})  # a feature that does count
     assert len(tick(defs, instance, "retraining_sensor", None).run_requests) == 1
+
+
+def test_a_policy_naming_js_distance_triggers_on_its_levels(instance, state, spec):
+    # carrier moved by JS distance only; PSI stayed quiet on every feature
+    rows = [(f, "psi", 0.03, "") for f in FEATURES]
+    rows += [(f, "js_distance", 0.3 if f == "carrier" else 0.02, "") for f in FEATURES]
+    with connect(state.warehouse_path) as con:
+        record_day(con, "nycflights", JULY, rows, "snap", "1", None)
+
+    def policy(**fields) -> dg.Definitions:
+        return build_definitions(spec, StateResource(state_dir=str(state.root)),
+                                 MonitoringPolicy(min_training_days=0, **fields))
+
+    assert tick(policy(), instance, "retraining_sensor", None).run_requests == []
+    [request] = tick(policy(drift_statistic="js_distance"), instance, "retraining_sensor", None).run_requests
+    assert request.tags["mlops/trigger_rule"] == "high_drift"
+    assert json.loads(request.tags["mlops/trigger_features"]) == {"carrier": 0.3}
+    assert "(JS distance >= 0.23)" in request.tags[TRIGGER_TAG]
+    # the policy's own levels for the statistic it names
+    assert tick(policy(drift_statistic="js_distance", high_drift=0.5), instance, "retraining_sensor", None).run_requests == []

@@ -192,3 +192,22 @@ def test_a_policy_naming_an_unknown_statistic_or_crossed_levels_is_refused():
         LoopPolicy(drift_statistic="kl")
     with pytest.raises(ValueError, match=r"moderate drift \(0.5\) is above high drift \(0.3\) for psi"):
         LoopPolicy(moderate_drift=0.5)
+
+
+def test_naming_js_distance_with_its_own_levels_changes_what_triggers():
+    from mlops_assets.monitor.statistics import measure
+
+    # one day on which carrier's mass moved 10 points from its top category to a rare one: PSI
+    # stays under moderate, JS distance is 0.13; the default policy (PSI) does nothing
+    reference, window = [0.4, 0.3, 0.2, 0.1], [0.3, 0.3, 0.2, 0.2]
+    values = measure(reference, window)
+    assert values["psi"] < POLICY.levels("psi")[0] and values["js_distance"] == pytest.approx(0.132, abs=1e-3)
+    rows = [row for name, value in values.items() for row in drift([day(0)], {"carrier": value}, 0.0, name)]
+    assert decide(rows, [], None, POLICY) is None
+    assert decide(rows, [], None, LoopPolicy(drift_statistic="js_distance")) is None  # its defaults: 0.19 / 0.23
+    sensitive = LoopPolicy(drift_statistic="js_distance", moderate_drift=0.05, high_drift=0.1)
+    trigger = decide(rows, [], None, sensitive)
+    assert trigger.rule == "high_drift" and trigger.features == {"carrier": pytest.approx(0.132, abs=1e-3)}
+    assert "(JS distance >= 0.1)" in trigger.reason
+    # the levels the policy sets are the triggering statistic's only
+    assert sensitive.levels("psi") == (0.2, 0.3) and sensitive.levels("js_distance") == (0.05, 0.1)

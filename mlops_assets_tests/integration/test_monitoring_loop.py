@@ -177,6 +177,23 @@ def test_summer_weather_drifts_high_on_first_scored_day(scenario):
         assert high[feature] >= 0.3
 
 
+def test_drift_report_shows_every_statistic_and_what_can_trigger(scenario):
+    from mlops_assets.monitor.statistics import DRIFT_STATISTICS
+
+    event = scenario.instance.get_latest_materialization_event(dg.AssetKey("drift_report"))
+    metadata = event.asset_materialization.metadata
+    assert metadata["trigger_statistic"].value == "psi"
+    table = metadata["statistics"].value
+    assert {c.name for c in table.schema.columns} == {"feature", "level", "triggers_retraining", *DRIFT_STATISTICS}
+    rows = {record.data["feature"]: record.data for record in table.records}
+    assert set(rows) == set(scenario.spec.features) | {"__prediction__"}
+    for name in DRIFT_STATISTICS:
+        assert metadata[f"max_{name}"].value == pytest.approx(max(row[name] for row in rows.values()), abs=1e-6)
+    opted_out = [f for f, feature in scenario.spec.features.items() if not feature.drift_triggers_retraining]
+    assert opted_out and all(rows[f]["triggers_retraining"] is False for f in opted_out)
+    assert not set(opted_out) & (set(metadata["high_drift"].value) | set(metadata["moderate_drift"].value))
+
+
 def retraining(scenario) -> dg.ExecuteInProcessResult:
     results = scenario.retrain_results()
     assert len(results) == 1, {day: len(r) for day, r in scenario.retrains.items()}

@@ -128,8 +128,12 @@ def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     return override_expired(moves[-1].to_version, moves[-1].overrides, latest, dt.datetime.now(dt.timezone.utc))
 
 
-def train_window_config(end: dt.date, window_days: int, min_days: int = 3) -> dict:
-    config = {"end_date": end.isoformat(), "last_n_days": window_days, "min_days": min_days}
+def train_window_config(end: dt.date, window_days: int, min_days: int | None = None) -> dict:
+    """training_snapshot's run config for the ``window_days`` days ending on ``end``; without
+    ``min_days`` its default (train.snapshot.TrainingWindow) applies."""
+    config: dict = {"end_date": end.isoformat(), "last_n_days": window_days}
+    if min_days is not None:
+        config["min_days"] = min_days
     return {"ops": {"training_snapshot": {"config": config}}}
 
 

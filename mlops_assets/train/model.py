@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mlops_assets.core.spec import DatasetSpec, FeatureKind
+from mlops_assets.train.tuning import TuningBudget
 
 MODEL_FILE = "model.json"
 # Training data reaches xgboost in batches of this many rows, through a QuantileDMatrix: only
@@ -70,15 +71,6 @@ class FeatureEncoding:
     @classmethod
     def from_json(cls, text: str) -> "FeatureEncoding":
         return cls(**json.loads(text))
-
-
-@dataclass(frozen=True)
-class TuningBudget:
-    trials: int = 8
-    seed: int = 42
-    max_rounds: int = 300
-    early_stopping_rounds: int = 25
-    nthread: int = 2
 
 
 @dataclass

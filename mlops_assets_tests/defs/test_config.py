@@ -57,3 +57,27 @@ def test_a_field_without_a_description_or_default_is_refused():
         derived_config(Undocumented, dg.Config)
     with pytest.raises(ValueError, match="needs a description"):
         setting(3, "")
+
+
+def test_the_model_configs_are_derived_from_their_dataclasses():
+    from mlops_assets.defs.model import EvaluationConfig, TrainingWindowConfig, TuningConfig
+    from mlops_assets.evaluate.settings import EvaluationSettings
+    from mlops_assets.train.snapshot import TrainingWindow
+    from mlops_assets.train.tuning import TuningBudget
+
+    for plain, derived in ((TrainingWindow, TrainingWindowConfig), (TuningBudget, TuningConfig),
+                           (EvaluationSettings, EvaluationConfig)):
+        assert set(_schema_fields(derived)) == {field.name for field in dataclasses.fields(plain)}
+        assert derived().plain() == plain()
+    window = TrainingWindowConfig(end_date="2013-07-01", last_n_days=28, min_days=0).plain()
+    assert window == TrainingWindow(end_date=dt.date(2013, 7, 1), last_n_days=28, min_days=0)
+    assert TuningConfig(trials=2, nthread=1).plain() == TuningBudget(trials=2, nthread=1)
+
+
+def test_the_weekly_schedules_window_keeps_training_snapshots_default_min_days():
+    from mlops_assets.defs.automation import train_window_config
+    from mlops_assets.defs.model import TrainingWindowConfig
+
+    config = train_window_config(dt.date(2013, 7, 1), 28)["ops"]["training_snapshot"]["config"]
+    assert config == {"end_date": "2013-07-01", "last_n_days": 28}
+    assert TrainingWindowConfig(**config).plain().min_days == TrainingWindowConfig().plain().min_days

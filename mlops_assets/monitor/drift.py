@@ -145,8 +145,9 @@ def drift_for_day(
             values = relation_statistics(scratch, current, bins, spec)
             # the champion's scores over the whole window (earlier days may have been scored by an older
             # champion, whose scores are not comparable with this reference)
-            scores = bins[PREDICTION_FEATURE]
-            values[PREDICTION_FEATURE] = measure(scores.expected, proportions(scores, relation_predictions(scratch, current, model)))
+            scores = relation_predictions(scratch, current, model)
+            values[PREDICTION_FEATURE] = measure(bins[PREDICTION_FEATURE].expected,
+                                                 proportions(bins[PREDICTION_FEATURE], scores))
             rows = scratch.sql(f"SELECT count(*) FROM {current}").fetchall()[0][0]
             sample = scratch.sql(
                 f"SELECT * FROM {current} USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE (0)"

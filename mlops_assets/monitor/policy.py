@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlops_assets.core.settings import setting
-from mlops_assets.monitor.statistics import DRIFT_STATISTICS, drift_statistic
+from mlops_assets.monitor.statistics import DRIFT_STATISTICS, PSI, drift_statistic
 
 _OWN_LEVELS = "; default: the statistic's own ({})"
 
@@ -23,7 +23,7 @@ def _own(level: str) -> str:
 @dataclass(frozen=True)
 class LoopPolicy:
     drift_statistic: str = setting(
-        "psi", f"the drift statistic whose levels trigger retraining (all are recorded): {', '.join(DRIFT_STATISTICS)}"
+        PSI.name, f"the drift statistic whose levels trigger retraining (all are recorded): {', '.join(DRIFT_STATISTICS)}"
     )
     moderate_drift: float | None = setting(None, "drift_statistic at or above this is moderate drift" + _own("moderate"))
     high_drift: float | None = setting(

@@ -17,11 +17,12 @@ from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import EVALUATION_ASSET
 from mlops_assets.core.warehouse import connect
 from mlops_assets.monitor.policy import LoopPolicy
+from mlops_assets.monitor.statistics import PSI
 
 
 @dataclass
 class Timeline:
-    statistic: str = "PSI"  # the label of the drift statistic shown
+    statistic: str = PSI.label  # the label of the drift statistic shown
     drift_days: list[dict[str, Any]] = field(default_factory=list)  # day, level, max value, drifted features
     not_triggering: dict[str, int] = field(default_factory=dict)  # opted-out feature -> days it drifted
     retrainings: list[dict[str, Any]] = field(default_factory=list)  # run, trigger, outcome, failed gates

@@ -1,8 +1,9 @@
 """Dagster config and resources derived from the plain dataclasses that declare their defaults.
 
 A Dagster class built here has one field per field of the dataclass, by name, with its type,
-default and description (``core.settings.setting``); ``plain()`` builds the dataclass back by
-keyword. Dagster config has no date type, so dates travel as ISO text.
+default and description (``core.settings.setting``), and no other: an unknown field is refused.
+``plain()`` builds the dataclass back by keyword. Dagster config has no date type, so dates travel
+as ISO text.
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ def derived_config(plain: type, base: type) -> type:
         if _is_date(kind):
             kind, default = str | None, default.isoformat() if default else None
         definitions[field.name] = (kind, pydantic.Field(default=default, description=description_of(field)))
-    derived = pydantic.create_model(f"{plain.__name__}Fields", __base__=base, **definitions)
-    derived.plain = _plain_builder(plain, hints)
-    return derived
+    fields = pydantic.create_model(f"{plain.__name__}Fields", __base__=base, **definitions)
+    return type(f"{plain.__name__}Config", (fields,), {
+        # a misspelt or renamed field is refused by name, not silently ignored (pydantic's default)
+        "model_config": pydantic.ConfigDict(extra="forbid"),
+        "plain": _plain_builder(plain, hints),
+        "__module__": __name__,
+    })
 
 
 def _plain_builder(plain: type, hints: dict[str, Any]):

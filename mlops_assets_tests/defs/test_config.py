@@ -81,3 +81,12 @@ def test_the_weekly_schedules_window_keeps_training_snapshots_default_min_days()
     config = train_window_config(dt.date(2013, 7, 1), 28)["ops"]["training_snapshot"]["config"]
     assert config == {"end_date": "2013-07-01", "last_n_days": 28}
     assert TrainingWindowConfig(**config).plain().min_days == TrainingWindowConfig().plain().min_days
+
+
+def test_an_unknown_or_renamed_field_is_refused_by_name():
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match=r"high_psi\n  Extra inputs are not permitted"):
+        MonitoringPolicy(high_psi=0.9)  # renamed high_drift when drift got a statistic seam
+    with pytest.raises(pydantic.ValidationError, match=r"dayz\n  Extra inputs are not permitted"):
+        WindowConfig(dayz=3)

@@ -5,7 +5,8 @@ The rows are the platform's own features: two weeks of January (the reference, a
 training split would be) and two weeks of July (the current window, real seasonal drift), built by
 the real ingest and feature steps, then each replicated with jitter to 1,000,000 rows in Parquet.
 The platform side is what drift_for_day runs on its reference and window (relation_bins: pinned
-bins from the reference; relation_psi: every feature's PSI against them), reading the Parquet a
+bins from the reference; relation_statistics: every feature's drift statistics against them, PSI
+among them), reading the Parquet a
 column at a time through DuckDB. Evidently gets the same 23 feature columns as pandas frames (it
 needs them in memory). Each side runs in its own fresh process, so its peak RSS is its own; times
 exclude imports and include reading the Parquet files. Evidently runs once (it is the baseline and
@@ -70,7 +71,7 @@ def prepare(folder: Path, rows: int) -> dict:
 def platform_side(folder: Path) -> dict:
     import duckdb
 
-    from mlops_assets.monitor.drift import relation_bins, relation_psi
+    from mlops_assets.monitor.drift import relation_bins, relation_statistics
     from mlops_assets.core.spec import load_spec
     from mlops_assets.core.sql import sql_string
 
@@ -82,7 +83,8 @@ def platform_side(folder: Path) -> dict:
     started = time.perf_counter()
     bins = relation_bins(con, f"read_parquet({sql_string(str(folder / 'reference.parquet'))})", spec)
     binned = time.perf_counter()
-    values = relation_psi(con, f"read_parquet({sql_string(str(folder / 'current.parquet'))})", bins, spec)
+    statistics = relation_statistics(con, f"read_parquet({sql_string(str(folder / 'current.parquet'))})", bins, spec)
+    values = {feature: by_name["psi"] for feature, by_name in statistics.items()}
     done = time.perf_counter()
     return {"bins_seconds": binned - started, "psi_seconds": done - binned, "seconds": done - started,
             "max_psi": max(values.values()), "drifted": sum(v >= 0.2 for v in values.values())}

@@ -69,7 +69,8 @@ def measure(state: Path, day: dt.date) -> dict:
     from mlops_assets.pipeline.ingest_day import featurize_and_check, ingest_and_gate
     from mlops_assets.defs.resources import ModelRegistryResource
     from mlops_assets.core.registry import model_name
-    from mlops_assets.monitor.drift import DriftThresholds, drift_for_day
+    from mlops_assets.monitor.drift import drift_for_day
+    from mlops_assets.monitor.policy import LoopPolicy
     from mlops_assets.monitor.scoring import score_day
     from mlops_assets.core.warehouse import connect
 
@@ -97,7 +98,7 @@ def measure(state: Path, day: dt.date) -> dict:
     timings["scoring"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    result, _ = drift_for_day(spec, layout, registry, day, DriftThresholds(), run_id=None)
+    result, _ = drift_for_day(spec, layout, registry, day, LoopPolicy(), run_id=None)
     timings["drift"] = time.perf_counter() - started
     return {**timings, "drift_window_rows": result.rows}
 

@@ -51,6 +51,7 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
     from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds
     from mlops_assets.promote.card import missing_sections
     from mlops_assets.core.registry import model_name
+    from mlops_assets.evaluate.settings import EvaluationSettings
     from mlops_assets.pipeline.train_model import evaluate_and_store, judge, train_and_log, write_candidate_card
     from mlops_assets.promote.promotion import promote
     from mlops_assets.train.model import TuningBudget
@@ -58,11 +59,11 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
 
     run_id = f"plain-{time.time_ns()}"
     registry = ModelRegistryResource().registry(layout, model_name(spec))
-    snapshot = build_training_snapshot(spec, layout, TrainingWindow(start=start, end=end), run_id)
+    snapshot = build_training_snapshot(spec, layout, TrainingWindow(start_date=start, end_date=end), run_id)
     candidate, _ = train_and_log(spec, layout, registry, snapshot.content_hash, TuningBudget(trials=trials),
                                  dagster_run_id=run_id, trigger_reason="benchmark",
                                  code_version=CODE_VERSIONS["candidate_model"], log=lambda _: None)
-    evaluate_and_store(spec, layout, registry, candidate, n_boot=200, seed=0, min_slice_rows=200, run_id=run_id)
+    evaluate_and_store(spec, layout, registry, candidate, settings=EvaluationSettings(), run_id=run_id)
     thresholds = GateThresholds()
     judged = judge(spec, layout, candidate["model_sha256"], list(PROMOTION_GATES), thresholds, run_id)
     if not all(judgement.verdict.passed for judgement in judged.values()):

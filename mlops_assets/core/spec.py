@@ -93,7 +93,7 @@ class FeatureSpec(ValueRules):
     kind: FeatureKind
     drift_triggers_retraining: bool = Field(
         default=True,
-        description="whether this feature's drift can request a retraining (its PSI is recorded either way)",
+        description="whether this feature's drift can request a retraining (its drift statistics are recorded either way)",
     )
 
 

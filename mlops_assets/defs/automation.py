@@ -5,7 +5,8 @@
 - monitoring_automation_sensor (RUNNING): declarative automation scores a day and computes its drift
   as soon as its features exist and every blocking check upstream passed.
 - retraining_sensor (RUNNING): reads the drift and performance history and requests train_job on
-  high drift, persistent moderate drift or degraded live AUC, with a cool-down; the reason travels
+  high drift, persistent moderate drift (of the drift statistic the monitoring policy names) or
+  degraded live AUC, with a cool-down; the reason travels
   as run tags into MLflow, the ledger and the model card.
 - run_failure_alert_sensor (RUNNING): every failed run becomes a row in `alerts` (and a webhook post).
 - weekly_retraining_schedule, daily_monitoring_schedule (STOPPED): for live data on the wall clock.
@@ -68,7 +69,8 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         ),
     )
     def retraining_sensor(context: dg.SensorEvaluationContext, state: StateResource, monitoring_policy: MonitoringPolicy):
-        from mlops_assets.monitor.drift import drift_history
+        from mlops_assets.monitor.drift import can_trigger_retraining
+        from mlops_assets.monitor.drift_store import drift_history
         from mlops_assets.monitor.performance import performance_history
         from mlops_assets.retrain.triggers import decide
         from mlops_assets.train.snapshot import passed_feature_days
@@ -76,13 +78,14 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
 
         cursor = json.loads(context.cursor) if context.cursor else {}
         last = dt.date.fromisoformat(cursor["last_trigger_day"]) if cursor.get("last_trigger_day") else None
-        policy = monitoring_policy.retrain_policy()
+        policy = monitoring_policy.plain()
         try:
             with connect(state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
-                drift = [(d, f, v) for d, f, v, _ in drift_history(con, spec.name, last) if _can_trigger(spec, f)]
+                drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.name, last)
+                         if can_trigger_retraining(spec, f)]
                 performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.name)]
                 trigger = decide(drift, performance, last, policy) or _expired_override(con, spec, last, policy)
-                window_start = trigger.day - dt.timedelta(days=policy.window_days - 1) if trigger else None
+                window_start = trigger.day - dt.timedelta(days=policy.retrain_window_days - 1) if trigger else None
                 trainable = len(passed_feature_days(con, spec, window_start, trigger.day)) if trigger else 0
         except WarehouseBusyError:
             return dg.SkipReason("the warehouse is busy; trying again next tick")
@@ -92,13 +95,13 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         if trainable < policy.min_training_days:
             # e.g. the first days after a gap: drift is real, but a model of one day would be worse
             return dg.SkipReason(
-                f"{trigger.rule} fired on {trigger.day}, but the last {policy.window_days} days hold only "
+                f"{trigger.rule} fired on {trigger.day}, but the last {policy.retrain_window_days} days hold only "
                 f"{trainable} checked day(s) (need {policy.min_training_days}); waiting for more data"
             )
         context.update_cursor(json.dumps({"last_trigger_day": trigger.day.isoformat()}))
         return dg.RunRequest(
             run_key=trigger.run_key,
-            run_config=train_window_config(trigger.day, policy.window_days, policy.min_training_days),
+            run_config=train_window_config(trigger.day, policy.retrain_window_days, policy.min_training_days),
             tags={
                 TRIGGER_TAG: trigger.reason,
                 "mlops/trigger_rule": trigger.rule,
@@ -126,13 +129,12 @@ def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     return override_expired(moves[-1].to_version, moves[-1].overrides, latest, dt.datetime.now(dt.timezone.utc))
 
 
-def _can_trigger(spec: DatasetSpec, feature: str) -> bool:
-    """Prediction drift always counts; a feature counts unless its spec opts it out."""
-    return feature not in spec.features or spec.features[feature].drift_triggers_retraining
-
-
-def train_window_config(end: dt.date, window_days: int, min_days: int = 3) -> dict:
-    config = {"end_date": end.isoformat(), "last_n_days": window_days, "min_days": min_days}
+def train_window_config(end: dt.date, window_days: int, min_days: int | None = None) -> dict:
+    """training_snapshot's run config for the ``window_days`` days ending on ``end``; without
+    ``min_days`` its default (train.snapshot.TrainingWindow) applies."""
+    config: dict = {"end_date": end.isoformat(), "last_n_days": window_days}
+    if min_days is not None:
+        config["min_days"] = min_days
     return {"ops": {"training_snapshot": {"config": config}}}
 
 

@@ -1,17 +1,19 @@
 """The model half: training_snapshot -> candidate_model -> candidate_evaluation (gates) ->
 model_card -> champion_model. Each asset is a thin call into the plain modules."""
 
-import datetime as dt
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
 
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
 from mlops_assets.core.registry import model_name
+from mlops_assets.defs.config import derived_config
 from mlops_assets.defs.resources import GatePolicyResource, ModelRegistryResource, StateResource
 from mlops_assets.gate.registry import PROMOTION_GATES
 from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.evaluate.settings import EvaluationSettings
+from mlops_assets.train.snapshot import TrainingWindow
+from mlops_assets.train.tuning import TuningBudget
 
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
@@ -27,25 +29,16 @@ CODE_VERSIONS = {
 CARD_CHECK = "check_card_complete"
 
 
-class TrainingWindowConfig(dg.Config):
-    start_date: str | None = Field(default=None, description="first feature day (YYYY-MM-DD); default: the earliest")
-    end_date: str | None = Field(default=None, description="last feature day, inclusive; default: the latest")
-    last_n_days: int | None = Field(default=None, description="train on the N days ending at end_date")
-    min_days: int = Field(default=3, description="refuse to train on fewer gate-passed days")
+class TrainingWindowConfig(derived_config(TrainingWindow, dg.Config)):
+    """Which gate-passed feature days training_snapshot freezes (from train.snapshot.TrainingWindow)."""
 
 
-class TuningConfig(dg.Config):
-    trials: int = Field(default=8, description="hyperparameter sets tried (random search, seeded)")
-    seed: int = Field(default=42, description="seed of the search and of xgboost")
-    max_rounds: int = Field(default=300, description="most trees per trial (early stopping picks fewer)")
-    early_stopping_rounds: int = Field(default=25, description="stop a trial when validation AUC stalls this long")
-    nthread: int = Field(default=2, description="xgboost threads")
+class TuningConfig(derived_config(TuningBudget, dg.Config)):
+    """The seeded hyperparameter search of candidate_model (from train.tuning.TuningBudget)."""
 
 
-class EvaluationConfig(dg.Config):
-    bootstrap_resamples: int = Field(default=200, description="resamples for confidence intervals")
-    seed: int = Field(default=0, description="seed of the bootstrap")
-    min_slice_rows: int = Field(default=200, description="slices with fewer test rows get no gated metrics")
+class EvaluationConfig(derived_config(EvaluationSettings, dg.Config)):
+    """The bootstrap and slices of candidate_evaluation (from evaluate.settings.EvaluationSettings)."""
 
 
 def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -> list:
@@ -66,15 +59,9 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         ),
     )
     def training_snapshot(context: dg.AssetExecutionContext, config: TrainingWindowConfig, state: StateResource):
-        from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+        from mlops_assets.train.snapshot import build_training_snapshot
 
-        window = TrainingWindow(
-            start=dt.date.fromisoformat(config.start_date) if config.start_date else None,
-            end=dt.date.fromisoformat(config.end_date) if config.end_date else None,
-            last_n_days=config.last_n_days,
-            min_days=config.min_days,
-        )
-        snapshot = build_training_snapshot(spec, state.layout(), window, context.run.run_id)
+        snapshot = build_training_snapshot(spec, state.layout(), config.plain(), context.run.run_id)
         context.log.info(f"training snapshot {snapshot.content_hash[:12]}: {snapshot.rows} rows, {snapshot.start}..{snapshot.end}")
         return dg.MaterializeResult(
             value=snapshot.to_handle(),
@@ -112,10 +99,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         model_registry: ModelRegistryResource,
     ):
         from mlops_assets.pipeline.train_model import train_and_log
-        from mlops_assets.train.model import TuningBudget
-
         layout = state.layout()
-        budget = TuningBudget(config.trials, config.seed, config.max_rounds, config.early_stopping_rounds, config.nthread)
+        budget = config.plain()
         trigger = context.run.tags.get(TRIGGER_TAG, "manual run")
         handle, trained = train_and_log(
             spec, layout, model_registry.registry(layout, registered_name), training_snapshot["content_hash"], budget,
@@ -163,7 +148,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         layout = state.layout()
         evaluation = evaluate_and_store(
             spec, layout, model_registry.registry(layout, registered_name), candidate_model,
-            n_boot=config.bootstrap_resamples, seed=config.seed, min_slice_rows=config.min_slice_rows,
+            settings=config.plain(),
             run_id=context.run.run_id,
         )
         return dg.MaterializeResult(

@@ -6,16 +6,19 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from mlops_assets.defs.config import derived_config
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.monitor.policy import LoopPolicy
+from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
 MONITORING_CODE_VERSIONS = {
     "batch_predictions": "1",
-    "drift_report": "1",
+    "drift_report": "2",  # 2: every statistic of the registry, recorded one row per statistic
     "live_performance": "1",
-    "monitoring_timeline": "1",
+    "monitoring_timeline": "2",  # 2: drift by the policy's statistic, only features that can trigger
 }
 LABEL_ARRIVAL_OFFSET_DAYS = 1
 # Run a day as soon as its inputs exist and every blocking check upstream passed. eager() alone only
@@ -27,37 +30,9 @@ EAGER_AFTER_GATES = (
 ).with_label("eager_any_day_after_gates")
 
 
-class MonitoringPolicy(dg.ConfigurableResource):
-    """Thresholds of the monitoring loop: drift levels, label delay, degradation, retraining."""
-
-    moderate_psi: float = Field(default=0.2, description="PSI at or above this is moderate drift")
-    high_psi: float = Field(default=0.3, description="PSI at or above this is high drift (retrain at once)")
-    moderate_persist_days: int = Field(default=3, description="moderate drift on this many consecutive days retrains")
-    cooldown_days: int = Field(default=7, description="after a retraining request, wait this many data days")
-    max_relative_auc_drop: float = Field(default=0.05, description="live AUC this far below test AUC is degradation")
-    label_delay_days: int = Field(default=1, description="labels of a day arrive this many days later")
-    drift_window_days: int = Field(
-        default=28,
-        description="a day's drift is measured over the N days ending on it (weather is autocorrelated: "
-        "shorter windows drift against any reference within a season)",
-    )
-    retrain_window_days: int = Field(default=28, description="a triggered retraining learns from the last N days")
-    performance_days: int = Field(default=7, description="degradation is judged on the mean live AUC of N labelled days")
-    min_training_days: int = Field(
-        default=7, description="a fired rule waits (without starting the cool-down) until the window has N checked days"
-    )
-
-    def drift_thresholds(self):
-        from mlops_assets.monitor.drift import DriftThresholds
-
-        return DriftThresholds(self.moderate_psi, self.high_psi)
-
-    def retrain_policy(self):
-        from mlops_assets.retrain.triggers import RetrainPolicy
-
-        return RetrainPolicy(self.moderate_psi, self.high_psi, self.moderate_persist_days, self.cooldown_days,
-                             self.max_relative_auc_drop, self.retrain_window_days, self.performance_days,
-                             self.min_training_days)
+class MonitoringPolicy(derived_config(LoopPolicy, dg.ConfigurableResource)):
+    """Thresholds of the monitoring loop: drift levels, label delay, degradation, retraining
+    (fields, defaults and descriptions from monitor.policy.LoopPolicy)."""
 
 
 class DriftReportConfig(dg.Config):
@@ -114,28 +89,37 @@ def build_monitoring_assets(
         pool=WAREHOUSE_POOL,
         automation_condition=EAGER_AFTER_GATES,
         description=(
-            "PSI of every feature and of the predictions against the champion's own training "
-            "snapshot, with bins pinned from that reference (deciles, categories, a null bin), "
-            "recorded in drift_history every day. An Evidently HTML report on a bounded sample is "
-            "linked for people; the gating numbers are our PSI."
+            f"Every drift statistic ({', '.join(s.label for s in DRIFT_STATISTICS.values())}) of every "
+            "feature and of the predictions against the "
+            "champion's own training snapshot, with bins pinned from that reference (deciles, "
+            "categories, a null bin), recorded in drift_history every day, one row per statistic. "
+            "Levels are those of the statistic the monitoring policy names. An Evidently HTML report "
+            "on a bounded sample is linked for people; the triggering numbers are our statistics."
         ),
     )
     def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, state: StateResource,
                      model_registry: ModelRegistryResource, monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
-        from mlops_assets.monitor.drift import drift_for_day, write_evidently_report
+        from mlops_assets.monitor.drift import can_trigger_retraining, drift_for_day, write_evidently_report
 
         layout = state.layout()
         day = partition_day(context)
+        policy = monitoring_policy.plain()
         result, current = drift_for_day(
-            spec, layout, model_registry.registry(layout, registered_name), day,
-            monitoring_policy.drift_thresholds(), context.run.run_id, monitoring_policy.drift_window_days,
+            spec, layout, model_registry.registry(layout, registered_name), day, policy, context.run.run_id,
             sample_rows=config.evidently_sample_rows if config.evidently_report else 0,
         )
+        trigger = policy.drift_statistic
+
+        def drifted(level: str) -> dg.MetadataValue:
+            found = result.drifted(trigger, level)
+            return dg.MetadataValue.json({f: round(v, 4) for f, v in found.items() if can_trigger_retraining(spec, f)})
+
         metadata: dict[str, Any] = {
-            "max_psi": dg.MetadataValue.float(max(result.psi.values())),
-            "high_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in result.drifted("high").items()}),
-            "moderate_drift": dg.MetadataValue.json({k: round(v, 4) for k, v in result.drifted("moderate").items()}),
-            "psi": _psi_table(result),
+            **{f"max_{name}": dg.MetadataValue.float(max(result.statistic(name).values())) for name in DRIFT_STATISTICS},
+            "trigger_statistic": trigger,
+            "high_drift": drifted("high"),  # of features that can trigger retraining
+            "moderate_drift": drifted("moderate"),
+            "statistics": _statistics_table(spec, result, trigger),
             "champion_version": result.champion_version,
             "reference_snapshot": result.reference_snapshot,
         }
@@ -144,7 +128,7 @@ def build_monitoring_assets(
             write_evidently_report(layout, spec, result, current, path, config.evidently_sample_rows)
             metadata["evidently_report"] = dg.MetadataValue.path(str(path))
         return dg.MaterializeResult(
-            data_version=dg.DataVersion(f"{result.reference_snapshot[:16]}-{max(result.psi.values()):.6f}"),
+            data_version=dg.DataVersion(f"{result.reference_snapshot[:16]}-{max(result.statistic(trigger).values()):.6f}"),
             metadata=metadata,
         )
 
@@ -199,12 +183,13 @@ def build_monitoring_assets(
             "and the champion's live AUC over time, as a table and a plot."
         ),
     )
-    def monitoring_timeline(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+    def monitoring_timeline(context: dg.AssetExecutionContext, state: StateResource,
+                            monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
         from mlops_assets.monitor.timeline import build_timeline, plot_timeline, timeline_markdown
         from mlops_assets.evaluate.plots import png_markdown
 
         layout = state.layout()
-        timeline = build_timeline(spec, layout, retraining_runs(context.instance))
+        timeline = build_timeline(spec, layout, retraining_runs(context.instance), monitoring_policy.plain())
         plot = plot_timeline(timeline, layout.reports_dir / spec.name / "timeline.png")
         return dg.MaterializeResult(
             metadata={
@@ -236,10 +221,16 @@ def retraining_runs(instance: dg.DagsterInstance) -> list[dict[str, Any]]:
     ]
 
 
-def _psi_table(result):
+def _statistics_table(spec: DatasetSpec, result, trigger: str):
+    """One row per feature: every statistic, the level of the triggering one, whether it can trigger."""
     from mlops_assets.defs.metadata import records_table
+    from mlops_assets.monitor.drift import can_trigger_retraining
 
-    rows = [{"feature": feature, "psi": value, "level": result.levels[feature]}
-            for feature, value in sorted(result.psi.items(), key=lambda kv: -kv[1])]
-    return records_table(rows, {"feature": ("string", ""), "psi": ("float", "against the champion's training data"),
-                                "level": ("string", "none / moderate / high")})
+    rows = [{"feature": feature, **values, "level": result.levels[feature][trigger],
+             "triggers_retraining": can_trigger_retraining(spec, feature)}
+            for feature, values in sorted(result.values.items(), key=lambda kv: -kv[1][trigger])]
+    columns = {"feature": ("string", "")}
+    columns |= {name: ("float", f"{s.label}: {s.description}") for name, s in DRIFT_STATISTICS.items()}
+    columns |= {"level": ("string", f"none / moderate / high, by {DRIFT_STATISTICS[trigger].label}"),
+                "triggers_retraining": ("bool", "false when the spec opts the feature out")}
+    return records_table(rows, columns)

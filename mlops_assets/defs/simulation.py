@@ -160,5 +160,6 @@ def simulate(spec, layout: StateLayout, *, start: dt.date, train_days: int, days
         from mlops_assets.defs.monitoring import retraining_runs
         from mlops_assets.monitor.timeline import build_timeline
 
-        loop.log.timeline = build_timeline(spec, layout, retraining_runs(instance))
+        loop.log.timeline = build_timeline(spec, layout, retraining_runs(instance),
+                                           loop.defs.resources["monitoring_policy"].plain())
     return loop.log

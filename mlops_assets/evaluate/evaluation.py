@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from mlops_assets.evaluate.settings import EvaluationSettings
+
 EVALUATIONS_DDL = """
     CREATE TABLE IF NOT EXISTS evaluations (
         dataset VARCHAR NOT NULL,
@@ -106,9 +108,7 @@ def evaluate_candidate(
     train_label_rate: float,
     champion: Any | UnloadableChampion | None,
     plots_dir: Path,
-    n_boot: int = 200,
-    seed: int = 0,
-    min_slice_rows: int = 200,
+    settings: EvaluationSettings = EvaluationSettings(),
 ) -> Evaluation:
     """Score the test rows with every model and compute what the gates and the card need.
 
@@ -117,6 +117,8 @@ def evaluate_candidate(
     """
     from mlops_assets.evaluate import metrics as m
     from mlops_assets.evaluate import plots
+
+    n_boot, seed = settings.bootstrap_resamples, settings.seed
 
     y = test[target].to_numpy(dtype="int64")
     p_candidate = candidate.predict(test)
@@ -171,7 +173,7 @@ def evaluate_candidate(
     curves["baseline"] = baseline
     slice_table = m.slice_metrics(
         frame, [c for c in slices if c in frame.columns], "__label", "__candidate", champion_column,
-        min_slice_rows, threshold,
+        settings.min_slice_rows, threshold,
     )
     evaluation.slices = json.loads(slice_table.to_json(orient="records"))
     plots_dir.mkdir(parents=True, exist_ok=True)

@@ -1,29 +1,32 @@
-"""drift_report: PSI of every feature and of the predictions against the champion's training data.
+"""drift_report: every drift statistic of every feature and of the predictions against the
+champion's training data.
 
 The reference is the training split of the snapshot the current champion learned from (read from
 its registry tags), so when a new champion is promoted the reference moves with it. Bins are
-computed once per reference snapshot and stored (``drift_reference_bins``); every day's PSI for
-every feature goes to ``drift_history``, whether or not it crosses a threshold.
+computed once per reference snapshot and stored (``drift_reference_bins``); every day's value of
+every statistic (``monitor/statistics.py``) for every feature goes to ``drift_history``, whether or
+not it crosses a level.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_assets.monitor.psi import (
+from mlops_assets.monitor.bins import (
     NULL,
     Bins,
     categorical_bins_from_counts,
-    feature_psi,
     numeric_bins,
+    proportions,
     proportions_from_counts,
-    psi,
 )
+from mlops_assets.monitor.drift_store import ensure_drift_tables, record_day
+from mlops_assets.monitor.policy import LoopPolicy
+from mlops_assets.monitor.statistics import measure
 from mlops_assets.monitor.scoring import ScoringError, predictions_table, require_checked_features
 from mlops_assets.core.files import atomic_path
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind
@@ -33,48 +36,28 @@ from mlops_assets.core.warehouse import connect, transaction
 
 PREDICTION_FEATURE = "__prediction__"
 BINS_VERSION = "2"  # bump when the way reference bins are computed changes: stored bins are a cache
-DRIFT_DDL = (
-    """
-    CREATE TABLE IF NOT EXISTS drift_reference_bins (
-        dataset VARCHAR NOT NULL, snapshot_hash VARCHAR NOT NULL, model_sha256 VARCHAR NOT NULL,
-        bins_version VARCHAR NOT NULL, feature VARCHAR NOT NULL, bins_json VARCHAR NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS drift_history (
-        dataset VARCHAR NOT NULL, day DATE NOT NULL, feature VARCHAR NOT NULL, psi DOUBLE NOT NULL,
-        level VARCHAR NOT NULL, reference_snapshot VARCHAR NOT NULL, champion_version VARCHAR NOT NULL,
-        computed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR
-    )
-    """,
-)
-
-
-@dataclass(frozen=True)
-class DriftThresholds:
-    moderate: float = 0.2
-    high: float = 0.3
-
-    def level(self, value: float) -> str:
-        if value >= self.high:
-            return "high"
-        if value >= self.moderate:
-            return "moderate"
-        return "none"
 
 
 @dataclass(frozen=True)
 class DriftResult:
     day: dt.date
-    psi: dict[str, float]
-    levels: dict[str, str]
+    values: dict[str, dict[str, float]]  # feature -> statistic -> value
+    levels: dict[str, dict[str, str]]  # feature -> statistic -> "none", "moderate" or "high"
     reference_snapshot: str
     champion_version: str
     rows: int
 
-    def drifted(self, level: str) -> dict[str, float]:
-        return {f: v for f, v in self.psi.items() if self.levels[f] == level}
+    def statistic(self, name: str) -> dict[str, float]:
+        """Every feature's value of the statistic ``name``."""
+        return {feature: values[name] for feature, values in self.values.items()}
+
+    def drifted(self, statistic: str, level: str) -> dict[str, float]:
+        return {f: v[statistic] for f, v in self.values.items() if self.levels[f][statistic] == level}
+
+
+def can_trigger_retraining(spec: DatasetSpec, feature: str) -> bool:
+    """Prediction drift always counts; a feature counts unless its spec opts it out."""
+    return feature not in spec.features or spec.features[feature].drift_triggers_retraining
 
 
 def reference_bins(spec: DatasetSpec, layout: StateLayout, champion: Any, model: Any) -> dict[str, Bins]:
@@ -83,8 +66,7 @@ def reference_bins(spec: DatasetSpec, layout: StateLayout, champion: Any, model:
 
     snapshot_hash = champion.tags["snapshot_hash"]
     with connect(layout.warehouse_path) as con:
-        for statement in DRIFT_DDL:
-            con.execute(statement)
+        ensure_drift_tables(con)
         stored = con.execute(
             "SELECT feature, bins_json FROM drift_reference_bins WHERE dataset = ? AND snapshot_hash = ? "
             "AND model_sha256 = ? AND bins_version = ?",
@@ -114,18 +96,18 @@ def drift_for_day(
     layout: StateLayout,
     registry: Any,
     day: dt.date,
-    thresholds: DriftThresholds,
+    policy: LoopPolicy,
     run_id: str | None,
-    window_days: int = 28,
     sample_rows: int = 0,
 ) -> tuple[DriftResult, Any]:
-    """PSI of each feature and of the predictions over the ``window_days`` days ending on ``day``
+    """Every drift statistic of each feature and of the predictions over the policy's
+    ``drift_window_days`` days ending on ``day``
     (one day alone is too narrow: its weather and weekday cover a sliver of any reference, and
     weather is autocorrelated, so windows much shorter than the reference drift within a season), recorded
     in drift_history under ``day``.
 
     Returns the result and, when ``sample_rows`` > 0, a sample of that many rows of the window as
-    a pandas frame for a human-facing report (else None): the PSI itself never holds the window.
+    a pandas frame for a human-facing report (else None): the statistics never hold the window.
     """
     import duckdb
 
@@ -142,7 +124,7 @@ def drift_for_day(
         window_file = sql_string(str(Path(folder) / "window.parquet"))
         with connect(layout.warehouse_path) as con:
             require_checked_features(con, spec, day)  # the day itself must have checked features
-            window = sorted(passed_feature_days(con, spec, day - dt.timedelta(days=window_days - 1), day))
+            window = sorted(passed_feature_days(con, spec, day - dt.timedelta(days=policy.drift_window_days - 1), day))
             days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in window)
             scored_today = con.execute(
                 f"SELECT count(*) FROM {predictions_table(spec)} WHERE {quote(DAY_COLUMN)} = ? AND model_sha256 = ?",
@@ -161,28 +143,25 @@ def drift_for_day(
         scratch = duckdb.connect()
         try:
             current = f"read_parquet({window_file})"
-            psi_values = relation_psi(scratch, current, bins, spec)
+            values = relation_statistics(scratch, current, bins, spec)
             # the champion's scores over the whole window (earlier days may have been scored by an older
             # champion, whose scores are not comparable with this reference)
-            psi_values[PREDICTION_FEATURE] = feature_psi(
-                bins[PREDICTION_FEATURE], relation_predictions(scratch, current, model)
-            )
+            scores = relation_predictions(scratch, current, model)
+            values[PREDICTION_FEATURE] = measure(bins[PREDICTION_FEATURE].expected,
+                                                 proportions(bins[PREDICTION_FEATURE], scores))
             rows = scratch.sql(f"SELECT count(*) FROM {current}").fetchall()[0][0]
             sample = scratch.sql(
                 f"SELECT * FROM {current} USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE (0)"
             ).df() if sample_rows > 0 else None
         finally:
             scratch.close()
-    levels = {name: thresholds.level(value) for name, value in psi_values.items()}
-    result = DriftResult(day, psi_values, levels, champion.tags["snapshot_hash"], champion.version, rows)
-    now = dt.datetime.now(dt.timezone.utc)
-    with connect(layout.warehouse_path) as con, transaction(con):
-        con.execute("DELETE FROM drift_history WHERE dataset = ? AND day = ?", [spec.name, day])
-        for name, value in psi_values.items():
-            con.execute(
-                "INSERT INTO drift_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [spec.name, day, name, value, levels[name], result.reference_snapshot, champion.version, now, run_id],
-            )
+    levels = {feature: {name: policy.drift_level(name, value) for name, value in by_statistic.items()}
+              for feature, by_statistic in values.items()}
+    result = DriftResult(day, values, levels, champion.tags["snapshot_hash"], champion.version, rows)
+    rows_by_statistic = [(feature, name, value, levels[feature][name])
+                         for feature, by_statistic in values.items() for name, value in by_statistic.items()]
+    with connect(layout.warehouse_path) as con:
+        record_day(con, spec.name, day, rows_by_statistic, result.reference_snapshot, champion.version, run_id)
     return result, sample
 
 
@@ -198,15 +177,17 @@ def relation_bins(con: Any, relation: str, spec: DatasetSpec) -> dict[str, Bins]
     return bins
 
 
-def relation_psi(con: Any, relation: str, bins: dict[str, Bins], spec: DatasetSpec) -> dict[str, float]:
-    """PSI of every feature of ``relation`` against its pinned bins, a column at a time, so memory
-    is one numeric column (8 bytes a row) whatever the number of features."""
+def relation_statistics(con: Any, relation: str, bins: dict[str, Bins], spec: DatasetSpec) -> dict[str, dict[str, float]]:
+    """Every drift statistic of every feature of ``relation`` against its pinned bins (feature ->
+    statistic -> value), a column at a time, so memory is one numeric column (8 bytes a row)
+    whatever the number of features."""
     values = {}
     for name, feature in spec.features.items():
         if feature.kind is FeatureKind.NUMERIC:
-            values[name] = feature_psi(bins[name], _numeric_column(con, relation, name))
+            shares = proportions(bins[name], _numeric_column(con, relation, name))
         else:
-            values[name] = psi(bins[name].expected, proportions_from_counts(bins[name], _label_counts(con, relation, name)))
+            shares = proportions_from_counts(bins[name], _label_counts(con, relation, name))
+        values[name] = measure(bins[name].expected, shares)
     return values
 
 
@@ -225,7 +206,7 @@ def _numeric_column(con: Any, relation: str, name: str) -> Any:
 
 
 def _label_counts(con: Any, relation: str, name: str) -> dict[str, int]:
-    """Counts per label, labelled as psi.label_counts does (str of the value, nulls as NULL)."""
+    """Counts per label, labelled as bins.label_counts does (str of the value, nulls as NULL)."""
     counts: dict[str, int] = {}
     for value, n in con.sql(f"SELECT {quote(name)}, count(*) FROM {relation} GROUP BY 1").fetchall():
         label = NULL if value is None else str(value)
@@ -239,20 +220,9 @@ def _split_relation(snapshot: Any, split: str) -> str:
     return f"(SELECT * FROM {snapshot.qualified_table} WHERE {SPLIT_COLUMN} = {sql_string(split)})"
 
 
-def drift_history(con: Any, dataset: str, since: dt.date | None = None) -> list[tuple[dt.date, str, float, str]]:
-    """(day, feature, psi, level) rows, oldest first."""
-    for statement in DRIFT_DDL:
-        con.execute(statement)
-    return con.execute(
-        "SELECT day, feature, psi, level FROM drift_history WHERE dataset = ? AND (? IS NULL OR day >= ?) "
-        "ORDER BY day, feature",
-        [dataset, since, since],
-    ).fetchall()
-
-
 def write_evidently_report(layout: StateLayout, spec: DatasetSpec, result: DriftResult, current: Any, path,
                            sample_rows: int, seed: int = 0):
-    """Evidently's data-drift HTML for people, on a bounded sample (the gates use our PSI); the
+    """Evidently's data-drift HTML for people, on a bounded sample (the triggers use our statistics); the
     reference is read only here, when a report is wanted."""
     from evidently import Report
     from evidently.presets import DataDriftPreset
@@ -278,7 +248,3 @@ def _has_table(con: Any, name: str) -> bool:
 
     return table_exists(con, name)
 
-
-def summarize(result: DriftResult) -> str:
-    drifted = {f: round(v, 3) for f, v in sorted(result.psi.items(), key=lambda kv: -kv[1]) if result.levels[f] != "none"}
-    return json.dumps(drifted) if drifted else "no feature drifted"

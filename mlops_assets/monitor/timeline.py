@@ -1,4 +1,8 @@
-"""The monitoring loop's history, read back from the warehouse and the Dagster runs."""
+"""The monitoring loop's history, read back from the warehouse and the Dagster runs.
+
+Drift is shown as the triggers see it: by the statistic the monitoring policy names, at the
+policy's levels, counting only features that can trigger retraining; drift of features the spec
+opts out is listed apart, by feature, and never counted as a drifted day."""
 
 from __future__ import annotations
 
@@ -12,32 +16,44 @@ from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import EVALUATION_ASSET
 from mlops_assets.core.warehouse import connect
+from mlops_assets.monitor.policy import LoopPolicy
+from mlops_assets.monitor.statistics import PSI
 
 
 @dataclass
 class Timeline:
-    drift_days: list[dict[str, Any]] = field(default_factory=list)  # day, max level, top features
+    statistic: str = PSI.label  # the label of the drift statistic shown
+    drift_days: list[dict[str, Any]] = field(default_factory=list)  # day, level, max value, drifted features
+    not_triggering: dict[str, int] = field(default_factory=dict)  # opted-out feature -> days it drifted
     retrainings: list[dict[str, Any]] = field(default_factory=list)  # run, trigger, outcome, failed gates
     promotions: list[dict[str, Any]] = field(default_factory=list)  # ledger rows
     performance: list[dict[str, Any]] = field(default_factory=list)  # day, version, auc, reference
 
 
-def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[dict[str, Any]]) -> Timeline:
+def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[dict[str, Any]],
+                   policy: LoopPolicy) -> Timeline:
     from mlops_assets.promote import ledger
-    from mlops_assets.monitor.drift import drift_history
+    from mlops_assets.monitor.drift import can_trigger_retraining
+    from mlops_assets.monitor.drift_store import drift_history
     from mlops_assets.monitor.performance import performance_history
+    from mlops_assets.monitor.statistics import drift_statistic
 
-    timeline = Timeline()
+    statistic = drift_statistic(policy.drift_statistic)
+    timeline = Timeline(statistic=statistic.label)
     with connect(layout.warehouse_path) as con:
         by_day: dict[dt.date, list[tuple[str, float, str]]] = {}
-        for day, feature, value, level in drift_history(con, spec.name):
-            by_day.setdefault(day, []).append((feature, value, level))
+        for day, feature, _, value, _ in drift_history(con, spec.name, statistic=statistic.name):
+            level = policy.drift_level(statistic.name, value)  # the current policy's, as the triggers judge
+            if can_trigger_retraining(spec, feature):
+                by_day.setdefault(day, []).append((feature, value, level))
+            elif level != "none":
+                timeline.not_triggering[feature] = timeline.not_triggering.get(feature, 0) + 1
         for day, rows in sorted(by_day.items()):
             drifted = sorted((r for r in rows if r[2] != "none"), key=lambda r: -r[1])
             level = "high" if any(r[2] == "high" for r in rows) else ("moderate" if drifted else "none")
             timeline.drift_days.append({
-                "day": day, "level": level, "max_psi": max(r[1] for r in rows),
-                "features": ", ".join(f"{f} {v:.2f}" for f, v, _ in drifted[:4]),
+                "day": day, "level": level, "max_value": max(r[1] for r in rows),
+                "drifted": {f: v for f, v, _ in drifted},
             })
         for run in training_runs:
             failed = con.execute(
@@ -65,10 +81,13 @@ def timeline_markdown(timeline: Timeline) -> str:
         outcome = f"promoted v{promoted['to']}" if promoted else ("rejected" if run["failed_gates"] else run["status"].lower())
         gates = "; ".join(f"{k}: {v}" for k, v in run["failed_gates"].items())
         lines.append(f"| {run['run_id'][:8]} | {run['trigger']} | {outcome} | {gates} |")
-    lines += ["", "### Drifted days", "| day | level | max PSI | features |", "|---|---|---|---|"]
+    lines += ["", f"### Drifted days ({timeline.statistic}, features that can trigger retraining)",
+              f"| day | level | max {timeline.statistic} | features |", "|---|---|---|---|"]
     for row in timeline.drift_days:
         if row["level"] != "none":
-            lines.append(f"| {row['day']} | {row['level']} | {row['max_psi']:.3f} | {row['features']} |")
+            lines.append(f"| {row['day']} | {row['level']} | {row['max_value']:.3f} | {_top(row['drifted'])} |")
+    if timeline.not_triggering:
+        lines += ["", f"Not counted (`drift_triggers_retraining: false`): {_days_by_feature(timeline.not_triggering)}."]
     lines += ["", "### Live performance", "| day | champion | AUC | test AUC | drop |", "|---|---|---|---|---|"]
     for row in timeline.performance:
         auc = "n/a" if row["auc"] is None else f"{row['auc']:.3f}"
@@ -118,8 +137,15 @@ def timeline_text(timeline: Timeline) -> str:
         for gate, summary in run["failed_gates"].items():
             lines.append(f"      {gate}: {summary}")
     drifted = [row for row in timeline.drift_days if row["level"] != "none"]
-    lines.append(f"drifted days: {len(drifted)} of {len(timeline.drift_days)} scored days "
-                 f"({sum(1 for r in drifted if r['level'] == 'high')} high)")
+    per_feature: dict[str, int] = {}
+    for row in drifted:
+        for feature in row["drifted"]:
+            per_feature[feature] = per_feature.get(feature, 0) + 1
+    lines.append(f"drifted days by {timeline.statistic}: {len(drifted)} of {len(timeline.drift_days)} scored days "
+                 f"({sum(1 for r in drifted if r['level'] == 'high')} high)"
+                 + (f"; {_days_by_feature(per_feature)}" if per_feature else ""))
+    if timeline.not_triggering:
+        lines.append(f"  not counted (drift_triggers_retraining: false): {_days_by_feature(timeline.not_triggering)}")
     labelled = [r for r in timeline.performance if r["auc"] is not None]
     if labelled:
         by_month: dict[str, list[float]] = {}
@@ -128,3 +154,12 @@ def timeline_text(timeline: Timeline) -> str:
         lines.append("champion live AUC by month: " + ", ".join(
             f"{month} {sum(v) / len(v):.3f}" for month, v in sorted(by_month.items())))
     return "\n".join(lines)
+
+
+def _top(drifted: dict[str, float], shown: int = 4) -> str:
+    return ", ".join(f"{feature} {value:.2f}" for feature, value in list(drifted.items())[:shown])
+
+
+def _days_by_feature(days: dict[str, int]) -> str:
+    ranked = sorted(days.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{feature} on {n} day{'s' if n != 1 else ''}" for feature, n in ranked)

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import connect
+from mlops_assets.evaluate.settings import EvaluationSettings
 
 
 def train_and_log(
@@ -95,9 +96,7 @@ def evaluate_and_store(
     registry: Any,
     candidate: dict[str, Any],
     *,
-    n_boot: int,
-    seed: int,
-    min_slice_rows: int,
+    settings: EvaluationSettings,
     run_id: str,
 ):
     """Score the test split with the candidate (loaded back from MLflow, every file checked against
@@ -125,7 +124,7 @@ def evaluate_and_store(
         candidate_sha256=candidate["model_sha256"], snapshot_hash=snapshot.content_hash,
         train_label_rate=snapshot.label_rates["train"], champion=champion,
         plots_dir=layout.reports_dir / spec.name / "evaluations" / candidate["model_sha256"][:16],
-        n_boot=n_boot, seed=seed, min_slice_rows=min_slice_rows,
+        settings=settings,
     )
     with connect(layout.warehouse_path) as con:
         store_evaluation(con, evaluation, run_id)

@@ -10,17 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class RetrainPolicy:
-    moderate_psi: float = 0.2
-    high_psi: float = 0.3
-    moderate_persist_days: int = 3
-    cooldown_days: int = 7
-    max_relative_auc_drop: float = 0.05
-    window_days: int = 28
-    performance_days: int = 7  # live AUC is judged on the mean of this many labelled days
-    min_training_days: int = 7  # a triggered retraining waits until its window holds this many days
+from mlops_assets.monitor.policy import LoopPolicy
+from mlops_assets.monitor.statistics import drift_statistic
 
 
 @dataclass(frozen=True)
@@ -36,17 +27,22 @@ class Trigger:
 
 
 def decide(
-    drift_rows: list[tuple[dt.date, str, float]],
+    drift_rows: list[tuple[dt.date, str, str, float]],
     performance_rows: list[tuple[dt.date, str, float | None, float | None]],
     last_trigger_day: dt.date | None,
-    policy: RetrainPolicy,
+    policy: LoopPolicy,
 ) -> Trigger | None:
     """The first rule that fires on the latest day with data, unless still cooling down.
 
-    ``drift_rows``: (day, feature, psi); ``performance_rows``: (day, champion version, auc,
-    champion test auc). A single day's AUC is too noisy to act on (a day has ~900 flights), so
-    degradation is judged on the mean of the champion's last ``performance_days`` labelled days.
+    ``drift_rows``: (day, feature, statistic, value), of which only the policy's
+    ``drift_statistic`` is read, against the policy's levels of it; ``performance_rows``: (day,
+    champion version, auc, champion test auc). A single day's AUC is too noisy to act on (a day has
+    ~900 flights), so degradation is judged on the mean of the champion's last ``performance_days``
+    labelled days.
     """
+    statistic = drift_statistic(policy.drift_statistic)
+    moderate, high = policy.levels(statistic.name)
+    drift_rows = [(day, feature, value) for day, feature, name, value in drift_rows if name == statistic.name]
     days = sorted({row[0] for row in drift_rows} | {row[0] for row in performance_rows})
     if not days:
         return None
@@ -57,20 +53,20 @@ def decide(
     for day, feature, value in drift_rows:  # prediction drift (__prediction__) counts like a feature
         by_day.setdefault(day, {})[feature] = value
     today = by_day.get(latest, {})
-    high = {f: v for f, v in today.items() if v >= policy.high_psi}
-    if high:
-        return Trigger(latest, "high_drift", high,
-                       f"high drift on {latest}: {_list(high)} (PSI >= {policy.high_psi:g})")
+    high_drift = {f: v for f, v in today.items() if v >= high}
+    if high_drift:
+        return Trigger(latest, "high_drift", high_drift,
+                       f"high drift on {latest}: {_list(high_drift)} ({statistic.label} >= {high:g})")
     window = [latest - dt.timedelta(days=i) for i in range(policy.moderate_persist_days)]
     if all(day in by_day for day in window):
         persistent = {
             f: today[f] for f in today
-            if all(by_day[day].get(f, 0.0) >= policy.moderate_psi for day in window)
+            if all(by_day[day].get(f, 0.0) >= moderate for day in window)
         }
         if persistent:
             return Trigger(latest, "persistent_moderate_drift", persistent,
                            f"moderate drift for {policy.moderate_persist_days} days up to {latest}: "
-                           f"{_list(persistent)} (PSI >= {policy.moderate_psi:g})")
+                           f"{_list(persistent)} ({statistic.label} >= {moderate:g})")
     labelled = sorted((row for row in performance_rows if row[2] is not None), key=lambda row: row[0])
     if labelled:
         version = labelled[-1][1]

@@ -19,6 +19,7 @@ import numpy as np
 from mlops_assets.core.files import atomic_path, file_hashes, file_sha256, manifest_digest, write_text_atomically
 from mlops_assets.core.spec import DatasetSpec, FeatureKind
 from mlops_assets.train.smoke import SMOKE_FILE
+from mlops_assets.train.tuning import TuningBudget
 
 MODEL_FILE = "model.json"
 # Training data reaches xgboost in batches of this many rows, through a QuantileDMatrix: only
@@ -79,15 +80,6 @@ class FeatureEncoding:
     @classmethod
     def from_json(cls, text: str) -> "FeatureEncoding":
         return cls(**json.loads(text))
-
-
-@dataclass(frozen=True)
-class TuningBudget:
-    trials: int = 8
-    seed: int = 42
-    max_rounds: int = 300
-    early_stopping_rounds: int = 25
-    nthread: int = 2
 
 
 @dataclass

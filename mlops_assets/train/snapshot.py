@@ -19,6 +19,7 @@ from typing import Any, Iterator
 from mlops_assets.features.checks import FEATURE_CHECKS, FEATURES_ASSET
 from mlops_assets.features.build import features_code_version, features_table
 from mlops_assets.core.hashing import relation_sha256
+from mlops_assets.core.settings import setting
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout
@@ -50,10 +51,10 @@ class TrainingDataError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainingWindow:
-    start: dt.date | None = None
-    end: dt.date | None = None
-    last_n_days: int | None = None
-    min_days: int = 3
+    start_date: dt.date | None = setting(None, "first feature day (YYYY-MM-DD); default: the earliest")
+    end_date: dt.date | None = setting(None, "last feature day, inclusive; default: the latest")
+    last_n_days: int | None = setting(None, "train on the N days ending at end_date")
+    min_days: int = setting(3, "refuse to train on fewer gate-passed days")
 
 
 @dataclass(frozen=True)
@@ -322,9 +323,9 @@ def _resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tupl
     ).fetchall()[0]
     if bounds[0] is None:
         raise TrainingDataError(f"no features of {spec.name} exist yet; run the ingest job first")
-    end = window.end or bounds[1]
-    if window.start is not None:
-        start = window.start
+    end = window.end_date or bounds[1]
+    if window.start_date is not None:
+        start = window.start_date
     elif window.last_n_days:
         start = end - dt.timedelta(days=window.last_n_days - 1)
     else:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_assets.evaluate.settings import EvaluationSettings
 from mlops_assets.evaluate.evaluation import (
     NO_CHAMPION_NOTE,
     ChampionStatus,
@@ -45,7 +46,7 @@ def evaluate(rows, champion, tmp_path) -> Evaluation:
     return evaluate_candidate(
         dataset="flights", slices=["carrier"], target="late", test=rows, candidate=FakeModel(),
         candidate_sha256="ab" * 32, snapshot_hash="cd" * 32, train_label_rate=0.3, champion=champion,
-        plots_dir=tmp_path / "plots", n_boot=20,
+        plots_dir=tmp_path / "plots", settings=EvaluationSettings(bootstrap_resamples=20),
     )
 
 

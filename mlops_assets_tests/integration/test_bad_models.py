@@ -31,7 +31,9 @@ from mlops_assets.core.registry import CHAMPION_ALIAS, MANIFEST_TAG, MODEL_SHA_T
 from mlops_assets.core.spec import DAY_COLUMN, load_spec
 from mlops_assets.core.warehouse import connect
 from mlops_assets.ingest.landing import landing_path
-from mlops_assets.train.model import ENCODING_FILE, MANIFEST_FILE, MODEL_FILE, ModelFilesRefused, TuningBudget
+from mlops_assets.evaluate.settings import EvaluationSettings
+from mlops_assets.train.model import ENCODING_FILE, MANIFEST_FILE, MODEL_FILE, ModelFilesRefused
+from mlops_assets.train.tuning import TuningBudget
 from mlops_assets.train.smoke import SMOKE_FILE
 from mlops_assets_tests.conftest import SENSOR_FIELDS, SENSOR_SPEC_YAML, sensor_rows, write_csv
 
@@ -40,6 +42,7 @@ pytestmark = pytest.mark.integration
 DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(6)]
 SCORED_DAY = DAYS[-1]
 ROWS_PER_DAY = 100
+SMALL_EVALUATION = EvaluationSettings(bootstrap_resamples=10, seed=0, min_slice_rows=10)
 
 
 @dataclass
@@ -149,7 +152,8 @@ def test_scoring_refuses_a_champion_whose_feature_encoding_was_changed(world):
 
 
 def test_drift_refuses_a_champion_whose_feature_encoding_was_changed(world):
-    from mlops_assets.monitor.drift import DriftThresholds, drift_for_day
+    from mlops_assets.monitor.drift import drift_for_day
+    from mlops_assets.monitor.policy import LoopPolicy
     from mlops_assets.monitor.scoring import score_day
 
     handle = world.train()
@@ -157,7 +161,7 @@ def test_drift_refuses_a_champion_whose_feature_encoding_was_changed(world):
     score_day(world.spec, world.layout, world.registry, SCORED_DAY, run_id=None)  # drift needs its scores
     tamper_encoding(world.stored_model(handle))
     with pytest.raises(ModelFilesRefused, match=ENCODING_FILE):
-        drift_for_day(world.spec, world.layout, world.registry, SCORED_DAY, DriftThresholds(), run_id=None)
+        drift_for_day(world.spec, world.layout, world.registry, SCORED_DAY, LoopPolicy(), run_id=None)
 
 
 @pytest.mark.parametrize("name, message", [
@@ -191,8 +195,8 @@ def test_champion_evaluation_refuses_a_tampered_champion(world):
     world.register(champion)
     tamper_encoding(world.stored_model(champion))
     candidate = world.train()
-    evaluation = evaluate_and_store(world.spec, world.layout, world.registry, candidate, n_boot=10, seed=0,
-                                    min_slice_rows=10, run_id="test")
+    evaluation = evaluate_and_store(world.spec, world.layout, world.registry, candidate,
+                                    settings=SMALL_EVALUATION, run_id="test")
     assert evaluation.champion_status is ChampionStatus.UNVERIFIED
     assert ENCODING_FILE in evaluation.champion_note and evaluation.champion_version is None
     verdicts = {v.check: v for v in judge_evaluation(
@@ -207,8 +211,8 @@ def test_candidate_evaluation_refuses_a_tampered_candidate(world):
     candidate = world.train()
     tamper_encoding(world.stored_model(candidate))
     with pytest.raises(ModelFilesRefused, match=ENCODING_FILE):
-        evaluate_and_store(world.spec, world.layout, world.registry, candidate, n_boot=10, seed=0,
-                           min_slice_rows=10, run_id="test")
+        evaluate_and_store(world.spec, world.layout, world.registry, candidate,
+                           settings=SMALL_EVALUATION, run_id="test")
 
 
 def test_rollback_refuses_a_version_whose_encoding_was_changed(world):

@@ -397,7 +397,7 @@ def prepared(tmp_path_factory, flights_csv, spec) -> Prepared:
         read_split,
     )
 
-    snapshot = build_training_snapshot(spec, reference, TrainingWindow(end=NEW_DAY - dt.timedelta(days=1)))
+    snapshot = build_training_snapshot(spec, reference, TrainingWindow(end_date=NEW_DAY - dt.timedelta(days=1)))
     train, validation = read_split(reference, snapshot, "train"), read_split(reference, snapshot, "validation")
     model = train_candidate(train, validation, spec, TuningBudget(**TRAIN_RUN_CONFIG["ops"]["candidate_model"]["config"]),
                             log=lambda _: None)

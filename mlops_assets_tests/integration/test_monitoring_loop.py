@@ -150,11 +150,15 @@ def test_first_replayed_day_is_scored_measured_and_drift_checked(scenario):
 
 
 def test_drift_recorded_for_every_feature_every_scored_day(scenario):
-    features = set(scenario.spec.features) | {"__prediction__"}
-    rows = scenario.query("SELECT day, feature, psi, champion_version FROM drift_history WHERE dataset = 'nycflights'")
-    by_day: dict[dt.date, set[str]] = {}
-    for day, feature, value, version in rows:
-        by_day.setdefault(day, set()).add(feature)
+    from mlops_assets.monitor.statistics import DRIFT_STATISTICS
+
+    features = {(f, s) for f in set(scenario.spec.features) | {"__prediction__"} for s in DRIFT_STATISTICS}
+    rows = scenario.query(
+        "SELECT day, feature, statistic, value, champion_version FROM drift_history WHERE dataset = 'nycflights'"
+    )
+    by_day: dict[dt.date, set[tuple[str, str]]] = {}
+    for day, feature, statistic, value, version in rows:
+        by_day.setdefault(day, set()).add((feature, statistic))
         assert value >= 0 and version == "1"
     scored = set(scored_days(scenario))
     assert set(by_day) == scored and scored >= set(JULY[1:])
@@ -165,12 +169,30 @@ def test_drift_recorded_for_every_feature_every_scored_day(scenario):
 def test_summer_weather_drifts_high_on_first_scored_day(scenario):
     first = min(scored_days(scenario))
     rows = scenario.query(
-        "SELECT feature, psi, level FROM drift_history WHERE dataset = 'nycflights' AND day = ?", [first]
+        "SELECT feature, value, level FROM drift_history WHERE dataset = 'nycflights' AND day = ? "
+        "AND statistic = 'psi'", [first]
     )
     high = {feature: value for feature, value, level in rows if level == "high"}
     assert high.keys() & WEATHER, f"no weather feature drifted on {first}: {high}"
     for feature in high.keys() & WEATHER:
         assert high[feature] >= 0.3
+
+
+def test_drift_report_shows_every_statistic_and_what_can_trigger(scenario):
+    from mlops_assets.monitor.statistics import DRIFT_STATISTICS
+
+    event = scenario.instance.get_latest_materialization_event(dg.AssetKey("drift_report"))
+    metadata = event.asset_materialization.metadata
+    assert metadata["trigger_statistic"].value == "psi"
+    table = metadata["statistics"].value
+    assert {c.name for c in table.schema.columns} == {"feature", "level", "triggers_retraining", *DRIFT_STATISTICS}
+    rows = {record.data["feature"]: record.data for record in table.records}
+    assert set(rows) == set(scenario.spec.features) | {"__prediction__"}
+    for name in DRIFT_STATISTICS:
+        assert metadata[f"max_{name}"].value == pytest.approx(max(row[name] for row in rows.values()), abs=1e-6)
+    opted_out = [f for f, feature in scenario.spec.features.items() if not feature.drift_triggers_retraining]
+    assert opted_out and all(rows[f]["triggers_retraining"] is False for f in opted_out)
+    assert not set(opted_out) & (set(metadata["high_drift"].value) | set(metadata["moderate_drift"].value))
 
 
 def retraining(scenario) -> dg.ExecuteInProcessResult:
@@ -300,7 +322,8 @@ def test_evidently_report_is_written_for_people(scenario):
     reference = scenario.registry().version("1").tags["snapshot_hash"]
     with connect(scenario.layout.warehouse_path) as con:
         current = con.execute("SELECT * FROM features_nycflights WHERE _day = ?", [JULY[-1]]).df()
-    result = DriftResult(JULY[-1], {}, {}, reference, "1", len(current))
+    result = DriftResult(JULY[-1], values={}, levels={}, reference_snapshot=reference, champion_version="1",
+                         rows=len(current))
     path = write_evidently_report(scenario.layout, scenario.spec, result, current,
                                   scenario.root / "reports" / "evidently-check.html", sample_rows=300)
     text = path.read_text(encoding="utf-8", errors="ignore")

@@ -23,7 +23,7 @@ from mlops_assets.defs.resources import StateResource
 from mlops_assets.core.files import file_sha256
 from mlops_assets.ingest.landing import landing_path
 from mlops_assets.monitor.alerts import alerts
-from mlops_assets.monitor.drift import DRIFT_DDL
+from mlops_assets.monitor.drift_store import record_day
 from mlops_assets.monitor.performance import PERFORMANCE_DDL
 from mlops_assets.core.warehouse import connect
 
@@ -116,17 +116,12 @@ def test_landing_sensor_ignores_badly_named_and_unsafe_files(defs, instance, sta
 # -- retraining sensor -------------------------------------------------------------------------------
 
 
-def add_drift(state, day: dt.date, values: dict[str, float], quiet: float = 0.03) -> None:
+def add_drift(state, day: dt.date, values: dict[str, float], quiet: float = 0.03, statistic: str = "psi") -> None:
+    """The day's drift: ``values`` for the named features, ``quiet`` for the other FEATURES."""
+    rows = [(feature, statistic, value, "level unread by the sensor") for feature, value in
+            ({feature: quiet for feature in FEATURES} | values).items()]
     with connect(state.warehouse_path) as con:
-        for statement in DRIFT_DDL:
-            con.execute(statement)
-        for feature in FEATURES:
-            value = values.get(feature, quiet)
-            level = "high" if value >= 0.3 else ("moderate" if value >= 0.2 else "none")
-            con.execute(
-                "INSERT INTO drift_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ["nycflights", day, feature, value, level, "snap", "1", dt.datetime.now(dt.timezone.utc), None],
-            )
+        record_day(con, "nycflights", day, rows, "snap", "1", None)
 
 
 def add_performance(state, day: dt.date, auc: float, reference: float = 0.75) -> None:
@@ -338,13 +333,28 @@ def test_unreachable_webhook_is_recorded_not_raised(defs, state, monkeypatch, tm
 
 def test_drift_on_a_feature_opted_out_in_the_spec_does_not_retrain(defs, instance, state, spec):
     assert not spec.features["origin_late_rate_7d"].drift_triggers_retraining
-    add_drift(state, JULY, {})
-    with connect(state.warehouse_path) as con:
-        con.execute(
-            "INSERT INTO drift_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ["nycflights", JULY, "origin_late_rate_7d", 2.5, "high", "snap", "1", dt.datetime.now(dt.timezone.utc), None],
-        )
+    add_drift(state, JULY, {"origin_late_rate_7d": 2.5})
     data = tick(defs, instance, "retraining_sensor", None)
     assert data.run_requests == [] and "no drift or degradation rule fired" in data.skip_message
     add_drift(state, JULY + dt.timedelta(days=1), {"origin_temp": 0.9})  # a feature that does count
     assert len(tick(defs, instance, "retraining_sensor", None).run_requests) == 1
+
+
+def test_a_policy_naming_js_distance_triggers_on_its_levels(instance, state, spec):
+    # carrier moved by JS distance only; PSI stayed quiet on every feature
+    rows = [(f, "psi", 0.03, "") for f in FEATURES]
+    rows += [(f, "js_distance", 0.3 if f == "carrier" else 0.02, "") for f in FEATURES]
+    with connect(state.warehouse_path) as con:
+        record_day(con, "nycflights", JULY, rows, "snap", "1", None)
+
+    def policy(**fields) -> dg.Definitions:
+        return build_definitions(spec, StateResource(state_dir=str(state.root)),
+                                 MonitoringPolicy(min_training_days=0, **fields))
+
+    assert tick(policy(), instance, "retraining_sensor", None).run_requests == []
+    [request] = tick(policy(drift_statistic="js_distance"), instance, "retraining_sensor", None).run_requests
+    assert request.tags["mlops/trigger_rule"] == "high_drift"
+    assert json.loads(request.tags["mlops/trigger_features"]) == {"carrier": 0.3}
+    assert "(JS distance >= 0.23)" in request.tags[TRIGGER_TAG]
+    # the policy's own levels for the statistic it names
+    assert tick(policy(drift_statistic="js_distance", high_drift=0.5), instance, "retraining_sensor", None).run_requests == []

@@ -1,5 +1,5 @@
-"""Drift reads its reference and window where they live, a column at a time: the bins and PSI it
-gets that way must be the ones the in-memory functions of psi.py give on the same rows."""
+"""Drift reads its reference and window where they live, a column at a time: the bins and
+statistics it gets that way must be the ones the in-memory functions of bins.py give on the same rows."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.monitor import psi as P
-from mlops_assets.monitor.drift import relation_bins, relation_predictions, relation_psi
+from mlops_assets.monitor import bins as P
+from mlops_assets.monitor.statistics import DRIFT_STATISTICS, measure
+from mlops_assets.monitor.drift import relation_bins, relation_predictions, relation_statistics
 from mlops_assets.core.spec import FeatureKind, load_spec
 
 
@@ -42,18 +43,21 @@ def _in_memory_bins(spec, frame):
     }
 
 
-def test_bins_and_psi_from_a_relation_equal_the_in_memory_ones(spec):
+def test_bins_and_statistics_from_a_relation_equal_the_in_memory_ones(spec):
     reference, current = _frame(spec, 5_000, seed=1), _frame(spec, 3_000, seed=2, shift=0.5)
     con = duckdb.connect()
     con.register("reference_rows", reference)
     con.register("current_rows", current)
     bins = relation_bins(con, "reference_rows", spec)
     assert bins == _in_memory_bins(spec, reference)
-    values = relation_psi(con, "(SELECT * FROM current_rows)", bins, spec)
+    values = relation_statistics(con, "(SELECT * FROM current_rows)", bins, spec)
     assert list(values) == list(spec.features)
     for name in spec.features:
-        assert values[name] == pytest.approx(P.feature_psi(bins[name], current[name]), abs=1e-12)
-    assert max(values.values()) > 0.1  # the shifted window did drift
+        in_memory = measure(bins[name].expected, P.proportions(bins[name], current[name]))
+        assert list(values[name]) == list(DRIFT_STATISTICS)
+        for statistic in DRIFT_STATISTICS:
+            assert values[name][statistic] == pytest.approx(in_memory[statistic], abs=1e-12)
+    assert max(v["psi"] for v in values.values()) > 0.1  # the shifted window did drift
 
 
 def test_categorical_bins_from_counts_equal_bins_from_values():

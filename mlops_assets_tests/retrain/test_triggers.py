@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
-from mlops_assets.retrain.triggers import RetrainPolicy, Trigger, decide
+from mlops_assets.monitor.policy import LoopPolicy
+from mlops_assets.retrain.triggers import Trigger, decide
 
-POLICY = RetrainPolicy()  # moderate 0.2, high 0.3, persist 3 days, cool-down 7 days, 5% AUC drop
+POLICY = LoopPolicy()  # moderate 0.2, high 0.3, persist 3 days, cool-down 7 days, 5% AUC drop
 D0 = dt.date(2013, 7, 1)
 FEATURES = ("origin_temp", "origin_dewpoint", "carrier", "distance")
 
@@ -17,10 +18,11 @@ def day(i: int) -> dt.date:
     return D0 + dt.timedelta(days=i)
 
 
-def drift(days, values: dict[str, float] | None = None, quiet: float = 0.02) -> list[tuple[dt.date, str, float]]:
+def drift(days, values: dict[str, float] | None = None, quiet: float = 0.02,
+          statistic: str = "psi") -> list[tuple[dt.date, str, str, float]]:
     """One row per feature per day: ``values`` for the named features, ``quiet`` for the rest."""
     values = values or {}
-    return [(d, f, values.get(f, quiet)) for d in days for f in FEATURES]
+    return [(d, f, statistic, values.get(f, quiet)) for d in days for f in FEATURES]
 
 
 def perf(d: dt.date, auc: float | None = 0.70, reference: float = 0.75, version: str = "1"):
@@ -42,8 +44,8 @@ def test_quiet_week_triggers_nothing():
 
 
 def test_one_high_day_triggers_high_drift_naming_features_and_values():
-    rows = drift([day(0), day(1)]) + [(day(2), "origin_temp", 1.2345), (day(2), "origin_dewpoint", 0.3),
-                                      (day(2), "carrier", 0.29), (day(2), "distance", 0.01)]
+    rows = drift([day(0), day(1)]) + drift([day(2)], {"origin_temp": 1.2345, "origin_dewpoint": 0.3,
+                                                      "carrier": 0.29, "distance": 0.01})
     trigger = decide(rows, [], None, POLICY)
     assert trigger is not None
     assert trigger.rule == "high_drift"
@@ -138,7 +140,7 @@ def test_cooldown_also_blocks_degradation():
 
 
 def test_custom_policy_thresholds_are_respected():
-    strict = RetrainPolicy(high_psi=2.0, moderate_psi=1.0, moderate_persist_days=1)
+    strict = LoopPolicy(high_drift=2.0, moderate_drift=1.0, moderate_persist_days=1)
     assert decide(drift([day(0)], {"origin_temp": 1.5}), [], None, strict).rule == "persistent_moderate_drift"
     assert decide(drift([day(0)], {"origin_temp": 0.9}), [], None, strict) is None
 
@@ -174,3 +176,38 @@ def test_an_expired_override_requests_retraining_and_an_active_one_does_not():
     assert "v4" in trigger.reason and "check_calibration" in trigger.reason and "2026-11-20" in trigger.reason
     assert override_expired("4", overrides, dt.date(2026, 11, 24), dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)) is None
     assert override_expired("4", [], dt.date(2026, 11, 24), now) is None
+
+
+def test_only_the_policys_statistic_is_read():
+    # huge values of a statistic the policy does not name trigger nothing; the named one does
+    assert decide(drift([day(0)], {"origin_temp": 5.0}, statistic="another"), [], None, POLICY) is None
+    rows = drift([day(0)], {"origin_temp": 5.0}, statistic="another") + drift([day(0)], {"carrier": 0.4})
+    trigger = decide(rows, [], None, POLICY)
+    assert trigger.rule == "high_drift" and trigger.features == {"carrier": 0.4}
+    assert "(PSI >= 0.3)" in trigger.reason
+
+
+def test_a_policy_naming_an_unknown_statistic_or_crossed_levels_is_refused():
+    with pytest.raises(ValueError, match=r"unknown drift statistic 'kl'; known: psi"):
+        LoopPolicy(drift_statistic="kl")
+    with pytest.raises(ValueError, match=r"moderate drift \(0.5\) is above high drift \(0.3\) for psi"):
+        LoopPolicy(moderate_drift=0.5)
+
+
+def test_naming_js_distance_with_its_own_levels_changes_what_triggers():
+    from mlops_assets.monitor.statistics import measure
+
+    # one day on which carrier's mass moved 10 points from its top category to a rare one: PSI
+    # stays under moderate, JS distance is 0.13; the default policy (PSI) does nothing
+    reference, window = [0.4, 0.3, 0.2, 0.1], [0.3, 0.3, 0.2, 0.2]
+    values = measure(reference, window)
+    assert values["psi"] < POLICY.levels("psi")[0] and values["js_distance"] == pytest.approx(0.132, abs=1e-3)
+    rows = [row for name, value in values.items() for row in drift([day(0)], {"carrier": value}, 0.0, name)]
+    assert decide(rows, [], None, POLICY) is None
+    assert decide(rows, [], None, LoopPolicy(drift_statistic="js_distance")) is None  # its defaults: 0.19 / 0.23
+    sensitive = LoopPolicy(drift_statistic="js_distance", moderate_drift=0.05, high_drift=0.1)
+    trigger = decide(rows, [], None, sensitive)
+    assert trigger.rule == "high_drift" and trigger.features == {"carrier": pytest.approx(0.132, abs=1e-3)}
+    assert "(JS distance >= 0.1)" in trigger.reason
+    # the levels the policy sets are the triggering statistic's only
+    assert sensitive.levels("psi") == (0.2, 0.3) and sensitive.levels("js_distance") == (0.05, 0.1)

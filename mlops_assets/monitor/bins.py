@@ -1,10 +1,10 @@
-"""Population stability index with bins pinned from a reference sample.
+"""Bins pinned from a reference sample, and the share of any sample in each of them.
 
-Bins are fixed once from the reference (the champion's training snapshot), so a day's PSI is
+Bins are fixed once from the reference (the champion's training snapshot), so a day's drift is
 comparable with every other day's: deciles of the reference for numbers (deduplicated, so a
 mostly-constant feature gets fewer bins), one bin per reference category plus one for categories
-the reference never saw, and for both a separate bin for nulls. PSI = sum (a - e) * ln(a / e) over
-bins, with proportions floored at a small epsilon so an empty bin does not make it infinite.
+the reference never saw, and for both a separate bin for nulls. The drift statistics
+(``monitor/statistics.py``) compare the reference's shares with a window's.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-EPSILON = 1e-4
 OTHER = "__other__"
 NULL = "__null__"
 
@@ -96,16 +95,6 @@ def proportions(bins: Bins, values: Sequence[Any]) -> np.ndarray:
     counts = np.append(counts, float(nulls.sum()))
     total = counts.sum()
     return counts / total if total else counts
-
-
-def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
-    e = np.clip(np.asarray(expected, dtype="float64"), EPSILON, None)
-    a = np.clip(np.asarray(actual, dtype="float64"), EPSILON, None)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-def feature_psi(bins: Bins, values: Sequence[Any]) -> float:
-    return psi(bins.expected, proportions(bins, values))
 
 
 def _labels(values: Sequence[Any]) -> np.ndarray:

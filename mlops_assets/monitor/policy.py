@@ -1,0 +1,67 @@
+"""The monitoring loop's policy, declared once: drift levels, windows, degradation, retraining.
+
+The Dagster resource ``monitoring_policy`` (defs/monitoring.py) is derived from this dataclass, so
+a default or its meaning is changed here and nowhere else. Every drift statistic is recorded; the
+policy names the one whose levels trigger retraining, and its levels default to the statistic's own
+(declared with it in monitor/statistics.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops_assets.core.settings import setting
+from mlops_assets.monitor.statistics import DRIFT_STATISTICS, PSI, drift_statistic
+
+_OWN_LEVELS = "; default: the statistic's own ({})"
+
+
+def _own(level: str) -> str:
+    return _OWN_LEVELS.format(", ".join(f"{s.label} {getattr(s, level):g}" for s in DRIFT_STATISTICS.values()))
+
+
+@dataclass(frozen=True)
+class LoopPolicy:
+    drift_statistic: str = setting(
+        PSI.name, f"the drift statistic whose levels trigger retraining (all are recorded): {', '.join(DRIFT_STATISTICS)}"
+    )
+    moderate_drift: float | None = setting(None, "drift_statistic at or above this is moderate drift" + _own("moderate"))
+    high_drift: float | None = setting(
+        None, "drift_statistic at or above this is high drift (retrain at once)" + _own("high")
+    )
+    moderate_persist_days: int = setting(3, "moderate drift on this many consecutive days retrains")
+    cooldown_days: int = setting(7, "after a retraining request, wait this many data days")
+    max_relative_auc_drop: float = setting(0.05, "live AUC this far below test AUC is degradation")
+    label_delay_days: int = setting(1, "labels of a day arrive this many days later")
+    drift_window_days: int = setting(
+        28,
+        "a day's drift is measured over the N days ending on it (weather is autocorrelated: "
+        "shorter windows drift against any reference within a season)",
+    )
+    retrain_window_days: int = setting(28, "a triggered retraining learns from the last N days")
+    performance_days: int = setting(7, "degradation is judged on the mean live AUC of N labelled days")
+    min_training_days: int = setting(
+        7, "a fired rule waits (without starting the cool-down) until the window has N checked days"
+    )
+
+    def __post_init__(self) -> None:
+        moderate, high = self.levels(self.drift_statistic)  # an unknown statistic is named here
+        if moderate > high:
+            raise ValueError(f"moderate drift ({moderate:g}) is above high drift ({high:g}) for {self.drift_statistic}")
+
+    def levels(self, statistic: str) -> tuple[float, float]:
+        """The moderate and high values of ``statistic``: the policy's for the triggering statistic
+        when it sets them, else the statistic's own."""
+        declared = drift_statistic(statistic)
+        if statistic != self.drift_statistic:
+            return declared.moderate, declared.high
+        return (declared.moderate if self.moderate_drift is None else self.moderate_drift,
+                declared.high if self.high_drift is None else self.high_drift)
+
+    def drift_level(self, statistic: str, value: float) -> str:
+        moderate, high = self.levels(statistic)
+        if value >= high:
+            return "high"
+        if value >= moderate:
+            return "moderate"
+        return "none"

@@ -14,11 +14,10 @@ import pytest
 
 from mlops_assets.core.verdicts import GateResult
 from mlops_assets.evaluate.plots import png_markdown
+from mlops_assets.promote.card_sections import NOT_IN_GIT_NOTE, SECTIONS
 from mlops_assets.promote.card import (
     NO_CHAMPION_NOTE,
-    NOT_IN_GIT_NOTE,
     REQUIRED_SECTIONS,
-    SECTIONS,
     ChampionComparisonRow,
     Lineage,
     MetricRow,

@@ -116,6 +116,8 @@ def evaluate_candidate(
     evaluation's ``champion_status`` records which, and whether the champion could score the rows.
     """
     from mlops_assets.evaluate import metrics as m
+    from mlops_assets.evaluate.bootstrap import bootstrap_estimates, paired_bootstrap_difference
+    from mlops_assets.evaluate.slices import slice_metrics
     from mlops_assets.evaluate import plots
 
     n_boot, seed = settings.bootstrap_resamples, settings.seed
@@ -123,7 +125,7 @@ def evaluate_candidate(
     y = test[target].to_numpy(dtype="int64")
     p_candidate = candidate.predict(test)
     threshold = float(candidate.threshold)
-    estimates = m.bootstrap_estimates(y, p_candidate, threshold, n_boot=n_boot, seed=seed)
+    estimates = bootstrap_estimates(y, p_candidate, threshold, n_boot=n_boot, seed=seed)
     baseline = m.class_prior_baseline(train_label_rate, len(y))
     evaluation = Evaluation(
         dataset=dataset,
@@ -155,11 +157,11 @@ def evaluate_candidate(
             evaluation.champion_note = f"champion v{champion.version} cannot score these features: {error}"
         else:
             evaluation.champion_status = ChampionStatus.SCORED
-            champion_estimates = m.bootstrap_estimates(y, p_champion, float(champion.threshold), n_boot=n_boot, seed=seed)
+            champion_estimates = bootstrap_estimates(y, p_champion, float(champion.threshold), n_boot=n_boot, seed=seed)
             evaluation.champion_version = champion.version
             evaluation.champion_metrics = {name: e.to_dict() for name, e in champion_estimates.items()}
             evaluation.paired = {
-                name: m.paired_bootstrap_difference(
+                name: paired_bootstrap_difference(
                     y, p_candidate, p_champion, name, threshold, n_boot=n_boot, seed=seed
                 ).to_dict()
                 for name in PAIRED_METRICS
@@ -171,7 +173,7 @@ def evaluate_candidate(
         evaluation.champion_status = ChampionStatus.NONE
         evaluation.champion_note = NO_CHAMPION_NOTE
     curves["baseline"] = baseline
-    slice_table = m.slice_metrics(
+    slice_table = slice_metrics(
         frame, [c for c in slices if c in frame.columns], "__label", "__candidate", champion_column,
         settings.min_slice_rows, threshold,
     )

@@ -8,23 +8,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.evaluate import metrics
+from mlops_assets.evaluate import bootstrap
+from mlops_assets.evaluate.weighted import WEIGHTED_METRICS
+from mlops_assets.evaluate.bootstrap import bootstrap_estimates, paired_bootstrap_difference
 from mlops_assets.evaluate.metrics import (
     METRICS,
     Estimate,
-    bootstrap_estimates,
     brier_score,
     calibration_table,
     choose_threshold,
     class_prior_baseline,
     expected_calibration_error,
     log_loss,
-    paired_bootstrap_difference,
     precision_at,
     recall_at,
     roc_auc,
-    slice_metrics,
 )
+from mlops_assets.evaluate.slices import slice_metrics
 
 
 def informative_scores(
@@ -235,7 +235,7 @@ def test_weighted_kernel_equals_metric_on_materialised_resample(
     drawn = rng.integers(0, labels.size, size=(3, labels.size))
     weights = np.stack([np.bincount(rows, minlength=labels.size) for rows in drawn]).astype(float)
 
-    weighted = metrics._WEIGHTED_METRICS[metric_name](labels.astype(float), probs, weights, 0.4)
+    weighted = WEIGHTED_METRICS[metric_name](labels.astype(float), probs, weights, 0.4)
 
     function, _ = METRICS[metric_name]
     expected = [function(labels[rows], probs[rows], 0.4) for rows in drawn]
@@ -279,7 +279,7 @@ def test_bootstrap_is_deterministic_per_seed() -> None:
 
 def test_bootstrap_works_across_several_memory_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     labels, probs = informative_scores(1_000, seed=15)
-    monkeypatch.setattr(metrics, "_MAX_WEIGHT_CELLS_PER_CHUNK", 7_000)  # 7 resamples per chunk
+    monkeypatch.setattr(bootstrap, "_MAX_WEIGHT_CELLS_PER_CHUNK", 7_000)  # 7 resamples per chunk
     chunked = bootstrap_estimates(labels, probs, 0.4, n_boot=50)
     assert chunked["auc"].low <= chunked["auc"].value <= chunked["auc"].high
     identical = paired_bootstrap_difference(labels, probs, probs, "auc", 0.4, n_boot=50)

@@ -17,15 +17,14 @@ from mlops_assets.gate.rules import (
     gate_no_slice_regression,
     gate_not_worse_than_champion,
 )
+from mlops_assets.evaluate.bootstrap import bootstrap_estimates, paired_bootstrap_difference
 from mlops_assets.evaluate.metrics import (
     Estimate,
-    bootstrap_estimates,
     class_prior_baseline,
     log_loss,
-    paired_bootstrap_difference,
     roc_auc,
-    slice_metrics,
 )
+from mlops_assets.evaluate.slices import slice_metrics
 
 DEFAULTS = GateThresholds()
 

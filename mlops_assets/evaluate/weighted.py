@@ -1,6 +1,4 @@
-"""The metric kernels: every binary metric implemented once, weighted by row.
-
-Every metric is implemented once, as a *weighted* metric over a matrix of row
+"""The metric kernels: every binary metric implemented once, as a *weighted* metric over a matrix of row
 weights with shape ``(n_resamples, n_rows)``. A bootstrap resample is just a
 vector of counts saying how often each row was drawn, so:
 
@@ -10,7 +8,6 @@ vector of counts saying how often each row was drawn, so:
 which keeps point estimates and bootstrap replicates computed by the same code
 and lets the bootstrap run as a few matrix operations instead of a Python loop
 per resample.
-
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlops_assets.core.spec import DatasetSpec, reference_table_sql
-from mlops_assets.core.sql import quote, sql_identifier
+from mlops_assets.core.spec import DatasetSpec, ReferenceTable
+from mlops_assets.core.sql import first_line, quote, sql_identifier, sql_string
 
 BASE = "base"
 
@@ -93,7 +93,7 @@ def open_sandbox(spec: DatasetSpec, base_rows: Any | None = None, *, with_refere
                     if column in hidden:
                         con.execute(f"ALTER TABLE {quote(name)} DROP COLUMN {sql_identifier(column)}")
             except duckdb.Error as error:
-                raise FeatureSqlError(f"reference table {name!r} ({path}): {_first_line(error)}") from None
+                raise FeatureSqlError(f"reference table {name!r} ({path}): {first_line(error)}") from None
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
@@ -128,12 +128,18 @@ def run_feature_sql(spec: DatasetSpec, base_rows: Any) -> tuple[Any, list[tuple[
     return result, described
 
 
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+def reference_table_sql(reference: ReferenceTable, path: Path) -> str:
+    if reference.format == "parquet":
+        return f"SELECT * FROM read_parquet({sql_string(str(path))})"
+    nulls = ", ".join(sql_string(v) for v in reference.csv.null_values)
+    return (
+        f"SELECT * FROM read_csv({sql_string(str(path))}, delim={sql_string(reference.csv.delimiter)}, "
+        f"header=true, nullstr=[{nulls}], sample_size=-1)"
+    )
 
 
 def _explained(spec: DatasetSpec, error: BaseException) -> str:
-    first = _first_line(error)
+    first = first_line(error)
     tables = ", ".join([BASE, *spec.reference_tables])
     return (
         f"{first} (feature SQL sees only {tables}; base holds the day's rows without the outcome-side "

@@ -34,10 +34,6 @@ def quote(name: str) -> str:
     return '"' + validate_identifier(name) + '"'
 
 
-def quote_all(names: list[str] | tuple[str, ...]) -> str:
-    return ", ".join(quote(name) for name in names)
-
-
 def sql_identifier(name: str) -> str:
     """Quote any name (a reference file's column header) for DuckDB; for names not from a spec."""
     return '"' + str(name).replace('"', '""') + '"'
@@ -157,3 +153,8 @@ def _walk(tree: Any) -> Iterator[Any]:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (DuckDB appends context lines), or its type's name."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

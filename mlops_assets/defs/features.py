@@ -10,7 +10,8 @@ from mlops_assets.defs.metadata import records_table, table_schema
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.features.checks import FEATURE_CHECKS
 from mlops_assets.features.build import build_features, features_code_version
-from mlops_assets.core.spec import DatasetSpec, sql_problems
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.spec_sql import sql_problems
 
 FEATURE_CHECKS_STEP = "feature_checks"
 

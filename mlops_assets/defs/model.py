@@ -360,7 +360,3 @@ def _evaluation_metadata(evaluation) -> dict[str, Any]:
         "plots": dg.MetadataValue.md(plots),
         "roc_plot": dg.MetadataValue.path(evaluation.plots["roc"]),
     }
-
-
-def _num(value) -> str:
-    return "" if value is None else f"{value:.4f}"

@@ -13,7 +13,8 @@ import datetime as dt
 from typing import Any
 
 from mlops_assets.features.build import features_table
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind, forbidden_lineage
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind
+from mlops_assets.core.spec_sql import forbidden_lineage
 from mlops_assets.core.sql import quote
 from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_registry
 

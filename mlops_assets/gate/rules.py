@@ -13,7 +13,6 @@ evaluated must never let a model through.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from mlops_assets.core.verdicts import GateResult, finite_or_none
@@ -270,13 +269,3 @@ def gate_calibration(ece: float, thresholds: GateThresholds) -> GateResult:
         delta=None,
         summary=reason,
     )
-
-
-def all_passed(verdicts: Iterable[GateResult]) -> bool:
-    """True only if there is at least one verdict and every verdict passed.
-
-    An empty list returns False so that a wiring bug that evaluates no gates
-    can never promote a model.
-    """
-    verdicts = list(verdicts)
-    return bool(verdicts) and all(verdict.passed for verdict in verdicts)

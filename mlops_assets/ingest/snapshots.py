@@ -211,10 +211,6 @@ def _time_range(con: Any, spec: DatasetSpec, columns: dict[str, str]):
     return con.execute(f"SELECT min({instant}), max({instant}) FROM incoming").fetchall()[0]
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:500]
-
-
 def _check_day(spec: DatasetSpec, day: dt.date) -> None:
     """A day outside the spec's partitions, or one that has not happened yet, has no partition to
     ingest into (Dagster would refuse it too)."""

@@ -10,7 +10,6 @@ from mlops_assets.core.sql import (
     UnsafeIdentifierError,
     parse_select,
     quote,
-    quote_all,
     sql_string,
     validate_identifier,
 )
@@ -58,12 +57,6 @@ def test_refusal_names_what_and_the_offender():
     with pytest.raises(UnsafeIdentifierError) as error:
         validate_identifier('x"; --', what="entity key")
     assert str(error.value).startswith("entity key 'x\"; --'")
-
-
-def test_quote_all_refuses_if_any_name_is_unsafe():
-    assert quote_all(["a", "b"]) == '"a", "b"'
-    with pytest.raises(UnsafeIdentifierError):
-        quote_all(["a", 'b"; DROP TABLE t; --'])
 
 
 def test_sql_string_escapes_quotes_so_the_value_stays_one_literal(con):

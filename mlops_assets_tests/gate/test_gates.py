@@ -10,7 +10,6 @@ import pytest
 
 from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds
 from mlops_assets.gate.rules import (
-    all_passed,
     gate_beats_baseline,
     gate_calibration,
     gate_min_quality,
@@ -323,14 +322,6 @@ def test_gate_names_are_stable_and_match_the_verdicts() -> None:
     assert tuple(verdict.check for verdict in verdicts) == tuple(PROMOTION_GATES)
 
 
-def test_all_passed() -> None:
-    passing = gate_min_quality(0.7, DEFAULTS)
-    failing = gate_min_quality(0.5, DEFAULTS)
-    assert all_passed([passing, passing])
-    assert not all_passed([passing, failing])
-    assert not all_passed([])
-
-
 def test_gates_on_metrics_from_a_first_model() -> None:
     """A first model (no champion) that beats the prior baseline passes every gate."""
     rng = np.random.default_rng(2)
@@ -358,4 +349,4 @@ def test_gates_on_metrics_from_a_first_model() -> None:
         ),
         gate_calibration(estimates["ece"].value, GateThresholds(max_ece=0.2)),
     ]
-    assert all_passed(verdicts), [verdict.summary for verdict in verdicts if not verdict.passed]
+    assert verdicts and all(v.passed for v in verdicts), [verdict.summary for verdict in verdicts if not verdict.passed]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import os
 import subprocess
 import sys
@@ -24,38 +25,82 @@ from pathlib import Path
 from mlops_assets.core.paths import PROJECT_ROOT, StateLayout
 
 
+class UsageError(RuntimeError):
+    """A command line that cannot be run as given; the message names the argument."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, raising instead of printing usage and exiting, so every refusal is one line."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
+    """Run a command; a refusal (bad arguments, spec, state folder or warehouse) is one line on
+    stderr and exit code 2, never a traceback."""
+    from mlops_assets.core.paths import StateFolderError
     from mlops_assets.core.spec import SpecError
-
+    from mlops_assets.core.warehouse import WarehouseNotWritableError, WarehouseUnreadableError
     from mlops_assets.gate.overrides import OverrideRefused
+    from mlops_assets.ingest.landing import LandingError
 
+    refusals = (UsageError, SpecError, OverrideRefused, StateFolderError, WarehouseUnreadableError,
+                WarehouseNotWritableError, LandingError)
+    parser = _parser()
     try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
         return args.handler(args)
-    except (SpecError, OverrideRefused) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except refusals as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.errno not in _UNWRITABLE:
+            raise
+        print(f"error: cannot write {error.filename or 'the state folder'}: {error.strerror}; make the state "
+              "folder writable (and free space), or point --state-dir / MLOPS_STATE_DIR elsewhere", file=sys.stderr)
+        return 2
+
+
+# a state folder we may not write to (or a full disk): the user's to fix, not a crash
+_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC)
+
+
+def _positive_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 day, got {days}")
+    return days
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="mlops-assets", description=__doc__.split("\n\n")[0])
     parser.add_argument("--state-dir", help="state folder (default: $MLOPS_STATE_DIR or ./.mlops_state)")
     parser.add_argument("--spec", help="dataset spec: a YAML path or a built-in name (default: nycflights)")
     commands = parser.add_subparsers(dest="command")
 
     demo = commands.add_parser("demo", help="land the first days and run the lifecycle on them")
-    demo.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
-    demo.add_argument("--days", type=int, default=28, help="how many days to land and ingest (default 28)")
+    demo.add_argument("--start", type=_day, help="first day (default: the spec's start)")
+    demo.add_argument("--days", type=_positive_days, default=28, help="how many days to land and ingest (default 28)")
     demo.add_argument("--skip-training", action="store_true", help="only the data half")
     demo.set_defaults(handler=_demo)
 
     replay = commands.add_parser("replay", help="land whole days from the dataset's source")
-    replay.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
-    replay.add_argument("--days", type=int, default=1)
+    replay.add_argument("--start", type=_day, help="first day (default: the spec's start)")
+    replay.add_argument("--days", type=_positive_days, default=1)
     replay.set_defaults(handler=_replay)
 
     validate = commands.add_parser("validate", help="validate a dataset spec (shape, names and SQL)")
@@ -68,9 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.set_defaults(handler=_dev)
 
     loop = commands.add_parser("replay-loop", help="replay days through the real sensors and automation")
-    loop.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
-    loop.add_argument("--train-days", type=int, default=28, help="days before the first champion (default 28)")
-    loop.add_argument("--days", type=int, default=150,
+    loop.add_argument("--start", type=_day, help="first day (default: the spec's start)")
+    loop.add_argument("--train-days", type=_positive_days, default=28, help="days before the first champion (default 28)")
+    loop.add_argument("--days", type=_positive_days, default=150,
                       help="days replayed after that (default 150: through June; 337 for the whole year)")
     loop.add_argument("--evidently-every", type=int, default=7,
                       help="write Evidently's HTML drift report every N days (0: never)")
@@ -120,13 +165,23 @@ def _spec(args):
 
 
 def _replay(args) -> int:
-    from mlops_assets.ingest.landing import replay
-
     layout, spec = _layout(args), _spec(args)
     start = args.start or spec.partitions.start_date
-    for landed in replay(spec, layout, start, args.days):
+    for landed in _replay_some(spec, layout, start, args.days):
         print(f"landed {landed.day}  {landed.rows:>7} rows  {landed.path}")
     return 0
+
+
+def _replay_some(spec, layout: StateLayout, start: dt.date, days: int):
+    """Land the days; a window with no rows in the source is a mistake in --start/--days, not a no-op."""
+    from mlops_assets.ingest.landing import replay
+
+    landed = replay(spec, layout, start, days)
+    if not landed:
+        end = start + dt.timedelta(days=days - 1)
+        raise UsageError(f"the source of {spec.name} has no rows from {start} to {end}: "
+                         "is --start beyond (or before) the data?")
+    return landed
 
 
 def _validate(args) -> int:
@@ -139,14 +194,13 @@ def _validate(args) -> int:
 
 
 def _demo(args) -> int:
-    from mlops_assets.ingest.landing import replay
     from mlops_assets.cli.report import data_summary
 
     started = time.monotonic()
     layout, spec = _layout(args), _spec(args)
     start = args.start or spec.partitions.start_date
     print(f"state folder: {layout.root}")
-    landed = replay(spec, layout, start, args.days)
+    landed = _replay_some(spec, layout, start, args.days)
     print(f"landed {len(landed)} days of {spec.name} ({sum(f.rows for f in landed)} rows) in {layout.landing_dir_for(spec.name)}")
     days = [f.day for f in landed]
     failed_days = run_ingestion(spec, days)

@@ -86,6 +86,30 @@ class WarehouseBusyError(RuntimeError):
     """Another process held the warehouse for longer than we were willing to wait."""
 
 
+class WarehouseUnreadableError(RuntimeError):
+    """The warehouse file is empty, truncated or not a DuckDB database; the message names the file
+    and how to recover."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(
+            f"the warehouse {path} is unreadable: {problem}. Nothing was read from it or written to it; "
+            f"restore it from a backup, or move it aside and re-run ingest_job for every landed day "
+            f"(the landing files are kept) and train_job"
+        )
+
+
+class WarehouseNotWritableError(RuntimeError):
+    """The state folder (or the warehouse file in it) cannot be written."""
+
+
+# DuckDB's storage layout: a file header and two database headers, then fixed-size blocks
+_HEADERS_BYTES = 3 * 4096
+_MAGIC, _MAGIC_OFFSET = b"DUCK", 8
+_UNREADABLE_MARKERS = ("not a valid duckdb database", "could not read enough bytes", "corrupt", "checksum",
+                       "serialization error", "invalid block")
+_NOT_WRITABLE_MARKERS = ("permission denied", "read-only file system", "read only file system")
+
+
 def _is_lock_conflict(error: Exception) -> bool:
     text = str(error).lower()
     return "could not set lock" in text or "conflicting lock" in text or "database is locked" in text
@@ -96,7 +120,13 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
     """A short-lived read-write connection, waiting (with jitter) while another process writes."""
     import duckdb
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WarehouseNotWritableError(f"cannot create the warehouse's folder {path.parent}: {error.strerror}") from error
+    existed = path.is_file()
+    if existed:
+        _check_magic(path)
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
     while True:
@@ -109,16 +139,59 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
                     raise WarehouseBusyError(
                         f"the warehouse {path} stayed locked by another process for {wait_seconds:.0f}s"
                     ) from error
-                raise
+                _raise_diagnosed(path, error)
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)
     try:
-        con.execute("SET TimeZone='UTC'")
-        for statement in CATALOG_DDL:
-            con.execute(statement)
+        try:
+            if existed:
+                _check_complete(con, path)
+            con.execute("SET TimeZone='UTC'")
+            for statement in CATALOG_DDL:
+                con.execute(statement)
+        except duckdb.Error as error:
+            _raise_diagnosed(path, error)
         yield con
     finally:
         con.close()
+
+
+def _check_magic(path: Path) -> None:
+    """Refuse a file that is not DuckDB before DuckDB opens it: handed a SQLite file, it would try
+    to download and load its sqlite extension instead."""
+    with open(path, "rb") as handle:
+        head = handle.read(_MAGIC_OFFSET + len(_MAGIC))
+    if not head:
+        raise WarehouseUnreadableError(path, "the file is empty (0 bytes)")
+    if head[_MAGIC_OFFSET:] != _MAGIC:
+        what = "a SQLite database" if head.startswith(b"SQLite format 3") else "something else"
+        raise WarehouseUnreadableError(path, f"not a valid DuckDB database file ({len(head)}+ bytes of {what})")
+
+
+def _check_complete(con: Any, path: Path) -> None:
+    """A file cut short (a full disk, a partial copy) can still open when the blocks DuckDB reads
+    first survived: compare its size with the blocks its header says it holds."""
+    block_size, total_blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchall()[0]
+    expected = _HEADERS_BYTES + block_size * total_blocks
+    actual = path.stat().st_size
+    if actual < expected:
+        raise WarehouseUnreadableError(
+            path, f"the file is truncated ({actual} bytes; its header says {total_blocks} blocks, {expected} bytes)"
+        )
+
+
+def _raise_diagnosed(path: Path, error: Exception) -> None:
+    """Re-raise DuckDB's error as one naming the warehouse file when it is about the file itself."""
+    text = " ".join(str(error).split())
+    lowered = text.lower()
+    if any(marker in lowered for marker in _NOT_WRITABLE_MARKERS):
+        raise WarehouseNotWritableError(
+            f"the warehouse {path} cannot be opened for writing ({text[:200]}); "
+            f"make the state folder {path.parent} writable, or point --state-dir / MLOPS_STATE_DIR elsewhere"
+        ) from error
+    if any(marker in lowered for marker in _UNREADABLE_MARKERS):
+        raise WarehouseUnreadableError(path, text[:200]) from error
+    raise error
 
 
 def memory_limit() -> str:

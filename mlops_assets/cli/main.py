@@ -223,6 +223,7 @@ def run_training(spec, start: dt.date, end: dt.date) -> bool:
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.common import execute_in_process
     from mlops_assets.defs.jobs import TRAIN_JOB
 
     job = build_definitions(spec).resolve_job_def(TRAIN_JOB)
@@ -232,7 +233,7 @@ def run_training(spec, start: dt.date, end: dt.date) -> bool:
         "ops": {"training_snapshot": {"config": {"start_date": start.isoformat(), "end_date": end.isoformat()}}},
     }
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+        result = execute_in_process(job, instance=instance, raise_on_error=False, run_config=run_config)
     status = "ok" if result.success else "FAILED"
     print(f"  {TRAIN_JOB} {start}..{end}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
     for event in result.all_events:
@@ -263,6 +264,7 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.common import execute_in_process
     from mlops_assets.defs.jobs import INGEST_JOB
 
     job = build_definitions(spec).resolve_job_def(INGEST_JOB)
@@ -270,8 +272,8 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
     with dg.DagsterInstance.get() as instance:
         for day in days:
             step_started = time.monotonic()
-            result = job.execute_in_process(
-                partition_key=day.isoformat(), instance=instance, raise_on_error=False,
+            result = execute_in_process(
+                job, partition_key=day.isoformat(), instance=instance, raise_on_error=False,
                 run_config=QUIET_RUN_CONFIG,
             )
             status = "ok" if result.success else "FAILED"
@@ -322,6 +324,7 @@ def _rollback(args) -> int:
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.common import execute_in_process
     from mlops_assets.defs.rollback import ROLLBACK_JOB
 
     layout, spec = _layout(args), _spec(args)
@@ -329,8 +332,8 @@ def _rollback(args) -> int:
               "override_until": args.override_until}
     job = build_definitions(spec).resolve_job_def(ROLLBACK_JOB)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False,
+        result = execute_in_process(
+            job, instance=instance, raise_on_error=False,
             run_config={**QUIET_RUN_CONFIG, "ops": {"roll_back_champion": {"config": config}}},
         )
     if not result.success:

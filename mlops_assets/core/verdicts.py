@@ -77,6 +77,30 @@ def record(
     )
 
 
+def results_of_run(
+    con: Any, *, dataset: str, asset: str, day: dt.date | None, content_hash: str, run_id: str | None
+) -> dict[str, GateResult]:
+    """check name -> the newest result this run recorded for this exact content (none without a run id)."""
+    if run_id is None:
+        return {}
+    day_clause = "day IS NULL" if day is None else "day = ?"
+    rows = con.execute(
+        f"""
+        SELECT check_name, arg_max(passed, checked_at), arg_max(summary, checked_at), arg_max(details_json, checked_at)
+        FROM gate_results
+        WHERE dataset = ? AND asset = ? AND content_hash = ? AND run_id = ? AND {day_clause}
+        GROUP BY check_name
+        """,
+        [dataset, asset, content_hash, run_id] + ([] if day is None else [day]),
+    ).fetchall()
+    found = {}
+    for name, passed, summary, details in rows:
+        stored = json.loads(details)
+        failures = [RuleFailure(**failure) for failure in stored.get("failures", [])]
+        found[name] = GateResult(name, passed, summary, failures, stored.get("stats", {}))
+    return found
+
+
 def latest_verdicts(
     con: Any, *, dataset: str, asset: str, day: dt.date | None, content_hash: str
 ) -> dict[str, tuple[bool, str]]:

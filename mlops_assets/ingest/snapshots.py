@@ -14,7 +14,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.ingest.landing import file_sha256, landed_file
@@ -64,9 +64,18 @@ def read_landing_sql(spec: DatasetSpec, path: Path) -> str:
 
 
 def ingest_day(
-    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
+    spec: DatasetSpec,
+    layout: StateLayout,
+    day: dt.date,
+    run_id: str | None = None,
+    judge: Callable[[Any, Snapshot], Any] | None = None,
 ) -> Snapshot:
-    """Capture the landing file of ``day`` as a snapshot; idempotent for identical content."""
+    """Capture the landing file of ``day`` as a snapshot; idempotent for identical content.
+
+    ``judge(con, snapshot)`` runs inside the same transaction (the data gates recording their
+    verdicts): a write fault anywhere leaves neither the snapshot nor its verdicts, never one
+    without the other.
+    """
     import duckdb
 
     _check_day(spec, day)
@@ -119,10 +128,13 @@ def ingest_day(
             "INSERT INTO raw_ingestions VALUES (?, ?, ?, ?, ?, ?)",
             [spec.name, day, content_hash, str(path), now, run_id],
         )
-    return Snapshot(
-        spec.name, day, content_hash, table_name, rows, columns, min_ts, max_ts, str(path),
-        source_sha256, existing[0][0] if existing else now, is_new=not existing,
-    )
+        snapshot = Snapshot(
+            spec.name, day, content_hash, table_name, rows, columns, min_ts, max_ts, str(path),
+            source_sha256, existing[0][0] if existing else now, is_new=not existing,
+        )
+        if judge is not None:
+            judge(con, snapshot)
+    return snapshot
 
 
 def current_snapshot(con: Any, spec: DatasetSpec, day: dt.date) -> Snapshot | None:

@@ -30,11 +30,18 @@ def ingest_and_featurize(
 def ingest_and_gate(
     spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
 ) -> tuple[Any, list[GateResult]]:
-    """The raw asset and its data gates: snapshot the landing file, run and record every gate."""
+    """The raw asset and its data gates: snapshot the landing file, run and record every gate, in
+    one transaction (a write fault leaves no snapshot without its verdicts)."""
     from mlops_assets.ingest.snapshots import ingest_day
+    from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET
 
-    snapshot = ingest_day(spec, layout, day, run_id)
-    _content_hash, results = gate_raw_day(spec, layout, day, run_id)
+    results: list[GateResult] = []
+
+    def judge(con: Any, snapshot: Any) -> None:
+        results.extend(_apply_and_record(con, spec, DATA_GATES, None, snapshot, asset=RAW_ASSET, day=day,
+                                         content_hash=snapshot.content_hash, run_id=run_id))
+
+    snapshot = ingest_day(spec, layout, day, run_id, judge=judge)
     return snapshot, results
 
 
@@ -56,8 +63,12 @@ class NotMaterializedError(LookupError):
 def gate_raw_day(
     spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, names: Collection[str] | None = None
 ) -> tuple[str, list[GateResult]]:
-    """Run and record the data gates (all, or the named ones, in their order) on the day's current
-    snapshot, in one warehouse connection. Returns the snapshot's content hash and the results."""
+    """The data gates (all, or the named ones, in their order) on the day's current snapshot, in
+    one warehouse connection. Returns the snapshot's content hash and the results.
+
+    The verdicts this run already recorded when it ingested the snapshot (in the ingestion's own
+    transaction) are returned as they are; gates run alone in a later run are run and recorded.
+    """
     from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET
     from mlops_assets.ingest.snapshots import current_snapshot
     from mlops_assets.core.warehouse import connect
@@ -66,6 +77,11 @@ def gate_raw_day(
         snapshot = current_snapshot(con, spec, day)
         if snapshot is None:
             raise NotMaterializedError(f"no snapshot of {spec.name} for {day}; materialize {spec.raw_asset_name} first")
+        wanted = [name for name in DATA_GATES if names is None or name in names]
+        recorded = verdicts.results_of_run(con, dataset=spec.name, asset=RAW_ASSET, day=day,
+                                           content_hash=snapshot.content_hash, run_id=run_id)
+        if run_id is not None and all(name in recorded for name in wanted):
+            return snapshot.content_hash, [recorded[name] for name in wanted]
         results = _apply_and_record(con, spec, DATA_GATES, names, snapshot, asset=RAW_ASSET, day=day,
                                     content_hash=snapshot.content_hash, run_id=run_id)
     return snapshot.content_hash, results

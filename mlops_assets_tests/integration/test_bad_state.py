@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -208,3 +209,127 @@ def test_read_only_state_folder_is_named(case: StateCase, sensor_state, capsys):
         code, err = run_cli(["--state-dir", str(layout.root), *READ_ONLY_ARGV[case.name]], capsys)
     assert_one_line_refusal(code, err, case.message)
     assert tree_digest(layout.root) == before
+
+
+# -- item 8: a write fault (a full disk) mid-ingestion --------------------------------------------------
+
+BAD_DAY = dt.date(2024, 3, 4)
+
+
+def _disk_fails_on_write(monkeypatch, after: int) -> None:
+    """Every verdict write after the first ``after`` raises what DuckDB raises on a full disk."""
+    import duckdb
+
+    from mlops_assets.core import verdicts
+
+    real, calls = verdicts.record, []
+
+    def record(con, **kwargs):
+        calls.append(kwargs["result"].check)
+        if len(calls) > after:
+            raise duckdb.IOException("IO Error: Could not write file \"warehouse.duckdb.wal\": disk I/O error")
+        return real(con, **kwargs)
+
+    monkeypatch.setattr(verdicts, "record", record)
+
+
+for _after in (0, 2, 4):
+    case(f"disk-full-after-{_after}-verdicts", 8, "test_write_fault_leaves_no_verdictless_snapshot")
+
+
+@pytest.mark.parametrize("case", cases_of("test_write_fault_leaves_no_verdictless_snapshot"), ids=lambda c: c.name)
+def test_write_fault_leaves_no_verdictless_snapshot(case: StateCase, sensor_state, monkeypatch):
+    import duckdb
+
+    from mlops_assets.core.warehouse import connect
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+    from mlops_assets_tests.conftest import SENSOR_FIELDS, sensor_rows, write_csv
+    from mlops_assets.ingest.landing import landing_path
+
+    layout, spec = sensor_state.layout, sensor_state.spec
+    write_csv(landing_path(layout, spec, BAD_DAY), sensor_rows(BAD_DAY, 100), SENSOR_FIELDS)
+    before = fingerprint(layout, SENSORS)
+    with monkeypatch.context() as patched:
+        _disk_fails_on_write(patched, after=int(case.name.split("-")[3]))
+        with pytest.raises(duckdb.IOException, match="disk I/O error"):
+            ingest_and_featurize(spec, layout, BAD_DAY)
+    assert fingerprint(layout, SENSORS) == before  # no snapshot, no ingestion row, no verdict, no table
+    assert leftovers(layout) == []
+    # space is back: the next run ingests and judges the day as if the fault had never happened
+    results = ingest_and_featurize(spec, layout, BAD_DAY)
+    assert all(r.passed for r in results), [r.summary for r in results if not r.passed]
+    with connect(layout.warehouse_path) as con:
+        unjudged = con.execute(
+            "SELECT s.day FROM raw_snapshots s WHERE NOT EXISTS (SELECT 1 FROM gate_results g "
+            "WHERE g.asset = 'raw' AND g.content_hash = s.content_hash)"
+        ).fetchall()
+    assert unjudged == []
+
+
+WAIT_SECONDS = 240  # the later runs take seconds; before the fix they waited forever
+
+case("full-disk-through-dagster", 8, "test_full_disk_leaves_the_instance_usable")
+
+
+@contextlib.contextmanager
+def tiny_filesystem(folder: Path, megabytes: int):
+    """A size-limited tmpfs mounted on ``folder`` (root only: a real full disk, for DuckDB, SQLite
+    and Dagster alike)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a size-limited filesystem needs root")
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"running as root without the right to mount: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("case", cases_of("test_full_disk_leaves_the_instance_usable"), ids=lambda c: c.name)
+def test_full_disk_leaves_the_instance_usable(case: StateCase, tmp_path, monkeypatch):
+    """The issue's finding, for real: ingest_job on a full disk fails; once space is freed, the next
+    runs in the same process succeed (no run left STARTED holding the warehouse slot) and no
+    snapshot is left without its verdicts."""
+    import dagster as dg
+
+    from mlops_assets.cli.main import run_ingestion
+    from mlops_assets.core.spec import load_spec
+    from mlops_assets.core.warehouse import connect
+    from mlops_assets.ingest.landing import landing_path
+    from mlops_assets_tests.conftest import SENSOR_FIELDS, SENSOR_SPEC_YAML, sensor_rows, write_csv
+    from mlops_assets_tests.integration.test_bad_input import write_spec
+
+    spec = load_spec(write_spec(tmp_path / "spec", SENSOR_SPEC_YAML))
+    with tiny_filesystem(tmp_path / "disk", 48) as disk:
+        root = disk / "state"
+        monkeypatch.setenv("MLOPS_STATE_DIR", str(root))
+        monkeypatch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+        layout = StateLayout.from_env().ensure()
+        days = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(5)]
+        for day in days:
+            write_csv(landing_path(layout, spec, day), sensor_rows(day, 3000), SENSOR_FIELDS)
+        assert run_ingestion(spec, days[:3]) == []
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        ballast = disk / "ballast"
+        ballast.write_bytes(b"\0" * (free - 300_000))
+        with contextlib.suppress(Exception):  # the fault may surface as a failed run or an exception
+            assert run_ingestion(spec, days[3:4]) == [days[3]]
+        ballast.unlink()
+        later: list = []
+        worker = threading.Thread(target=lambda: later.append(run_ingestion(spec, days[3:])), daemon=True)
+        worker.start()
+        worker.join(WAIT_SECONDS)
+        assert later == [[]], "a run the fault left STARTED holds the warehouse slot: later runs wait forever"
+        with dg.DagsterInstance.get() as instance:
+            stuck = instance.get_run_ids(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+        assert stuck == []
+        with connect(layout.warehouse_path) as con:
+            judged = con.execute(
+                "SELECT s.day, count(DISTINCT g.check_name) FROM raw_snapshots s LEFT JOIN gate_results g "
+                "ON g.asset = 'raw' AND g.content_hash = s.content_hash GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        assert judged == [(day, 5) for day in days]

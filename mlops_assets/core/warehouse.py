@@ -102,7 +102,7 @@ class WarehouseNotWritableError(RuntimeError):
     """The state folder (or the warehouse file in it) cannot be written."""
 
 
-# DuckDB's storage layout: a file header and two database headers, then fixed-size blocks
+# DuckDB's storage layout: a file header (magic bytes at 8) and two database headers, then blocks
 _HEADERS_BYTES = 3 * 4096
 _MAGIC, _MAGIC_OFFSET = b"DUCK", 8
 _UNREADABLE_MARKERS = ("not a valid duckdb database", "could not read enough bytes", "corrupt", "checksum",
@@ -124,9 +124,7 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise WarehouseNotWritableError(f"cannot create the warehouse's folder {path.parent}: {error.strerror}") from error
-    existed = path.is_file()
-    if existed:
-        _check_magic(path)
+    promised = _check_file(path) if path.is_file() else None
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
     while True:
@@ -144,8 +142,8 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
             delay = min(delay * 2, 1.0)
     try:
         try:
-            if existed:
-                _check_complete(con, path)
+            if promised is not None:
+                _check_complete(con, path, promised)
             con.execute("SET TimeZone='UTC'")
             for statement in CATALOG_DDL:
                 con.execute(statement)
@@ -156,27 +154,41 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
         con.close()
 
 
-def _check_magic(path: Path) -> None:
-    """Refuse a file that is not DuckDB before DuckDB opens it: handed a SQLite file, it would try
-    to download and load its sqlite extension instead."""
+def _check_file(path: Path) -> int | None:
+    """Refuse a file that is not a DuckDB database before DuckDB opens it (handed a SQLite file it
+    would try to download its sqlite extension). Returns the size in bytes that the newer of its
+    two database headers promises (headers + block count x block size), for ``_check_complete``."""
+    import struct
+
     with open(path, "rb") as handle:
-        head = handle.read(_MAGIC_OFFSET + len(_MAGIC))
+        head = handle.read(_HEADERS_BYTES)
     if not head:
         raise WarehouseUnreadableError(path, "the file is empty (0 bytes)")
-    if head[_MAGIC_OFFSET:] != _MAGIC:
+    if head[_MAGIC_OFFSET:_MAGIC_OFFSET + len(_MAGIC)] != _MAGIC:
         what = "a SQLite database" if head.startswith(b"SQLite format 3") else "something else"
-        raise WarehouseUnreadableError(path, f"not a valid DuckDB database file ({len(head)}+ bytes of {what})")
+        raise WarehouseUnreadableError(path, f"not a valid DuckDB database file (it holds {what})")
+    if len(head) < _HEADERS_BYTES:
+        raise WarehouseUnreadableError(path, f"the file is truncated ({len(head)} bytes: not even its headers)")
+    # each database header: checksum, iteration, meta block, free list, block count, block size
+    headers = [struct.unpack_from("<6Q", head, offset) for offset in (4096, 8192)]
+    _, _, _, _, block_count, block_size = max(headers, key=lambda header: header[1])
+    if not 4096 <= block_size <= 1 << 30 or block_count > 1 << 40:
+        return None  # a layout this check does not know: leave the verdict to DuckDB
+    return _HEADERS_BYTES + block_count * block_size
 
 
-def _check_complete(con: Any, path: Path) -> None:
+def _check_complete(con: Any, path: Path, promised: int) -> None:
     """A file cut short (a full disk, a partial copy) can still open when the blocks DuckDB reads
-    first survived: compare its size with the blocks its header says it holds."""
-    block_size, total_blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchall()[0]
-    expected = _HEADERS_BYTES + block_size * total_blocks
+    first survived. DuckDB trims free blocks off the end of its file, so the file may fall short of
+    its header's promise by its free blocks, never by more. Not checked while a WAL is pending."""
+    if Path(f"{path}.wal").exists():
+        return
+    block_size, free_blocks = con.execute("SELECT block_size, free_blocks FROM pragma_database_size()").fetchall()[0]
     actual = path.stat().st_size
-    if actual < expected:
+    if actual < promised - free_blocks * block_size:
         raise WarehouseUnreadableError(
-            path, f"the file is truncated ({actual} bytes; its header says {total_blocks} blocks, {expected} bytes)"
+            path, f"the file is truncated ({actual} bytes; its header promises {promised} bytes, "
+                  f"{free_blocks} free block(s) excepted)"
         )
 
 

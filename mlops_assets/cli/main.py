@@ -8,6 +8,7 @@
 - ``dev``: start ``dagster dev`` (webserver and daemon) on 127.0.0.1 with the state folder wired in.
 - ``rollback``: run rollback_job (previous champion, or a named version) on the local instance.
 - ``override``: record a gate override (who, why, until when) for one model.
+- ``acknowledge-registry-reset``: record that the ledger's champion is gone from a lost MLflow store.
 - ``ledger``: print the promotion ledger.
 """
 
@@ -44,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     from mlops_assets.core.warehouse import WarehouseNotWritableError, WarehouseUnreadableError
     from mlops_assets.gate.overrides import OverrideRefused
     from mlops_assets.ingest.landing import LandingError
+    from mlops_assets.promote.agreement import ChampionDisagreement
 
     refusals = (UsageError, SpecError, OverrideRefused, StateFolderError, WarehouseUnreadableError,
-                WarehouseNotWritableError, LandingError)
+                WarehouseNotWritableError, LandingError, ChampionDisagreement)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -136,6 +138,14 @@ def _parser() -> argparse.ArgumentParser:
     override.add_argument("--until", required=True, help="expiry: YYYY-MM-DD or an ISO time (at most 90 days)")
     override.add_argument("--operator", help="who accepts it (default: your user name)")
     override.set_defaults(handler=_override)
+
+    reset = commands.add_parser(
+        "acknowledge-registry-reset",
+        help="record that the ledger's champion is gone from the MLflow store for good, so training may promote anew",
+    )
+    reset.add_argument("--reason", required=True, help="why the old champion cannot be restored (kept in the ledger)")
+    reset.add_argument("--operator", help="who accepts it (default: your user name)")
+    reset.set_defaults(handler=_acknowledge_registry_reset)
 
     show_ledger = commands.add_parser("ledger", help="print the promotion ledger")
     show_ledger.set_defaults(handler=_ledger)
@@ -369,6 +379,21 @@ def _override(args) -> int:
     for item in granted:
         print(f"override recorded for model {item.model_sha256[:12]}: {item.sentence()}")
     print("re-execute the failed train_job run (or run train_job again) to promote it")
+    return 0
+
+
+def _acknowledge_registry_reset(args) -> int:
+    from mlops_assets.core.registry import ModelRegistry
+    from mlops_assets.core.warehouse import connect
+    from mlops_assets.pipeline.train_model import model_name
+    from mlops_assets.promote.agreement import acknowledge_reset
+
+    layout, spec = _layout(args), _spec(args)
+    registry = ModelRegistry(layout.mlflow_tracking_uri, layout.mlflow_artifacts_dir, model_name(spec))
+    with connect(layout.warehouse_path) as con:
+        entry = acknowledge_reset(con, spec.name, registry, operator=_operator(args), reason=args.reason)
+    print(f"recorded: version {entry.from_version} (model {entry.model_sha256[:12]}) is no longer the champion; "
+          "the next train_job may promote a new first champion")
     return 0
 
 

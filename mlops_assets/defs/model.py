@@ -16,9 +16,9 @@ TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     "training_snapshot": "1",
     "candidate_model": "2",  # 2: the training split streams into a QuantileDMatrix (other trees)
-    "candidate_evaluation": "1",
+    "candidate_evaluation": "2",  # 2: refuses to run when the registry cannot produce the ledger's champion
     "model_card": "1",
-    "champion_model": "1",
+    "champion_model": "2",  # 2: the same agreement check before the alias moves
 }
 CARD_CHECK = "check_card_complete"
 
@@ -287,14 +287,17 @@ def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) 
     @dg.multi_asset_check(specs=specs, name=PROMOTION_GATES, can_subset=True,
                           description="The promotion gates on the candidate's evaluation.")
     def promotion_gates(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict, state: StateResource,
-                        gate_policy: GatePolicy):
+                        gate_policy: GatePolicy, model_registry: ModelRegistryResource):
         # names only at definition time: evaluation.gating (numpy, pandas) loads here, in the step
         from mlops_assets.pipeline.train_model import judge
 
         sha = candidate_evaluation["model_sha256"]
         selected = {key.name for key in context.selected_asset_check_keys}
         gates = [name for name in GATE_DESCRIPTIONS if name in selected]
-        for name, judgement in judge(spec, state.layout(), sha, gates, gate_policy.thresholds(), context.run.run_id).items():
+        layout = state.layout()
+        judged = judge(spec, layout, sha, gates, gate_policy.thresholds(), context.run.run_id,
+                       registry=model_registry.registry(layout, model_name(spec)))
+        for name, judgement in judged.items():
             yield _gate_result(evaluation_asset.key, name, judgement, sha)
 
     return promotion_gates

@@ -102,8 +102,11 @@ def evaluate_and_store(
     """Score the test split with the candidate (loaded back from MLflow, sha256-checked) and the
     champion; store and return the evaluation."""
     from mlops_assets.evaluate.evaluation import evaluate_candidate, store_evaluation
+    from mlops_assets.promote.agreement import check_agreement
     from mlops_assets.train.snapshot import load_training_snapshot, read_split
 
+    with connect(layout.warehouse_path) as con:
+        check_agreement(con, spec.name, registry)  # before "no champion" can pass a gate by rule
     loaded = registry.load_run_model(candidate["mlflow_run_id"], candidate["model_sha256"], candidate["threshold"])
     champion_ref = registry.champion()
     champion = registry.load_version(champion_ref) if champion_ref else None
@@ -131,19 +134,24 @@ class Judgement:
 
 
 def judge(
-    spec: DatasetSpec, layout: StateLayout, model_sha256: str, gates: Sequence[str], thresholds: Any, run_id: str
+    spec: DatasetSpec, layout: StateLayout, model_sha256: str, gates: Sequence[str], thresholds: Any, run_id: str,
+    registry: Any = None,
 ) -> dict[str, Judgement]:
     """Apply promotion gates to the stored evaluation and record each verdict, in one connection.
 
     A failed gate comes back with the override granted for it that is still in force (or None).
+    With ``registry``, the ledger and the registry must first agree on the champion.
     """
     from mlops_assets.core import verdicts
     from mlops_assets.evaluate.evaluation import load_evaluation
     from mlops_assets.gate.apply import MODEL_GATES
     from mlops_assets.gate.overrides import active_overrides
+    from mlops_assets.promote.agreement import check_agreement
 
     judged = {}
     with connect(layout.warehouse_path) as con:
+        if registry is not None:
+            check_agreement(con, spec.name, registry)
         evaluation = load_evaluation(con, spec.name, model_sha256)
         for gate in gates:
             verdict = MODEL_GATES[gate](evaluation, thresholds)

@@ -90,8 +90,8 @@ def _half(path: Path) -> None:
     os.truncate(path, path.stat().st_size // 2)
 
 
-def _last_block_cut(path: Path) -> None:
-    os.truncate(path, path.stat().st_size - 4096)
+def _last_quarter_cut(path: Path) -> None:
+    os.truncate(path, path.stat().st_size * 3 // 4)
 
 
 def _headers_only(path: Path) -> None:
@@ -114,7 +114,7 @@ def _sqlite_file(path: Path) -> None:
 WAREHOUSE_DAMAGE: dict[str, Callable[[Path], None]] = {
     "zero-byte-warehouse": _empty,
     "half-truncated-warehouse": _half,
-    "warehouse-missing-its-last-block": _last_block_cut,
+    "warehouse-missing-its-last-quarter": _last_quarter_cut,
     "warehouse-cut-to-its-headers": _headers_only,
     "warehouse-of-random-bytes": _random_bytes,
     "warehouse-that-is-sqlite": _sqlite_file,
@@ -333,3 +333,249 @@ def test_full_disk_leaves_the_instance_usable(case: StateCase, tmp_path, monkeyp
                 "ON g.asset = 'raw' AND g.content_hash = s.content_hash GROUP BY 1 ORDER BY 1"
             ).fetchall()
         assert judged == [(day, 5) for day in days]
+
+
+# -- item 3: the registry lost the champion the ledger names --------------------------------------------
+
+PROMOTED_DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(7)]
+PROMOTED_MODEL = f"{SENSORS}_failed"
+# the gates are not what these cases are about: a lenient policy so that a candidate can be promoted
+LENIENT_GATES = dict(min_auc=0.5, max_auc_drop_vs_champion=1.0, min_auc_lift_over_baseline=0.0,
+                     max_slice_auc_drop=1.0, max_ece=1.0)
+TRAIN_CONFIG = {
+    "training_snapshot": {"config": {"start_date": "2024-03-01", "end_date": "2024-03-07"}},
+    "candidate_model": {"config": {"trials": 1, "max_rounds": 20}},
+}
+
+
+def point_at(monkeypatch, root: Path, tracking_uri: str | None = None) -> StateLayout:
+    monkeypatch.setenv("MLOPS_STATE_DIR", str(root))
+    monkeypatch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri or f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    return StateLayout.from_env().ensure()
+
+
+def train_job(spec, layout: StateLayout):
+    import dagster as dg
+
+    from mlops_assets.cli.main import QUIET_RUN_CONFIG
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.jobs import TRAIN_JOB
+    from mlops_assets.defs.resources import GatePolicy, StateResource
+
+    defs = build_definitions(spec, StateResource(state_dir=str(layout.root)), gate_policy=GatePolicy(**LENIENT_GATES))
+    return defs.resolve_job_def(TRAIN_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        run_config={**QUIET_RUN_CONFIG, "ops": TRAIN_CONFIG},
+    )
+
+
+@pytest.fixture(scope="module")
+def promoted_world(tmp_path_factory) -> tuple[Path, Path]:
+    """Seven sensor days ingested and a champion promoted through train_job: version 1, one ledger row."""
+    from mlops_assets.core.spec import load_spec
+    from mlops_assets.ingest.landing import landing_path
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+    from mlops_assets_tests.conftest import SENSOR_FIELDS, SENSOR_SPEC_YAML, sensor_rows, write_csv
+    from mlops_assets_tests.integration.test_bad_input import write_spec
+
+    base = tmp_path_factory.mktemp("promoted_world")
+    spec_path = write_spec(base / "spec", SENSOR_SPEC_YAML)
+    spec = load_spec(spec_path)
+    with pytest.MonkeyPatch.context() as mp:
+        layout = point_at(mp, (base / "state").resolve())
+        for day in PROMOTED_DAYS:
+            write_csv(landing_path(layout, spec, day), sensor_rows(day, 600), SENSOR_FIELDS)
+            assert all(r.passed for r in ingest_and_featurize(spec, layout, day))
+        result = train_job(spec, layout)
+        assert result.success
+    return layout.root, spec_path
+
+
+@dataclass
+class Promoted:
+    layout: StateLayout
+    spec: object
+    spec_path: Path
+
+    def registry(self):
+        from mlops_assets.core.registry import ModelRegistry
+
+        return ModelRegistry(self.layout.mlflow_tracking_uri, self.layout.mlflow_artifacts_dir, PROMOTED_MODEL)
+
+    def ledger(self):
+        from mlops_assets.core.warehouse import connect
+        from mlops_assets.promote import ledger
+
+        with connect(self.layout.warehouse_path) as con:
+            return ledger.entries(con, SENSORS)
+
+    def cli(self, capsys, *argv: str) -> tuple[int, str]:
+        return run_cli(["--state-dir", str(self.layout.root), "--spec", str(self.spec_path), *argv], capsys)
+
+
+@pytest.fixture
+def promoted(promoted_world, tmp_path, monkeypatch) -> Promoted:
+    """This test's copy of the promoted world (its MLflow runs' artifacts stay in the original)."""
+    from mlops_assets.core.spec import load_spec
+
+    source, spec_path = promoted_world
+    shutil.copytree(source, tmp_path / "state", symlinks=True)
+    layout = point_at(monkeypatch, tmp_path / "state")
+    return Promoted(layout, load_spec(spec_path), spec_path)
+
+
+def _lose_the_store(promoted: Promoted, monkeypatch) -> None:
+    shutil.rmtree(promoted.layout.mlflow_dir)
+
+
+def _empty_server(promoted: Promoted, monkeypatch) -> None:
+    empty = promoted.layout.root.parent / "other_mlflow"
+    empty.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{empty / 'mlflow.db'}")
+
+
+LOSSES = {"registry-store-deleted": _lose_the_store, "registry-pointed-at-an-empty-store": _empty_server}
+for _name in LOSSES:
+    case(_name, 3, "test_a_lost_registry_stops_training_before_any_gate",
+         r"ledger's champion is sensors_failed version 1 .*cannot produce it.*No gate was run.*acknowledge-registry-reset")
+
+
+@pytest.mark.parametrize("case", cases_of("test_a_lost_registry_stops_training_before_any_gate"), ids=lambda c: c.name)
+def test_a_lost_registry_stops_training_before_any_gate(case: StateCase, promoted, monkeypatch):
+    ledger_before = promoted.ledger()
+    LOSSES[case.name](promoted, monkeypatch)
+    before = fingerprint(promoted.layout, SENSORS)
+    result = train_job(promoted.spec, promoted.layout)
+    assert not result.success
+    failure = result.failure_data_for_node("candidate_evaluation")
+    assert failure is not None, "the run must stop at the evaluation, before the gates"
+    chain, error = [], failure.error
+    while error is not None:
+        chain.append(error)
+        error = error.cause or error.context
+    refusal = [e for e in chain if e.cls_name == "ChampionDisagreement"]
+    assert refusal, [e.cls_name for e in chain]
+    assert re.search(case.message, refusal[0].message, re.DOTALL), refusal[0].message
+    assert result.get_asset_check_evaluations() == []  # no gate passed "by rule"
+    assert promoted.ledger() == ledger_before
+    assert promoted.registry().champion() is None
+    assert fingerprint(promoted.layout, SENSORS) == before
+
+
+case("reset-acknowledged-then-trained", 3, "test_an_acknowledged_reset_lets_a_new_first_champion_in")
+
+
+@pytest.mark.parametrize("case", cases_of("test_an_acknowledged_reset_lets_a_new_first_champion_in"), ids=lambda c: c.name)
+def test_an_acknowledged_reset_lets_a_new_first_champion_in(case: StateCase, promoted, monkeypatch, capsys):
+    _lose_the_store(promoted, monkeypatch)
+    code, err = promoted.cli(capsys, "acknowledge-registry-reset", "--operator", "ana",
+                             "--reason", "the MLflow disk died; no backup")
+    assert code == 0, err
+    result = train_job(promoted.spec, promoted.layout)
+    assert result.success
+    rows = promoted.ledger()
+    assert [(r.action, r.from_version, r.to_version) for r in rows] == [
+        ("promote", None, "1"), ("registry_reset", "1", ""), ("promote", None, "1")]
+    assert rows[1].operator == "ana" and "the MLflow disk died" in rows[1].reason
+    assert promoted.registry().champion().version == "1"
+    code, err = promoted.cli(capsys, "acknowledge-registry-reset", "--reason", "again")
+    assert code == 2 and "there is no reset to acknowledge" in err  # they agree again
+
+
+def _reuse_the_number(promoted: Promoted, monkeypatch) -> None:
+    """A fresh store whose version 1 (the champion) is another model."""
+    held = promoted.registry().champion()
+    _empty_server(promoted, monkeypatch)
+    registry = promoted.registry()
+    version = registry.register(run_id=None, model_uri=str(promoted.layout.root / "models"), description="",
+                                tags={**held.tags, "model_sha256": "f" * 64})
+    registry.set_alias("champion", version)
+
+
+def _drop_the_alias(promoted: Promoted, monkeypatch) -> None:
+    registry = promoted.registry()
+    registry.client.delete_registered_model_alias(PROMOTED_MODEL, "champion")
+
+
+def _unreachable(promoted: Promoted, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+
+
+DISAGREEMENTS = {
+    "version-number-reused-by-another-model": (_reuse_the_number, r"version 1 is model ffffffffffff.*a different model"),
+    "champion-alias-removed": (_drop_the_alias, r"the registry has no `champion` alias"),
+    "registry-unreachable": (_unreachable, r"registry at http://127\.0\.0\.1:9 cannot produce it"),
+    "registry-pointed-at-an-empty-store-before-promotion": (_empty_server, r"cannot produce it"),
+}
+for _name, (_, _message) in DISAGREEMENTS.items():
+    case(_name, 3, "test_promotion_and_rollback_refuse_a_registry_that_disagrees", _message)
+
+
+@pytest.mark.parametrize("case", cases_of("test_promotion_and_rollback_refuse_a_registry_that_disagrees"),
+                         ids=lambda c: c.name)
+def test_promotion_and_rollback_refuse_a_registry_that_disagrees(case: StateCase, promoted, monkeypatch, capsys):
+    from mlops_assets.core.warehouse import connect
+    from mlops_assets.promote.agreement import ChampionDisagreement, check_agreement
+    from mlops_assets.promote.promotion import promote
+    from mlops_assets.promote.rollback import RollbackRefused, rollback
+
+    ledger_before = promoted.ledger()
+    breaks, message = DISAGREEMENTS[case.name]
+    breaks(promoted, monkeypatch)
+    before = fingerprint(promoted.layout, SENSORS)
+    registry = promoted.registry()
+    with connect(promoted.layout.warehouse_path) as con, pytest.raises(ChampionDisagreement, match=message):
+        check_agreement(con, SENSORS, registry)
+    candidate = {"model_sha256": "e" * 64, "snapshot_hash": "s", "mlflow_run_id": "r", "threshold": 0.5}
+    with pytest.raises(ChampionDisagreement, match=message):
+        promote(spec=promoted.spec, layout=promoted.layout, registry=registry, candidate=candidate, card={},
+                dagster_run_id="test", operator="test")
+    with pytest.raises(RollbackRefused, match=message):
+        rollback(spec=promoted.spec, layout=promoted.layout, registry=registry, operator="ana", reason="r",
+                 to_version="1")
+    assert promoted.ledger() == ledger_before
+    assert fingerprint(promoted.layout, SENSORS) == before
+
+
+case("registry-ahead-of-the-ledger", 3, "test_a_registry_ahead_of_the_ledger_is_not_a_disagreement")
+
+
+@pytest.mark.parametrize("case", cases_of("test_a_registry_ahead_of_the_ledger_is_not_a_disagreement"),
+                         ids=lambda c: c.name)
+def test_a_registry_ahead_of_the_ledger_is_not_a_disagreement(case: StateCase, promoted):
+    """A promotion that moved the alias and died before its ledger row: promotion writes the row
+    when the run is repeated, so this must not stop it."""
+    from mlops_assets.core.warehouse import connect
+    from mlops_assets.promote.agreement import disagreement
+
+    registry = promoted.registry()
+    held = registry.champion()
+    ahead = registry.register(run_id=None, model_uri=str(promoted.layout.root / "models"), tags=held.tags,
+                              description="")
+    registry.set_alias("champion", ahead)
+    with connect(promoted.layout.warehouse_path) as con:
+        assert disagreement(con, SENSORS, registry) is None
+
+
+case("acknowledge-without-reason", 11, "test_acknowledging_a_reset_is_deliberate", r"--reason")
+case("acknowledge-when-they-agree", 11, "test_acknowledging_a_reset_is_deliberate",
+     r"agree on the champion: there is no reset to acknowledge")
+ACKNOWLEDGE_ARGV = {"acknowledge-without-reason": [], "acknowledge-when-they-agree": ["--reason", "why not"]}
+
+
+@pytest.mark.parametrize("case", cases_of("test_acknowledging_a_reset_is_deliberate"), ids=lambda c: c.name)
+def test_acknowledging_a_reset_is_deliberate(case: StateCase, promoted, capsys):
+    ledger_before = promoted.ledger()
+    code, err = promoted.cli(capsys, "acknowledge-registry-reset", *ACKNOWLEDGE_ARGV[case.name])
+    assert_one_line_refusal(code, err, case.message)
+    assert promoted.ledger() == ledger_before
+
+
+def test_the_corpus_is_large_and_named_uniquely():
+    names = [c.name for c in STATE_CASES]
+    assert len(names) == len(set(names))
+    assert len(STATE_CASES) >= 15
+    assert {c.item for c in STATE_CASES} >= {3, 8, 11}

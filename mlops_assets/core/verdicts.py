@@ -67,12 +67,15 @@ def record(
     content_hash: str,
     result: GateResult,
     run_id: str | None,
+    rules: str | None = None,
 ) -> None:
+    """Append one verdict; ``rules`` fingerprints the spec rules it was given under."""
     con.execute(
-        "INSERT INTO gate_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO gate_results (dataset, asset, day, content_hash, check_name, passed, summary, details_json, "
+        "checked_at, run_id, rules) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             dataset, asset, day, content_hash, result.check, result.passed, result.summary,
-            result.to_json(), dt.datetime.now(dt.timezone.utc), run_id,
+            result.to_json(), dt.datetime.now(dt.timezone.utc), run_id, rules,
         ],
     )
 
@@ -99,6 +102,16 @@ def results_of_run(
         failures = [RuleFailure(**failure) for failure in stored.get("failures", [])]
         found[name] = GateResult(name, passed, summary, failures, stored.get("stats", {}))
     return found
+
+
+def latest_rules(con: Any, *, dataset: str, asset: str, day: dt.date, content_hash: str) -> dict[str, str | None]:
+    """check name -> the rules fingerprint of its newest verdict for this exact content."""
+    rows = con.execute(
+        "SELECT check_name, arg_max(rules, checked_at) FROM gate_results "
+        "WHERE dataset = ? AND asset = ? AND content_hash = ? AND day = ? GROUP BY check_name",
+        [dataset, asset, content_hash, day],
+    ).fetchall()
+    return dict(rows)
 
 
 def latest_verdicts(

@@ -66,6 +66,8 @@ CATALOG_DDL = (
         run_id VARCHAR
     )
     """,
+    # the fingerprint of the spec rules a verdict was given under (NULL: before verdicts named them)
+    "ALTER TABLE gate_results ADD COLUMN IF NOT EXISTS rules VARCHAR",
     """
     CREATE TABLE IF NOT EXISTS feature_versions (
         dataset VARCHAR NOT NULL,

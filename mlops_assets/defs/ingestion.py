@@ -1,9 +1,6 @@
 """raw_<dataset>: daily snapshots of the landing files, and the data gates that guard them."""
 
 
-import hashlib
-import json
-
 import dagster as dg
 
 from mlops_assets.validate.data_gates import DATA_GATES
@@ -12,7 +9,7 @@ from mlops_assets.defs.checks import daily_checks_step
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
 from mlops_assets.defs.metadata import table_schema
 from mlops_assets.defs.resources import StateResource
-from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.spec import DatasetSpec, sections_digest
 
 # 2: the data gates' verdicts are written in the snapshot's own transaction
 INGESTION_CODE_VERSION = "2"
@@ -28,9 +25,7 @@ GATE_DESCRIPTIONS = {
 
 
 def ingestion_code_version(spec: DatasetSpec) -> str:
-    definition = spec.model_dump(mode="json", include={"source", "timestamp"})
-    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:10]
-    return f"{INGESTION_CODE_VERSION}-{digest}"
+    return f"{INGESTION_CODE_VERSION}-{sections_digest(spec, {'source', 'timestamp'})}"
 
 
 def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:

@@ -14,7 +14,7 @@ from mlops_assets.core.spec import DatasetSpec
 
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
-    "training_snapshot": "1",
+    "training_snapshot": "2",  # 2: days judged under an earlier spec are re-judged (or refused) first
     "candidate_model": "2",  # 2: the training split streams into a QuantileDMatrix (other trees)
     "candidate_evaluation": "2",  # 2: refuses to run when the registry cannot produce the ledger's champion
     "model_card": "1",
@@ -72,6 +72,9 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         )
         snapshot = build_training_snapshot(spec, state.layout(), window, context.run.run_id)
         context.log.info(f"training snapshot {snapshot.content_hash[:12]}: {snapshot.rows} rows, {snapshot.start}..{snapshot.end}")
+        if snapshot.rejudged_days or snapshot.refused_days:
+            context.log.warning(f"judged again under the current spec: {sorted(snapshot.rejudged_days) or 'none'}; "
+                                f"refused by it: {snapshot.refused_days or 'none'}")
         return dg.MaterializeResult(
             value=snapshot.to_handle(),
             data_version=dg.DataVersion(snapshot.content_hash),
@@ -81,6 +84,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
                 "end": snapshot.end.isoformat(),
                 "days": dg.MetadataValue.int(len(snapshot.days)),
                 "skipped_days": dg.MetadataValue.json(snapshot.skipped_days),
+                "rejudged_days": dg.MetadataValue.json(snapshot.rejudged_days),
+                "refused_days": dg.MetadataValue.json(snapshot.refused_days),
                 "rows": dg.MetadataValue.json(snapshot.rows),
                 "label_rate": dg.MetadataValue.json({k: round(v, 4) for k, v in snapshot.label_rates.items()}),
                 "dagster/row_count": sum(snapshot.rows.values()),

@@ -11,7 +11,6 @@ the table this writes: there is one feature definition, not a training copy and 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,7 @@ from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET, accepted_has
 from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
 from mlops_assets.ingest.landing import file_sha256
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, reference_table_sql
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, reference_table_sql, sections_digest
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates
@@ -53,13 +52,9 @@ def features_table(spec: DatasetSpec) -> str:
 
 def features_code_version(spec: DatasetSpec) -> str:
     """Changes when the feature logic or the spec's feature definition changes (UI shows stale)."""
-    definition = spec.model_dump(
-        mode="json",
-        include={"columns", "target", "feature_sql", "features", "trailing_rates", "slices",
-                 "entity_key", "timestamp", "reference_tables"},
-    )
-    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:10]
-    return f"{FEATURES_CODE_VERSION}-{digest}"
+    sections = {"columns", "target", "feature_sql", "features", "trailing_rates", "slices", "entity_key", "timestamp",
+                "reference_tables"}
+    return f"{FEATURES_CODE_VERSION}-{sections_digest(spec, sections)}"
 
 
 def history_sql(spec: DatasetSpec, history: list[Snapshot]) -> str:

@@ -33,13 +33,11 @@ def ingest_and_gate(
     """The raw asset and its data gates: snapshot the landing file, run and record every gate, in
     one transaction (a write fault leaves no snapshot without its verdicts)."""
     from mlops_assets.ingest.snapshots import ingest_day
-    from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET
 
     results: list[GateResult] = []
 
     def judge(con: Any, snapshot: Any) -> None:
-        results.extend(_apply_and_record(con, spec, DATA_GATES, None, snapshot, asset=RAW_ASSET, day=day,
-                                         content_hash=snapshot.content_hash, run_id=run_id))
+        results.extend(judge_snapshot(con, spec, snapshot, run_id))
 
     snapshot = ingest_day(spec, layout, day, run_id, judge=judge)
     return snapshot, results
@@ -82,9 +80,20 @@ def gate_raw_day(
                                            content_hash=snapshot.content_hash, run_id=run_id)
         if run_id is not None and all(name in recorded for name in wanted):
             return snapshot.content_hash, [recorded[name] for name in wanted]
-        results = _apply_and_record(con, spec, DATA_GATES, names, snapshot, asset=RAW_ASSET, day=day,
-                                    content_hash=snapshot.content_hash, run_id=run_id)
+        results = judge_snapshot(con, spec, snapshot, run_id, names)
     return snapshot.content_hash, results
+
+
+def judge_snapshot(
+    con: Any, spec: DatasetSpec, snapshot: Any, run_id: str | None, names: Collection[str] | None = None
+) -> list[GateResult]:
+    """Run the data gates (all, or the named ones) on one snapshot and record each verdict with the
+    fingerprint of the spec rules it was given under."""
+    from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET, data_gate_rules
+
+    return _apply_and_record(con, spec, DATA_GATES, names, snapshot, asset=RAW_ASSET, day=snapshot.day,
+                             content_hash=snapshot.content_hash, run_id=run_id,
+                             rules_fingerprint=data_gate_rules(spec))
 
 
 def check_feature_day(
@@ -108,6 +117,7 @@ def check_feature_day(
 def _apply_and_record(
     con: Any, spec: DatasetSpec, rules: dict[str, Callable[..., GateResult]], names: Collection[str] | None,
     target: Any, *, asset: str, day: dt.date, content_hash: str, run_id: str | None,
+    rules_fingerprint: str | None = None,
 ) -> list[GateResult]:
     """Apply the named rules (all when ``names`` is None) to ``target`` in their declared order,
     recording each verdict against ``content_hash``."""
@@ -116,6 +126,6 @@ def _apply_and_record(
         if names is None or name in names:
             result = rule(con, spec, target)
             verdicts.record(con, dataset=spec.name, asset=asset, day=day, content_hash=content_hash,
-                            result=result, run_id=run_id)
+                            result=result, run_id=run_id, rules=rules_fingerprint)
             results.append(result)
     return results

@@ -13,11 +13,18 @@ from typing import Any, Callable
 
 from mlops_assets.ingest.snapshots import Snapshot
 from mlops_assets.ingest.landing import day_expression
-from mlops_assets.core.spec import ColumnType, DatasetSpec
+from mlops_assets.core.spec import ColumnType, DatasetSpec, sections_digest
 from mlops_assets.core.sql import quote
 from mlops_assets.core.verdicts import GateResult, RuleFailure, passed_hashes_sql
 
 RAW_ASSET = "raw"
+# the spec sections the data gates read: a verdict given under other values of these is stale
+DATA_GATE_SECTIONS = {"columns", "entity_key", "timestamp", "quality"}
+
+
+def data_gate_rules(spec: DatasetSpec) -> str:
+    """The fingerprint of the rules the data gates apply under this spec (recorded with each verdict)."""
+    return sections_digest(spec, DATA_GATE_SECTIONS)
 
 
 def check_schema(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:

@@ -28,7 +28,7 @@ import pytest
 from mlops_assets.cli import main as cli
 from mlops_assets.core.paths import StateLayout
 from mlops_assets_tests.integration.test_bad_input import (  # noqa: F401 - fixtures used by name
-    GOOD_DAYS, SENSORS, champion_store, copy_state, fingerprint, leftovers, sensor_state, sensor_world,
+    GOOD_DAYS, SENSORS, fingerprint, leftovers, sensor_state, sensor_world,
 )
 
 pytestmark = pytest.mark.integration
@@ -574,8 +574,120 @@ def test_acknowledging_a_reset_is_deliberate(case: StateCase, promoted, capsys):
     assert promoted.ledger() == ledger_before
 
 
+# -- item 5: the spec was edited after its days were judged ---------------------------------------------
+
+TWO_SITE_DAYS = [dt.date(2024, 3, 4), dt.date(2024, 3, 8)]  # landed with only north and south readings
+TIGHTER_SITES = ("site: {type: string, allowed: [north, south, east], max_null_rate: 0}",
+                 "site: {type: string, allowed: [north, south], max_null_rate: 0}")
+
+
+def _two_site_rows(day: dt.date) -> list[dict]:
+    from mlops_assets_tests.conftest import sensor_rows
+
+    rows = sensor_rows(day, 150)
+    for row in rows:
+        row["site"] = "north" if row["site"] == "east" else row["site"]
+    return rows
+
+
+@pytest.fixture
+def two_site_state(sensor_state) -> object:
+    """The bad-input world's six days plus two days without an east reading, all judged under the
+    original spec (sites north, south, east)."""
+    from mlops_assets.ingest.landing import landing_path
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+    from mlops_assets_tests.conftest import SENSOR_FIELDS, write_csv
+
+    for day in TWO_SITE_DAYS:
+        write_csv(landing_path(sensor_state.layout, sensor_state.spec, day), _two_site_rows(day), SENSOR_FIELDS)
+        assert all(r.passed for r in ingest_and_featurize(sensor_state.spec, sensor_state.layout, day))
+    return sensor_state
+
+
+def _training_rows(layout: StateLayout, snapshot) -> list[tuple]:
+    from mlops_assets.core.warehouse import connect
+
+    with connect(layout.warehouse_path) as con:
+        return con.execute(f"SELECT DISTINCT site FROM {snapshot.qualified_table} ORDER BY 1").fetchall()
+
+
+case("allowed-values-tightened", 5, "test_training_uses_only_days_judged_under_the_current_spec",
+     r"check_schema.*site.*east")
+
+
+@pytest.mark.parametrize("case", cases_of("test_training_uses_only_days_judged_under_the_current_spec"),
+                         ids=lambda c: c.name)
+def test_training_uses_only_days_judged_under_the_current_spec(case: StateCase, two_site_state):
+    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+    from mlops_assets_tests.integration.test_bad_input import sensor_spec_text
+
+    world = two_site_state
+    world.respec(sensor_spec_text(**{TIGHTER_SITES[0]: TIGHTER_SITES[1]}))
+    snapshot = build_training_snapshot(world.spec, world.layout, TrainingWindow(min_days=2))
+    assert sorted(snapshot.days) == [d.isoformat() for d in TWO_SITE_DAYS]
+    assert _training_rows(world.layout, snapshot) == [("north",), ("south",)]  # no row the spec forbids
+    assert sorted(snapshot.refused_days) == [d.isoformat() for d in GOOD_DAYS]
+    for why in snapshot.refused_days.values():
+        assert re.search(case.message, why, re.DOTALL), why
+    assert sorted(snapshot.rejudged_days) == [d.isoformat() for d in TWO_SITE_DAYS]
+    # judged once: the next window finds their current verdicts, refuses the same days, re-judges none
+    again = build_training_snapshot(world.spec, world.layout, TrainingWindow(min_days=2))
+    assert again.content_hash == snapshot.content_hash and again.rejudged_days == {}
+    assert again.refused_days == snapshot.refused_days
+    assert sorted(again.skipped_days) == [d.isoformat() for d in GOOD_DAYS]
+
+
+case("tightened-until-too-few-days", 5, "test_a_window_the_current_spec_refuses_names_its_days",
+     r"only 0 day\(s\).*refused under the current spec: 2024-03-01 fails the current spec's data gates: "
+     r"check_schema: .*site.*east")
+
+
+@pytest.mark.parametrize("case", cases_of("test_a_window_the_current_spec_refuses_names_its_days"),
+                         ids=lambda c: c.name)
+def test_a_window_the_current_spec_refuses_names_its_days(case: StateCase, sensor_state):
+    from mlops_assets.train.snapshot import TrainingDataError, TrainingWindow, build_training_snapshot
+    from mlops_assets_tests.integration.test_bad_input import sensor_spec_text
+
+    world = sensor_state
+    features_before = {k: v for k, v in fingerprint(world.layout, SENSORS).items() if k.startswith("features:")}
+    world.respec(sensor_spec_text(**{TIGHTER_SITES[0]: TIGHTER_SITES[1]}))
+    with pytest.raises(TrainingDataError) as raised:
+        build_training_snapshot(world.spec, world.layout, TrainingWindow())
+    assert re.search(case.message, str(raised.value), re.DOTALL), str(raised.value)
+    after = fingerprint(world.layout, SENSORS)
+    assert {k: v for k, v in after.items() if k.startswith("features:")} == features_before
+    assert after.get("training_snapshots", []) == []
+
+
+case("spec-loosened", 5, "test_a_looser_spec_rejudges_and_keeps_every_day")
+case("null-ceiling-raised", 5, "test_a_looser_spec_rejudges_and_keeps_every_day")
+LOOSER = {
+    "spec-loosened": ("reading: {type: float, min: -50, max: 150, max_null_rate: 0.1}",
+                      "reading: {type: float, min: -100, max: 200, max_null_rate: 0.1}"),
+    "null-ceiling-raised": ("reading: {type: float, min: -50, max: 150, max_null_rate: 0.1}",
+                            "reading: {type: float, min: -50, max: 150, max_null_rate: 0.2}"),
+}
+
+
+@pytest.mark.parametrize("case", cases_of("test_a_looser_spec_rejudges_and_keeps_every_day"), ids=lambda c: c.name)
+def test_a_looser_spec_rejudges_and_keeps_every_day(case: StateCase, sensor_state):
+    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+    from mlops_assets_tests.integration.test_bad_input import sensor_spec_text
+
+    world = sensor_state
+    unchanged = build_training_snapshot(world.spec, world.layout, TrainingWindow())
+    assert unchanged.rejudged_days == {} and unchanged.refused_days == {}  # judged under these very rules
+    old, new = LOOSER[case.name]
+    world.respec(sensor_spec_text(**{old: new}))
+    snapshot = build_training_snapshot(world.spec, world.layout, TrainingWindow())
+    assert sorted(snapshot.rejudged_days) == [d.isoformat() for d in GOOD_DAYS]
+    assert snapshot.refused_days == {}
+    assert sorted(snapshot.days) == [d.isoformat() for d in GOOD_DAYS]
+    assert snapshot.content_hash == unchanged.content_hash  # same rows: re-judging changed no data
+
+
 def test_the_corpus_is_large_and_named_uniquely():
     names = [c.name for c in STATE_CASES]
     assert len(names) == len(set(names))
     assert len(STATE_CASES) >= 15
-    assert {c.item for c in STATE_CASES} >= {3, 8, 11}
+    assert {c.item for c in STATE_CASES} == {3, 5, 8, 11}

@@ -163,6 +163,13 @@ def _layout(args) -> StateLayout:
     layout = StateLayout.from_env().ensure()
     for key, value in layout.environment().items():
         os.environ.setdefault(key, value)
+    if layout.warehouse_path.exists():
+        from mlops_assets.core.warehouse import connect
+
+        # a damaged warehouse or a read-only state is refused here, in one line, before any run
+        # starts and fails on it step by step
+        with connect(layout.warehouse_path):
+            pass
     return layout
 
 

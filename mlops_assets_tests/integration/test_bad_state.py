@@ -126,8 +126,9 @@ for _name in WAREHOUSE_DAMAGE:
 
 @pytest.mark.parametrize("case", cases_of("test_damaged_warehouse_is_named_not_dumped"), ids=lambda c: c.name)
 @pytest.mark.parametrize("command", [["ledger"], ["override", "--model", "0123456789ab", "--gate",
-                                                   "check_calibration", "--reason", "r", "--until", "2030-01-01"]],
-                         ids=["ledger", "override"])
+                                                   "check_calibration", "--reason", "r", "--until", "2030-01-01"],
+                                     ["demo", "--days", "1", "--skip-training"]],
+                         ids=["ledger", "override", "demo"])
 def test_damaged_warehouse_is_named_not_dumped(case: StateCase, command, sensor_state, capsys):
     layout = sensor_state.layout
     WAREHOUSE_DAMAGE[case.name](layout.warehouse_path)
@@ -197,7 +198,8 @@ def read_only(folder: Path):
 
 
 case("read-only-state-ledger", 11, "test_read_only_state_folder_is_named", r"(cannot be opened for writing|cannot write).*(read-only|permission)")
-case("read-only-state-replay", 11, "test_read_only_state_folder_is_named", r"cannot write .*(read-only|permission)")
+case("read-only-state-replay", 11, "test_read_only_state_folder_is_named",
+     r"(cannot write|cannot be opened for writing).*(read-only|permission)")
 READ_ONLY_ARGV = {"read-only-state-ledger": ["ledger"], "read-only-state-replay": ["replay", "--days", "1"]}
 
 

@@ -8,6 +8,7 @@
 - ``dev``: start ``dagster dev`` (webserver and daemon) on 127.0.0.1 with the state folder wired in.
 - ``rollback``: run rollback_job (previous champion, or a named version) on the local instance.
 - ``override``: record a gate override (who, why, until when) for one model.
+- ``acknowledge-registry-reset``: record that the ledger's champion is gone from a lost MLflow store.
 - ``ledger``: print the promotion ledger.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import os
 import subprocess
 import sys
@@ -25,38 +27,83 @@ from mlops_assets.core.paths import PROJECT_ROOT, StateLayout
 from mlops_assets.defs.runs import quiet, step_failure_message
 
 
+class UsageError(RuntimeError):
+    """A command line that cannot be run as given; the message names the argument."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, raising instead of printing usage and exiting, so every refusal is one line."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
+    """Run a command; a refusal (bad arguments, spec, state folder or warehouse) is one line on
+    stderr and exit code 2, never a traceback."""
+    from mlops_assets.core.paths import StateFolderError
     from mlops_assets.core.spec import SpecError
-
+    from mlops_assets.core.warehouse import WarehouseNotWritableError, WarehouseUnreadableError
     from mlops_assets.gate.overrides import OverrideRefused
+    from mlops_assets.ingest.landing import LandingError
+    from mlops_assets.promote.agreement import ChampionDisagreement
 
+    refusals = (UsageError, SpecError, OverrideRefused, StateFolderError, WarehouseUnreadableError,
+                WarehouseNotWritableError, LandingError, ChampionDisagreement)
+    parser = _parser()
     try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
         return args.handler(args)
-    except (SpecError, OverrideRefused) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except refusals as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.errno not in _UNWRITABLE:
+            raise
+        print(f"error: cannot write {error.filename or 'the state folder'}: {error.strerror}; make the state "
+              "folder writable (and free space), or point --state-dir / MLOPS_STATE_DIR elsewhere", file=sys.stderr)
+        return 2
+
+
+# a state folder we may not write to (or a full disk): the user's to fix, not a crash
+_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC)
+
+
+def _positive_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 day, got {days}")
+    return days
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="mlops-assets", description=__doc__.split("\n\n")[0])
     parser.add_argument("--state-dir", help="state folder (default: $MLOPS_STATE_DIR or ./.mlops_state)")
     parser.add_argument("--spec", help="dataset spec: a YAML path or a built-in name (default: nycflights)")
     commands = parser.add_subparsers(dest="command")
 
     demo = commands.add_parser("demo", help="land the first days and run the lifecycle on them")
-    demo.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
-    demo.add_argument("--days", type=int, default=28, help="how many days to land and ingest (default 28)")
+    demo.add_argument("--start", type=_day, help="first day (default: the spec's start)")
+    demo.add_argument("--days", type=_positive_days, default=28, help="how many days to land and ingest (default 28)")
     demo.add_argument("--skip-training", action="store_true", help="only the data half")
     demo.set_defaults(handler=_demo)
 
     replay = commands.add_parser("replay", help="land whole days from the dataset's source")
-    replay.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
-    replay.add_argument("--days", type=int, default=1)
+    replay.add_argument("--start", type=_day, help="first day (default: the spec's start)")
+    replay.add_argument("--days", type=_positive_days, default=1)
     replay.set_defaults(handler=_replay)
 
     validate = commands.add_parser("validate", help="validate a dataset spec (shape, names and SQL)")
@@ -69,9 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.set_defaults(handler=_dev)
 
     loop = commands.add_parser("replay-loop", help="replay days through the real sensors and automation")
-    loop.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
-    loop.add_argument("--train-days", type=int, default=28, help="days before the first champion (default 28)")
-    loop.add_argument("--days", type=int, default=150,
+    loop.add_argument("--start", type=_day, help="first day (default: the spec's start)")
+    loop.add_argument("--train-days", type=_positive_days, default=28, help="days before the first champion (default 28)")
+    loop.add_argument("--days", type=_positive_days, default=150,
                       help="days replayed after that (default 150: through June; 337 for the whole year)")
     loop.add_argument("--evidently-every", type=int, default=7,
                       help="write Evidently's HTML drift report every N days (0: never)")
@@ -93,6 +140,14 @@ def _parser() -> argparse.ArgumentParser:
     override.add_argument("--operator", help="who accepts it (default: your user name)")
     override.set_defaults(handler=_override)
 
+    reset = commands.add_parser(
+        "acknowledge-registry-reset",
+        help="record that the ledger's champion is gone from the MLflow store for good, so training may promote anew",
+    )
+    reset.add_argument("--reason", required=True, help="why the old champion cannot be restored (kept in the ledger)")
+    reset.add_argument("--operator", help="who accepts it (default: your user name)")
+    reset.set_defaults(handler=_acknowledge_registry_reset)
+
     show_ledger = commands.add_parser("ledger", help="print the promotion ledger")
     show_ledger.set_defaults(handler=_ledger)
 
@@ -111,6 +166,13 @@ def _layout(args) -> StateLayout:
     layout = prepare(StateLayout.from_env())
     for key, value in layout.environment().items():
         os.environ.setdefault(key, value)
+    if layout.warehouse_path.exists():
+        from mlops_assets.core.warehouse import connect
+
+        # a damaged warehouse or a read-only state is refused here, in one line, before any run
+        # starts and fails on it step by step
+        with connect(layout.warehouse_path):
+            pass
     return layout
 
 
@@ -123,13 +185,23 @@ def _spec(args):
 
 
 def _replay(args) -> int:
-    from mlops_assets.ingest.landing import replay
-
     layout, spec = _layout(args), _spec(args)
     start = args.start or spec.partitions.start_date
-    for landed in replay(spec, layout, start, args.days):
+    for landed in _replay_some(spec, layout, start, args.days):
         print(f"landed {landed.day}  {landed.rows:>7} rows  {landed.path}")
     return 0
+
+
+def _replay_some(spec, layout: StateLayout, start: dt.date, days: int):
+    """Land the days; a window with no rows in the source is a mistake in --start/--days, not a no-op."""
+    from mlops_assets.ingest.landing import replay
+
+    landed = replay(spec, layout, start, days)
+    if not landed:
+        end = start + dt.timedelta(days=days - 1)
+        raise UsageError(f"the source of {spec.name} has no rows from {start} to {end}: "
+                         "is --start beyond (or before) the data?")
+    return landed
 
 
 def _validate(args) -> int:
@@ -142,14 +214,13 @@ def _validate(args) -> int:
 
 
 def _demo(args) -> int:
-    from mlops_assets.ingest.landing import replay
     from mlops_assets.cli.report import data_summary
 
     started = time.monotonic()
     layout, spec = _layout(args), _spec(args)
     start = args.start or spec.partitions.start_date
     print(f"state folder: {layout.root}")
-    landed = replay(spec, layout, start, args.days)
+    landed = _replay_some(spec, layout, start, args.days)
     print(f"landed {len(landed)} days of {spec.name} ({sum(f.rows for f in landed)} rows) in {layout.landing_dir_for(spec.name)}")
     days = [f.day for f in landed]
     failed_days = run_ingestion(spec, days)
@@ -172,6 +243,7 @@ def run_training(spec, start: dt.date, end: dt.date) -> bool:
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.common import execute_in_process
     from mlops_assets.defs.jobs import TRAIN_JOB
 
     job = build_definitions(spec).resolve_job_def(TRAIN_JOB)
@@ -180,7 +252,7 @@ def run_training(spec, start: dt.date, end: dt.date) -> bool:
         {"ops": {"training_snapshot": {"config": {"start_date": start.isoformat(), "end_date": end.isoformat()}}}}
     )
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+        result = execute_in_process(job, instance=instance, raise_on_error=False, run_config=run_config)
     status = "ok" if result.success else "FAILED"
     print(f"  {TRAIN_JOB} {start}..{end}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
     for event in result.all_events:
@@ -196,6 +268,7 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.common import execute_in_process
     from mlops_assets.defs.jobs import INGEST_JOB
 
     job = build_definitions(spec).resolve_job_def(INGEST_JOB)
@@ -203,8 +276,8 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
     with dg.DagsterInstance.get() as instance:
         for day in days:
             step_started = time.monotonic()
-            result = job.execute_in_process(
-                partition_key=day.isoformat(), instance=instance, raise_on_error=False,
+            result = execute_in_process(
+                job, partition_key=day.isoformat(), instance=instance, raise_on_error=False,
                 run_config=quiet(),
             )
             status = "ok" if result.success else "FAILED"
@@ -255,6 +328,7 @@ def _rollback(args) -> int:
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.common import execute_in_process
     from mlops_assets.defs.rollback import ROLLBACK_JOB
 
     layout, spec = _layout(args), _spec(args)
@@ -262,8 +336,8 @@ def _rollback(args) -> int:
               "override_until": args.override_until}
     job = build_definitions(spec).resolve_job_def(ROLLBACK_JOB)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False,
+        result = execute_in_process(
+            job, instance=instance, raise_on_error=False,
             run_config=quiet({"ops": {"roll_back_champion": {"config": config}}}),
         )
     if not result.success:
@@ -299,6 +373,21 @@ def _override(args) -> int:
     for item in granted:
         print(f"override recorded for model {item.model_sha256[:12]}: {item.sentence()}")
     print("re-execute the failed train_job run (or run train_job again) to promote it")
+    return 0
+
+
+def _acknowledge_registry_reset(args) -> int:
+    from mlops_assets.core.registry import ModelRegistry
+    from mlops_assets.core.warehouse import connect
+    from mlops_assets.pipeline.train_model import model_name
+    from mlops_assets.promote.agreement import acknowledge_reset
+
+    layout, spec = _layout(args), _spec(args)
+    registry = ModelRegistry(layout.mlflow_tracking_uri, layout.mlflow_artifacts_dir, model_name(spec))
+    with connect(layout.warehouse_path) as con:
+        entry = acknowledge_reset(con, spec.name, registry, operator=_operator(args), reason=args.reason)
+    print(f"recorded: version {entry.from_version} (model {entry.model_sha256[:12]}) is no longer the champion; "
+          "the next train_job may promote a new first champion")
     return 0
 
 

@@ -18,6 +18,10 @@ DEFAULT_STATE_DIRNAME = ".mlops_state"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+class StateFolderError(RuntimeError):
+    """The state folder is not a folder, or cannot be written."""
+
+
 @dataclass(frozen=True)
 class StateLayout:
     """The paths under one state root; creating them is idempotent."""
@@ -68,22 +72,31 @@ class StateLayout:
 
     def ensure(self) -> "StateLayout":
         """Create the folders and install the project's ``dagster.yaml`` into DAGSTER_HOME."""
-        for folder in (
-            self.root,
-            self.landing_dir,
-            self.reports_dir,
-            self.mlflow_artifacts_dir,
-            self.dagster_home,
-            self.cache_dir,
-        ):
-            folder.mkdir(parents=True, exist_ok=True)
-        project_config = PROJECT_ROOT / "dagster.yaml"
-        instance_config = self.dagster_home / "dagster.yaml"
-        if project_config.exists() and (
-            not instance_config.exists()
-            or instance_config.read_bytes() != project_config.read_bytes()
-        ):
-            shutil.copyfile(project_config, instance_config)
+        if self.root.exists() and not self.root.is_dir():
+            raise StateFolderError(f"the state folder {self.root} is a file, not a folder; "
+                                   "point --state-dir / MLOPS_STATE_DIR at a folder")
+        try:
+            for folder in (
+                self.root,
+                self.landing_dir,
+                self.reports_dir,
+                self.mlflow_artifacts_dir,
+                self.dagster_home,
+                self.cache_dir,
+            ):
+                folder.mkdir(parents=True, exist_ok=True)
+            project_config = PROJECT_ROOT / "dagster.yaml"
+            instance_config = self.dagster_home / "dagster.yaml"
+            if project_config.exists() and (
+                not instance_config.exists()
+                or instance_config.read_bytes() != project_config.read_bytes()
+            ):
+                shutil.copyfile(project_config, instance_config)
+        except OSError as error:
+            raise StateFolderError(
+                f"the state folder {self.root} cannot be written ({error.strerror}: {error.filename}); "
+                "make it writable or point --state-dir / MLOPS_STATE_DIR elsewhere"
+            ) from error
         return self
 
     def environment(self) -> dict[str, str]:

@@ -344,6 +344,14 @@ def _semantic_problems(spec: DatasetSpec) -> list[str]:
 # -- loading ---------------------------------------------------------------------------------------
 
 
+def sections_digest(spec: DatasetSpec, sections: set[str]) -> str:
+    """A short sha256 of some sections of the spec: code versions and verdicts name the rules they
+    were made under with it, so editing those sections makes them stale."""
+    from mlops_assets.core.hashing import json_sha256
+
+    return json_sha256(spec.model_dump(mode="json", include=sections))[:10]
+
+
 def load_spec(source: str | os.PathLike | None = None, *, check_sql: bool = True) -> DatasetSpec:
     """Load and fully validate a spec: a path, a built-in name, or ``MLOPS_DATASET_SPEC``/default."""
     location = source if source is not None else os.environ.get(SPEC_ENV) or DEFAULT_SPEC_NAME

@@ -135,14 +135,51 @@ def record(
     content_hash: str,
     result: GateResult,
     run_id: str | None,
+    rules: str | None = None,
 ) -> None:
+    """Append one verdict; ``rules`` fingerprints the spec rules it was given under."""
     con.execute(
-        "INSERT INTO gate_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO gate_results (dataset, asset, day, content_hash, check_name, passed, summary, details_json, "
+        "checked_at, run_id, rules) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             dataset, asset, day, content_hash, result.check, result.passed, result.summary,
-            result.to_json(), dt.datetime.now(dt.timezone.utc), run_id,
+            result.to_json(), dt.datetime.now(dt.timezone.utc), run_id, rules,
         ],
     )
+
+
+def results_of_run(
+    con: Any, *, dataset: str, asset: str, day: dt.date | None, content_hash: str, run_id: str | None
+) -> dict[str, GateResult]:
+    """check name -> the newest result this run recorded for this exact content (none without a run id)."""
+    if run_id is None:
+        return {}
+    day_clause = "day IS NULL" if day is None else "day = ?"
+    rows = con.execute(
+        f"""
+        SELECT check_name, arg_max(passed, checked_at), arg_max(summary, checked_at), arg_max(details_json, checked_at)
+        FROM gate_results
+        WHERE dataset = ? AND asset = ? AND content_hash = ? AND run_id = ? AND {day_clause}
+        GROUP BY check_name
+        """,
+        [dataset, asset, content_hash, run_id] + ([] if day is None else [day]),
+    ).fetchall()
+    found = {}
+    for name, passed, summary, details in rows:
+        stored = json.loads(details)
+        failures = [RuleFailure(**failure) for failure in stored.get("failures", [])]
+        found[name] = GateResult(name, passed, summary, failures, stored.get("stats", {}))
+    return found
+
+
+def latest_rules(con: Any, *, dataset: str, asset: str, day: dt.date, content_hash: str) -> dict[str, str | None]:
+    """check name -> the rules fingerprint of its newest verdict for this exact content."""
+    rows = con.execute(
+        "SELECT check_name, arg_max(rules, checked_at) FROM gate_results "
+        "WHERE dataset = ? AND asset = ? AND content_hash = ? AND day = ? GROUP BY check_name",
+        [dataset, asset, content_hash, day],
+    ).fetchall()
+    return dict(rows)
 
 
 def latest_verdicts(

@@ -66,6 +66,8 @@ CATALOG_DDL = (
         run_id VARCHAR
     )
     """,
+    # the fingerprint of the spec rules a verdict was given under (NULL: before verdicts named them)
+    "ALTER TABLE gate_results ADD COLUMN IF NOT EXISTS rules VARCHAR",
     """
     CREATE TABLE IF NOT EXISTS feature_versions (
         dataset VARCHAR NOT NULL,
@@ -86,6 +88,30 @@ class WarehouseBusyError(RuntimeError):
     """Another process held the warehouse for longer than we were willing to wait."""
 
 
+class WarehouseUnreadableError(RuntimeError):
+    """The warehouse file is empty, truncated or not a DuckDB database; the message names the file
+    and how to recover."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(
+            f"the warehouse {path} is unreadable: {problem}. Nothing was read from it or written to it; "
+            f"restore it from a backup, or move it aside and re-run ingest_job for every landed day "
+            f"(the landing files are kept) and train_job"
+        )
+
+
+class WarehouseNotWritableError(RuntimeError):
+    """The state folder (or the warehouse file in it) cannot be written."""
+
+
+# DuckDB's storage layout: a file header (magic bytes at 8) and two database headers, then blocks
+_HEADERS_BYTES = 3 * 4096
+_MAGIC, _MAGIC_OFFSET = b"DUCK", 8
+_UNREADABLE_MARKERS = ("not a valid duckdb database", "could not read enough bytes", "corrupt", "checksum",
+                       "serialization error", "invalid block")
+_NOT_WRITABLE_MARKERS = ("permission denied", "read-only file system", "read only file system")
+
+
 def _is_lock_conflict(error: Exception) -> bool:
     text = str(error).lower()
     return "could not set lock" in text or "conflicting lock" in text or "database is locked" in text
@@ -96,7 +122,11 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
     """A short-lived read-write connection, waiting (with jitter) while another process writes."""
     import duckdb
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WarehouseNotWritableError(f"cannot create the warehouse's folder {path.parent}: {error.strerror}") from error
+    promised = _check_file(path) if path.is_file() else None
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
     while True:
@@ -109,16 +139,73 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
                     raise WarehouseBusyError(
                         f"the warehouse {path} stayed locked by another process for {wait_seconds:.0f}s"
                     ) from error
-                raise
+                _raise_diagnosed(path, error)
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)
     try:
-        con.execute("SET TimeZone='UTC'")
-        for statement in CATALOG_DDL:
-            con.execute(statement)
+        try:
+            if promised is not None:
+                _check_complete(con, path, promised)
+            con.execute("SET TimeZone='UTC'")
+            for statement in CATALOG_DDL:
+                con.execute(statement)
+        except duckdb.Error as error:
+            _raise_diagnosed(path, error)
         yield con
     finally:
         con.close()
+
+
+def _check_file(path: Path) -> int | None:
+    """Refuse a file that is not a DuckDB database before DuckDB opens it (handed a SQLite file it
+    would try to download its sqlite extension). Returns the size in bytes that the newer of its
+    two database headers promises (headers + block count x block size), for ``_check_complete``."""
+    import struct
+
+    with open(path, "rb") as handle:
+        head = handle.read(_HEADERS_BYTES)
+    if not head:
+        raise WarehouseUnreadableError(path, "the file is empty (0 bytes)")
+    if head[_MAGIC_OFFSET:_MAGIC_OFFSET + len(_MAGIC)] != _MAGIC:
+        what = "a SQLite database" if head.startswith(b"SQLite format 3") else "something else"
+        raise WarehouseUnreadableError(path, f"not a valid DuckDB database file (it holds {what})")
+    if len(head) < _HEADERS_BYTES:
+        raise WarehouseUnreadableError(path, f"the file is truncated ({len(head)} bytes: not even its headers)")
+    # each database header: checksum, iteration, meta block, free list, block count, block size
+    headers = [struct.unpack_from("<6Q", head, offset) for offset in (4096, 8192)]
+    _, _, _, _, block_count, block_size = max(headers, key=lambda header: header[1])
+    if not 4096 <= block_size <= 1 << 30 or block_count > 1 << 40:
+        return None  # a layout this check does not know: leave the verdict to DuckDB
+    return _HEADERS_BYTES + block_count * block_size
+
+
+def _check_complete(con: Any, path: Path, promised: int) -> None:
+    """A file cut short (a full disk, a partial copy) can still open when the blocks DuckDB reads
+    first survived. DuckDB trims free blocks off the end of its file, so the file may fall short of
+    its header's promise by its free blocks, never by more. Not checked while a WAL is pending."""
+    if Path(f"{path}.wal").exists():
+        return
+    block_size, free_blocks = con.execute("SELECT block_size, free_blocks FROM pragma_database_size()").fetchall()[0]
+    actual = path.stat().st_size
+    if actual < promised - free_blocks * block_size:
+        raise WarehouseUnreadableError(
+            path, f"the file is truncated ({actual} bytes; its header promises {promised} bytes, "
+                  f"{free_blocks} free block(s) excepted)"
+        )
+
+
+def _raise_diagnosed(path: Path, error: Exception) -> None:
+    """Re-raise DuckDB's error as one naming the warehouse file when it is about the file itself."""
+    text = " ".join(str(error).split())
+    lowered = text.lower()
+    if any(marker in lowered for marker in _NOT_WRITABLE_MARKERS):
+        raise WarehouseNotWritableError(
+            f"the warehouse {path} cannot be opened for writing ({text[:200]}); "
+            f"make the state folder {path.parent} writable, or point --state-dir / MLOPS_STATE_DIR elsewhere"
+        ) from error
+    if any(marker in lowered for marker in _UNREADABLE_MARKERS):
+        raise WarehouseUnreadableError(path, text[:200]) from error
+    raise error
 
 
 def memory_limit() -> str:

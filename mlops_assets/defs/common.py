@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 
 import dagster as dg
 
@@ -22,3 +24,19 @@ def daily_partitions(spec: DatasetSpec) -> dg.DailyPartitionsDefinition:
 
 def partition_day(context) -> dt.date:
     return dt.date.fromisoformat(context.partition_key)
+
+
+def execute_in_process(job: dg.JobDefinition, *, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
+    """``job.execute_in_process``, with no earlier run of this process left STARTED and holding a
+    ``warehouse`` slot: a write fault (a full disk) can stop Dagster from recording a run's end, and
+    every later run of this process would wait for that slot forever. Released before the run (the
+    fault may have outlasted the failed run) and after it. For the CLI and the replay loop, which
+    run one job at a time."""
+    from mlops_assets.defs.instance import release_abandoned_runs
+
+    release_abandoned_runs(instance, finished_pid=os.getpid())
+    try:
+        return job.execute_in_process(instance=instance, **kwargs)
+    finally:
+        with contextlib.suppress(Exception):  # housekeeping never hides the run's own error
+            release_abandoned_runs(instance, finished_pid=os.getpid())

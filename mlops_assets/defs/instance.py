@@ -61,26 +61,32 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _release_dead_runs(dagster_home: Path) -> list[str]:
-    released = []
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        storage = instance.event_log_storage
-        if "sqlite" not in type(instance.run_storage).__name__.lower():
-            return []  # a shared (Postgres) instance: its runs may live on other machines
-        holding = storage.get_concurrency_run_ids() if storage.supports_global_concurrency_limits else set()
-        running = instance.get_run_ids(
-            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
-        )
-        for run_id in sorted({*holding, *running}):
-            starts = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
-            pid = starts[0].event_log_entry.dagster_event.pid if starts else None
-            if pid is None or _pid_alive(pid):
-                continue
-            run = instance.get_run_by_id(run_id)
-            if run is not None and not run.is_finished:
-                instance.report_run_failed(
-                    run, f"the run's process (pid {pid}) is gone (killed?): marked failed, its pool slots released"
-                )
-            if run_id in holding:
-                storage.free_concurrency_slots_for_run(run_id)
-            released.append(run_id)
+        return release_abandoned_runs(instance)
+
+
+def release_abandoned_runs(instance: dg.DagsterInstance, finished_pid: int | None = None) -> list[str]:
+    """Mark failed, and free the slots of, runs whose process is gone, or is ``finished_pid``: a
+    process that has returned from all its in-process runs (one that hit a write fault, a full disk,
+    can leave its run STARTED and holding its slot although the process lives on). Returns the run ids."""
+    released = []
+    storage = instance.event_log_storage
+    if "sqlite" not in type(instance.run_storage).__name__.lower():
+        return []  # a shared (Postgres) instance: its runs may live on other machines
+    holding = storage.get_concurrency_run_ids() if storage.supports_global_concurrency_limits else set()
+    running = instance.get_run_ids(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
+    )
+    for run_id in sorted({*holding, *running}):
+        starts = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
+        pid = starts[0].event_log_entry.dagster_event.pid if starts else None
+        if pid is None or (pid != finished_pid and _pid_alive(pid)):
+            continue
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            why = "is gone (killed?)" if pid != finished_pid else "returned without finishing it (a write fault?)"
+            instance.report_run_failed(run, f"the run's process (pid {pid}) {why}: marked failed, its pool slots released")
+        if run_id in holding:
+            storage.free_concurrency_slots_for_run(run_id)
+        released.append(run_id)
     return released

@@ -17,14 +17,14 @@ from mlops_assets.train.tuning import TuningBudget
 
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
-    "training_snapshot": "1",
+    "training_snapshot": "2",  # 2: days judged under an earlier spec are re-judged (or refused) first
     # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set, a manifest of the files
     "candidate_model": "3",
     # 2: records the champion status (an unloadable champion is recorded, not fatal); 3: the calibration
-    # plot uses the gated ECE's bins
-    "candidate_evaluation": "3",
+    # plot uses the gated ECE's bins; 4: refuses to run when the registry cannot produce the ledger's champion
+    "candidate_evaluation": "4",
     "model_card": "1",
-    "champion_model": "1",
+    "champion_model": "2",  # 2: the same agreement check before the alias moves
 }
 CARD_CHECK = "check_card_complete"
 
@@ -63,6 +63,10 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
 
         snapshot = build_training_snapshot(spec, state.layout(), config.plain(), context.run.run_id)
         context.log.info(f"training snapshot {snapshot.content_hash[:12]}: {snapshot.rows} rows, {snapshot.start}..{snapshot.end}")
+        if snapshot.rejudged_days or snapshot.refused_days or snapshot.rebuilt_days:
+            context.log.warning(f"judged again under the current spec: {sorted(snapshot.rejudged_days) or 'none'}; "
+                                f"features rebuilt under it: {sorted(snapshot.rebuilt_days) or 'none'}; "
+                                f"refused by it: {snapshot.refused_days or 'none'}")
         return dg.MaterializeResult(
             value=snapshot.to_handle(),
             data_version=dg.DataVersion(snapshot.content_hash),
@@ -72,6 +76,9 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
                 "end": snapshot.end.isoformat(),
                 "days": dg.MetadataValue.int(len(snapshot.days)),
                 "skipped_days": dg.MetadataValue.json(snapshot.skipped_days),
+                "rejudged_days": dg.MetadataValue.json(snapshot.rejudged_days),
+                "refused_days": dg.MetadataValue.json(snapshot.refused_days),
+                "rebuilt_days": dg.MetadataValue.json(snapshot.rebuilt_days),
                 "rows": dg.MetadataValue.json(snapshot.rows),
                 "label_rate": dg.MetadataValue.json({k: round(v, 4) for k, v in snapshot.label_rates.items()}),
                 "dagster/row_count": sum(snapshot.rows.values()),
@@ -271,14 +278,17 @@ def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) 
     @dg.multi_asset_check(specs=specs, name=PROMOTION_GATES_STEP, can_subset=True,
                           description="The promotion gates on the candidate's evaluation.")
     def promotion_gates(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict, state: StateResource,
-                        gate_policy: GatePolicyResource):
+                        gate_policy: GatePolicyResource, model_registry: ModelRegistryResource):
         # names only at definition time: the evaluation (numpy, pandas) loads here, in the step
         from mlops_assets.pipeline.train_model import judge
 
         sha = candidate_evaluation["model_sha256"]
         selected = {key.name for key in context.selected_asset_check_keys}
         chosen = [gate.check for gate in gates if gate.check in selected]
-        for name, judgement in judge(spec, state.layout(), sha, chosen, gate_policy.thresholds(), context.run.run_id).items():
+        layout = state.layout()
+        judged = judge(spec, layout, sha, chosen, gate_policy.thresholds(), context.run.run_id,
+                       registry=model_registry.registry(layout, model_name(spec)))
+        for name, judgement in judged.items():
             yield _gate_result(evaluation_asset.key, name, judgement, sha)
 
     return promotion_gates

@@ -18,6 +18,7 @@ import dagster as dg
 
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.defs.runs import quiet
+from mlops_assets.defs.common import execute_in_process
 
 AUTOMATED_ASSETS = ("batch_predictions", "drift_report", "live_performance")
 
@@ -69,8 +70,8 @@ class Loop:
             job = self.defs.resolve_job_def(job_name)
             tags = {**request.tags, "dagster/sensor_name": name, **({"dagster/run_key": request.run_key} if request.run_key else {})}
             started = time.monotonic()
-            result = job.execute_in_process(
-                instance=self.instance, partition_key=request.partition_key, tags=tags, raise_on_error=False,
+            result = execute_in_process(
+                job, instance=self.instance, partition_key=request.partition_key, tags=tags, raise_on_error=False,
                 run_config=quiet(request.run_config),
             )
             self.log.add(job_name, request.partition_key or request.run_key or "", result.success,
@@ -103,8 +104,8 @@ class Loop:
                 report = self.evidently_every > 0 and day_index % self.evidently_every == 0
                 run_config = quiet({"ops": {"drift_report": {"config": {"evidently_report": report}}}})
             started = time.monotonic()
-            outcome = job.execute_in_process(
-                instance=self.instance, partition_key=partition, asset_selection=keys,
+            outcome = execute_in_process(
+                job, instance=self.instance, partition_key=partition, asset_selection=keys,
                 run_config=run_config, raise_on_error=False, tags={"dagster/from_automation_condition": "true"},
             )
             self.log.add("automation", f"{partition} {','.join(k.to_user_string() for k in keys)}",
@@ -115,8 +116,9 @@ class Loop:
         from mlops_assets.defs.jobs import TRAIN_JOB
 
         started = time.monotonic()
-        result = self.defs.resolve_job_def(TRAIN_JOB).execute_in_process(
-            instance=self.instance, tags=tags, run_config=quiet(run_config), raise_on_error=False,
+        result = execute_in_process(
+            self.defs.resolve_job_def(TRAIN_JOB), instance=self.instance, tags=tags, run_config=quiet(run_config),
+            raise_on_error=False,
         )
         self.log.add(TRAIN_JOB, tags.get("mlops/trigger_reason", ""), result.success, time.monotonic() - started)
         return result
@@ -156,7 +158,7 @@ def simulate(spec, layout: StateLayout, *, start: dt.date, train_days: int, days
         loop.run_automation(days)  # the last day's labels
         from mlops_assets.defs.jobs import TIMELINE_JOB
 
-        loop.defs.resolve_job_def(TIMELINE_JOB).execute_in_process(instance=instance, run_config=quiet())
+        execute_in_process(loop.defs.resolve_job_def(TIMELINE_JOB), instance=instance, run_config=quiet())
         from mlops_assets.defs.monitoring import retraining_runs
         from mlops_assets.monitor.timeline import build_timeline
 

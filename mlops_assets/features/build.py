@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET, accepted_hashes
-from mlops_assets.core.hashing import json_sha256, relation_sha256
+from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
 from mlops_assets.core.files import file_sha256
 from mlops_assets.core.sandbox import FeatureSqlError, run_feature_sql, visible_columns
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, sections_digest
 from mlops_assets.core.sql import UnsafeIdentifierError, quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates
@@ -54,13 +54,9 @@ def features_table(spec: DatasetSpec) -> str:
 
 def features_code_version(spec: DatasetSpec) -> str:
     """Changes when the feature logic or the spec's feature definition changes (UI shows stale)."""
-    definition = spec.model_dump(
-        mode="json",
-        include={"columns", "target", "feature_sql", "features", "trailing_rates", "slices",
-                 "entity_key", "timestamp", "reference_tables"},
-    )
-    digest = json_sha256(definition)[:10]
-    return f"{FEATURES_CODE_VERSION}-{digest}"
+    sections = {"columns", "target", "feature_sql", "features", "trailing_rates", "slices", "entity_key", "timestamp",
+                "reference_tables"}
+    return f"{FEATURES_CODE_VERSION}-{sections_digest(spec, sections)}"
 
 
 def history_sql(spec: DatasetSpec, history: list[Snapshot]) -> str:

@@ -15,7 +15,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.core.files import copy_with_sha256
@@ -69,13 +69,21 @@ def read_landing_sql(spec: DatasetSpec, path: Path) -> str:
 
 
 def ingest_day(
-    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
+    spec: DatasetSpec,
+    layout: StateLayout,
+    day: dt.date,
+    run_id: str | None = None,
+    judge: Callable[[Any, Snapshot], Any] | None = None,
 ) -> Snapshot:
     """Capture the landing file of ``day`` as a snapshot; idempotent for identical content.
 
     The file is copied once into a private folder, hashing exactly the bytes copied, and everything
     after reads that copy: a landing file replaced meanwhile cannot give a snapshot of one content
     recorded with the other content's sha256.
+
+    ``judge(con, snapshot)`` runs inside the same transaction (the data gates recording their
+    verdicts): a write fault anywhere leaves neither the snapshot nor its verdicts, never one
+    without the other.
     """
     import duckdb
 
@@ -133,10 +141,13 @@ def ingest_day(
             "INSERT INTO raw_ingestions VALUES (?, ?, ?, ?, ?, ?)",
             [spec.name, day, content_hash, str(path), now, run_id],
         )
-    return Snapshot(
-        spec.name, day, content_hash, table_name, rows, columns, min_ts, max_ts, str(path),
-        source_sha256, existing[0][0] if existing else now, is_new=not existing,
-    )
+        snapshot = Snapshot(
+            spec.name, day, content_hash, table_name, rows, columns, min_ts, max_ts, str(path),
+            source_sha256, existing[0][0] if existing else now, is_new=not existing,
+        )
+        if judge is not None:
+            judge(con, snapshot)
+    return snapshot
 
 
 def current_snapshot(con: Any, spec: DatasetSpec, day: dt.date) -> Snapshot | None:

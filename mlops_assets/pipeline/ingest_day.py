@@ -30,11 +30,16 @@ def ingest_and_featurize(
 def ingest_and_gate(
     spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None
 ) -> tuple[Any, list[GateResult]]:
-    """The raw asset and its data gates: snapshot the landing file, run and record every gate."""
+    """The raw asset and its data gates: snapshot the landing file, run and record every gate, in
+    one transaction (a write fault leaves no snapshot without its verdicts)."""
     from mlops_assets.ingest.snapshots import ingest_day
 
-    snapshot = ingest_day(spec, layout, day, run_id)
-    _content_hash, results = gate_raw_day(spec, layout, day, run_id)
+    results: list[GateResult] = []
+
+    def judge(con: Any, snapshot: Any) -> None:
+        results.extend(judge_snapshot(con, spec, snapshot, run_id))
+
+    snapshot = ingest_day(spec, layout, day, run_id, judge=judge)
     return snapshot, results
 
 
@@ -56,8 +61,12 @@ class NotMaterializedError(LookupError):
 def gate_raw_day(
     spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, names: Collection[str] | None = None
 ) -> tuple[str, list[GateResult]]:
-    """Run and record the data gates (all, or the named ones, in their order) on the day's current
-    snapshot, in one warehouse connection. Returns the snapshot's content hash and the results."""
+    """The data gates (all, or the named ones, in their order) on the day's current snapshot, in
+    one warehouse connection. Returns the snapshot's content hash and the results.
+
+    The verdicts this run already recorded when it ingested the snapshot (in the ingestion's own
+    transaction) are returned as they are; gates run alone in a later run are run and recorded.
+    """
     from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET
     from mlops_assets.ingest.snapshots import current_snapshot
     from mlops_assets.core.warehouse import connect
@@ -66,9 +75,25 @@ def gate_raw_day(
         snapshot = current_snapshot(con, spec, day)
         if snapshot is None:
             raise NotMaterializedError(f"no snapshot of {spec.name} for {day}; materialize {spec.raw_asset_name} first")
-        results = _apply_and_record(con, spec, DATA_GATES, names, snapshot, asset=RAW_ASSET, day=day,
-                                    content_hash=snapshot.content_hash, run_id=run_id)
+        wanted = [name for name in DATA_GATES if names is None or name in names]
+        recorded = verdicts.results_of_run(con, dataset=spec.name, asset=RAW_ASSET, day=day,
+                                           content_hash=snapshot.content_hash, run_id=run_id)
+        if run_id is not None and all(name in recorded for name in wanted):
+            return snapshot.content_hash, [recorded[name] for name in wanted]
+        results = judge_snapshot(con, spec, snapshot, run_id, names)
     return snapshot.content_hash, results
+
+
+def judge_snapshot(
+    con: Any, spec: DatasetSpec, snapshot: Any, run_id: str | None, names: Collection[str] | None = None
+) -> list[GateResult]:
+    """Run the data gates (all, or the named ones) on one snapshot and record each verdict with the
+    fingerprint of the spec rules it was given under."""
+    from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET, data_gate_rules
+
+    return _apply_and_record(con, spec, DATA_GATES, names, snapshot, asset=RAW_ASSET, day=snapshot.day,
+                             content_hash=snapshot.content_hash, run_id=run_id,
+                             rules_fingerprint=data_gate_rules(spec))
 
 
 def check_feature_day(
@@ -92,6 +117,7 @@ def check_feature_day(
 def _apply_and_record(
     con: Any, spec: DatasetSpec, checks: dict[str, Check], names: Collection[str] | None,
     target: Any, *, asset: str, day: dt.date, content_hash: str, run_id: str | None,
+    rules_fingerprint: str | None = None,
 ) -> list[GateResult]:
     """Apply the named checks (all when ``names`` is None) to ``target`` in their declared order,
     recording each verdict against ``content_hash``."""
@@ -100,6 +126,6 @@ def _apply_and_record(
         if names is None or name in names:
             result = check.rule(con, spec, target)
             verdicts.record(con, dataset=spec.name, asset=asset, day=day, content_hash=content_hash,
-                            result=result, run_id=run_id)
+                            result=result, run_id=run_id, rules=rules_fingerprint)
             results.append(result)
     return results

@@ -101,12 +101,15 @@ def evaluate_and_store(
 ):
     """Score the test split with the candidate (loaded back from MLflow, every file checked against
     its manifest) and the champion; store and return the evaluation. A champion that cannot be loaded
-    safely is recorded as such (its comparison gates then fail), not silently skipped."""
+    safely is recorded as such (its comparison gates then fail), not silently skipped; a ledger that
+    names a champion the registry cannot produce stops it before any gate runs."""
+    from mlops_assets.core.registry import MANIFEST_TAG
     from mlops_assets.evaluate.evaluation import UnloadableChampion, evaluate_candidate, store_evaluation
+    from mlops_assets.promote.agreement import check_agreement
     from mlops_assets.train.snapshot import load_training_snapshot, read_split
 
-    from mlops_assets.core.registry import MANIFEST_TAG
-
+    with connect(layout.warehouse_path) as con:
+        check_agreement(con, spec.name, registry)  # before "no champion" can pass a gate by rule
     loaded = registry.load_run_model(
         candidate["mlflow_run_id"], candidate["model_sha256"], candidate.get(MANIFEST_TAG), candidate["threshold"]
     )
@@ -141,20 +144,25 @@ class Judgement:
 
 
 def judge(
-    spec: DatasetSpec, layout: StateLayout, model_sha256: str, gates: Sequence[str], thresholds: Any, run_id: str
+    spec: DatasetSpec, layout: StateLayout, model_sha256: str, gates: Sequence[str], thresholds: Any, run_id: str,
+    registry: Any = None,
 ) -> dict[str, Judgement]:
     """Apply the named promotion gates (in registry order) to the stored evaluation and record each
     verdict, in one connection.
 
     A failed gate comes back with the override granted for it that is still in force (or None).
+    With ``registry``, the ledger and the registry must first agree on the champion.
     """
     from mlops_assets.core import verdicts
     from mlops_assets.evaluate.evaluation import load_evaluation
     from mlops_assets.gate.registry import judge_evaluation
     from mlops_assets.gate.overrides import active_overrides
+    from mlops_assets.promote.agreement import check_agreement
 
     judged = {}
     with connect(layout.warehouse_path) as con:
+        if registry is not None:
+            check_agreement(con, spec.name, registry)
         evaluation = load_evaluation(con, spec.name, model_sha256)
         for verdict in judge_evaluation(evaluation, thresholds, gates):
             verdicts.record(con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None,

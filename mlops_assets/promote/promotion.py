@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from mlops_assets.promote import ledger
 from mlops_assets.gate.registry import PROMOTION_GATES
+from mlops_assets.promote.agreement import check_agreement
 from mlops_assets.gate.overrides import GateOverride, active_overrides
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
@@ -45,6 +46,7 @@ def promote(
     """
     sha = candidate["model_sha256"]
     with connect(layout.warehouse_path) as con:
+        check_agreement(con, spec.name, registry)
         unmet = unmet_gates_by_name(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
                                     required=list(PROMOTION_GATES))
         in_force = active_overrides(con, spec.name, sha)

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlops_assets.promote import ledger
 from mlops_assets.gate.registry import PROMOTION_GATES
+from mlops_assets.promote.agreement import ChampionDisagreement, check_agreement
 from mlops_assets.gate.overrides import active_overrides, grant
 from mlops_assets.promote.promotion import recorded_verdicts
 from mlops_assets.core.spec import DatasetSpec
@@ -48,6 +49,11 @@ def rollback(
         raise RollbackRefused("a rollback needs an operator: who is rolling back")
     if not reason or not reason.strip():
         raise RollbackRefused("a rollback needs a reason")
+    with connect(layout.warehouse_path) as con:
+        try:
+            check_agreement(con, spec.name, registry)
+        except ChampionDisagreement as error:
+            raise RollbackRefused(str(error)) from error
     current = registry.champion()
     if current is None:
         raise RollbackRefused(f"{registry.model_name} has no champion to roll back from")

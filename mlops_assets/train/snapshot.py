@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -68,6 +68,10 @@ class TrainingSnapshot:
     rows: dict[str, int]
     label_rates: dict[str, float]
     skipped_days: list[str]
+    # day -> why: judged again under the current spec (and passed), or refused by it
+    rejudged_days: dict[str, str] = field(default_factory=dict)
+    refused_days: dict[str, str] = field(default_factory=dict)
+    rebuilt_days: dict[str, str] = field(default_factory=dict)  # features rebuilt under the current spec
 
     @property
     def qualified_table(self) -> str:
@@ -106,21 +110,29 @@ def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end:
 def build_training_snapshot(
     spec: DatasetSpec, layout: StateLayout, window: TrainingWindow, run_id: str | None = None
 ) -> TrainingSnapshot:
+    from mlops_assets.train.rejudge import rejudge_stale_days
+
     with connect(layout.warehouse_path) as con:
         con.execute(TRAINING_SNAPSHOTS_DDL)
         if not table_exists(con, f"features_{spec.name}"):
             raise TrainingDataError(f"no features of {spec.name} exist yet; run the ingest job first")
         start, end = _resolve_window(con, spec, window)
+    # only days judged under the current spec's rules may train: re-judge the others (or refuse them)
+    currency = rejudge_stale_days(spec, layout, start, end, run_id)
+    with connect(layout.warehouse_path) as con:
         all_days = con.execute(
             "SELECT DISTINCT day FROM feature_versions WHERE dataset = ? AND day BETWEEN ? AND ? ORDER BY day",
             [spec.name, start, end],
         ).fetchall()
-        usable = passed_feature_days(con, spec, start, end)
+        usable = {day: h for day, h in passed_feature_days(con, spec, start, end).items()
+                  if day.isoformat() not in currency.refused}
         skipped = sorted(d.isoformat() for (d,) in all_days if d not in usable)
         if len(usable) < window.min_days:
+            refused = "; ".join(f"{day} {why}" for day, why in sorted(currency.refused.items()))
             raise TrainingDataError(
                 f"only {len(usable)} day(s) of {spec.name} features between {start} and {end} passed their "
                 f"checks (need at least {window.min_days}); skipped: {skipped or 'none'}"
+                + (f"; refused under the current spec: {refused}" if refused else "")
             )
         wanted = list(dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name]))
         _require_current_features(con, spec, wanted, usable, start)
@@ -173,7 +185,8 @@ def build_training_snapshot(
                      json.dumps(label_rates), dt.datetime.now(dt.timezone.utc), run_id],
                 )
         con.execute("DROP TABLE new_snapshot")
-    return TrainingSnapshot(spec.name, content_hash, table_name, start, end, days, rows, label_rates, skipped)
+    return TrainingSnapshot(spec.name, content_hash, table_name, start, end, days, rows, label_rates, skipped,
+                            currency.rejudged, currency.refused, currency.rebuilt)
 
 
 def load_training_snapshot(layout: StateLayout, dataset: str, content_hash: str) -> TrainingSnapshot:

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlops_assets.ingest.snapshots import Snapshot
 from mlops_assets.ingest.landing import day_expression
-from mlops_assets.core.spec import ColumnType, DatasetSpec
+from mlops_assets.core.spec import ColumnType, DatasetSpec, sections_digest
 from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.timestamps import instant_sql, is_temporal
 from mlops_assets.validate.time_values import time_value_failures
@@ -23,6 +23,13 @@ from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_reg
 
 RAW_ASSET = "raw"
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{80}-\x{9f}]"
+# the spec sections the data gates read: a verdict given under other values of these is stale
+DATA_GATE_SECTIONS = {"columns", "entity_key", "timestamp", "quality"}
+
+
+def data_gate_rules(spec: DatasetSpec) -> str:
+    """The fingerprint of the rules the data gates apply under this spec (recorded with each verdict)."""
+    return sections_digest(spec, DATA_GATE_SECTIONS)
 
 
 def check_schema(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:

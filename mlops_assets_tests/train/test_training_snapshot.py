@@ -1,56 +1,53 @@
-"""The training snapshot refuses stored features that no longer match the spec, naming what to run."""
+"""A spec that gained a feature after the features were built: training rebuilds the stale days'
+features under the current spec (in day order) and names them, instead of failing in the binder or
+learning from a column of nulls."""
 
 from __future__ import annotations
 
-import pytest
-
 from mlops_assets.core.spec import load_spec
+from mlops_assets.core.warehouse import connect
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-from mlops_assets.train.snapshot import TrainingDataError, TrainingWindow, build_training_snapshot
+from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
 
 
-def test_a_feature_added_without_rebuilding_the_features_names_the_command(state, sensors, sensor_spec):
-    for day in sensors.days:
-        sensors.land(state, sensor_spec, day, sensors.rows(day))
-        assert all(r.passed for r in ingest_and_featurize(sensor_spec, state, day))
+def grown_spec(sensors):
     grown = sensors.spec_path.with_name("grown.yaml")
     grown.write_text(sensors.spec_path.read_text().replace(
         "features:\n",
         "feature_sql: |\n  SELECT b.device_id, b.ts, b.reading * 2 AS double_reading FROM base b\n"
         "features:\n  double_reading: {kind: numeric}\n", 1,
     ))
-    spec = load_spec(grown)
-    with pytest.raises(TrainingDataError) as raised:
-        build_training_snapshot(spec, state, TrainingWindow(sensors.days[0], sensors.days[-1]))
-    assert str(raised.value).startswith(
-        "the spec's column(s) ['double_reading'] are not in the stored features of sensors: the spec changed "
-        "after the features were built. Rebuild the features of the training days, e.g. "
-        "`dagster asset materialize -m mlops_assets.definitions --select sensors_features --partition 2024-03-01`"
-    )
+    return load_spec(grown)
 
 
-def test_days_built_before_a_feature_was_declared_are_named(state, sensors, sensor_spec):
+def ingest_all(state, sensors, spec):
+    for day in sensors.days:
+        sensors.land(state, spec, day, sensors.rows(day))
+        assert all(r.passed for r in ingest_and_featurize(spec, state, day))
+
+
+def null_doubles(state, snapshot) -> int:
+    with connect(state.warehouse_path) as con:
+        return con.execute(f"SELECT count(*) FILTER (double_reading IS NULL) FROM {snapshot.qualified_table}").fetchall()[0][0]
+
+
+def test_a_feature_added_without_rebuilding_the_features_is_built_before_training(state, sensors, sensor_spec):
+    ingest_all(state, sensors, sensor_spec)
+    spec = grown_spec(sensors)
+    snapshot = build_training_snapshot(spec, state, TrainingWindow(sensors.days[0], sensors.days[-1]))
+    assert sorted(snapshot.rebuilt_days) == [d.isoformat() for d in sensors.days]
+    assert snapshot.refused_days == {} and null_doubles(state, snapshot) == 0
+
+
+def test_days_built_before_a_feature_was_declared_are_rebuilt_and_named(state, sensors, sensor_spec):
     """Once a later day is rebuilt with the grown spec the column exists, but the earlier days hold
-    nulls in it: training names those days rather than learning from a column of nulls."""
-    for day in sensors.days:
-        sensors.land(state, sensor_spec, day, sensors.rows(day))
-        assert all(r.passed for r in ingest_and_featurize(sensor_spec, state, day))
-    grown = sensors.spec_path.with_name("grown.yaml")
-    grown.write_text(sensors.spec_path.read_text().replace(
-        "features:\n",
-        "feature_sql: |\n  SELECT b.device_id, b.ts, b.reading * 2 AS double_reading FROM base b\n"
-        "features:\n  double_reading: {kind: numeric}\n", 1,
-    ))
-    spec = load_spec(grown)
+    nulls in it: training rebuilds exactly those days and names them."""
+    ingest_all(state, sensors, sensor_spec)
+    spec = grown_spec(sensors)
     assert all(r.passed for r in ingest_and_featurize(spec, state, sensors.days[-1]))
     window = TrainingWindow(sensors.days[0], sensors.days[-1])
-    with pytest.raises(TrainingDataError) as raised:
-        build_training_snapshot(spec, state, window)
-    assert str(raised.value).startswith(
-        "feature(s) with no value on days built before the spec declared them: double_reading on 2024-03-01, "
-        "2024-03-02. Rebuild the features of the training days, e.g. `dagster asset materialize "
-        "-m mlops_assets.definitions --select sensors_features --partition 2024-03-01`"
-    )
-    for day in sensors.days[:2]:
-        assert all(r.passed for r in ingest_and_featurize(spec, state, day))
-    assert build_training_snapshot(spec, state, window).days.keys() == {d.isoformat() for d in sensors.days}
+    snapshot = build_training_snapshot(spec, state, window)
+    assert sorted(snapshot.rebuilt_days) == [d.isoformat() for d in sensors.days[:-1]]
+    assert null_doubles(state, snapshot) == 0
+    again = build_training_snapshot(spec, state, window)
+    assert again.rebuilt_days == {} and again.content_hash == snapshot.content_hash

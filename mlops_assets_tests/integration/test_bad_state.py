@@ -360,7 +360,7 @@ def point_at(monkeypatch, root: Path, tracking_uri: str | None = None) -> StateL
 def train_job(spec, layout: StateLayout):
     import dagster as dg
 
-    from mlops_assets.cli.main import QUIET_RUN_CONFIG
+    from mlops_assets.defs.runs import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.jobs import TRAIN_JOB
     from mlops_assets.defs.resources import GatePolicy, StateResource

@@ -57,11 +57,9 @@ class PlatformModel(mlflow.pyfunc.PythonModel):
     def from_folder(cls, folder: Path, expected_manifest: str, expected_sha256: str | None = None) -> "PlatformModel":
         """The model in a platform model folder, after checking every file against the manifest
         digest recorded at training (``ModelFilesRefused`` names a changed or missing file)."""
-        from mlops_assets.train.model import load_model
+        from mlops_assets.train.model import ModelFilesRefused, load_model
 
         if not expected_manifest:
-            from mlops_assets.train.model import ModelFilesRefused
-
             raise ModelFilesRefused(f"no manifest digest is recorded for the model in {folder}: refusing to load it")
         model = cls()
         model.booster, model.encoding = load_model(Path(folder), expected_sha256, expected_manifest)

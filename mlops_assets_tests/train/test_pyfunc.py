@@ -86,6 +86,15 @@ def test_the_logged_pyfunc_predicts_raw_columns_as_the_platform_does(logged):
     assert np.isfinite(platform).all() and len(set(np.round(platform, 6))) > 3
 
 
+def test_a_feature_column_left_out_is_refused_by_name(logged):
+    import mlflow.pyfunc
+
+    spec, trained, _, _, model_uri, _, _ = logged
+    left_out = trained.encoding.columns[-1]
+    with pytest.raises(Exception, match=left_out):
+        mlflow.pyfunc.load_model(model_uri).predict(raw_rows(spec, trained).drop(columns=[left_out]))
+
+
 def test_the_signature_names_every_feature_and_accepts_nulls_in_each(logged):
     import mlflow.models
 

@@ -18,10 +18,12 @@ from typing import Any
 
 import mlflow.pyfunc
 
+from mlops_assets.core.registry import MANIFEST_TAG
+
 # the pyfunc's one artifact: the platform's model folder, exactly as training wrote it
 ARTIFACT = "platform_model"
-# where the pyfunc finds the manifest digest recorded at training (core.registry.MANIFEST_TAG's value)
-MANIFEST_CONFIG_KEY = "model_manifest_sha256"
+# the pyfunc's model config holds the manifest digest under the name of the registry tag that records it
+MANIFEST_CONFIG_KEY = MANIFEST_TAG
 ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
 # The output columns per task, in order: a task the platform learns to train adds its own row
 # (a probability column per class, or one ``prediction`` column), and nothing else changes shape.

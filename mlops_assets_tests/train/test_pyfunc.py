@@ -17,7 +17,7 @@ import pytest
 from mlops_assets.core.registry import ModelRegistry, model_name
 from mlops_assets.core.spec import FeatureKind, load_spec
 from mlops_assets.train.model import ENCODING_FILE, ModelFilesRefused, train_candidate, write_manifest
-from mlops_assets.train.pyfunc import OUTPUT_COLUMNS, PREDICTION_PACKAGES, pinned_requirements
+from mlops_assets.train.pyfunc import MANIFEST_CONFIG_KEY, OUTPUT_COLUMNS, PREDICTION_PACKAGES, pinned_requirements
 from mlops_assets.train.smoke import write_smoke_sample
 from mlops_assets.train.tuning import TuningBudget
 
@@ -105,6 +105,16 @@ def test_the_signature_names_every_feature_and_accepts_nulls_in_each(logged):
     assert all(not column.required for column in inputs.values())
     assert {inputs[c].type.name for c in trained.encoding.categorical} == {"string"}
     assert {inputs[c].type.name for c in trained.encoding.numeric} == {"double"}
+
+
+def test_the_pyfunc_verifies_against_the_digest_the_platform_verifies_against(logged):
+    """The pyfunc's files and the run's ``platform_model`` folder the platform loads are one set of
+    bytes: both are checked against the manifest digest recorded at training."""
+    import mlflow.models
+
+    *_, model_uri, _, manifest = logged
+    config = mlflow.models.get_model_info(model_uri).flavors["python_function"]["config"]
+    assert config == {MANIFEST_CONFIG_KEY: manifest}
 
 
 def test_the_requirements_pin_the_installed_versions(logged):

@@ -56,19 +56,28 @@ def wait_for_ping(server: subprocess.Popen, port: int, log: Path) -> None:
     pytest.fail(f"mlflow models serve did not answer /ping in {SERVER_START_SECONDS}s:\n{log.read_text()[-4000:]}")
 
 
-def stop_group(server: subprocess.Popen) -> None:
-    """Stop the server and its workers: it runs in its own process group (start_new_session)."""
+def stop_group(server: subprocess.Popen, seconds: float = 30) -> None:
+    """Stop the server and its workers: it leads its own process group (start_new_session), and the
+    uvicorn worker it starts may outlive it by a moment, so wait until the whole group is gone."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(server.pid, sig)
         except ProcessLookupError:
             break
-        try:
-            server.wait(timeout=30)
-            break
-        except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            server.poll()  # reap the leader: a zombie still counts as a member of the group
+            try:
+                os.killpg(server.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
             continue
-    server.wait(timeout=30)
+        break
+    else:
+        pytest.fail(f"the server's process group {server.pid} did not stop")
+    server.wait(timeout=seconds)
 
 
 def test_the_served_champion_answers_as_the_platform_scores(tmp_path):

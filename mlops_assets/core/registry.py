@@ -19,6 +19,7 @@ from mlops_assets.train.model import ModelFilesRefused
 from mlops_assets.train.smoke import read_smoke_sample
 
 CHAMPION_ALIAS = "champion"
+INPUT_EXAMPLE_ROWS = 5
 MODEL_SHA_TAG = "model_sha256"
 # the digest over every file the model needs to predict (train.model.write_manifest)
 MANIFEST_TAG = "model_manifest_sha256"
@@ -119,6 +120,8 @@ class ModelRegistry:
                 artifacts={ARTIFACT: str(model_dir)},
                 model_config={MANIFEST_CONFIG_KEY: manifest_sha256},
                 signature=signature(sample_input),
+                # saved as serving_input_example.json: a ready request body for a registry consumer
+                input_example=sample_input.head(INPUT_EXAMPLE_ROWS),
                 pip_requirements=pinned_requirements(),
             )
             mlflow.log_artifacts(str(model_dir), artifact_path=ARTIFACT)

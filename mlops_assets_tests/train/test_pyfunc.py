@@ -127,6 +127,16 @@ def test_the_requirements_pin_the_installed_versions(logged):
     assert all("==" in line for line in logged_requirements)
 
 
+def test_the_model_carries_a_ready_request_body(logged):
+    import mlflow.artifacts
+
+    _, trained, registry, _, model_uri, _, _ = logged
+    folder = Path(mlflow.artifacts.download_artifacts(model_uri, tracking_uri=registry.tracking_uri))
+    request = json.loads((folder / "serving_input_example.json").read_text())
+    assert request["dataframe_split"]["columns"] == trained.encoding.columns
+    assert len(request["dataframe_split"]["data"]) == 5
+
+
 def test_a_tampered_encoding_inside_the_pyfunc_is_refused(logged, tmp_path):
     import mlflow.artifacts
     import mlflow.pyfunc

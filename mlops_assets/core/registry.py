@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from mlops_assets.core.spec import DatasetSpec
-from mlops_assets.train.model import ENCODING_FILE, FeatureEncoding, ModelFilesRefused, load_model
+from mlops_assets.train.model import ModelFilesRefused
 from mlops_assets.train.smoke import read_smoke_sample
 
 CHAMPION_ALIAS = "champion"
+INPUT_EXAMPLE_ROWS = 5
 MODEL_SHA_TAG = "model_sha256"
 # the digest over every file the model needs to predict (train.model.write_manifest)
 MANIFEST_TAG = "model_manifest_sha256"
@@ -41,18 +42,27 @@ class RegisteredModel:
 
 @dataclass
 class LoadedModel:
-    booster: Any
-    encoding: FeatureEncoding
+    """A verified model as the platform uses it: the registered pyfunc (``train.pyfunc.PlatformModel``)
+    with what the registry records about it."""
+
+    pyfunc: Any
     threshold: float
     version: str | None
     run_id: str
     sha256: str
     smoke_sample: Any = None
 
-    def predict(self, frame: Any):
-        from mlops_assets.train.model import predict
+    @property
+    def booster(self) -> Any:
+        return self.pyfunc.booster
 
-        return predict(self.booster, self.encoding, frame)
+    @property
+    def encoding(self) -> Any:
+        return self.pyfunc.encoding
+
+    def predict(self, frame: Any):
+        """P(positive) per row, through the pyfunc's own ``predict``: what ``mlflow models serve`` answers."""
+        return self.pyfunc.probabilities(frame)
 
 
 class ModelRegistry:
@@ -83,33 +93,38 @@ class ModelRegistry:
         self,
         *,
         model_dir: Path,
-        trained: Any,
+        manifest_sha256: str,
         sample_input: Any,
         params: dict[str, Any],
         metrics: dict[str, float],
         tags: dict[str, str],
     ) -> tuple[str, str]:
-        """Log a trained model as an MLflow run with its signature; returns (run id, model uri)."""
+        """Log a saved model folder as an MLflow run and a self-contained pyfunc (the encoding inside,
+        the manifest digest in its config, every package prediction imports pinned); returns
+        (run id, model uri). The run keeps the same folder as ``platform_model``, the files the
+        platform verifies and loads."""
         import mlflow
-        import mlflow.xgboost
-        import xgboost
-        from mlflow.models import infer_signature
+
+        from mlops_assets.train.pyfunc import (
+            ARTIFACT, ENTRY_FILE, MANIFEST_CONFIG_KEY, pinned_requirements, signature,
+        )
 
         mlflow.set_tracking_uri(self.tracking_uri)
         experiment_id = self.experiment_id()
-        signature = infer_signature(sample_input, trained.predict(sample_input))
         with mlflow.start_run(experiment_id=experiment_id, run_name=tags.get("run_name"), tags=tags) as run:
             mlflow.log_params({k: v for k, v in params.items()})
             mlflow.log_metrics(metrics)
-            info = mlflow.xgboost.log_model(
-                trained.booster,
+            info = mlflow.pyfunc.log_model(
                 name="model",
-                signature=signature,
-                pip_requirements=[f"xgboost=={xgboost.__version__}", f"mlflow=={mlflow.__version__}"],
-                model_format="json",
-                extra_files=[str(model_dir / ENCODING_FILE)],
+                python_model=str(ENTRY_FILE),
+                artifacts={ARTIFACT: str(model_dir)},
+                model_config={MANIFEST_CONFIG_KEY: manifest_sha256},
+                signature=signature(sample_input),
+                # saved as serving_input_example.json: a ready request body for a registry consumer
+                input_example=sample_input.head(INPUT_EXAMPLE_ROWS),
+                pip_requirements=pinned_requirements(),
             )
-            mlflow.log_artifacts(str(model_dir), artifact_path="platform_model")
+            mlflow.log_artifacts(str(model_dir), artifact_path=ARTIFACT)
             return run.info.run_id, info.model_uri
 
     def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
@@ -129,9 +144,11 @@ class ModelRegistry:
     def load_run_model(
         self, run_id: str, expected_sha256: str, expected_manifest: str, threshold: float, version: str | None = None
     ) -> LoadedModel:
-        """Download the run's platform model folder and load it after checking every file in it
-        against the manifest digest recorded at training."""
+        """Download the run's platform model folder and load it as the registered pyfunc after checking
+        every file in it against the manifest digest recorded at training."""
         import mlflow
+
+        from mlops_assets.train.pyfunc import ARTIFACT, PlatformModel
 
         if not expected_manifest:
             raise ModelFilesRefused(
@@ -142,12 +159,12 @@ class ModelRegistry:
         with tempfile.TemporaryDirectory() as scratch:
             local = Path(
                 mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path="platform_model", dst_path=scratch, tracking_uri=self.tracking_uri
+                    run_id=run_id, artifact_path=ARTIFACT, dst_path=scratch, tracking_uri=self.tracking_uri
                 )
             )
-            booster, encoding = load_model(local, expected_sha256, expected_manifest)
+            pyfunc = PlatformModel.from_folder(local, expected_manifest, expected_sha256)
             smoke_sample = read_smoke_sample(local)
-        return LoadedModel(booster, encoding, threshold, version, run_id, expected_sha256, smoke_sample)
+        return LoadedModel(pyfunc, threshold, version, run_id, expected_sha256, smoke_sample)
 
     def register(self, *, run_id: str, model_uri: str, tags: dict[str, str], description: str) -> str:
         client = self.client

@@ -18,11 +18,13 @@ from mlops_assets.train.tuning import TuningBudget
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     "training_snapshot": "2",  # 2: days judged under an earlier spec are re-judged (or refused) first
-    # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set, a manifest of the files
-    "candidate_model": "3",
+    # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set, a manifest of the files;
+    # 4: logged as a self-contained pyfunc (encoding inside, every prediction package pinned)
+    "candidate_model": "4",
     # 2: records the champion status (an unloadable champion is recorded, not fatal); 3: the calibration
-    # plot uses the gated ECE's bins; 4: refuses to run when the registry cannot produce the ledger's champion
-    "candidate_evaluation": "4",
+    # plot uses the gated ECE's bins; 4: refuses to run when the registry cannot produce the ledger's
+    # champion; 5: models predict through the registered pyfunc class
+    "candidate_evaluation": "5",
     "model_card": "1",
     "champion_model": "2",  # 2: the same agreement check before the alias moves
 }

@@ -15,8 +15,10 @@ from mlops_assets.monitor.policy import LoopPolicy
 from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
 MONITORING_CODE_VERSIONS = {
-    "batch_predictions": "1",
-    "drift_report": "2",  # 2: every statistic of the registry, recorded one row per statistic
+    "batch_predictions": "2",  # 2: the champion predicts through its registered pyfunc class
+    # 2: every statistic of the registry, recorded one row per statistic; 3: the champion predicts through
+    # its registered pyfunc class
+    "drift_report": "3",
     "live_performance": "1",
     "monitoring_timeline": "2",  # 2: drift by the policy's statistic, only features that can trigger
 }

@@ -53,7 +53,7 @@ def train_and_log(
     tuned = tuned_params(trained.params)
     run_id, model_uri = registry.log_candidate(
         model_dir=model_dir,
-        trained=trained,
+        manifest_sha256=manifest,
         # numbers as float64: integer columns in a signature cannot hold the missing values scoring sees
         sample_input=validation[trained.encoding.columns].head(200).astype(
             {column: "float64" for column in trained.encoding.numeric}

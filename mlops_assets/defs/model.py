@@ -24,7 +24,8 @@ CODE_VERSIONS = {
     # plot uses the gated ECE's bins
     "candidate_evaluation": "3",
     "model_card": "1",
-    "champion_model": "1",
+    # 2: the ledger names the sensor, schedule or user that promoted, never a bare "dagster"
+    "champion_model": "2",
 }
 CARD_CHECK = "check_card_complete"
 
@@ -222,6 +223,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         model_registry: ModelRegistryResource,
     ):
         from mlops_assets.pipeline.train_model import write_candidate_card
+        from mlops_assets.promote.ledger import os_user, run_operator
         from mlops_assets.promote.promotion import promote
 
         layout = state.layout()
@@ -236,7 +238,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         result = promote(
             spec=spec, layout=layout, registry=model_registry.registry(layout, registered_name),
             candidate=candidate_model, card=model_card, dagster_run_id=context.run.run_id,
-            operator=context.run.tags.get("user", "dagster"), rewrite_card=rewrite_card,
+            operator=run_operator(context.run.tags, context.run.run_id, os_user()), rewrite_card=rewrite_card,
         )
         return dg.MaterializeResult(
             value={"version": result.to_version, "model_sha256": candidate_model["model_sha256"]},

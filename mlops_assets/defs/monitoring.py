@@ -17,7 +17,8 @@ from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 MONITORING_CODE_VERSIONS = {
     "batch_predictions": "1",
     "drift_report": "2",  # 2: every statistic of the registry, recorded one row per statistic
-    "live_performance": "1",
+    # 2: held against the champion's out-of-time AUC averaged per day, with an absolute noise band
+    "live_performance": "2",
     "monitoring_timeline": "2",  # 2: drift by the policy's statistic, only features that can trigger
 }
 LABEL_ARRIVAL_OFFSET_DAYS = 1
@@ -146,8 +147,9 @@ def build_monitoring_assets(
         pool=WAREHOUSE_POOL,
         description=(
             "The champion's AUC and calibration error on the day once its labels have arrived (a "
-            "configurable delay, simulated on replayed data), compared with its test AUC; a relative "
-            "drop beyond the policy is degradation. Recorded in performance_history."
+            "configurable delay, simulated on replayed data), compared with its out-of-time AUC "
+            "averaged per day; more than the policy's noise band below it is degradation. Recorded in "
+            "performance_history."
         ),
     )
     def live_performance(context: dg.AssetExecutionContext, state: StateResource,
@@ -158,12 +160,12 @@ def build_monitoring_assets(
         measured = measure_day(
             spec, layout, model_registry.registry(layout, registered_name), partition_day(context),
             label_delay_days=monitoring_policy.label_delay_days,
-            max_relative_drop=monitoring_policy.max_relative_auc_drop, as_of=None, run_id=context.run.run_id,
+            auc_noise_band=monitoring_policy.auc_noise_band, as_of=None, run_id=context.run.run_id,
         )
         return dg.MaterializeResult(
             metadata={
                 "auc": dg.MetadataValue.float(measured.auc if measured.auc is not None else float("nan")),
-                "champion_test_auc": dg.MetadataValue.float(measured.reference_auc),
+                "reference_auc": dg.MetadataValue.float(measured.reference_auc),
                 "relative_drop": dg.MetadataValue.float(measured.relative_drop or 0.0),
                 "degraded": measured.degraded,
                 "ece": dg.MetadataValue.float(measured.ece or 0.0),

@@ -804,14 +804,14 @@ CASES = [
     # -- training windows: refused before any candidate exists
     training("training-single-class-window", single_class_window,
              r"the train split of 2024-03-13\.\.2024-03-15 has a single label value \(failed = 0",
-             {"start_date": "2024-03-13", "end_date": "2024-03-15"}),
+             {"start_date": "2024-03-13", "end_date": "2024-03-15", "holdout_days": 0}),
     training("training-constant-features", constant_features,
              r"no feature varies in the training split.*reading is constant \(50\.0\).*site is constant \(north\)"
              r".*site_failure_rate_2d is constant",
-             {"start_date": "2024-03-08", "end_date": "2024-03-08", "min_days": 1}),
+             {"start_date": "2024-03-08", "end_date": "2024-03-08", "min_days": 1, "holdout_days": 0}),
     training("training-all-null-feature", all_null_feature,
              r"no feature varies in the training split.*site_failure_rate_2d is null in every row",
-             {"start_date": "2024-03-20", "end_date": "2024-03-20", "min_days": 1}),
+             {"start_date": "2024-03-20", "end_date": "2024-03-20", "min_days": 1, "holdout_days": 0}),
 ]
 
 

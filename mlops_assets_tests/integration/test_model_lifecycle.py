@@ -260,11 +260,13 @@ def test_the_package_never_imports_pickle():
 
 def test_worse_challenger_is_refused(lifecycle):
     # A 3-day window with one trial of at most 3 trees: a genuinely weaker model, scored against
-    # the champion on the same test rows. No threshold is loosened or tightened.
+    # the champion on its 2 held-out days, which the champion never trained on. No threshold is
+    # loosened or tightened.
     champion_before = lifecycle.registry().champion()
     result = lifecycle.train({
         "ops": {
-            "training_snapshot": {"config": {"start_date": "2013-01-19", "end_date": "2013-01-21", "min_days": 3}},
+            "training_snapshot": {"config": {"start_date": "2013-01-17", "end_date": "2013-01-21", "min_days": 3,
+                                              "holdout_days": 2}},
             "candidate_model": {"config": {"trials": 1, "max_rounds": 3, "early_stopping_rounds": 1}},
         }
     })
@@ -315,7 +317,8 @@ def test_training_is_reproducible(lifecycle):
 
 WEAK_CHALLENGER_CONFIG = {
     "ops": {
-        "training_snapshot": {"config": {"start_date": "2013-01-19", "end_date": "2013-01-21", "min_days": 3}},
+        "training_snapshot": {"config": {"start_date": "2013-01-17", "end_date": "2013-01-21", "min_days": 3,
+                                              "holdout_days": 2}},
         "candidate_model": {"config": {"trials": 1, "max_rounds": 3, "early_stopping_rounds": 1}},
     }
 }

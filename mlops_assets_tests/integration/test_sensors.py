@@ -189,7 +189,7 @@ def test_retraining_sensor_requests_on_degraded_performance(defs, instance, stat
     days = [JULY + dt.timedelta(days=i) for i in range(8)]
     for day in days:
         add_drift(state, day, {})
-    for day in days[:-1]:  # a week of labelled days averaging 20% below the test AUC
+    for day in days[:-1]:  # a week of labelled days averaging 0.15 below the reference AUC
         add_performance(state, day, 0.60)
     data = tick(defs, instance, "retraining_sensor", None)
     [request] = data.run_requests

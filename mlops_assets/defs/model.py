@@ -25,7 +25,8 @@ CODE_VERSIONS = {
     # plot uses the gated ECE's bins; 4: the out-of-time test, the champion compared on held-out days neither
     # model trained on
     "candidate_evaluation": "4",
-    "model_card": "1",
+    # 2: in-period and out-of-time figures side by side, and which test each gate judged on
+    "model_card": "2",
     # 2: the ledger names the sensor, schedule or user that promoted, never a bare "dagster"
     "champion_model": "2",
 }

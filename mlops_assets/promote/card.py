@@ -138,6 +138,8 @@ class ModelCard:
     trigger_reason: str | None = None
     plots: dict[str, Path] = field(default_factory=dict)
     champion_note: str = NO_CHAMPION_NOTE  # why there is no comparison, when there is none
+    oot_metrics: list[MetricRow] = field(default_factory=list)  # on the held-out last days, when any
+    gated_on: str = ""  # which test each gate judged on, and what the comparison rows were
 
 
 # --- completeness -------------------------------------------------------------------------------
@@ -378,15 +380,20 @@ def _training_data_section(card: ModelCard) -> tuple[_Block, ...]:
 def _metrics_section(card: ModelCard) -> tuple[_Block, ...]:
     if not card.metrics:
         return (_Paragraph("No metrics were recorded."),)
+    forward = {row.metric: row for row in card.oot_metrics}
+    explained = (_Paragraph(card.gated_on),) if card.gated_on else ()
     return (
         _Table(
-            headers=("Metric", "Value [bootstrap interval]"),
+            headers=("Metric", "In-period test [bootstrap interval]", "Out-of-time test [bootstrap interval]"),
             rows=tuple(
-                (row.metric, _format_with_interval(row.value, row.low, row.high))
+                (row.metric, _format_with_interval(row.value, row.low, row.high),
+                 _format_with_interval(forward[row.metric].value, forward[row.metric].low, forward[row.metric].high)
+                 if row.metric in forward else "not held out")
                 for row in card.metrics
             ),
-            numeric_columns=frozenset({1}),
+            numeric_columns=frozenset({1, 2}),
         ),
+        *explained,
     )
 
 

@@ -323,9 +323,9 @@ def _trials_table(trials: list[dict[str, Any]]):
 METRICS_COLUMNS = {
     "metric": ("string", ""),
     "candidate": ("float", "on the in-period test split"),
-    "candidate_oot": ("float", "on the out-of-time days"),
     "candidate_low": ("float", "95% bootstrap interval"),
     "candidate_high": ("float", "95% bootstrap interval"),
+    "candidate_oot": ("float", "on the out-of-time days"),
     "champion": ("float", "the champion on the compared rows (held-out days neither model trained on)"),
     "paired_delta": ("float", "candidate minus champion, paired on the same rows"),
     "delta_low": ("float", "95% paired bootstrap interval"),

@@ -192,6 +192,8 @@ def test_evaluation_metadata_is_typed_tables(lifecycle):
     auc = next(r.data for r in metrics.records if r.data["metric"] == "auc")
     assert auc["candidate_low"] < auc["candidate"] < auc["candidate_high"]
     assert auc["champion"] is None  # no champion existed for the first model
+    assert 0.5 < auc["candidate_oot"] < 1  # the window's last 7 days, held out whole
+    assert evaluation.metadata["oot_rows"].value > 0 and evaluation.metadata["oot_mean_daily_auc"].value > 0.5
     slices = evaluation.metadata["slices"].value
     assert {c.name: c.type for c in slices.schema.columns}["rows"] == "int"
     assert {r.data["slice"] for r in slices.records} >= {"carrier", "origin"}

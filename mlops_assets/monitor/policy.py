@@ -45,7 +45,9 @@ class LoopPolicy:
     retrain_window_days: int = setting(28, "a triggered retraining learns from the last N days")
     performance_days: int = setting(7, "degradation is judged on the mean live AUC of N labelled days")
     min_training_days: int = setting(
-        7, "a fired rule waits (without starting the cool-down) until the window has N checked days"
+        7,
+        "a fired rule waits (without starting the cool-down) until the window has N checked days; days beyond "
+        "N (up to the training snapshot's holdout_days) are held out to judge the result forward",
     )
 
     def __post_init__(self) -> None:

@@ -86,7 +86,7 @@ def champion_store(sensor_world, tmp_path_factory) -> Path:
 
     spec = load_spec(write_spec(tmp_path_factory.mktemp("champion_spec"), SENSOR_SPEC_YAML))
     layout = StateLayout(sensor_world)
-    snapshot = build_training_snapshot(spec, layout, TrainingWindow(GOOD_DAYS[0], GOOD_DAYS[-1]))
+    snapshot = build_training_snapshot(spec, layout, TrainingWindow(GOOD_DAYS[0], GOOD_DAYS[-1], holdout_days=0))
     trained = train_candidate(
         read_split(layout, snapshot, "train"), read_split(layout, snapshot, "validation"), spec,
         TuningBudget(trials=1, max_rounds=20, early_stopping_rounds=5), log=lambda _: None,

@@ -177,6 +177,10 @@ def test_first_training_run_ledger_and_checks(lifecycle):
     assert [(r.action, r.from_version, r.to_version) for r in rows] == [("promote", None, "1")]
     assert rows[0].model_sha256 == lifecycle.handle("candidate_model")["model_sha256"]
     assert rows[0].dagster_run_id == lifecycle.first.run_id
+    # a manual run without a user tag: the OS user who launched it and the run, never a bare "dagster"
+    from mlops_assets.promote.ledger import os_user
+
+    assert rows[0].operator == f"{os_user()} (run {lifecycle.first.run_id})"
 
     checks = check_evaluations(lifecycle.first)
     assert set(PROMOTION_GATES) | {CARD_CHECK} <= set(checks)

@@ -19,7 +19,8 @@ MONITORING_CODE_VERSIONS = {
     "drift_report": "2",  # 2: every statistic of the registry, recorded one row per statistic
     # 2: held against the champion's out-of-time AUC averaged per day, with an absolute noise band
     "live_performance": "2",
-    "monitoring_timeline": "2",  # 2: drift by the policy's statistic, only features that can trigger
+    # 2: drift by the policy's statistic, only features that can trigger; 3: live AUC's out-of-time reference
+    "monitoring_timeline": "3",
 }
 LABEL_ARRIVAL_OFFSET_DAYS = 1
 # Run a day as soon as its inputs exist and every blocking check upstream passed. eager() alone only

@@ -72,7 +72,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         from mlops_assets.monitor.drift import can_trigger_retraining
         from mlops_assets.monitor.drift_store import drift_history
         from mlops_assets.monitor.performance import performance_history
-        from mlops_assets.retrain.triggers import decide
+        from mlops_assets.retrain.triggers import decide, holdout_days_for
         from mlops_assets.train.snapshot import TrainingWindow, passed_feature_days
         from mlops_assets.core.warehouse import WarehouseBusyError, connect
 
@@ -98,9 +98,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
                 f"{trigger.rule} fired on {trigger.day}, but the last {policy.retrain_window_days} days hold only "
                 f"{trainable} checked day(s) (need {policy.min_training_days}); waiting for more data"
             )
-        # hold out what the window spares beyond min_training_days, up to the snapshot's default: drift
-        # still retrains, and without held-out days the forward gates refuse to promote the result
-        holdout = max(0, min(TrainingWindow().holdout_days, trainable - policy.min_training_days))
+        holdout = holdout_days_for(trainable, policy, TrainingWindow().holdout_days)
         context.update_cursor(json.dumps({"last_trigger_day": trigger.day.isoformat()}))
         return dg.RunRequest(
             run_key=trigger.run_key,

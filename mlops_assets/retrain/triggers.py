@@ -84,6 +84,13 @@ def decide(
     return None
 
 
+def holdout_days_for(trainable_days: int, policy: LoopPolicy, default_holdout: int) -> int:
+    """How many of a triggered window's last days to hold out: what the window spares beyond
+    ``min_training_days``, up to the training snapshot's default. Drift still retrains on a short
+    window (as users expect); with nothing held out the forward gates refuse to promote the result."""
+    return max(0, min(default_holdout, trainable_days - policy.min_training_days))
+
+
 def override_expired(
     champion_version: str, overrides: list[dict[str, str]], latest_day: dt.date, now: dt.datetime
 ) -> Trigger | None:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from mlops_assets.monitor.policy import LoopPolicy
-from mlops_assets.retrain.triggers import Trigger, decide
+from mlops_assets.retrain.triggers import Trigger, decide, holdout_days_for
 
 POLICY = LoopPolicy()  # moderate 0.2, high 0.3, persist 3 days, cool-down 7 days, AUC noise band 0.05
 D0 = dt.date(2013, 7, 1)
@@ -232,3 +232,8 @@ def test_naming_js_distance_with_its_own_levels_changes_what_triggers():
     assert "(JS distance >= 0.1)" in trigger.reason
     # the levels the policy sets are the triggering statistic's only
     assert sensitive.levels("psi") == (0.2, 0.3) and sensitive.levels("js_distance") == (0.05, 0.1)
+
+
+@pytest.mark.parametrize(("trainable", "held_out"), [(28, 7), (10, 3), (7, 0), (3, 0)])
+def test_a_triggered_window_holds_out_what_it_spares_beyond_min_training_days(trainable, held_out):
+    assert holdout_days_for(trainable, LoopPolicy(min_training_days=7), default_holdout=7) == held_out

@@ -190,23 +190,10 @@ def evaluate_candidate(
     )
     compared = test
     if oot is not None and len(oot):
-        y_oot = oot[target].to_numpy(dtype="int64")
-        p_oot = candidate.predict(oot)
-        evaluation.oot_rows = int(len(y_oot))
-        evaluation.oot_metrics = {name: e.to_dict() for name, e in
-                                  m.bootstrap_estimates(y_oot, p_oot, threshold, n_boot=n_boot, seed=seed).items()}
-        evaluation.oot_daily_auc = m.daily_auc(oot[day_column], y_oot, p_oot)
-        trained = {str(d)[:10] for d in champion_trained_days}
-        compared = oot[~oot[day_column].map(lambda d: str(d)[:10]).isin(trained)]
-        evaluation.comparison_split = "oot"
-        if champion is not None and not isinstance(champion, UnloadableChampion) and compared.empty:
-            evaluation.champion_status = ChampionStatus.NO_FORWARD_ROWS
-            evaluation.champion_note = (
-                f"champion v{champion.version} trained on every held-out day ({', '.join(evaluation.oot_daily_auc)}): "
-                "no rows that neither model trained on; hold out later days"
-            )
+        compared = _measure_forward(evaluation, oot, target, candidate, champion, champion_trained_days, day_column,
+                                    settings)
+        if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
             champion = None
-            compared = oot  # the candidate's own slices and plots still read the forward rows
     y = compared[target].to_numpy(dtype="int64")
     p_candidate = candidate.predict(compared) if compared is not test else p_candidate
     evaluation.comparison_rows = int(len(y))
@@ -268,6 +255,31 @@ def evaluate_candidate(
         "feature_importance": str(plots.plot_feature_importance(evaluation.importance, plots_dir / "feature_importance.png")),
     }
     return evaluation
+
+
+def _measure_forward(evaluation: Evaluation, oot: Any, target: str, candidate: Any, champion: Any,
+                     champion_trained_days: Iterable[str], day_column: str, settings: EvaluationSettings) -> Any:
+    """Record the candidate on the out-of-time rows (pooled and per day); return the rows the champion
+    comparison uses: those of days the champion did not train on (all of them, with the status
+    NO_FORWARD_ROWS, when the champion trained on every held-out day: the candidate's own slices
+    and plots still read them)."""
+    from mlops_assets.evaluate import metrics as m
+
+    y, p = oot[target].to_numpy(dtype="int64"), candidate.predict(oot)
+    evaluation.oot_rows = int(len(y))
+    evaluation.oot_metrics = {name: e.to_dict() for name, e in m.bootstrap_estimates(
+        y, p, evaluation.threshold, n_boot=settings.bootstrap_resamples, seed=settings.seed).items()}
+    evaluation.oot_daily_auc = m.daily_auc(oot[day_column], y, p)
+    evaluation.comparison_split = "oot"
+    trained = {str(d)[:10] for d in champion_trained_days}
+    forward = oot[~oot[day_column].map(lambda d: str(d)[:10]).isin(trained)]
+    if champion is None or isinstance(champion, UnloadableChampion) or not forward.empty:
+        return forward
+    evaluation.champion_status = ChampionStatus.NO_FORWARD_ROWS
+    evaluation.champion_note = (f"champion v{champion.version} trained on every held-out day "
+                                f"({', '.join(evaluation.oot_daily_auc)}): no rows that neither model trained on; "
+                                "hold out later days")
+    return oot
 
 
 def store_evaluation(con: Any, evaluation: Evaluation, run_id: str | None) -> None:

@@ -76,6 +76,9 @@ def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
         f"(previous: {latest.from_version or 'none'}), model sha256 {latest.model_sha256[:12]}",
         f"test AUC {auc['value']:.4f} [95% CI {auc['low']:.4f}, {auc['high']:.4f}] on {evaluation.test_rows} rows; "
         f"baseline AUC {evaluation.baseline['auc']}",
+        *([f"out-of-time AUC {evaluation.metric('auc', 'oot'):.4f} on {evaluation.oot_rows} rows of the held-out days, "
+           f"{evaluation.oot_mean_daily_auc:.4f} averaged per day (live AUC is held against this)"]
+          if evaluation.oot_mean_daily_auc is not None and evaluation.metric("auc", "oot") is not None else []),
         "gates:",
     ]
     for verdict in latest.verdicts:

@@ -72,8 +72,8 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         from mlops_assets.monitor.drift import can_trigger_retraining
         from mlops_assets.monitor.drift_store import drift_history
         from mlops_assets.monitor.performance import performance_history
-        from mlops_assets.retrain.triggers import decide
-        from mlops_assets.train.snapshot import passed_feature_days
+        from mlops_assets.retrain.triggers import decide, holdout_days_for
+        from mlops_assets.train.snapshot import TrainingWindow, passed_feature_days
         from mlops_assets.core.warehouse import WarehouseBusyError, connect
 
         cursor = json.loads(context.cursor) if context.cursor else {}
@@ -98,10 +98,11 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
                 f"{trigger.rule} fired on {trigger.day}, but the last {policy.retrain_window_days} days hold only "
                 f"{trainable} checked day(s) (need {policy.min_training_days}); waiting for more data"
             )
+        holdout = holdout_days_for(trainable, policy, TrainingWindow().holdout_days)
         context.update_cursor(json.dumps({"last_trigger_day": trigger.day.isoformat()}))
         return dg.RunRequest(
             run_key=trigger.run_key,
-            run_config=train_window_config(trigger.day, policy.retrain_window_days, policy.min_training_days),
+            run_config=train_window_config(trigger.day, policy.retrain_window_days, policy.min_training_days, holdout),
             tags={
                 TRIGGER_TAG: trigger.reason,
                 "mlops/trigger_rule": trigger.rule,
@@ -129,12 +130,15 @@ def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     return override_expired(moves[-1].to_version, moves[-1].overrides, latest, dt.datetime.now(dt.timezone.utc))
 
 
-def train_window_config(end: dt.date, window_days: int, min_days: int | None = None) -> dict:
+def train_window_config(end: dt.date, window_days: int, min_days: int | None = None,
+                        holdout_days: int | None = None) -> dict:
     """training_snapshot's run config for the ``window_days`` days ending on ``end``; without
-    ``min_days`` its default (train.snapshot.TrainingWindow) applies."""
+    ``min_days`` or ``holdout_days`` its default (train.snapshot.TrainingWindow) applies."""
     config: dict = {"end_date": end.isoformat(), "last_n_days": window_days}
     if min_days is not None:
         config["min_days"] = min_days
+    if holdout_days is not None:
+        config["holdout_days"] = holdout_days
     return {"ops": {"training_snapshot": {"config": config}}}
 
 

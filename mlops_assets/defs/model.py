@@ -17,16 +17,22 @@ from mlops_assets.train.tuning import TuningBudget
 
 TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
-    "training_snapshot": "2",  # 2: days judged under an earlier spec are re-judged (or refused) first
+    # 2: days judged under an earlier spec are re-judged (or refused) first, and the window's last
+    # holdout_days days are the out-of-time split
+    "training_snapshot": "2",
     # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set, a manifest of the files;
     # 4: logged as a self-contained pyfunc (encoding inside, every prediction package pinned)
     "candidate_model": "4",
     # 2: records the champion status (an unloadable champion is recorded, not fatal); 3: the calibration
     # plot uses the gated ECE's bins; 4: refuses to run when the registry cannot produce the ledger's
-    # champion; 5: models predict through the registered pyfunc class
+    # champion; 5: models predict through the registered pyfunc class, the out-of-time test, the
+    # champion compared on held-out days neither model trained on
     "candidate_evaluation": "5",
-    "model_card": "1",
-    "champion_model": "2",  # 2: the same agreement check before the alias moves
+    # 2: in-period and out-of-time figures side by side, and which test each gate judged on
+    "model_card": "2",
+    # 2: the same agreement check before the alias moves, and the ledger names the sensor, schedule or
+    # user that promoted, never a bare "dagster"
+    "champion_model": "2",
 }
 CARD_CHECK = "check_card_complete"
 
@@ -55,7 +61,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         pool=WAREHOUSE_POOL,
         io_manager_key="handles",
         description=(
-            "A window of feature days that passed their checks, frozen into its own table and split "
+            "A window of feature days that passed their checks, frozen into its own table: its last "
+            "`holdout_days` days held out whole as the out-of-time test, the earlier days split "
             "80/10/10 by a hash of the entity key (stable across windows, seeds and row order). "
             "Data version: sha256 of the frozen rows."
         ),
@@ -81,6 +88,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
                 "rejudged_days": dg.MetadataValue.json(snapshot.rejudged_days),
                 "refused_days": dg.MetadataValue.json(snapshot.refused_days),
                 "rebuilt_days": dg.MetadataValue.json(snapshot.rebuilt_days),
+                "oot_days": dg.MetadataValue.json(snapshot.oot_days),
                 "rows": dg.MetadataValue.json(snapshot.rows),
                 "label_rate": dg.MetadataValue.json({k: round(v, 4) for k, v in snapshot.label_rates.items()}),
                 "dagster/row_count": sum(snapshot.rows.values()),
@@ -139,8 +147,9 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         code_version=CODE_VERSIONS["candidate_evaluation"],
         io_manager_key="handles",
         description=(
-            "The candidate on the snapshot's test split, against the current champion scored on the "
-            "same rows (paired bootstrap differences) and a class-prior baseline: AUC, log loss, "
+            "The candidate on the snapshot's in-period test split and its out-of-time days, against the "
+            "current champion scored on the held-out days neither model trained on (paired bootstrap "
+            "differences) and a class-prior baseline: AUC, log loss, "
             "Brier, precision and recall with bootstrap intervals, per-slice metrics, ROC, "
             "calibration and importance plots. Its blocking checks are the promotion gates."
         ),
@@ -231,6 +240,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         model_registry: ModelRegistryResource,
     ):
         from mlops_assets.pipeline.train_model import write_candidate_card
+        from mlops_assets.promote.ledger import os_user, run_operator
         from mlops_assets.promote.promotion import promote
 
         layout = state.layout()
@@ -245,7 +255,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         result = promote(
             spec=spec, layout=layout, registry=model_registry.registry(layout, registered_name),
             candidate=candidate_model, card=model_card, dagster_run_id=context.run.run_id,
-            operator=context.run.tags.get("user", "dagster"), rewrite_card=rewrite_card,
+            operator=run_operator(context.run.tags, context.run.run_id, os_user()), rewrite_card=rewrite_card,
         )
         return dg.MaterializeResult(
             value={"version": result.to_version, "model_sha256": candidate_model["model_sha256"]},
@@ -326,10 +336,11 @@ def _trials_table(trials: list[dict[str, Any]]):
 
 METRICS_COLUMNS = {
     "metric": ("string", ""),
-    "candidate": ("float", "on the test split"),
+    "candidate": ("float", "on the in-period test split"),
     "candidate_low": ("float", "95% bootstrap interval"),
     "candidate_high": ("float", "95% bootstrap interval"),
-    "champion": ("float", "the champion on the same test rows"),
+    "candidate_oot": ("float", "on the out-of-time days"),
+    "champion": ("float", "the champion on the compared rows (held-out days neither model trained on)"),
     "paired_delta": ("float", "candidate minus champion, paired on the same rows"),
     "delta_low": ("float", "95% paired bootstrap interval"),
     "delta_high": ("float", "95% paired bootstrap interval"),
@@ -354,7 +365,8 @@ def _evaluation_metadata(evaluation) -> dict[str, Any]:
         paired = evaluation.paired.get(name) or {}
         metrics.append({
             "metric": name, "candidate": values.get("value"), "candidate_low": values.get("low"),
-            "candidate_high": values.get("high"), "champion": champion.get("value"),
+            "candidate_high": values.get("high"), "candidate_oot": evaluation.metric(name, "oot"),
+            "champion": champion.get("value"),
             "paired_delta": paired.get("value"), "delta_low": paired.get("low"), "delta_high": paired.get("high"),
         })
     baseline = evaluation.baseline
@@ -364,6 +376,11 @@ def _evaluation_metadata(evaluation) -> dict[str, Any]:
     return {
         "test_auc": dg.MetadataValue.float(float(evaluation.metric("auc") or 0.0)),
         "test_rows": dg.MetadataValue.int(evaluation.test_rows),
+        "oot_auc": dg.MetadataValue.float(float(evaluation.metric("auc", "oot") or 0.0)),
+        "oot_mean_daily_auc": dg.MetadataValue.float(float(evaluation.oot_mean_daily_auc or 0.0)),
+        "oot_rows": dg.MetadataValue.int(evaluation.oot_rows),
+        "comparison": f"{evaluation.comparison_rows} {evaluation.comparison_split} rows of "
+                      f"{', '.join(evaluation.comparison_days) or 'no day'}",
         "champion_version": evaluation.champion_version or "none",
         "champion_status": evaluation.champion_status.value,
         "champion_note": evaluation.champion_note,

@@ -19,8 +19,10 @@ MONITORING_CODE_VERSIONS = {
     # 2: every statistic of the registry, recorded one row per statistic; 3: the champion predicts through
     # its registered pyfunc class
     "drift_report": "3",
-    "live_performance": "1",
-    "monitoring_timeline": "2",  # 2: drift by the policy's statistic, only features that can trigger
+    # 2: held against the champion's out-of-time AUC averaged per day, with an absolute noise band
+    "live_performance": "2",
+    # 2: drift by the policy's statistic, only features that can trigger; 3: live AUC's out-of-time reference
+    "monitoring_timeline": "3",
 }
 LABEL_ARRIVAL_OFFSET_DAYS = 1
 # Run a day as soon as its inputs exist and every blocking check upstream passed. eager() alone only
@@ -148,8 +150,9 @@ def build_monitoring_assets(
         pool=WAREHOUSE_POOL,
         description=(
             "The champion's AUC and calibration error on the day once its labels have arrived (a "
-            "configurable delay, simulated on replayed data), compared with its test AUC; a relative "
-            "drop beyond the policy is degradation. Recorded in performance_history."
+            "configurable delay, simulated on replayed data), compared with its out-of-time AUC "
+            "averaged per day; more than the policy's noise band below it is degradation. Recorded in "
+            "performance_history."
         ),
     )
     def live_performance(context: dg.AssetExecutionContext, state: StateResource,
@@ -160,12 +163,12 @@ def build_monitoring_assets(
         measured = measure_day(
             spec, layout, model_registry.registry(layout, registered_name), partition_day(context),
             label_delay_days=monitoring_policy.label_delay_days,
-            max_relative_drop=monitoring_policy.max_relative_auc_drop, as_of=None, run_id=context.run.run_id,
+            auc_noise_band=monitoring_policy.auc_noise_band, as_of=None, run_id=context.run.run_id,
         )
         return dg.MaterializeResult(
             metadata={
                 "auc": dg.MetadataValue.float(measured.auc if measured.auc is not None else float("nan")),
-                "champion_test_auc": dg.MetadataValue.float(measured.reference_auc),
+                "reference_auc": dg.MetadataValue.float(measured.reference_auc),
                 "relative_drop": dg.MetadataValue.float(measured.relative_drop or 0.0),
                 "degraded": measured.degraded,
                 "ece": dg.MetadataValue.float(measured.ece or 0.0),

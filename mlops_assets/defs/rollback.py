@@ -17,7 +17,7 @@ class RollbackConfig(dg.Config):
     to_version: str | None = Field(
         default=None, description="registry version to make champion; default: the champion before the current one"
     )
-    operator: str | None = Field(default=None, description="who rolls back; default: the run's `user` tag")
+    operator: str | None = Field(default=None, description="who rolls back; default: the run's `user` tag, else the sensor, schedule or OS user that launched it")
     override_until: str | None = Field(
         default=None,
         description="only for a version that never passed the gates: a gate override until this date "
@@ -34,12 +34,13 @@ def build_rollback_job(spec: DatasetSpec) -> dg.JobDefinition:
         model_registry: ModelRegistryResource,
     ) -> None:
         from mlops_assets.gate.overrides import parse_expiry
+        from mlops_assets.promote.ledger import os_user, run_operator
         from mlops_assets.promote.rollback import rollback
 
         layout = state.layout()
         entry = rollback(
             spec=spec, layout=layout, registry=model_registry.registry(layout, registered_name),
-            operator=config.operator or context.run.tags.get("user", "dagster"), reason=config.reason,
+            operator=config.operator or run_operator(context.run.tags, context.run.run_id, os_user()), reason=config.reason,
             to_version=config.to_version,
             override_until=parse_expiry(config.override_until) if config.override_until else None,
             dagster_run_id=context.run.run_id,

@@ -1,4 +1,11 @@
-"""candidate_evaluation: the candidate, the champion and a trivial baseline on the same test rows.
+"""candidate_evaluation: the candidate, the champion and a trivial baseline, in period and forward.
+
+The candidate is measured on two tests: ``test`` (in period: key-hashed rows of the training days,
+which share days and weather with the training rows) and ``oot`` (out of time: the window's last
+days, held out whole). The champion is compared on the forward rows that neither model trained on:
+the oot rows, less any day the champion learned from (its snapshot's in-period days), so a
+candidate replaces the champion only if it is better on what came after both. Per-day AUC averaged
+over the oot days is what live performance (measured one day at a time) is held against.
 
 Everything the gates and the model card need is computed here once and stored as one JSON document
 in the warehouse (``evaluations``), keyed by the candidate model's sha256: point metrics with
@@ -13,10 +20,11 @@ import enum
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
+from mlops_assets.core.spec import DAY_COLUMN
 from mlops_assets.evaluate.settings import EvaluationSettings
 
 EVALUATIONS_DDL = """
@@ -37,9 +45,10 @@ class ChampionStatus(str, enum.Enum):
     """What the candidate could be compared with; the champion gates decide on this, never on the note."""
 
     NONE = "none"  # no champion yet: nothing to regress from, the comparison passes by rule
-    SCORED = "scored"  # the champion scored the same test rows: paired comparison
+    SCORED = "scored"  # the champion scored the same rows: paired comparison
     CANNOT_SCORE = "cannot_score"  # a champion exists but cannot score these features
     UNVERIFIED = "unverified"  # a champion exists but could not be loaded safely (sha256, missing artifact)
+    NO_FORWARD_ROWS = "no_forward_rows"  # the champion trained on every held-out day: nothing fair to compare on
 
     @property
     def compared(self) -> bool:
@@ -71,6 +80,16 @@ class Evaluation:
     plots: dict[str, str] = field(default_factory=dict)
     champion_note: str = ""
     champion_status: ChampionStatus = ChampionStatus.NONE
+    # out of time; empty in evaluations of snapshots without an oot split (and those stored before it)
+    oot_rows: int = 0
+    oot_metrics: dict[str, dict[str, float | None]] | None = None
+    oot_daily_auc: dict[str, float | None] = field(default_factory=dict)
+    # where the champion comparison (champion_metrics, paired, slices, plots) ran: "oot" or "test"
+    comparison_split: str = "test"
+    comparison_rows: int = 0
+    comparison_days: list[str] = field(default_factory=list)
+    comparison_metrics: dict[str, dict[str, float | None]] | None = None  # the candidate on those rows
+    comparison_daily_auc: dict[str, float | None] = field(default_factory=dict)  # mean per-day AUC, by model
 
     def __post_init__(self) -> None:
         self.champion_status = ChampionStatus(self.champion_status)
@@ -84,8 +103,31 @@ class Evaluation:
         document.setdefault("champion_status", _status_of_older_document(document))
         return cls(**document)
 
-    def metric(self, name: str) -> float | None:
-        return self.metrics.get(name, {}).get("value")
+    def metric(self, name: str, split: str = "test") -> float | None:
+        """The candidate's ``name`` on ``split``: "test" (in period) or "oot" (out of time)."""
+        if split not in ("test", "oot"):
+            raise ValueError(f"unknown evaluation split {split!r}; expected 'test' or 'oot'")
+        found = self.metrics if split == "test" else (self.oot_metrics or {})
+        return found.get(name, {}).get("value")
+
+    def compared_metric(self, name: str) -> float | None:
+        """The candidate's ``name`` on the rows it was compared with the champion on."""
+        if self.comparison_metrics is None:  # stored before: the comparison ran on the test rows
+            return self.metric(name)
+        return self.comparison_metrics.get(name, {}).get("value")
+
+    @property
+    def oot_mean_daily_auc(self) -> float | None:
+        from mlops_assets.evaluate.metrics import mean_of_days
+
+        return mean_of_days(self.oot_daily_auc)
+
+    def live_reference(self) -> tuple[float | None, str]:
+        """What live per-day AUC is held against, and its kind: the per-day-averaged out-of-time AUC;
+        an evaluation without an out-of-time test has only its pooled in-period test AUC."""
+        if self.oot_mean_daily_auc is not None:
+            return self.oot_mean_daily_auc, "out-of-time AUC averaged per day"
+        return self.metric("auc"), "in-period test AUC (pooled; no out-of-time test)"
 
     def champion_metric(self, name: str) -> float | None:
         return (self.champion_metrics or {}).get(name, {}).get("value")
@@ -109,11 +151,17 @@ def evaluate_candidate(
     champion: Any | UnloadableChampion | None,
     plots_dir: Path,
     settings: EvaluationSettings = EvaluationSettings(),
+    oot: Any | None = None,
+    champion_trained_days: Iterable[str] = (),
+    day_column: str = DAY_COLUMN,
 ) -> Evaluation:
     """Score the test rows with every model and compute what the gates and the card need.
 
     ``champion`` is the loaded champion, an UnloadableChampion, or None when there is none yet; the
     evaluation's ``champion_status`` records which, and whether the champion could score the rows.
+    ``oot``: the out-of-time rows (None or empty when the snapshot has none: the comparison then
+    runs on ``test``); ``champion_trained_days``: the days the champion learned from, whose oot rows
+    are left out of the comparison.
     """
     from mlops_assets.evaluate import metrics as m
     from mlops_assets.evaluate.bootstrap import bootstrap_estimates, paired_bootstrap_difference
@@ -142,16 +190,34 @@ def evaluate_candidate(
         },
         importance=_importance(candidate),
     )
-    frame = test[[c for c in slices if c in test.columns]].copy()
+    compared = test
+    if oot is not None and len(oot):
+        compared = _measure_forward(evaluation, oot, target, candidate, champion, champion_trained_days, day_column,
+                                    settings)
+        if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
+            champion = None
+    y = compared[target].to_numpy(dtype="int64")
+    p_candidate = candidate.predict(compared) if compared is not test else p_candidate
+    evaluation.comparison_rows = int(len(y))
+    if day_column in compared.columns:
+        evaluation.comparison_days = sorted({str(d)[:10] for d in compared[day_column]})
+    if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
+        evaluation.comparison_rows, evaluation.comparison_days = 0, []
+    if len(y):
+        evaluation.comparison_metrics = {name: e.to_dict() for name, e in
+                                         bootstrap_estimates(y, p_candidate, threshold, n_boot=n_boot, seed=seed).items()}
+    frame = compared[[c for c in slices if c in compared.columns]].copy()
     frame["__label"], frame["__candidate"] = y, p_candidate
     curves = {"candidate": p_candidate}
     champion_column = None
-    if isinstance(champion, UnloadableChampion):
+    if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
+        pass
+    elif isinstance(champion, UnloadableChampion):
         evaluation.champion_status = ChampionStatus.UNVERIFIED
         evaluation.champion_note = f"champion v{champion.version} could not be loaded safely: {champion.error}"
     elif champion is not None:
         try:
-            p_champion = champion.predict(test)
+            p_champion = champion.predict(compared)
         except ValueError as error:
             evaluation.champion_status = ChampionStatus.CANNOT_SCORE
             evaluation.champion_note = f"champion v{champion.version} cannot score these features: {error}"
@@ -169,10 +235,15 @@ def evaluate_candidate(
             frame["__champion"] = p_champion
             champion_column = "__champion"
             curves["champion"] = p_champion
+            if day_column in compared.columns:
+                evaluation.comparison_daily_auc = {
+                    "candidate": m.mean_of_days(m.daily_auc(compared[day_column], y, p_candidate)),
+                    "champion": m.mean_of_days(m.daily_auc(compared[day_column], y, p_champion)),
+                }
     else:
         evaluation.champion_status = ChampionStatus.NONE
         evaluation.champion_note = NO_CHAMPION_NOTE
-    curves["baseline"] = baseline
+    curves["baseline"] = m.class_prior_baseline(train_label_rate, len(y))
     slice_table = slice_metrics(
         frame, [c for c in slices if c in frame.columns], "__label", "__candidate", champion_column,
         settings.min_slice_rows, threshold,
@@ -186,6 +257,32 @@ def evaluate_candidate(
         "feature_importance": str(plots.plot_feature_importance(evaluation.importance, plots_dir / "feature_importance.png")),
     }
     return evaluation
+
+
+def _measure_forward(evaluation: Evaluation, oot: Any, target: str, candidate: Any, champion: Any,
+                     champion_trained_days: Iterable[str], day_column: str, settings: EvaluationSettings) -> Any:
+    """Record the candidate on the out-of-time rows (pooled and per day); return the rows the champion
+    comparison uses: those of days the champion did not train on (all of them, with the status
+    NO_FORWARD_ROWS, when the champion trained on every held-out day: the candidate's own slices
+    and plots still read them)."""
+    from mlops_assets.evaluate import metrics as m
+    from mlops_assets.evaluate.bootstrap import bootstrap_estimates
+
+    y, p = oot[target].to_numpy(dtype="int64"), candidate.predict(oot)
+    evaluation.oot_rows = int(len(y))
+    evaluation.oot_metrics = {name: e.to_dict() for name, e in bootstrap_estimates(
+        y, p, evaluation.threshold, n_boot=settings.bootstrap_resamples, seed=settings.seed).items()}
+    evaluation.oot_daily_auc = m.daily_auc(oot[day_column], y, p)
+    evaluation.comparison_split = "oot"
+    trained = {str(d)[:10] for d in champion_trained_days}
+    forward = oot[~oot[day_column].map(lambda d: str(d)[:10]).isin(trained)]
+    if champion is None or isinstance(champion, UnloadableChampion) or not forward.empty:
+        return forward
+    evaluation.champion_status = ChampionStatus.NO_FORWARD_ROWS
+    evaluation.champion_note = (f"champion v{champion.version} trained on every held-out day "
+                                f"({', '.join(evaluation.oot_daily_auc)}): no rows that neither model trained on; "
+                                "hold out later days")
+    return oot
 
 
 def store_evaluation(con: Any, evaluation: Evaluation, run_id: str | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -185,6 +185,26 @@ def class_prior_baseline(train_label_rate: float, n: int) -> np.ndarray:
     if n < 0:
         raise ValueError(f"n must be non-negative, got {n}")
     return np.full(n, float(train_label_rate))
+
+
+def daily_auc(days: Sequence[Any], y_true: np.ndarray, y_prob: np.ndarray) -> dict[str, float | None]:
+    """AUC per partition (day), oldest first; None for a day with a single label value. Live
+    performance is measured one day at a time, so a reference for it must be too: pooling days
+    adds the between-day spread of the score to the ranking and reads higher."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"day": [str(d)[:10] for d in days], "y": y_true, "p": y_prob})
+    found = {}
+    for day, rows in frame.groupby("day", sort=True):
+        value = roc_auc(rows["y"].to_numpy(), rows["p"].to_numpy()) if rows["y"].nunique() == 2 else float("nan")
+        found[str(day)] = float(value) if math.isfinite(value) else None
+    return found
+
+
+def mean_of_days(per_day: dict[str, float | None]) -> float | None:
+    """The mean of the defined per-day values, or None when no day has one."""
+    values = [v for v in per_day.values() if v is not None]
+    return float(np.mean(values)) if values else None
 
 
 def choose_threshold(

@@ -54,16 +54,24 @@ class Threshold:
 Rule = Callable[["Evaluation", "GateThresholds"], GateResult]
 
 
+SPLITS = {
+    "test": "in-period test (key-hashed rows of the training days)",
+    "oot": "out-of-time test (the window's last days, held out whole; less the champion's training days)",
+}
+
+
 @dataclass(frozen=True)
 class PromotionGate:
     """A blocking check on candidate_evaluation. ``metrics`` names what it reads from the evaluation
-    (so a gate for another task names its own metric instead of the wiring assuming AUC)."""
+    (so a gate for another task names its own metric instead of the wiring assuming AUC); ``split``
+    which test: "test" (in period) or "oot" (out of time, where a comparison with the champion is fair)."""
 
     check: str
     description: str
     metrics: tuple[str, ...]
     thresholds: tuple[Threshold, ...]
     rule: Rule
+    split: str = "test"
 
 
 PROMOTION_GATES: dict[str, PromotionGate] = {}
@@ -73,6 +81,8 @@ def register(gate: PromotionGate) -> PromotionGate:
     """Add a gate to the registry; a check or threshold name may be declared only once."""
     if gate.check in PROMOTION_GATES:
         raise ValueError(f"promotion gate {gate.check!r} is already declared")
+    if gate.split not in SPLITS:
+        raise ValueError(f"promotion gate {gate.check!r} reads unknown split {gate.split!r}; one of {list(SPLITS)}")
     taken = threshold_fields()
     for threshold in gate.thresholds:
         if threshold.name in taken:
@@ -83,12 +93,12 @@ def register(gate: PromotionGate) -> PromotionGate:
 
 
 def promotion_gate(
-    check: str, *, description: str, metrics: Iterable[str], thresholds: Iterable[Threshold] = ()
+    check: str, *, description: str, metrics: Iterable[str], thresholds: Iterable[Threshold] = (), split: str = "test"
 ) -> Callable[[Rule], Rule]:
     """Declare the decorated function as the rule of a promotion gate."""
 
     def declare(rule: Rule) -> Rule:
-        register(PromotionGate(check, description, tuple(metrics), tuple(thresholds), rule))
+        register(PromotionGate(check, description, tuple(metrics), tuple(thresholds), rule, split))
         return rule
 
     return declare
@@ -146,14 +156,32 @@ def judge_evaluation(evaluation: Evaluation, thresholds: GateThresholds, checks:
     verdicts = []
     for name, gate in PROMOTION_GATES.items():
         if name in wanted:
-            verdict = gate.rule(evaluation, thresholds)
+            verdict = _split_missing(evaluation, gate) or gate.rule(evaluation, thresholds)
             if verdict.check != name:  # it would be logged under a name promotion never asks for
                 raise ValueError(f"the rule of promotion gate {name!r} returned a verdict named {verdict.check!r}")
             verdicts.append(verdict)
     return verdicts
 
 
+def _split_missing(evaluation: Evaluation, gate: PromotionGate) -> GateResult | None:
+    """A failed verdict when the champion comparison a gate reads ran on another split than it
+    declares: a comparison on in-period rows favours whichever model trained on those days."""
+    from mlops_assets.evaluate.evaluation import ChampionStatus
+
+    if gate.split == "test" or evaluation.champion_status is ChampionStatus.NONE:
+        return None
+    if evaluation.comparison_split == gate.split:
+        return None
+    return GateResult(gate.check, False, f"the champion comparison ran on the {SPLITS[evaluation.comparison_split]}, "
+                      f"not the {SPLITS[gate.split]} this gate judges on: the snapshot has no out-of-time test "
+                      "(holdout_days 0, or frozen before it existed); retrain with holdout_days > 0",
+                      metric=gate.metrics[0])
+
+
 # -- the gates ---------------------------------------------------------------------------------------
+# min quality and the baseline ask whether the model learned anything at all, an absolute question
+# the larger in-period test answers with tighter intervals; the champion and slice gates compare two
+# models, which is only fair on rows neither trained on: the out-of-time rows.
 
 
 @promotion_gate(
@@ -168,9 +196,11 @@ def check_min_quality(evaluation: Evaluation, thresholds: GateThresholds) -> Gat
 
 @promotion_gate(
     "check_not_worse_than_champion",
-    description="The paired AUC difference against the champion is above minus the tolerance "
-    "(passes by rule with no champion; fails when a champion exists but could not be compared).",
+    description="The paired AUC difference against the champion, on held-out days neither trained on, is "
+    "above minus the tolerance (passes by rule with no champion; fails when a champion exists but could "
+    "not be compared).",
     metrics=("auc",),
+    split="oot",
     # a small tolerance lets a retrain on fresh data through when it is statistically
     # indistinguishable from the champion
     thresholds=(Threshold("max_auc_drop_vs_champion", 0.01,
@@ -181,7 +211,7 @@ def check_not_worse_than_champion(evaluation: Evaluation, thresholds: GateThresh
         return _uncompared(evaluation, "check_not_worse_than_champion", "auc", thresholds.max_auc_drop_vs_champion,
                            evaluation.metric("auc"))
     return rules.gate_not_worse_than_champion(
-        _value(evaluation.metric("auc")), _value(evaluation.champion_metric("auc")), _paired_auc(evaluation),
+        _value(evaluation.compared_metric("auc")), _value(evaluation.champion_metric("auc")), _paired_auc(evaluation),
         thresholds,
     )
 
@@ -201,13 +231,14 @@ def check_beats_baseline(evaluation: Evaluation, thresholds: GateThresholds) -> 
 
 @promotion_gate(
     "check_no_slice_regression",
-    description="No slice with enough rows loses more than the tolerance of AUC against the champion "
-    "(passes by rule with no champion; fails when a champion exists but could not be compared).",
+    description="No slice with enough rows of the held-out days loses more than the tolerance of AUC against "
+    "the champion (passes by rule with no champion; fails when a champion exists but could not be compared).",
     metrics=("slice_auc",),
+    split="oot",
     # wider than the global tolerance because slice AUCs are noisier; tiny slices are too noisy to judge
     thresholds=(
         Threshold("max_slice_auc_drop", 0.05, "largest AUC loss against the champion on any slice"),
-        Threshold("min_slice_rows", 200, "slices with fewer test rows are not gated", minimum=1),
+        Threshold("min_slice_rows", 200, "slices with fewer compared rows are not gated", minimum=1),
     ),
 )
 def check_no_slice_regression(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:

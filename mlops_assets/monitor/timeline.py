@@ -88,7 +88,7 @@ def timeline_markdown(timeline: Timeline) -> str:
             lines.append(f"| {row['day']} | {row['level']} | {row['max_value']:.3f} | {_top(row['drifted'])} |")
     if timeline.not_triggering:
         lines += ["", f"Not counted (`drift_triggers_retraining: false`): {_days_by_feature(timeline.not_triggering)}."]
-    lines += ["", "### Live performance", "| day | champion | AUC | test AUC | drop |", "|---|---|---|---|---|"]
+    lines += ["", "### Live performance", "| day | champion | AUC | reference AUC (out of time, per day) | drop |", "|---|---|---|---|---|"]
     for row in timeline.performance:
         auc = "n/a" if row["auc"] is None else f"{row['auc']:.3f}"
         drop = "" if row["relative_drop"] is None else f"{row['relative_drop']:+.1%}"

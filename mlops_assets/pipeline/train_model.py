@@ -99,14 +99,15 @@ def evaluate_and_store(
     settings: EvaluationSettings,
     run_id: str,
 ):
-    """Score the test split with the candidate (loaded back from MLflow, every file checked against
-    its manifest) and the champion; store and return the evaluation. A champion that cannot be loaded
-    safely is recorded as such (its comparison gates then fail), not silently skipped; a ledger that
-    names a champion the registry cannot produce stops it before any gate runs."""
+    """Score the test and out-of-time splits with the candidate (loaded back from MLflow, every file
+    checked against its manifest), and the champion on the out-of-time rows of days it did not train
+    on; store and return the evaluation. A champion that cannot be loaded safely, or whose training
+    days cannot be read, is recorded as such (its comparison gates then fail), not silently skipped; a
+    ledger that names a champion the registry cannot produce stops it before any gate runs."""
     from mlops_assets.core.registry import MANIFEST_TAG
     from mlops_assets.evaluate.evaluation import UnloadableChampion, evaluate_candidate, store_evaluation
     from mlops_assets.promote.agreement import check_agreement
-    from mlops_assets.train.snapshot import load_training_snapshot, read_split
+    from mlops_assets.train.snapshot import OOT_SPLIT, load_training_snapshot, read_split
 
     with connect(layout.warehouse_path) as con:
         check_agreement(con, spec.name, registry)  # before "no champion" can pass a gate by rule
@@ -114,16 +115,19 @@ def evaluate_and_store(
         candidate["mlflow_run_id"], candidate["model_sha256"], candidate.get(MANIFEST_TAG), candidate["threshold"]
     )
     champion_ref = registry.champion()
-    champion = None
+    champion, champion_trained_days = None, []
     if champion_ref is not None:
         try:
             champion = registry.load_version(champion_ref)  # checks every file against its manifest first
+            champion_trained_days = _trained_days(layout, spec, champion_ref)
         except Exception as error:  # noqa: BLE001 - a missing or tampered artifact is the finding
             champion = UnloadableChampion(champion_ref.version, str(error))
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
     evaluation = evaluate_candidate(
         dataset=spec.name, slices=spec.slices, target=spec.target.name,
         test=read_split(layout, snapshot, "test"), candidate=loaded,
+        oot=read_split(layout, snapshot, OOT_SPLIT) if snapshot.oot_days else None,
+        champion_trained_days=champion_trained_days,
         candidate_sha256=candidate["model_sha256"], snapshot_hash=snapshot.content_hash,
         train_label_rate=snapshot.label_rates["train"], champion=champion,
         plots_dir=layout.reports_dir / spec.name / "evaluations" / candidate["model_sha256"][:16],
@@ -131,8 +135,23 @@ def evaluate_and_store(
     )
     with connect(layout.warehouse_path) as con:
         store_evaluation(con, evaluation, run_id)
-    registry.log_metrics(candidate["mlflow_run_id"], {f"test_{k}": v["value"] for k, v in evaluation.metrics.items()})
+    logged = {f"test_{k}": v["value"] for k, v in evaluation.metrics.items()}
+    logged |= {f"oot_{k}": v["value"] for k, v in (evaluation.oot_metrics or {}).items()}
+    if evaluation.oot_mean_daily_auc is not None:
+        logged["oot_mean_daily_auc"] = evaluation.oot_mean_daily_auc
+    registry.log_metrics(candidate["mlflow_run_id"], logged)
     return evaluation
+
+
+def _trained_days(layout: StateLayout, spec: DatasetSpec, champion_ref: Any) -> list[str]:
+    """The days the champion learned from (its snapshot's in-period days): their rows are no fair
+    test of it. A champion whose snapshot cannot be read cannot be compared fairly."""
+    from mlops_assets.train.snapshot import load_training_snapshot
+
+    snapshot_hash = champion_ref.tags.get("snapshot_hash")
+    if not snapshot_hash:
+        raise LookupError(f"champion v{champion_ref.version} has no snapshot_hash tag: its training days are unknown")
+    return load_training_snapshot(layout, spec.name, snapshot_hash).in_period_days
 
 
 @dataclass(frozen=True)

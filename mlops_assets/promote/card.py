@@ -133,6 +133,10 @@ class ModelCard:
     trigger_reason: str | None = None
     plots: dict[str, Path] = field(default_factory=dict)
     champion_note: str = NO_CHAMPION_NOTE  # why there is no comparison, when there is none
+    oot_metrics: list[MetricRow] = field(default_factory=list)  # on the held-out last days, when any
+    gated_on: str = ""  # which test each gate judged on, and what the comparison rows were
+    oot_metrics: list[MetricRow] = field(default_factory=list)  # on the held-out last days, when any
+    gated_on: str = ""  # which test each gate judged on, and what the comparison rows were
 
 
 # --- completeness -------------------------------------------------------------------------------

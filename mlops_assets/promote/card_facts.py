@@ -52,15 +52,15 @@ def build_card(
 ) -> card.ModelCard:
     """``candidate`` is the candidate_model handle (params, MLflow ids, trigger reason, features);
     ``overrides`` the gate overrides granted for this model (overrides.GateOverride)."""
-    metrics = [
-        card.MetricRow(name, values["value"], values.get("low"), values.get("high"))
-        for name, values in evaluation.metrics.items()
-        if values.get("value") is not None
-    ]
+    metrics, oot_metrics = (
+        [card.MetricRow(name, values["value"], values.get("low"), values.get("high"))
+         for name, values in (found or {}).items() if values.get("value") is not None]
+        for found in (evaluation.metrics, evaluation.oot_metrics)
+    )
     comparison = []
     if evaluation.champion_metrics:
         for name, paired in evaluation.paired.items():
-            candidate_value = evaluation.metric(name)
+            candidate_value = evaluation.compared_metric(name)
             champion_value = evaluation.champion_metric(name)
             if None in (candidate_value, champion_value, paired.get("value")):
                 continue
@@ -108,4 +108,26 @@ def build_card(
         trigger_reason=candidate.get("trigger_reason"),
         plots={name: Path(path) for name, path in evaluation.plots.items()},
         champion_note=evaluation.champion_note,
+        oot_metrics=oot_metrics,
+        gated_on=gated_on(evaluation),
     )
+
+
+def gated_on(evaluation: Evaluation) -> str:
+    """Which test each promotion gate judged on (declared with the gate), and the comparison's rows."""
+    from mlops_assets.gate.registry import PROMOTION_GATES, SPLITS
+
+    by_split: dict[str, list[str]] = {}
+    for gate in PROMOTION_GATES.values():
+        by_split.setdefault(gate.split, []).append(gate.check)
+    parts = [f"{', '.join(checks)} judged on the {SPLITS[split]}" for split, checks in by_split.items()]
+    text = "Gated: " + "; ".join(parts) + "."
+    if evaluation.comparison_rows:
+        text += (f" The champion comparison and slices used {evaluation.comparison_rows} {evaluation.comparison_split} "
+                 f"rows of {', '.join(evaluation.comparison_days)}.")
+    if evaluation.oot_mean_daily_auc is not None:
+        text += (f" Out-of-time AUC averaged per day: {evaluation.oot_mean_daily_auc:.3f} over "
+                 f"{len(evaluation.oot_daily_auc)} day(s), the reference live AUC is held against.")
+    else:
+        text += " No out-of-time test was held out: live AUC is held against the pooled in-period test AUC."
+    return text

@@ -164,15 +164,20 @@ def _training_data_section(card: ModelCard) -> tuple[Block, ...]:
 def _metrics_section(card: ModelCard) -> tuple[Block, ...]:
     if not card.metrics:
         return (Paragraph("No metrics were recorded."),)
+    forward = {row.metric: row for row in card.oot_metrics}
+    explained = (Paragraph(card.gated_on),) if card.gated_on else ()
     return (
         Table(
-            headers=("Metric", "Value [bootstrap interval]"),
+            headers=("Metric", "In-period test [bootstrap interval]", "Out-of-time test [bootstrap interval]"),
             rows=tuple(
-                (row.metric, _format_with_interval(row.value, row.low, row.high))
+                (row.metric, _format_with_interval(row.value, row.low, row.high),
+                 _format_with_interval(forward[row.metric].value, forward[row.metric].low, forward[row.metric].high)
+                 if row.metric in forward else "not held out")
                 for row in card.metrics
             ),
-            numeric_columns=frozenset({1}),
+            numeric_columns=frozenset({1, 2}),
         ),
+        *explained,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 LEDGER_DDL = """
     CREATE TABLE IF NOT EXISTS promotion_ledger (
@@ -29,6 +29,9 @@ COLUMNS = ("dataset, action, from_version, to_version, model_sha256, snapshot_ha
            "dagster_run_id, reason, verdicts_json, overrides_json")
 # the actions that move the champion alias
 ALIAS_MOVES = ("promote", "rollback")
+# the run tags Dagster sets on a run a sensor or schedule requested, and the ones naming a launching user
+SENSOR_TAG, SCHEDULE_TAG, AUTOMATION_TAG = "dagster/sensor_name", "dagster/schedule_name", "dagster/from_automation_condition"
+USER_TAGS = ("user", "dagster/user")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,34 @@ class LedgerEntry:
     reason: str
     verdicts: list[dict[str, Any]]
     overrides: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_operator(tags: Mapping[str, str], run_id: str, local_user: str | None = None) -> str:
+    """Who acted, for the ledger: the sensor or schedule (and run) that requested an automatic run,
+    else the user who launched it (a run tag, else ``local_user``: the OS user of the process that
+    launched it), else the run alone. Never a bare "dagster": the ledger must say who to ask."""
+    if tags.get(SENSOR_TAG):
+        return f"sensor {tags[SENSOR_TAG]} (run {run_id})"
+    if tags.get(SCHEDULE_TAG):
+        return f"schedule {tags[SCHEDULE_TAG]} (run {run_id})"
+    if tags.get(AUTOMATION_TAG):
+        return f"automation condition (run {run_id})"
+    user = next((tags[t].strip() for t in USER_TAGS if tags.get(t, "").strip()), None)
+    if user:
+        return user
+    if local_user and local_user.strip():
+        # the OS user of the process that ran it: the launcher for the CLI, the server's for the UI
+        return f"{local_user.strip()} (run {run_id})"
+    return f"unknown operator (run {run_id})"
+
+
+def os_user() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (some containers)
+        return None
 
 
 def _ensure(con: Any) -> None:

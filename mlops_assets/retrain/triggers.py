@@ -36,9 +36,10 @@ def decide(
 
     ``drift_rows``: (day, feature, statistic, value), of which only the policy's
     ``drift_statistic`` is read, against the policy's levels of it; ``performance_rows``: (day,
-    champion version, auc, champion test auc). A single day's AUC is too noisy to act on (a day has
-    ~900 flights), so degradation is judged on the mean of the champion's last ``performance_days``
-    labelled days.
+    champion version, auc, champion reference auc), the reference being the champion's out-of-time
+    AUC averaged per day, measured as live AUC is. A single day's AUC is too noisy to act on (a day
+    has ~900 flights), so degradation is the mean of the champion's last ``performance_days``
+    labelled days falling more than ``auc_noise_band`` below the reference.
     """
     statistic = drift_statistic(policy.drift_statistic)
     moderate, high = policy.levels(statistic.name)
@@ -74,13 +75,20 @@ def decide(
         if len(recent) >= policy.performance_days:
             mean_auc = sum(row[2] for row in recent) / len(recent)
             reference = recent[-1][3]
-            if reference and (reference - mean_auc) / reference > policy.max_relative_auc_drop:
+            if reference is not None and reference - mean_auc > policy.auc_noise_band:
                 day = recent[-1][0]
                 return Trigger(day, "performance_degraded", {"mean_live_auc": mean_auc},
                                f"champion v{version}'s live AUC averaged {mean_auc:.3f} over {len(recent)} labelled "
-                               f"days up to {day}, more than {policy.max_relative_auc_drop:.0%} below its test AUC "
-                               f"{reference:.3f}")
+                               f"days up to {day}, more than the noise band {policy.auc_noise_band:.3f} below its "
+                               f"out-of-time AUC {reference:.3f} (averaged per day)")
     return None
+
+
+def holdout_days_for(trainable_days: int, policy: LoopPolicy, default_holdout: int) -> int:
+    """How many of a triggered window's last days to hold out: what the window spares beyond
+    ``min_training_days``, up to the training snapshot's default. Drift still retrains on a short
+    window (as users expect); with nothing held out the forward gates refuse to promote the result."""
+    return max(0, min(default_holdout, trainable_days - policy.min_training_days))
 
 
 def override_expired(

@@ -1,6 +1,8 @@
-"""training_snapshot: a window of gate-passed feature days, frozen and split 80/10/10.
+"""training_snapshot: a window of gate-passed feature days, frozen and split: its last
+``holdout_days`` days are the out-of-time test (``oot``), the earlier days split 80/10/10.
 
-The split is by a hash of the entity key (md5 of the key columns, mod 100), not by a seeded shuffle:
+The out-of-time days are what judges a model forward in time: no row of them, nor of their days, was
+trained on, as no row of tomorrow will be. The in-period split is by a hash of the entity key (md5 of the key columns, mod 100), not by a seeded shuffle:
 a row lands in the same split whatever the window, the row order or the seed, so a flight that
 trained one model is never in the test split of the next, and a candidate and its champion can be
 compared on the same test rows. The frozen rows live in their own table, addressed by content hash.
@@ -27,7 +29,9 @@ from mlops_assets.core.verdicts import passed_hashes_sql
 from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, table_columns, table_exists, transaction
 
 SPLIT_COLUMN = "_split"
-SPLITS = ("train", "validation", "test")
+IN_PERIOD_SPLITS = ("train", "validation", "test")
+OOT_SPLIT = "oot"  # the window's last days, held out whole: the forward test
+SPLITS = (*IN_PERIOD_SPLITS, OOT_SPLIT)
 TRAINING_SNAPSHOTS_DDL = """
     CREATE TABLE IF NOT EXISTS training_snapshots (
         dataset VARCHAR NOT NULL,
@@ -54,7 +58,15 @@ class TrainingWindow:
     start_date: dt.date | None = setting(None, "first feature day (YYYY-MM-DD); default: the earliest")
     end_date: dt.date | None = setting(None, "last feature day, inclusive; default: the latest")
     last_n_days: int | None = setting(None, "train on the N days ending at end_date")
-    min_days: int = setting(3, "refuse to train on fewer gate-passed days")
+    min_days: int = setting(3, "refuse to train on fewer gate-passed days (not counting the held-out ones)")
+    holdout_days: int = setting(
+        7, "the window's last N gate-passed days are held out whole as the out-of-time test that judges "
+        "promotion and sets the live reference (0: no out-of-time test)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.holdout_days < 0:
+            raise ValueError(f"holdout_days must be 0 or more, got {self.holdout_days}")
 
 
 @dataclass(frozen=True)
@@ -72,19 +84,45 @@ class TrainingSnapshot:
     rejudged_days: dict[str, str] = field(default_factory=dict)
     refused_days: dict[str, str] = field(default_factory=dict)
     rebuilt_days: dict[str, str] = field(default_factory=dict)  # features rebuilt under the current spec
+    oot_days: list[str] = field(default_factory=list)  # the held-out days, oldest first
 
     @property
     def qualified_table(self) -> str:
         return f"{SNAPSHOT_SCHEMA}.{quote(self.table_name)}"
 
+    @property
+    def in_period_days(self) -> list[str]:
+        """The days whose rows were split 80/10/10: the ones a model of this snapshot learned from."""
+        return [day for day in self.days if day not in set(self.oot_days)]
+
     def to_handle(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "content_hash": self.content_hash}
 
 
-def split_expression(spec: DatasetSpec) -> str:
+def split_expression(spec: DatasetSpec, oot_days: list[dt.date] = ()) -> str:
     key = ", ".join(f"CAST({quote(c)} AS VARCHAR)" for c in spec.entity_key)
     bucket = f"(CAST(('0x' || md5(concat_ws('|', {key}))[1:8]) AS UBIGINT) % 100)"
-    return f"CASE WHEN {bucket} < 80 THEN 'train' WHEN {bucket} < 90 THEN 'validation' ELSE 'test' END"
+    hashed = f"CASE WHEN {bucket} < 80 THEN 'train' WHEN {bucket} < 90 THEN 'validation' ELSE 'test' END"
+    if not oot_days:
+        return hashed
+    held_out = ", ".join(f"DATE '{d.isoformat()}'" for d in oot_days)
+    return f"CASE WHEN {quote(DAY_COLUMN)} IN ({held_out}) THEN '{OOT_SPLIT}' ELSE {hashed} END"
+
+
+def held_out_days(usable: list[dt.date], window: TrainingWindow, start: dt.date, end: dt.date) -> list[dt.date]:
+    """The window's last ``holdout_days`` usable days; refuses a window that would keep fewer than
+    ``min_days`` to train on."""
+    if window.holdout_days == 0:
+        return []
+    days = sorted(usable)
+    left = len(days) - window.holdout_days
+    if left < max(window.min_days, 1):
+        raise TrainingDataError(
+            f"the window {start}..{end} has {len(days)} gate-passed day(s): holding out the last "
+            f"{window.holdout_days} as the out-of-time test leaves {max(left, 0)} to train on (need at least "
+            f"{max(window.min_days, 1)}); widen the window or lower holdout_days (0 disables the out-of-time test)"
+        )
+    return days[left:]
 
 
 def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end: dt.date | None) -> dict[dt.date, str]:
@@ -136,10 +174,12 @@ def build_training_snapshot(
             )
         wanted = list(dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name]))
         _require_current_features(con, spec, wanted, usable, start)
+        oot_days = held_out_days(list(usable), window, start, end)
+        splits = SPLITS if oot_days else IN_PERIOD_SPLITS
         columns = ", ".join(quote(c) for c in wanted)
         days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(usable))
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE new_snapshot AS SELECT {columns}, {split_expression(spec)} AS {SPLIT_COLUMN} "
+            f"CREATE OR REPLACE TEMP TABLE new_snapshot AS SELECT {columns}, {split_expression(spec, oot_days)} AS {SPLIT_COLUMN} "
             f"FROM {features_table(spec)} WHERE {quote(DAY_COLUMN)} IN ({days_sql}) "
             f"AND {quote(spec.target.name)} IS NOT NULL"
         )
@@ -148,13 +188,13 @@ def build_training_snapshot(
         stats = con.execute(
             f"SELECT {SPLIT_COLUMN}, count(*), avg({quote(spec.target.name)}) FROM new_snapshot GROUP BY 1"
         ).fetchall()
-        rows = {split: 0 for split in SPLITS} | {s: n for s, n, _ in stats}
+        rows = {split: 0 for split in splits} | {s: n for s, n, _ in stats}
         label_rates = {s: float(r) for s, _, r in stats}
-        for split in SPLITS:
+        for split in splits:
             if rows[split] == 0:
                 raise TrainingDataError(f"the {split} split of the window {start}..{end} is empty")
         label = quote(spec.target.name)
-        for split in SPLITS:
+        for split in splits:
             values, only = con.execute(
                 f"SELECT count(DISTINCT {label}), any_value({label}) FROM new_snapshot WHERE {SPLIT_COLUMN} = ?",
                 [split],
@@ -186,7 +226,8 @@ def build_training_snapshot(
                 )
         con.execute("DROP TABLE new_snapshot")
     return TrainingSnapshot(spec.name, content_hash, table_name, start, end, days, rows, label_rates, skipped,
-                            currency.rejudged, currency.refused, currency.rebuilt)
+                            rejudged_days=currency.rejudged, refused_days=currency.refused,
+                            rebuilt_days=currency.rebuilt, oot_days=[d.isoformat() for d in oot_days])
 
 
 def load_training_snapshot(layout: StateLayout, dataset: str, content_hash: str) -> TrainingSnapshot:
@@ -200,8 +241,15 @@ def load_training_snapshot(layout: StateLayout, dataset: str, content_hash: str)
     if not rows:
         raise TrainingDataError(f"training snapshot {content_hash[:12]} of {dataset} not found")
     table_name, start, end, days, counts, rates = rows[0]
+    counts = json.loads(counts)
+    oot_days = []
+    if counts.get(OOT_SPLIT):  # snapshots frozen before the out-of-time test have none
+        with connect(layout.warehouse_path) as con:
+            oot_days = [d.isoformat() for (d,) in con.execute(
+                f"SELECT DISTINCT {quote(DAY_COLUMN)} FROM {SNAPSHOT_SCHEMA}.{quote(table_name)} "
+                f"WHERE {SPLIT_COLUMN} = ? ORDER BY 1", [OOT_SPLIT]).fetchall()]
     return TrainingSnapshot(dataset, content_hash, table_name, start, end, json.loads(days),
-                            json.loads(counts), json.loads(rates), [])
+                            counts, json.loads(rates), [], oot_days=oot_days)
 
 
 def read_split(layout: StateLayout, snapshot: TrainingSnapshot, split: str):

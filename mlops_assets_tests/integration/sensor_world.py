@@ -69,6 +69,6 @@ def build_world(base: Path) -> World:
     for day in DAYS:
         write_csv(landing_path(layout, spec, day), sensor_rows(day, ROWS_PER_DAY), SENSOR_FIELDS)
         assert all(result.passed for result in ingest_and_featurize(spec, layout, day)), day
-    snapshot = build_training_snapshot(spec, layout, TrainingWindow(DAYS[0], DAYS[-1]))
+    snapshot = build_training_snapshot(spec, layout, TrainingWindow(DAYS[0], DAYS[-1], holdout_days=2))
     registry = ModelRegistry(f"sqlite:///{base / 'mlflow.db'}", base / "artifacts", model_name(spec))
     return World(spec, layout, registry, snapshot.content_hash)

@@ -86,7 +86,7 @@ def champion_store(sensor_world, tmp_path_factory) -> Path:
 
     spec = load_spec(write_spec(tmp_path_factory.mktemp("champion_spec"), SENSOR_SPEC_YAML))
     layout = StateLayout(sensor_world)
-    snapshot = build_training_snapshot(spec, layout, TrainingWindow(GOOD_DAYS[0], GOOD_DAYS[-1]))
+    snapshot = build_training_snapshot(spec, layout, TrainingWindow(GOOD_DAYS[0], GOOD_DAYS[-1], holdout_days=0))
     trained = train_candidate(
         read_split(layout, snapshot, "train"), read_split(layout, snapshot, "validation"), spec,
         TuningBudget(trials=1, max_rounds=20, early_stopping_rounds=5), log=lambda _: None,
@@ -783,14 +783,14 @@ CASES = [
     # -- training windows: refused before any candidate exists
     training("training-single-class-window", single_class_window,
              r"the train split of 2024-03-13\.\.2024-03-15 has a single label value \(failed = 0",
-             {"start_date": "2024-03-13", "end_date": "2024-03-15"}),
+             {"start_date": "2024-03-13", "end_date": "2024-03-15", "holdout_days": 0}),
     training("training-constant-features", constant_features,
              r"no feature varies in the training split.*reading is constant \(50\.0\).*site is constant \(north\)"
              r".*site_failure_rate_2d is constant",
-             {"start_date": "2024-03-08", "end_date": "2024-03-08", "min_days": 1}),
+             {"start_date": "2024-03-08", "end_date": "2024-03-08", "min_days": 1, "holdout_days": 0}),
     training("training-all-null-feature", all_null_feature,
              r"no feature varies in the training split.*site_failure_rate_2d is null in every row",
-             {"start_date": "2024-03-20", "end_date": "2024-03-20", "min_days": 1}),
+             {"start_date": "2024-03-20", "end_date": "2024-03-20", "min_days": 1, "holdout_days": 0}),
 ]
 
 

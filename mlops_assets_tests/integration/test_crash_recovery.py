@@ -34,6 +34,8 @@ MODEL_NAME = "nycflights_late"
 # a small, seeded budget: the gates pass and the model is byte-reproducible, in a few seconds
 TRAIN_RUN_CONFIG = {
     "ops": {
+        # 8 days to train on and the last 2 held out to judge forward
+        "training_snapshot": {"config": {"holdout_days": 2}},
         "candidate_model": {"config": {"trials": 1, "max_rounds": 40, "early_stopping_rounds": 10}},
         "candidate_evaluation": {"config": {"bootstrap_resamples": 20}},
     }
@@ -397,7 +399,7 @@ def prepared(tmp_path_factory, flights_csv, spec) -> Prepared:
         read_split,
     )
 
-    snapshot = build_training_snapshot(spec, reference, TrainingWindow(end_date=NEW_DAY - dt.timedelta(days=1)))
+    snapshot = build_training_snapshot(spec, reference, TrainingWindow(end_date=NEW_DAY - dt.timedelta(days=1), holdout_days=2))
     train, validation = read_split(reference, snapshot, "train"), read_split(reference, snapshot, "validation")
     model = train_candidate(train, validation, spec, TuningBudget(**TRAIN_RUN_CONFIG["ops"]["candidate_model"]["config"]),
                             log=lambda _: None)

@@ -177,6 +177,10 @@ def test_first_training_run_ledger_and_checks(lifecycle):
     assert [(r.action, r.from_version, r.to_version) for r in rows] == [("promote", None, "1")]
     assert rows[0].model_sha256 == lifecycle.handle("candidate_model")["model_sha256"]
     assert rows[0].dagster_run_id == lifecycle.first.run_id
+    # a manual run without a user tag: the OS user who launched it and the run, never a bare "dagster"
+    from mlops_assets.promote.ledger import os_user
+
+    assert rows[0].operator == f"{os_user()} (run {lifecycle.first.run_id})"
 
     checks = check_evaluations(lifecycle.first)
     assert set(PROMOTION_GATES) | {CARD_CHECK} <= set(checks)
@@ -192,6 +196,8 @@ def test_evaluation_metadata_is_typed_tables(lifecycle):
     auc = next(r.data for r in metrics.records if r.data["metric"] == "auc")
     assert auc["candidate_low"] < auc["candidate"] < auc["candidate_high"]
     assert auc["champion"] is None  # no champion existed for the first model
+    assert 0.5 < auc["candidate_oot"] < 1  # the window's last 7 days, held out whole
+    assert evaluation.metadata["oot_rows"].value > 0 and evaluation.metadata["oot_mean_daily_auc"].value > 0.5
     slices = evaluation.metadata["slices"].value
     assert {c.name: c.type for c in slices.schema.columns}["rows"] == "int"
     assert {r.data["slice"] for r in slices.records} >= {"carrier", "origin"}
@@ -260,11 +266,13 @@ def test_the_package_never_imports_pickle():
 
 def test_worse_challenger_is_refused(lifecycle):
     # A 3-day window with one trial of at most 3 trees: a genuinely weaker model, scored against
-    # the champion on the same test rows. No threshold is loosened or tightened.
+    # the champion on its 2 held-out days, which the champion never trained on. No threshold is
+    # loosened or tightened.
     champion_before = lifecycle.registry().champion()
     result = lifecycle.train({
         "ops": {
-            "training_snapshot": {"config": {"start_date": "2013-01-19", "end_date": "2013-01-21", "min_days": 3}},
+            "training_snapshot": {"config": {"start_date": "2013-01-17", "end_date": "2013-01-21", "min_days": 3,
+                                              "holdout_days": 2}},
             "candidate_model": {"config": {"trials": 1, "max_rounds": 3, "early_stopping_rounds": 1}},
         }
     })
@@ -315,7 +323,8 @@ def test_training_is_reproducible(lifecycle):
 
 WEAK_CHALLENGER_CONFIG = {
     "ops": {
-        "training_snapshot": {"config": {"start_date": "2013-01-19", "end_date": "2013-01-21", "min_days": 3}},
+        "training_snapshot": {"config": {"start_date": "2013-01-17", "end_date": "2013-01-21", "min_days": 3,
+                                              "holdout_days": 2}},
         "candidate_model": {"config": {"trials": 1, "max_rounds": 3, "early_stopping_rounds": 1}},
     }
 }

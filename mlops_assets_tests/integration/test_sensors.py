@@ -168,9 +168,9 @@ def test_retraining_sensor_requests_once_per_cooldown(defs, instance, state):
     assert json.loads(request.tags["mlops/trigger_features"]) == {"origin_temp": 0.8}
     assert request.tags["mlops/trigger_day"] == JULY.isoformat()
     assert request.run_key == f"retrain-{JULY.isoformat()}-high_drift"
-    assert request.run_config == train_window_config(JULY, 28, 0)
+    assert request.run_config == train_window_config(JULY, 28, 0, 0)  # no day to spare: nothing held out
     config = request.run_config["ops"]["training_snapshot"]["config"]
-    assert config == {"end_date": "2013-07-01", "last_n_days": 28, "min_days": 0}
+    assert config == {"end_date": "2013-07-01", "last_n_days": 28, "min_days": 0, "holdout_days": 0}
 
     # the cool-down passes (7 data days after the trigger) with drift continuing: a second request
     day = JULY + dt.timedelta(days=7)
@@ -181,7 +181,7 @@ def test_retraining_sensor_requests_once_per_cooldown(defs, instance, state):
     assert second.run_key != request.run_key
     assert second.tags["mlops/trigger_day"] == day.isoformat()
     assert "origin_temp 0.90" in second.tags[TRIGGER_TAG] and "origin_dewpoint 0.50" in second.tags[TRIGGER_TAG]
-    assert second.run_config == train_window_config(day, 28, 0)
+    assert second.run_config == train_window_config(day, 28, 0, 0)
     assert json.loads(data.cursor) == {"last_trigger_day": day.isoformat()}
 
 
@@ -189,13 +189,13 @@ def test_retraining_sensor_requests_on_degraded_performance(defs, instance, stat
     days = [JULY + dt.timedelta(days=i) for i in range(8)]
     for day in days:
         add_drift(state, day, {})
-    for day in days[:-1]:  # a week of labelled days averaging 20% below the test AUC
+    for day in days[:-1]:  # a week of labelled days averaging 0.15 below the reference AUC
         add_performance(state, day, 0.60)
     data = tick(defs, instance, "retraining_sensor", None)
     [request] = data.run_requests
     assert request.tags["mlops/trigger_rule"] == "performance_degraded"
     assert "0.600" in request.tags[TRIGGER_TAG] and "7 labelled days" in request.tags[TRIGGER_TAG]
-    assert request.run_config == train_window_config(days[-2], 28, 0)
+    assert request.run_config == train_window_config(days[-2], 28, 0, 0)
 
 
 def test_one_bad_day_of_live_auc_is_not_degradation(defs, instance, state):
@@ -204,7 +204,7 @@ def test_one_bad_day_of_live_auc_is_not_degradation(defs, instance, state):
         add_drift(state, day, {})
     for day in days[:-2]:
         add_performance(state, day, 0.74)
-    add_performance(state, days[-2], 0.55)  # a noisy day: the week's mean stays within 5%
+    add_performance(state, days[-2], 0.55)  # a noisy day: the week's mean stays within the 0.05 band
     data = tick(defs, instance, "retraining_sensor", None)
     assert data.run_requests == [] and "no drift or degradation rule fired" in data.skip_message
 

@@ -136,8 +136,8 @@ def test_full_card_renders_every_heading_in_order(card: ModelCard) -> None:
 def test_full_card_contains_the_numbers_and_facts(card: ModelCard) -> None:
     markdown = render_markdown(card)
     for expected in [
-        "| auc | 0.7123 [0.7001, 0.7240] |",
-        "| brier | 0.1789 |",
+        "| auc | 0.7123 [0.7001, 0.7240] | not held out |",
+        "| brier | 0.1789 | not held out |",
         "| auc | 0.7123 | 0.7000 | +0.0123 [-0.0040, +0.0290] |",
         "| carrier | UA | 12,345 | 0.7012 | 0.6911 | +0.0101 |",
         "| carrier | a\\|b | 50 | — | — | — |",
@@ -286,3 +286,24 @@ def test_write_card_failure_keeps_the_previous_card(card: ModelCard, tmp_path: P
 def test_card_is_frozen(card: ModelCard) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         card.intended_use = "anything"  # type: ignore[misc]
+
+
+def test_card_shows_the_in_period_and_out_of_time_figures_and_what_gated(card: ModelCard) -> None:
+    from mlops_assets.evaluate.evaluation import Evaluation
+    from mlops_assets.promote.card_facts import gated_on
+
+    evaluation = Evaluation(
+        "flights", "ab", "cd", 1000, 0.5, {"auc": {"value": 0.78}}, {}, oot_rows=900,
+        oot_metrics={"auc": {"value": 0.69}}, oot_daily_auc={"2013-01-20": 0.70, "2013-01-21": 0.66},
+        comparison_split="oot", comparison_rows=900, comparison_days=["2013-01-20", "2013-01-21"],
+    )
+    text = gated_on(evaluation)
+    assert "check_min_quality, check_beats_baseline, check_calibration judged on the in-period test" in text
+    assert "check_not_worse_than_champion, check_no_slice_regression judged on the out-of-time test" in text
+    assert "used 900 oot rows of 2013-01-20, 2013-01-21" in text
+    assert "Out-of-time AUC averaged per day: 0.680 over 2 day(s)" in text
+    forward = dataclasses.replace(card, oot_metrics=[MetricRow("auc", 0.6912, 0.6801, 0.7033)], gated_on=text)
+    markdown = render_markdown(forward)
+    assert "| auc | 0.7123 [0.7001, 0.7240] | 0.6912 [0.6801, 0.7033] |" in markdown
+    assert "| brier | 0.1789 | not held out |" in markdown
+    assert text in markdown

@@ -9,13 +9,14 @@ import dagster as dg
 from mlops_assets.validate.data_gates import DATA_GATES
 from mlops_assets.pipeline.ingest_day import gate_raw_day
 from mlops_assets.defs.checks import daily_checks_step
-from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, daily_partitions, partition_days
 from mlops_assets.defs.metadata import table_schema
+from mlops_assets.defs.ranges import day_materialization, range_output
 from mlops_assets.defs.resources import StateResource
-from mlops_assets.ingest.snapshots import ingest_day
+from mlops_assets.ingest.snapshots import IngestionError, Snapshot, ingest_day
 from mlops_assets.core.spec import DatasetSpec
 
-INGESTION_CODE_VERSION = "1"
+INGESTION_CODE_VERSION = "2"
 DATA_GATES_STEP = "data_gates"
 
 GATE_DESCRIPTIONS = {
@@ -42,6 +43,7 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         owners=OWNERS,
         code_version=ingestion_code_version(spec),
         pool=WAREHOUSE_POOL,
+        backfill_policy=backfill_policy(spec),
         description=(
             f"One day of {spec.name} exactly as it landed (landing/{spec.name}/<day>.{spec.source.format}), "
             "captured as an immutable DuckDB snapshot. Versioned by content: the data version is the "
@@ -49,29 +51,54 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             "new version while the old one stays readable."
         ),
     )
-    def raw_snapshot(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
-        snapshot = ingest_day(spec, state.layout(), partition_day(context), context.run.run_id)
-        context.log.info(
-            f"{'new' if snapshot.is_new else 'unchanged'} snapshot {snapshot.content_hash[:12]} "
-            f"of {snapshot.day}: {snapshot.rows} rows from {snapshot.source_file}"
-        )
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(snapshot.content_hash),
-            metadata={
-                "content_hash": snapshot.content_hash,
-                "rows": dg.MetadataValue.int(snapshot.rows),
-                "source_file": dg.MetadataValue.path(snapshot.source_file),
-                "source_sha256": snapshot.source_sha256,
-                "first_timestamp": str(snapshot.min_timestamp),
-                "last_timestamp": str(snapshot.max_timestamp),
-                "new_version": snapshot.is_new,
-                "warehouse_table": snapshot.qualified_table,
-                "dagster/column_schema": table_schema(snapshot.columns),
-                "dagster/row_count": snapshot.rows,
-            },
-        )
+    def raw_snapshot(context: dg.AssetExecutionContext, state: StateResource):
+        days = partition_days(context)
+        snapshots = []
+        for day in days:
+            try:
+                snapshot = ingest_day(spec, state.layout(), day, context.run.run_id)
+            except IngestionError as error:
+                if len(days) == 1:
+                    raise
+                yield from _day_materializations(context, snapshots)
+                raise dg.Failure(
+                    f"ingestion stopped at {day}: {error}. "
+                    + (f"Snapshotted {days[0]}..{snapshots[-1].day}; " if snapshots else "")
+                    + f"not ingested: {day}..{days[-1]}"
+                ) from None
+            context.log.info(
+                f"{'new' if snapshot.is_new else 'unchanged'} snapshot {snapshot.content_hash[:12]} "
+                f"of {snapshot.day}: {snapshot.rows} rows from {snapshot.source_file}"
+            )
+            snapshots.append(snapshot)
+        if len(days) == 1:
+            yield dg.MaterializeResult(data_version=dg.DataVersion(snapshots[0].content_hash),
+                                       metadata=snapshot_metadata(snapshots[0]))
+        else:
+            yield range_output(days)
+            yield from _day_materializations(context, snapshots)
 
     return raw_snapshot
+
+
+def snapshot_metadata(snapshot: Snapshot) -> dict:
+    return {
+        "content_hash": snapshot.content_hash,
+        "rows": dg.MetadataValue.int(snapshot.rows),
+        "source_file": dg.MetadataValue.path(snapshot.source_file),
+        "source_sha256": snapshot.source_sha256,
+        "first_timestamp": str(snapshot.min_timestamp),
+        "last_timestamp": str(snapshot.max_timestamp),
+        "new_version": snapshot.is_new,
+        "warehouse_table": snapshot.qualified_table,
+        "dagster/column_schema": table_schema(snapshot.columns),
+        "dagster/row_count": snapshot.rows,
+    }
+
+
+def _day_materializations(context: dg.AssetExecutionContext, snapshots: list[Snapshot]):
+    for snapshot in snapshots:
+        yield day_materialization(context, snapshot.day, snapshot.content_hash, snapshot_metadata(snapshot))
 
 
 def build_data_gate_checks(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:

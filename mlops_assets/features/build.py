@@ -26,7 +26,7 @@ from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates
 from mlops_assets.core.warehouse import connect, table_columns, table_exists, transaction
 
-FEATURES_CODE_VERSION = "1"
+FEATURES_CODE_VERSION = "2"
 FEATURE_SQL_ALIAS = "__feature_sql"
 
 

@@ -207,25 +207,28 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}
 
 
 def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
-    """Run the ingest job once per day on the local instance; returns the days whose run failed."""
+    """Run the ingest job on the local instance, one ranged run per stretch of consecutive days (at
+    most the spec's backfill_days_per_run); returns the days whose run failed."""
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.common import run_partitions
     from mlops_assets.defs.jobs import INGEST_JOB
+    from mlops_assets.pipeline.backfill import day_ranges
 
     job = build_definitions(spec).resolve_job_def(INGEST_JOB)
     failed = []
     with dg.DagsterInstance.get() as instance:
-        for day in days:
+        for first, last in day_ranges(days, spec.partitions.backfill_days_per_run):
             step_started = time.monotonic()
             result = job.execute_in_process(
-                partition_key=day.isoformat(), instance=instance, raise_on_error=False,
-                run_config=QUIET_RUN_CONFIG,
+                **run_partitions(first, last), instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG,
             )
-            status = "ok" if result.success else "FAILED"
-            print(f"  {INGEST_JOB} {day}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
+            span = f"{first}" if first == last else f"{first}..{last}"
+            status = "ok" if result.success else f"FAILED: {step_failure_message(result)}"
+            print(f"  {INGEST_JOB} {span}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
             if not result.success:
-                failed.append(day)
+                failed.extend(day for day in days if first <= day <= last)
     return failed
 
 

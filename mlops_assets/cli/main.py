@@ -4,6 +4,7 @@
   embedded defaults, then print what happened. Runs are recorded in the local Dagster instance, so
   ``mlops-assets dev`` shows them afterwards.
 - ``replay``: land whole days from the dataset's source into the landing folder.
+- ``backfill``: ingest the landed days of a range through Dagster, in ranged runs.
 - ``validate``: check a dataset spec without running anything.
 - ``dev``: start ``dagster dev`` (webserver and daemon) on 127.0.0.1 with the state folder wired in.
 - ``rollback``: run rollback_job (previous champion, or a named version) on the local instance.
@@ -57,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
     replay.add_argument("--days", type=int, default=1)
     replay.set_defaults(handler=_replay)
+
+    backfill = commands.add_parser("backfill", help="ingest the landed days of a range, in ranged ingest_job runs")
+    backfill.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
+    backfill.add_argument("--days", type=int, default=1)
+    backfill.set_defaults(handler=_backfill)
 
     validate = commands.add_parser("validate", help="validate a dataset spec (shape, names and SQL)")
     validate.add_argument("path", nargs="?", help="spec path (default: --spec or the built-in)")
@@ -129,6 +135,24 @@ def _replay(args) -> int:
     for landed in replay(spec, layout, start, args.days):
         print(f"landed {landed.day}  {landed.rows:>7} rows  {landed.path}")
     return 0
+
+
+def _backfill(args) -> int:
+    from mlops_assets.ingest.landing import landed_days
+
+    layout, spec = _layout(args), _spec(args)
+    start = args.start or spec.partitions.start_date
+    wanted = [start + dt.timedelta(days=i) for i in range(args.days)]
+    landed = {day for day, _ in landed_days(layout, spec)}
+    missing = [day for day in wanted if day not in landed]
+    if missing:
+        print(f"no landing file for {len(missing)} day(s), skipped: {', '.join(map(str, missing[:10]))}"
+              + (" ..." if len(missing) > 10 else ""))
+    days = [day for day in wanted if day in landed]
+    if not days:
+        print(f"error: nothing landed in {layout.landing_dir_for(spec.name)} for {start}..{wanted[-1]}", file=sys.stderr)
+        return 2
+    return 1 if run_ingestion(spec, days) else 0
 
 
 def _validate(args) -> int:

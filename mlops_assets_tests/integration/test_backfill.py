@@ -158,3 +158,18 @@ def test_a_day_failing_a_gate_stops_itself_and_later_days_not_earlier_ones(
         with connect(spoiled.layout.warehouse_path) as con:
             built = {row[0] for row in con.execute("SELECT DISTINCT day FROM feature_versions").fetchall()}
         assert built == {flight_days[0]}
+
+
+def test_cli_backfill_ingests_the_landed_days_in_one_ranged_run(state, land_flights, flight_days, capsys):
+    from mlops_assets.cli.main import main
+
+    land_flights(*flight_days[:2])
+    assert main(["--state-dir", str(state.root), "backfill", "--start", flight_days[0].isoformat(), "--days", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"no landing file for 1 day(s), skipped: {flight_days[2]}" in out
+    assert f"{INGEST_JOB} {flight_days[0]}..{flight_days[1]}: ok" in out
+    with dg.DagsterInstance.from_config(str(state.dagster_home)) as instance:
+        assert instance.get_runs_count() == 1
+        assert instance.get_materialized_partitions(FEATURES) == {d.isoformat() for d in flight_days[:2]}
+    assert main(["--state-dir", str(state.root), "backfill", "--start", "2013-06-01", "--days", "2"]) == 2
+    assert "nothing landed" in capsys.readouterr().err

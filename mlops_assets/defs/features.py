@@ -63,11 +63,11 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
                     + (f"Built {days[0]}..{builds[-1].day}; " if builds else "")
                     + f"not built: {day}..{days[-1]} (later days follow {day}: their trailing rates include it once it passes)"
                 ) from None
-            context.log.info(
-                f"features {build.content_hash[:12]} for {build.day}: {build.rows} rows, "
-                f"{len(build.history_days)} earlier days for trailing rates"
-            )
             builds.append(build)
+        context.log.info("\n".join(
+            f"features {b.content_hash[:12]} for {b.day}: {b.rows} rows, {len(b.history_days)} earlier days "
+            "for trailing rates" for b in builds
+        ))
         if len(days) == 1:
             yield dg.MaterializeResult(data_version=dg.DataVersion(builds[0].content_hash),
                                        metadata=features_metadata(builds[0]))

@@ -66,11 +66,12 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
                     + (f"Snapshotted {days[0]}..{snapshots[-1].day}; " if snapshots else "")
                     + f"not ingested: {day}..{days[-1]}"
                 ) from None
-            context.log.info(
-                f"{'new' if snapshot.is_new else 'unchanged'} snapshot {snapshot.content_hash[:12]} "
-                f"of {snapshot.day}: {snapshot.rows} rows from {snapshot.source_file}"
-            )
             snapshots.append(snapshot)
+        # one log event for the step, not one a day: each event costs ~20-40 ms on the sqlite instance
+        context.log.info("\n".join(
+            f"{'new' if s.is_new else 'unchanged'} snapshot {s.content_hash[:12]} of {s.day}: {s.rows} rows "
+            f"from {s.source_file}" for s in snapshots
+        ))
         if len(days) == 1:
             yield dg.MaterializeResult(data_version=dg.DataVersion(snapshots[0].content_hash),
                                        metadata=snapshot_metadata(snapshots[0]))

@@ -173,3 +173,45 @@ def test_cli_backfill_ingests_the_landed_days_in_one_ranged_run(state, land_flig
         assert instance.get_materialized_partitions(FEATURES) == {d.isoformat() for d in flight_days[:2]}
     assert main(["--state-dir", str(state.root), "backfill", "--start", "2013-06-01", "--days", "2"]) == 2
     assert "nothing landed" in capsys.readouterr().err
+
+
+def test_a_ranged_run_of_the_raw_asset_alone_fails_naming_the_failed_gates(tmp_path, spec, flight_landing, flight_days):
+    # nothing downstream of the snapshots in the run refuses the bad day, so the gates step fails itself
+    bad = flight_days[2]
+    layout = StateLayout(tmp_path).ensure()
+    for day in flight_days:
+        target = landing_path(layout, spec, day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(flight_landing[day].path, target)
+        _duplicate_a_flight_on(bad)(day, target)
+    defs = build_definitions(spec, StateResource(state_dir=str(layout.root)))
+    with dg.instance_for_test(temp_dir=str(layout.dagster_home)) as instance:
+        run = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, asset_selection=[RAW], tags=range_tags(flight_days[0], flight_days[-1]),
+            raise_on_error=False, run_config=QUIET_RUN_CONFIG,
+        )
+        assert not run.success
+        message = step_failure_message(run)
+        assert "1 check(s) of raw_nycflights failed:" in message
+        assert f"{bad} check_unique_entity_key" in message
+        assert instance.get_materialized_partitions(RAW) == {d.isoformat() for d in flight_days}
+        assert {e.partition for e in run.get_asset_check_evaluations()} == {d.isoformat() for d in flight_days}
+
+
+def test_an_unreadable_file_stops_ingestion_at_its_day(tmp_path, spec, flight_landing, flight_days):
+    bad = flight_days[1]
+
+    def empty(day: dt.date, path) -> None:
+        if day == bad:
+            path.write_bytes(b"")
+
+    for spoiled in ingest(tmp_path, spec, flight_landing, flight_days, ranged=True, spoil=empty):
+        (run,) = spoiled.results
+        assert not run.success
+        message = step_failure_message(run)
+        assert f"ingestion stopped at {bad}" in message and "the file is empty" in message
+        assert f"Snapshotted {flight_days[0]}..{flight_days[0]}; not ingested: {bad}..{flight_days[-1]}" in message
+        # the day before it is snapshotted and shows as materialized, with its own data version
+        assert spoiled.instance.get_materialized_partitions(RAW) == {flight_days[0].isoformat()}
+        record = latest_materialization(spoiled.instance, RAW, flight_days[0])
+        assert record.event_log_entry.tags["dagster/data_version"] == record.asset_materialization.metadata["content_hash"].value

@@ -34,6 +34,8 @@ from mlops_assets.core.spec import DatasetSpec, load_spec
 # Partitioned asset checks (the data gates run per day) are a preview feature in Dagster 1.13; we
 # rely on them deliberately, so the warning is noise here.
 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*", category=dg.PreviewWarning)
+# Backfill policies (ranged runs of the daily data assets) are beta; likewise deliberate.
+warnings.filterwarnings("ignore", message=".*`backfill_policy`.*", category=dg.BetaWarning)
 
 
 def build_definitions(

@@ -4,6 +4,7 @@
   embedded defaults, then print what happened. Runs are recorded in the local Dagster instance, so
   ``mlops-assets dev`` shows them afterwards.
 - ``replay``: land whole days from the dataset's source into the landing folder.
+- ``backfill``: ingest the landed days of a range through Dagster, in ranged runs.
 - ``validate``: check a dataset spec without running anything.
 - ``dev``: start ``dagster dev`` (webserver and daemon) on 127.0.0.1 with the state folder wired in.
 - ``rollback``: run rollback_job (previous champion, or a named version) on the local instance.
@@ -106,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--days", type=_positive_days, default=1)
     replay.set_defaults(handler=_replay)
 
+    backfill = commands.add_parser("backfill", help="ingest the landed days of a range, in ranged ingest_job runs")
+    backfill.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
+    backfill.add_argument("--days", type=int, default=1)
+    backfill.set_defaults(handler=_backfill)
+
     validate = commands.add_parser("validate", help="validate a dataset spec (shape, names and SQL)")
     validate.add_argument("path", nargs="?", help="spec path (default: --spec or the built-in)")
     validate.set_defaults(handler=_validate)
@@ -204,6 +210,24 @@ def _replay_some(spec, layout: StateLayout, start: dt.date, days: int):
     return landed
 
 
+def _backfill(args) -> int:
+    from mlops_assets.ingest.landing import landed_days
+
+    layout, spec = _layout(args), _spec(args)
+    start = args.start or spec.partitions.start_date
+    wanted = [start + dt.timedelta(days=i) for i in range(args.days)]
+    landed = {day for day, _ in landed_days(layout, spec)}
+    missing = [day for day in wanted if day not in landed]
+    if missing:
+        print(f"no landing file for {len(missing)} day(s), skipped: {', '.join(map(str, missing[:10]))}"
+              + (" ..." if len(missing) > 10 else ""))
+    days = [day for day in wanted if day in landed]
+    if not days:
+        print(f"error: nothing landed in {layout.landing_dir_for(spec.name)} for {start}..{wanted[-1]}", file=sys.stderr)
+        return 2
+    return 1 if run_ingestion(spec, days) else 0
+
+
 def _validate(args) -> int:
     from mlops_assets.core.spec import load_spec
 
@@ -264,26 +288,28 @@ def run_training(spec, start: dt.date, end: dt.date) -> bool:
 
 
 def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
-    """Run the ingest job once per day on the local instance; returns the days whose run failed."""
+    """Run the ingest job on the local instance, one ranged run per stretch of consecutive days (at
+    most the spec's backfill_days_per_run); returns the days whose run failed."""
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
-    from mlops_assets.defs.common import execute_in_process
+    from mlops_assets.defs.common import execute_in_process, run_partitions
     from mlops_assets.defs.jobs import INGEST_JOB
+    from mlops_assets.pipeline.backfill import day_ranges
 
     job = build_definitions(spec).resolve_job_def(INGEST_JOB)
     failed = []
     with dg.DagsterInstance.get() as instance:
-        for day in days:
+        for first, last in day_ranges(days, spec.partitions.backfill_days_per_run):
             step_started = time.monotonic()
             result = execute_in_process(
-                job, partition_key=day.isoformat(), instance=instance, raise_on_error=False,
-                run_config=quiet(),
+                job, **run_partitions(first, last), instance=instance, raise_on_error=False, run_config=quiet(),
             )
-            status = "ok" if result.success else "FAILED"
-            print(f"  {INGEST_JOB} {day}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
+            span = f"{first}" if first == last else f"{first}..{last}"
+            status = "ok" if result.success else f"FAILED: {step_failure_message(result)}"
+            print(f"  {INGEST_JOB} {span}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
             if not result.success:
-                failed.append(day)
+                failed.extend(day for day in days if first <= day <= last)
     return failed
 
 

@@ -133,6 +133,13 @@ class TimestampSpec(_Strict):
 class PartitionSpec(_Strict):
     start_date: dt.date
     end_date: dt.date | None = Field(default=None, description="exclusive; open-ended when absent")
+    backfill_days_per_run: int | None = Field(
+        default=31, ge=1,
+        description=(
+            "days one backfill run covers (raw snapshots and features): fewer runs cost less Dagster "
+            "bookkeeping, smaller ones isolate a failing day better; none: the whole range in one run"
+        ),
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> "PartitionSpec":

@@ -1,7 +1,8 @@
 """Sensors and schedules: the loop that runs without anyone pressing a button.
 
-- landing_sensor (RUNNING): a new or changed landing file starts ingest_job for its day; the run key
-  is the day and the file's sha256, so a file landed twice runs once.
+- landing_sensor (RUNNING): the new or changed landing files since its last tick start ingest_job,
+  one ranged run per stretch of consecutive days; the run key is the days and the files' sha256, so
+  files landed twice run once.
 - monitoring_automation_sensor (RUNNING): declarative automation scores a day and computes its drift
   as soon as its features exist and every blocking check upstream passed.
 - retraining_sensor (RUNNING): reads the drift and performance history and requests train_job on
@@ -13,11 +14,13 @@
 """
 
 import datetime as dt
+import hashlib
 import json
 import os
 
 import dagster as dg
 
+from mlops_assets.defs.common import range_tags
 from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.monitoring import MonitoringPolicy
@@ -35,25 +38,42 @@ def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         job_name=INGEST_JOB,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Starts ingest_job for each new or changed file in landing/{spec.name}/ (run key: day + sha256).",
+        description=(
+            f"Starts ingest_job for the new or changed files in landing/{spec.name}/: one run per stretch of "
+            "consecutive days (at most the spec's backfill_days_per_run); run key: the days and the files' sha256."
+        ),
     )
     def landing_sensor(context: dg.SensorEvaluationContext, state: StateResource):
         from mlops_assets.ingest.landing import new_landings
+        from mlops_assets.pipeline.backfill import day_ranges
 
         seen = json.loads(context.cursor) if context.cursor else {}
         changed, seen = new_landings(state.layout(), spec, seen)
+        arrived = {}
         for day, path, digest in changed:
             if not spec.partitions.start_date <= day < (spec.partitions.end_date or dt.date.max):
                 context.log.warning(f"{path.name} is outside the partitions of {spec.name}; ignored")
                 continue
-            yield dg.RunRequest(
-                run_key=f"{day.isoformat()}:{digest}",
-                partition_key=day.isoformat(),
-                tags={"mlops/landing_file": path.name, "mlops/landing_sha256": digest},
-            )
+            arrived[day] = (path, digest)
+        for first, last in day_ranges(arrived, spec.partitions.backfill_days_per_run):
+            yield _landing_request(first, last, {day: arrived[day] for day in sorted(arrived) if first <= day <= last})
         context.update_cursor(json.dumps(seen))
 
     return landing_sensor
+
+
+def _landing_request(first: dt.date, last: dt.date, files: dict) -> dg.RunRequest:
+    """One ingest_job run for the landed files of first..last; the run key is the days and the
+    files' sha256, so the same files landed again never run twice."""
+    if first == last:
+        path, digest = files[first]
+        return dg.RunRequest(run_key=f"{first.isoformat()}:{digest}", partition_key=first.isoformat(),
+                             tags={"mlops/landing_file": path.name, "mlops/landing_sha256": digest})
+    digest = hashlib.sha256(";".join(f"{day.isoformat()}:{sha}" for day, (_, sha) in files.items()).encode()).hexdigest()
+    return dg.RunRequest(
+        run_key=f"{first.isoformat()}..{last.isoformat()}:{digest}",
+        tags={**range_tags(first, last), "mlops/landing_files": str(len(files)), "mlops/landing_sha256": digest},
+    )
 
 
 def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:

@@ -12,6 +12,8 @@ from mlops_assets.core.spec import DatasetSpec
 
 OWNERS = ["team:mlops"]
 WAREHOUSE_POOL = "warehouse"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def daily_partitions(spec: DatasetSpec) -> dg.DailyPartitionsDefinition:
@@ -20,6 +22,12 @@ def daily_partitions(spec: DatasetSpec) -> dg.DailyPartitionsDefinition:
         end_date=spec.partitions.end_date.isoformat() if spec.partitions.end_date else None,
         timezone=spec.timestamp.timezone,
     )
+
+
+def backfill_policy(spec: DatasetSpec) -> dg.BackfillPolicy:
+    """How a backfill of the daily data assets is cut into runs (the spec's backfill_days_per_run)."""
+    days = spec.partitions.backfill_days_per_run
+    return dg.BackfillPolicy.single_run() if days is None else dg.BackfillPolicy.multi_run(days)
 
 
 def partition_day(context) -> dt.date:
@@ -40,3 +48,19 @@ def execute_in_process(job: dg.JobDefinition, *, instance: dg.DagsterInstance, *
     finally:
         with contextlib.suppress(Exception):  # housekeeping never hides the run's own error
             release_abandoned_runs(instance, finished_pid=os.getpid())
+
+
+def partition_days(context) -> list[dt.date]:
+    """The run's days in order: one for a partition run, every day of the range for a ranged run."""
+    return sorted(dt.date.fromisoformat(key) for key in context.partition_keys)
+
+
+def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
+    """Run tags for one run over the days start..end (inclusive), as a backfill launches it."""
+    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+
+
+def run_partitions(start: dt.date, end: dt.date) -> dict:
+    """What selects start..end for a run (``execute_in_process`` or ``RunRequest`` keywords): a
+    partition key for one day, as a run of that day has always been tagged; range tags otherwise."""
+    return {"partition_key": start.isoformat()} if start == end else {"tags": range_tags(start, end)}

@@ -5,11 +5,12 @@ import dagster as dg
 
 from mlops_assets.pipeline.ingest_day import check_feature_day
 from mlops_assets.defs.checks import daily_checks_step
-from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
-from mlops_assets.defs.metadata import records_table, table_schema
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, daily_partitions, partition_days
+from mlops_assets.defs.metadata import check_result, records_table, table_schema
+from mlops_assets.defs.ranges import checks_in_run, day_check_evaluations, day_materialization, range_output
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.features.checks import FEATURE_CHECKS
-from mlops_assets.features.build import build_features, features_code_version
+from mlops_assets.features.build import FeatureBuild, FeatureError, build_features, features_code_version
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.spec_sql import sql_problems
 
@@ -26,6 +27,7 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
         owners=OWNERS,
         code_version=features_code_version(spec),
         pool=WAREHOUSE_POOL,
+        backfill_policy=backfill_policy(spec),
         description=(
             f"Model features for one day of {spec.name}, computed in DuckDB SQL from that day's "
             "gate-passed snapshot, the spec's reference tables and trailing target rates over "
@@ -34,34 +36,74 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
             "feature definition."
         ),
     )
-    def features(context: dg.AssetExecutionContext, state: StateResource) -> dg.MaterializeResult:
+    def features(context: dg.AssetExecutionContext, state: StateResource):
         problems = sql_problems(spec)
         if problems:
             raise dg.Failure("the dataset spec's SQL is invalid: " + "; ".join(problems))
-        build = build_features(spec, state.layout(), partition_day(context), context.run.run_id)
-        context.log.info(
-            f"features {build.content_hash[:12]} for {build.day}: {build.rows} rows, "
-            f"{len(build.history_days)} earlier days for trailing rates"
-        )
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(build.content_hash),
-            metadata={
-                "content_hash": build.content_hash,
-                "raw_snapshot_hash": build.raw_hash,
-                "rows": dg.MetadataValue.int(build.rows),
-                "label_rate": dg.MetadataValue.float(float(build.label_rate or 0.0)),
-                "trailing_history_days": dg.MetadataValue.int(len(build.history_days)),
-                "reference_tables": dg.MetadataValue.json(build.reference_hashes),
-                "null_rates": records_table(
-                    [{"feature": k, "null_rate": v} for k, v in build.null_rates.items()],
-                    {"feature": ("string", ""), "null_rate": ("float", "share of the day's rows")},
-                ),
-                "dagster/column_schema": table_schema(build.columns),
-                "dagster/row_count": build.rows,
-            },
-        )
+        days = partition_days(context)
+        builds = []
+        for day in days:
+            # in order: a day's trailing rates read the days before it that passed their gates
+            try:
+                build = build_features(spec, state.layout(), day, context.run.run_id)
+            except FeatureError as error:
+                if len(days) == 1:
+                    raise
+                yield from _day_materializations(context, raw_asset.key, builds)
+                # this failure skips the feature checks step: judge the days built so far here
+                yield from _checks_of(context, spec, state, builds)
+                raise dg.Failure(
+                    f"features stopped at {day}: {error}. "
+                    + (f"Built {days[0]}..{builds[-1].day}; " if builds else "")
+                    + f"not built: {day}..{days[-1]} (later days follow {day}: their trailing rates include it once it passes)"
+                ) from None
+            builds.append(build)
+        context.log.info("\n".join(
+            f"features {b.content_hash[:12]} for {b.day}: {b.rows} rows, {len(b.history_days)} earlier days "
+            "for trailing rates" for b in builds
+        ))
+        if len(days) == 1:
+            yield dg.MaterializeResult(data_version=dg.DataVersion(builds[0].content_hash),
+                                       metadata=features_metadata(builds[0]))
+        else:
+            yield range_output(days)
+            yield from _day_materializations(context, raw_asset.key, builds)
 
     return features
+
+
+def features_metadata(build: FeatureBuild) -> dict:
+    return {
+        "content_hash": build.content_hash,
+        "raw_snapshot_hash": build.raw_hash,
+        "rows": dg.MetadataValue.int(build.rows),
+        "label_rate": dg.MetadataValue.float(float(build.label_rate or 0.0)),
+        "trailing_history_days": dg.MetadataValue.int(len(build.history_days)),
+        "reference_tables": dg.MetadataValue.json(build.reference_hashes),
+        "null_rates": records_table(
+            [{"feature": k, "null_rate": v} for k, v in build.null_rates.items()],
+            {"feature": ("string", ""), "null_rate": ("float", "share of the day's rows")},
+        ),
+        "dagster/column_schema": table_schema(build.columns),
+        "dagster/row_count": build.rows,
+    }
+
+
+def _day_materializations(context: dg.AssetExecutionContext, raw_key: dg.AssetKey, builds: list[FeatureBuild]):
+    for build in builds:
+        yield day_materialization(context, build.day, build.content_hash, features_metadata(build), parents=[raw_key])
+
+
+def _checks_of(context: dg.AssetExecutionContext, spec: DatasetSpec, state: StateResource, builds: list[FeatureBuild]):
+    """The feature checks of this run on the days built, as the feature checks step records them."""
+    key = context.assets_def.key
+    names = checks_in_run(context, key)
+    for build in builds if names else []:
+        content_hash, results = check_feature_day(spec, state.layout(), build.day, context.run.run_id, names)
+        yield from day_check_evaluations(
+            context.instance, [check_result(r, {"content_hash": content_hash}, asset_key=key) for r in results],
+            key, build.day, blocking=False,
+        )
 
 
 def build_feature_checks(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:

@@ -21,6 +21,7 @@ import pytest
 
 from mlops_assets.promote import ledger
 from mlops_assets.definitions import build_definitions
+from mlops_assets.defs.common import RANGE_END_TAG, RANGE_START_TAG
 from mlops_assets.defs.jobs import INGEST_JOB, TIMELINE_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
@@ -104,7 +105,9 @@ def scenario(tmp_path_factory, flights_csv):
             loop = Loop(spec, layout, instance, evidently_every=0, say=lambda _: None)
             # January was landed by hand and ingested without Dagster: let the landing sensor see
             # those files once (as if already handled) so the week below ingests only July.
-            assert len(loop.tick_sensor("landing_sensor")) == len(JANUARY)
+            (january,) = loop.tick_sensor("landing_sensor")  # one ranged request for the stretch
+            assert (january.tags[RANGE_START_TAG], january.tags[RANGE_END_TAG]) == (
+                JANUARY[0].isoformat(), JANUARY[-1].isoformat())
             # switching the automation on: its first evaluation records where things stand
             loop.run_automation(0)
             run = Scenario(root, layout, spec, instance, loop, first)

@@ -6,6 +6,7 @@ tags, and the run failure sensor turns a failed run into an alert row and a webh
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import http.server
 import json
 import os
@@ -16,6 +17,7 @@ import pytest
 
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.automation import WEBHOOK_ENV, train_window_config
+from mlops_assets.defs.common import RANGE_END_TAG, RANGE_START_TAG
 from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.monitoring import MonitoringPolicy
@@ -60,12 +62,14 @@ def test_landing_sensor_requests_each_landed_day_once(defs, instance, land_fligh
     paths = land_flights(flight_days[0], flight_days[1])
     first = tick(defs, instance, "landing_sensor", None)
     requests = first.run_requests
-    assert [r.partition_key for r in requests] == [d.isoformat() for d in flight_days[:2]]
-    for request, path, day in zip(requests, paths, flight_days):
-        digest = file_sha256(path)
-        assert digest in request.run_key and day.isoformat() in request.run_key
-        assert request.tags["mlops/landing_sha256"] == digest
-        assert request.tags["mlops/landing_file"] == path.name
+    # consecutive days arrived together: one ranged run, its key the days and the files' sha256
+    (request,) = requests
+    assert request.partition_key is None
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (flight_days[0].isoformat(), flight_days[1].isoformat())
+    pairs = ";".join(f"{day.isoformat()}:{file_sha256(path)}" for day, path in zip(flight_days, paths))
+    digest = hashlib.sha256(pairs.encode()).hexdigest()
+    assert request.run_key == f"{flight_days[0].isoformat()}..{flight_days[1].isoformat()}:{digest}"
+    assert request.tags["mlops/landing_sha256"] == digest and request.tags["mlops/landing_files"] == "2"
     assert defs.resolve_sensor_def("landing_sensor").job_name == INGEST_JOB
     assert first.cursor and set(json.loads(first.cursor)) == {p.name for p in paths}
 
@@ -91,9 +95,24 @@ def test_landing_sensor_requests_each_landed_day_once(defs, instance, land_fligh
     assert len(changed.run_requests) == 1
     request = changed.run_requests[0]
     assert request.partition_key == flight_days[1].isoformat()
-    assert request.run_key != requests[1].run_key
-    assert file_sha256(paths[1]) in request.run_key
+    assert request.run_key == f"{flight_days[1].isoformat()}:{file_sha256(paths[1])}"
+    assert request.tags["mlops/landing_file"] == paths[1].name
+    assert request.tags["mlops/landing_sha256"] == file_sha256(paths[1])
     assert tick(defs, instance, "landing_sensor", changed.cursor).run_requests == []
+
+
+def test_landing_sensor_cuts_runs_at_gaps_and_at_the_spec_batch_size(state, spec, instance, land_flights, flight_days):
+    land_flights(flight_days[0], flight_days[1], flight_days[3])
+    defs = build_definitions(spec, StateResource(state_dir=str(state.root)))
+    spans = [(r.partition_key, r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG))
+             for r in tick(defs, instance, "landing_sensor", None).run_requests]
+    assert spans == [(None, flight_days[0].isoformat(), flight_days[1].isoformat()),
+                     (flight_days[3].isoformat(), None, None)]
+
+    one_a_run = spec.model_copy(update={"partitions": spec.partitions.model_copy(update={"backfill_days_per_run": 1})})
+    defs = build_definitions(one_a_run, StateResource(state_dir=str(state.root)))
+    keys = [r.partition_key for r in tick(defs, instance, "landing_sensor", None).run_requests]
+    assert keys == [flight_days[i].isoformat() for i in (0, 1, 3)]
 
 
 def test_landing_sensor_ignores_badly_named_and_unsafe_files(defs, instance, state, spec, land_flights, flight_days):

@@ -1,0 +1,123 @@
+"""Ranged runs: one step over many days that reports every day as a run of that day alone would.
+
+A backfill of the daily data assets runs as few runs as the spec's ``backfill_days_per_run`` allows;
+each step then covers a range of days and works through them in order (``partition_days``), so a
+day's point-in-time features only ever see earlier days' accepted snapshots.
+
+Dagster 1.13 turns a step's output into one materialization per partition of the range, all with
+the same data version and tags (dagster-io/dagster#18123). Our data versions are each day's content
+hash, so a ranged step reports each day itself: after its output, which Dagster needs to run the
+steps downstream in the run, it records one materialization per day with the tags a run of that
+one day writes (content-hash data version, code version, input data version and event pointer), and
+one check evaluation per day and check. Every day's latest materialization and check evaluations
+are then those of a day-by-day run; the range's own materialization stays in the history before it.
+
+Blocking checks: in a run of one day a failed ERROR check stops what is downstream in the run, as
+Dagster does. In a range, Dagster would skip the whole downstream step, the good days with the bad
+one; so a ranged checks step records failures as non-blocking events and the per-day refusal
+downstream keeps the guarantee: the features step refuses any day whose snapshot has not passed
+every data gate (``features.build``), stops there and names the day and the gate. Its failure skips
+the feature checks step, so before failing it judges the days it did build itself: the days before
+the bad one end with features and verdicts, as day-by-day runs leave them. A ranged checks step with
+nothing downstream of its asset in the run fails itself, naming the days and checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any, Iterable
+
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+from dagster._core.definitions.data_version import (
+    CODE_VERSION_TAG,
+    DATA_VERSION_IS_USER_PROVIDED_TAG,
+    DATA_VERSION_TAG,
+    get_input_data_version_tag,
+    get_input_event_pointer_tag,
+)
+
+RANGE_OUTPUT_NOTE = "ranged run: this day's own materialization follows"
+
+
+def range_output(days: list[dt.date]) -> dg.MaterializeResult:
+    """The output a ranged step yields before its per-day materializations (Dagster writes it to
+    every day of the range; the day's own materialization supersedes it)."""
+    return dg.MaterializeResult(metadata={"ranged_run": f"{days[0]}..{days[-1]} ({len(days)} days); {RANGE_OUTPUT_NOTE}"})
+
+
+def day_materialization(
+    context: dg.AssetExecutionContext,
+    day: dt.date,
+    data_version: str,
+    metadata: dict[str, Any],
+    parents: Iterable[dg.AssetKey] = (),
+) -> dg.AssetMaterialization:
+    """One day's materialization with the tags Dagster writes when a run materializes that day alone."""
+    key = context.assets_def.key
+    tags = {
+        CODE_VERSION_TAG: context.assets_def.code_versions_by_key[key] or context.run.run_id,
+        DATA_VERSION_TAG: data_version,
+        DATA_VERSION_IS_USER_PROVIDED_TAG: "true",
+    }
+    for parent in parents:
+        record = _latest_materialization(context.instance, parent, day)
+        if record is None:
+            continue
+        parent_version = record.event_log_entry.tags.get(DATA_VERSION_TAG, "")
+        # Dagster's input data version for a partitioned input: sha256 over its partitions' versions
+        tags[get_input_data_version_tag(parent)] = hashlib.sha256(parent_version.encode()).hexdigest()
+        tags[get_input_event_pointer_tag(parent)] = str(record.storage_id)
+    return dg.AssetMaterialization(asset_key=key, partition=day.isoformat(), metadata=metadata, tags=tags)
+
+
+def day_check_evaluations(
+    instance: dg.DagsterInstance, results: list[dg.AssetCheckResult], asset_key: dg.AssetKey, day: dt.date,
+    *, blocking: bool,
+) -> list[dg.AssetCheckEvaluation]:
+    """One day's evaluations of its checks, against that day's latest materialization of ``asset_key``."""
+    record = _latest_materialization(instance, asset_key, day)
+    target = None if record is None else AssetCheckEvaluationTargetMaterializationData(
+        run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp,
+    )
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=asset_key, check_name=result.check_name, passed=result.passed, metadata=result.metadata,
+            target_materialization_data=target, severity=result.severity, description=result.description,
+            blocking=blocking, partition=day.isoformat(),
+        )
+        for result in results
+    ]
+
+
+def check_outputs(context: dg.AssetCheckExecutionContext):
+    """The step's outputs for its checks (what yielding an AssetCheckResult does), so that the steps
+    gated on them see them emitted."""
+    asset_layer = context.job_def.asset_layer
+    for key in context.selected_asset_check_keys:
+        yield dg.Output(None, output_name=asset_layer.get_op_output_name(key))
+
+
+def downstream_in_run(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> bool:
+    """Whether an asset built from ``asset_key`` is materialized in this run (it then refuses bad days itself)."""
+    asset_layer = context.job_def.asset_layer
+    selected = context.run.asset_selection or asset_layer.selected_asset_keys
+    return bool(asset_layer.get(asset_key).child_keys & set(selected))
+
+
+def checks_in_run(context: dg.AssetExecutionContext, asset_key: dg.AssetKey) -> set[str]:
+    """Names of the checks of ``asset_key`` that this run executes."""
+    keys = context.run.asset_check_selection
+    if keys is None:
+        keys = context.job_def.asset_layer.asset_graph.get(asset_key).check_keys
+    return {key.name for key in keys if key.asset_key == asset_key}
+
+
+def _latest_materialization(instance: dg.DagsterInstance, asset_key: dg.AssetKey, day: dt.date):
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[day.isoformat()]), limit=1
+    ).records
+    return records[0] if records else None

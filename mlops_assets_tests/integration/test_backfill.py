@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mlops_assets.cli.main import QUIET_RUN_CONFIG, step_failure_message
+from mlops_assets.defs.runs import QUIET_RUN_CONFIG, step_failure_message
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import connect
 from mlops_assets.definitions import build_definitions

@@ -403,9 +403,8 @@ def _override(args) -> int:
 
 
 def _acknowledge_registry_reset(args) -> int:
-    from mlops_assets.core.registry import ModelRegistry
+    from mlops_assets.core.registry import ModelRegistry, model_name
     from mlops_assets.core.warehouse import connect
-    from mlops_assets.pipeline.train_model import model_name
     from mlops_assets.promote.agreement import acknowledge_reset
 
     layout, spec = _layout(args), _spec(args)

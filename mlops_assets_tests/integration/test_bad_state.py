@@ -345,7 +345,7 @@ PROMOTED_MODEL = f"{SENSORS}_failed"
 LENIENT_GATES = dict(min_auc=0.5, max_auc_drop_vs_champion=1.0, min_auc_lift_over_baseline=0.0,
                      max_slice_auc_drop=1.0, max_ece=1.0)
 TRAIN_CONFIG = {
-    "training_snapshot": {"config": {"start_date": "2024-03-01", "end_date": "2024-03-07"}},
+    "training_snapshot": {"config": {"start_date": "2024-03-01", "end_date": "2024-03-07", "holdout_days": 2}},
     "candidate_model": {"config": {"trials": 1, "max_rounds": 20}},
 }
 
@@ -625,7 +625,7 @@ def test_training_uses_only_days_judged_under_the_current_spec(case: StateCase, 
 
     world = two_site_state
     world.respec(sensor_spec_text(**{TIGHTER_SITES[0]: TIGHTER_SITES[1]}))
-    snapshot = build_training_snapshot(world.spec, world.layout, TrainingWindow(min_days=2))
+    snapshot = build_training_snapshot(world.spec, world.layout, TrainingWindow(min_days=2, holdout_days=0))
     assert sorted(snapshot.days) == [d.isoformat() for d in TWO_SITE_DAYS]
     assert _training_rows(world.layout, snapshot) == [("north",), ("south",)]  # no row the spec forbids
     assert sorted(snapshot.refused_days) == [d.isoformat() for d in GOOD_DAYS]
@@ -633,7 +633,7 @@ def test_training_uses_only_days_judged_under_the_current_spec(case: StateCase, 
         assert re.search(case.message, why, re.DOTALL), why
     assert sorted(snapshot.rejudged_days) == [d.isoformat() for d in TWO_SITE_DAYS]
     # judged once: the next window finds their current verdicts, refuses the same days, re-judges none
-    again = build_training_snapshot(world.spec, world.layout, TrainingWindow(min_days=2))
+    again = build_training_snapshot(world.spec, world.layout, TrainingWindow(min_days=2, holdout_days=0))
     assert again.content_hash == snapshot.content_hash and again.rejudged_days == {}
     assert again.refused_days == snapshot.refused_days
     assert sorted(again.skipped_days) == [d.isoformat() for d in GOOD_DAYS]
@@ -677,11 +677,11 @@ def test_a_looser_spec_rejudges_and_keeps_every_day(case: StateCase, sensor_stat
     from mlops_assets_tests.integration.test_bad_input import sensor_spec_text
 
     world = sensor_state
-    unchanged = build_training_snapshot(world.spec, world.layout, TrainingWindow())
+    unchanged = build_training_snapshot(world.spec, world.layout, TrainingWindow(holdout_days=0))
     assert unchanged.rejudged_days == {} and unchanged.refused_days == {}  # judged under these very rules
     old, new = LOOSER[case.name]
     world.respec(sensor_spec_text(**{old: new}))
-    snapshot = build_training_snapshot(world.spec, world.layout, TrainingWindow())
+    snapshot = build_training_snapshot(world.spec, world.layout, TrainingWindow(holdout_days=0))
     assert sorted(snapshot.rejudged_days) == [d.isoformat() for d in GOOD_DAYS]
     assert snapshot.refused_days == {}
     assert sorted(snapshot.days) == [d.isoformat() for d in GOOD_DAYS]

@@ -58,7 +58,7 @@ SCHEDULES = {"weekly_retraining_schedule", "daily_monitoring_schedule"}
 TRAIN_RUN_CONFIG = {
     "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     "ops": {
-        "training_snapshot": {"config": {"end_date": END.isoformat(), "min_days": 3}},
+        "training_snapshot": {"config": {"end_date": END.isoformat(), "min_days": 3, "holdout_days": 2}},
         "candidate_model": {"config": {"trials": 1}},
     },
 }

@@ -155,6 +155,11 @@ def _demo(args) -> int:
     failed_days = run_ingestion(spec, days)
     print()
     print(data_summary(spec, layout, days))
+    if failed_days:
+        # training on what did ingest would only add a second, misleading error ("no features yet")
+        print(f"\nerror: ingest failed on {len(failed_days)} of {len(days)} days (first: {failed_days[0]}); "
+              "fix that and rerun, nothing was trained", file=sys.stderr)
+        return 1
     trained = run_training(spec, days[0], days[-1]) if not args.skip_training else True
     if not args.skip_training:
         from mlops_assets.cli.report import model_summary
@@ -210,6 +215,7 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
             status = "ok" if result.success else "FAILED"
             print(f"  {INGEST_JOB} {day}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
             if not result.success:
+                print(f"    {step_failure_message(result)}")
                 failed.append(day)
     return failed
 

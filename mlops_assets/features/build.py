@@ -27,7 +27,7 @@ from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates
 from mlops_assets.core.warehouse import connect, table_columns, table_exists, transaction
 
-FEATURES_CODE_VERSION = "2"
+FEATURES_CODE_VERSION = "3"
 FEATURE_SQL_ALIAS = "__feature_sql"
 
 
@@ -66,16 +66,17 @@ def features_code_version(spec: DatasetSpec) -> str:
 def history_sql(spec: DatasetSpec, history: list[Snapshot]) -> str:
     """The labelled rows of earlier accepted days, with only the columns trailing rates group by."""
     group_columns = list(dict.fromkeys(c for rate in spec.trailing_rates for c in rate.group_by))
-    selected = ", ".join(quote(c) for c in group_columns)
+    # a spec without trailing rates groups by nothing: no empty item may reach the select list
+    selected = "".join(f"{quote(c)}, " for c in group_columns)
     parts = [
-        f"SELECT DATE '{snapshot.day.isoformat()}' AS {quote(DAY_COLUMN)}, {selected}, "
+        f"SELECT DATE '{snapshot.day.isoformat()}' AS {quote(DAY_COLUMN)}, {selected}"
         f"CAST(({spec.target.expression}) AS INTEGER) AS __label "
         f"FROM ({typed_snapshot_sql(spec, snapshot)})"
         for snapshot in history
     ]
     if not parts:
         return (
-            f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {selected}, CAST(NULL AS INTEGER) AS __label "
+            f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {selected}CAST(NULL AS INTEGER) AS __label "
             f"FROM base WHERE false"
         )
     return " UNION ALL ".join(parts)

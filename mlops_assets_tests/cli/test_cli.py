@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from mlops_assets.cli import main as cli
+from mlops_assets.core.spec import SPEC_ENV
 
 
 @pytest.fixture
@@ -40,3 +41,13 @@ def test_mlflow_ui_binds_to_loopback_and_hides_credentials(started, monkeypatch,
     printed = capsys.readouterr().out
     assert "s3cr3t" not in printed and "postgresql://***@db:5432/mlflow" in printed
     assert option(started[1], "--backend-store-uri").endswith("s3cr3t@db:5432/mlflow")  # the server still gets it
+
+
+def test_demo_stops_at_the_first_failed_ingest_without_training(state, sensors, monkeypatch, capsys):
+    """A day that fails to ingest is the error; training on nothing would add a misleading second one."""
+    monkeypatch.setenv(SPEC_ENV, str(sensors.spec_path))  # --spec sets it; restored after the test
+    monkeypatch.setattr(cli, "run_ingestion", lambda spec, days: days[1:])
+    monkeypatch.setattr(cli, "run_training", lambda *_: pytest.fail("demo trained after a failed ingest"))
+    assert cli.main(["--spec", str(sensors.spec_path), "demo", "--days", "3"]) == 1
+    error = capsys.readouterr().err
+    assert "error: ingest failed on 2 of 3 days (first: 2024-03-02); fix that and rerun, nothing was trained" in error

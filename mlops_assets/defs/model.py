@@ -23,7 +23,7 @@ CODE_VERSIONS = {
     # 2: records the champion status (an unloadable champion is recorded, not fatal); 3: the calibration
     # plot uses the gated ECE's bins
     "candidate_evaluation": "3",
-    "model_card": "1",
+    "model_card": "2",  # 2: slices too small (or with one class) to gate are marked, their AUC not shown
     "champion_model": "1",
 }
 CARD_CHECK = "check_card_complete"

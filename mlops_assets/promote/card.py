@@ -84,7 +84,10 @@ class ChampionComparisonRow:
 
 @dataclass(frozen=True)
 class SliceRow:
-    """Quality on one slice (e.g. slice ``carrier``, value ``UA``); AUC is None for one-class slices."""
+    """Quality on one slice (e.g. slice ``carrier``, value ``UA``); AUC is None for one-class slices.
+
+    ``gated`` is False for a slice with fewer test rows than ``min_slice_rows`` or with one class:
+    no gate reads it, and its AUC (1.000 on 4 rows) is noise, so the card does not print it."""
 
     slice: str
     value: str
@@ -92,6 +95,13 @@ class SliceRow:
     auc: float | None
     champion_auc: float | None = None
     auc_delta: float | None = None
+    gated: bool = True
+
+    @property
+    def not_gated_reason(self) -> str | None:
+        if self.gated:
+            return None
+        return "one class" if self.auc is None else f"{self.rows:,} rows"
 
 
 @dataclass(frozen=True)
@@ -414,23 +424,27 @@ def _champion_comparison_section(card: ModelCard) -> tuple[_Block, ...]:
 def _slices_section(card: ModelCard) -> tuple[_Block, ...]:
     if not card.slices:
         return (_Paragraph("No slices were evaluated."),)
-    return (
+    def cells(row: SliceRow) -> tuple[str, ...]:
+        reason = row.not_gated_reason
+        if reason is not None:
+            why_not = "one class" if row.auc is None else "too few rows to gate"
+            return (f"n/a ({reason})", _MISSING_VALUE, _MISSING_VALUE, f"no: {why_not}")
+        return (_format_number(row.auc), _format_number(row.champion_auc),
+                _format_number(row.auc_delta, signed=True), "yes")
+
+    blocks: tuple[_Block, ...] = (
         _Table(
-            headers=("Slice", "Value", "Rows", "AUC", "Champion AUC", "AUC delta"),
-            rows=tuple(
-                (
-                    row.slice,
-                    row.value,
-                    _format_number(row.rows),
-                    _format_number(row.auc),
-                    _format_number(row.champion_auc),
-                    _format_number(row.auc_delta, signed=True),
-                )
-                for row in card.slices
-            ),
+            headers=("Slice", "Value", "Rows", "AUC", "Champion AUC", "AUC delta", "Gated"),
+            rows=tuple((row.slice, row.value, _format_number(row.rows), *cells(row)) for row in card.slices),
             numeric_columns=frozenset({2, 3, 4, 5}),
         ),
     )
+    if any(not row.gated for row in card.slices):
+        blocks += (_Paragraph(
+            "Slices not gated have fewer test rows than min_slice_rows, or one class: "
+            "their AUC is noise, so it is not shown and no gate reads it."
+        ),)
+    return blocks
 
 
 def _gate_verdicts_section(card: ModelCard) -> tuple[_Block, ...]:

@@ -68,11 +68,7 @@ def build_card(
                 card.ChampionComparisonRow(name, candidate_value, champion_value, paired["value"],
                                            paired.get("low"), paired.get("high"))
             )
-    slices = [
-        card.SliceRow(str(row["slice"]), str(row["value"]), int(row["rows"]), row.get("auc"),
-                      row.get("champion_auc"), row.get("auc_delta"))
-        for row in evaluation.slices
-    ]
+    slices = slice_rows(evaluation.slices)
     return card.ModelCard(
         model_details=card.ModelDetails(
             name=model_name(spec),
@@ -109,3 +105,13 @@ def build_card(
         plots={name: Path(path) for name, path in evaluation.plots.items()},
         champion_note=evaluation.champion_note,
     )
+
+
+def slice_rows(slices: list[dict[str, Any]]) -> list[card.SliceRow]:
+    """The card's slice rows from an evaluation's slice table; a slice that slice_metrics did not
+    find big enough (or with both classes) to trust is marked not gated."""
+    return [
+        card.SliceRow(str(row["slice"]), str(row["value"]), int(row["rows"]), row.get("auc"),
+                      row.get("champion_auc"), row.get("auc_delta"), gated=bool(row.get("enough_rows", True)))
+        for row in slices
+    ]

@@ -202,6 +202,11 @@ class DatasetSpec(_Strict):
     timestamp: TimestampSpec
     partitions: PartitionSpec
     entity_key: list[str] = Field(min_length=1)
+    entity_key_scope: Literal["dataset", "partition"] = Field(
+        default="dataset",
+        description="dataset: a key appears once in the whole dataset (no other day may hold it); "
+        "partition: once per day, the same key may come back on another day",
+    )
     target: TargetSpec
     columns: dict[str, ColumnSpec] = Field(min_length=1)
     reference_tables: dict[str, ReferenceTable] = Field(default_factory=dict)

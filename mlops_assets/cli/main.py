@@ -133,11 +133,22 @@ def _replay(args) -> int:
 
 
 def _validate(args) -> int:
-    from mlops_assets.core.spec import load_spec
+    from mlops_assets.core.spec import SpecError, load_spec, source_type_problems
+    from mlops_assets.ingest.sources import SourceError, source_column_types
 
     spec = load_spec(args.path or args.spec)
+    try:
+        source_types = source_column_types(spec, StateLayout.from_env().cache_dir)
+    except SourceError as error:
+        raise SpecError(str(error)) from None
+    problems = source_type_problems(spec, source_types) if source_types is not None else []
+    if problems:
+        raise SpecError(f"spec {spec.name!r} does not match its source:\n" + "\n".join(f"  - {p}" for p in problems))
+    source_note = (f"{len(source_types)} source columns read" if source_types is not None
+                   else "no replay source: landing files are checked when ingested")
     print(f"spec {spec.name!r} is valid: {len(spec.columns)} columns, {len(spec.features)} features, "
-          f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}")
+          f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}; "
+          f"{source_note}")
     return 0
 
 

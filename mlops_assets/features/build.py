@@ -21,13 +21,13 @@ from mlops_assets.core.hashing import json_sha256, relation_sha256
 from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
 from mlops_assets.core.files import file_sha256
 from mlops_assets.core.sandbox import FeatureSqlError, run_feature_sql, visible_columns
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind
 from mlops_assets.core.sql import UnsafeIdentifierError, quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates
 from mlops_assets.core.warehouse import connect, table_columns, table_exists, transaction
 
-FEATURES_CODE_VERSION = "3"
+FEATURES_CODE_VERSION = "3"  # 3: no trailing rates needed; a categorical feature is always text
 FEATURE_SQL_ALIAS = "__feature_sql"
 
 
@@ -89,11 +89,11 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
     ctes = [f"labelled AS (SELECT *, CAST(({spec.target.expression}) AS INTEGER) AS __label FROM base)"]
     joins = []
     selected = [f"{day_literal} AS {quote(DAY_COLUMN)}"]
-    selected += [f"b.{quote(c)}" for c in spec.passthrough_columns]
+    selected += [_feature_column(spec, "b", c) for c in spec.passthrough_columns]
     if spec.feature_sql:
         on = " AND ".join(f"f.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in spec.entity_key)
         joins.append(f"LEFT JOIN {FEATURE_SQL_ALIAS} f ON {on}")
-        selected += [f"f.{quote(c)}" for c in spec.sql_feature_names]
+        selected += [_feature_column(spec, "f", c) for c in spec.sql_feature_names]
     for index, rate in enumerate(spec.trailing_rates):
         alias = f"r{index}"
         groups = ", ".join(quote(c) for c in rate.group_by)
@@ -112,6 +112,16 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
         + "\nSELECT " + ", ".join(selected)
         + "\nFROM labelled b\n" + "\n".join(joins)
     )
+
+
+def _feature_column(spec: DatasetSpec, alias: str, name: str) -> str:
+    """A categorical feature is text whatever the source stores (an integer-coded category too), so
+    its type never depends on how a file was sniffed."""
+    column = f"{alias}.{quote(name)}"
+    feature = spec.features.get(name)
+    if feature is not None and feature.kind is FeatureKind.CATEGORICAL:
+        return f"CAST({column} AS VARCHAR) AS {quote(name)}"
+    return column
 
 
 def build_features(

@@ -51,3 +51,55 @@ def test_demo_stops_at_the_first_failed_ingest_without_training(state, sensors, 
     assert cli.main(["--spec", str(sensors.spec_path), "demo", "--days", "3"]) == 1
     error = capsys.readouterr().err
     assert "error: ingest failed on 2 of 3 days (first: 2024-03-02); fix that and rerun, nothing was trained" in error
+
+
+def rewrite_sensors(sensors, spec_text=lambda text: text, row=lambda row: row):
+    """The sensors dataset with its spec and its source files changed; returns the spec path."""
+    from mlops_assets_tests.conftest import write_csv
+
+    for day in sensors.days:
+        rows = [row(dict(r)) for r in sensors.rows(day)]
+        write_csv(sensors.folder / "data" / f"{day.isoformat()}.csv", rows, list(rows[0]))
+    path = sensors.spec_path.with_name("changed.yaml")
+    path.write_text(spec_text(sensors.spec_path.read_text()))
+    return str(path)
+
+
+def test_validate_reads_the_source_and_accepts_a_matching_spec(state, sensors, capsys):
+    assert cli.main(["validate", str(sensors.spec_path)]) == 0
+    assert "; 5 source columns read" in capsys.readouterr().out
+
+
+def test_validate_refuses_a_date_column_on_an_integer_source_column_naming_both_types(state, sensors, capsys):
+    path = rewrite_sensors(
+        sensors,
+        spec_text=lambda text: text.replace("  outcome: {type: string", "  batch: {type: date}\n  outcome: {type: string"),
+        row=lambda row: {**row, "batch": 20240301},
+    )
+    assert cli.main(["validate", path]) == 2
+    assert ("columns.batch: declared date, but the source stores it as BIGINT, which a date column cannot hold"
+            in capsys.readouterr().err)
+
+
+def test_validate_names_each_declared_column_the_source_lacks_or_cannot_hold(state, sensors, capsys):
+    path = rewrite_sensors(
+        sensors,
+        spec_text=lambda text: text.replace("  outcome: {type: string", "  humidity: {type: float}\n  outcome: {type: string")
+        .replace("device_id: {type: string", "device_id: {type: int"),
+    )
+    assert cli.main(["validate", path]) == 2
+    error = capsys.readouterr().err
+    assert "columns.humidity: not in the source (its columns: ts, device_id, reading, site, outcome)" in error
+    assert ("columns.device_id: declared int, but the source stores it as VARCHAR, which a int column cannot hold "
+            "(the source holds a value that is not a int there)") in error
+
+
+def test_validate_accepts_an_integer_coded_categorical(state, sensors, capsys):
+    """A category coded 1, 2, 3 is read as text at feature time, so validate has nothing to refuse."""
+    path = rewrite_sensors(
+        sensors,
+        spec_text=lambda text: text.replace("site: {type: string, allowed: [north, south, east]",
+                                            "site: {type: int, allowed: [1, 2, 3]"),
+        row=lambda row: {**row, "site": ["north", "south", "east"].index(row["site"]) + 1},
+    )
+    assert cli.main(["validate", path]) == 0

@@ -549,3 +549,21 @@ def test_a_spec_without_trailing_rates_ingests_featurizes_and_trains(state, sens
         TuningBudget(trials=1, max_rounds=10, early_stopping_rounds=3), log=lambda _: None,
     )
     assert trained.encoding.columns == ["reading", "site"]
+
+
+def test_an_integer_coded_categorical_is_text_in_the_features_and_passes_their_schema(state, sensors):
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+
+    path = sensors.spec_path.with_name("coded_sites.yaml")
+    path.write_text(sensors.spec_path.read_text().replace(
+        "site: {type: string, allowed: [north, south, east]", "site: {type: int, allowed: [1, 2, 3]"))
+    spec = load_spec(path)
+    for day in sensors.days:
+        rows = [{**row, "site": ["north", "south", "east"].index(row["site"]) + 1} for row in sensors.rows(day)]
+        sensors.land(state, spec, day, rows)
+        results = ingest_and_featurize(spec, state, day)
+        assert all(r.passed for r in results), {r.check: r.summary for r in results}
+    with connect(state.warehouse_path) as con:
+        kinds = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {features_table(spec)})").fetchall())
+        sites = {row[0] for row in con.execute(f"SELECT DISTINCT site FROM {features_table(spec)}").fetchall()}
+    assert kinds["site"] == "VARCHAR" and sites == {"1", "2", "3"}

@@ -103,3 +103,20 @@ def test_validate_accepts_an_integer_coded_categorical(state, sensors, capsys):
         row=lambda row: {**row, "site": ["north", "south", "east"].index(row["site"]) + 1},
     )
     assert cli.main(["validate", path]) == 0
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["train", "--start", "2024-3-1"], "error: --start must be a day as YYYY-MM-DD, got '2024-3-1'"),
+    (["train", "--start", "2024-03-05", "--end", "2024-03-01"], "error: --start 2024-03-05 is after --end 2024-03-01"),
+    (["train", "--start", "2024-03-01", "--last-days", "3"], "error: give --start or --last-days, not both"),
+    (["train", "--last-days", "0"], "error: --last-days must be a whole number of at least 1, got '0'"),
+    (["train", "--trials", "many"], "error: --trials must be a whole number of at least 1, got 'many'"),
+    (["score", "--day", "yesterday"], "error: --day must be a day as YYYY-MM-DD, got 'yesterday'"),
+    (["score", "--day", "2025-01-01"],
+     "error: --day 2025-01-01 is outside sensors's partitions (2024-03-01 to 2024-04-01)"),
+])
+def test_train_and_score_refuse_bad_arguments_in_one_line(state, sensors, monkeypatch, capsys, arguments, message):
+    monkeypatch.setenv(SPEC_ENV, str(sensors.spec_path))
+    monkeypatch.setattr(cli, "run_training", lambda *_, **__: pytest.fail("trained on bad arguments"))
+    assert cli.main(["--spec", str(sensors.spec_path), *arguments]) == 2
+    assert capsys.readouterr().err == message + "\n"

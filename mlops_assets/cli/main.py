@@ -223,6 +223,10 @@ def run_training(
     print(f"  {TRAIN_JOB} {span}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
     if not result.success:
         print(f"    {step_failure_message(result)}")
+    for event in result.get_asset_materialization_events():
+        reason = event.event_specific_data.materialization.metadata.get("reason")
+        if reason is not None:  # champion_model says whether it promoted or found the champion rebuilt
+            print(f"    champion: {reason.value}")
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data

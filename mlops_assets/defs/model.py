@@ -23,8 +23,10 @@ CODE_VERSIONS = {
     # 2: records the champion status (an unloadable champion is recorded, not fatal); 3: the calibration
     # plot uses the gated ECE's bins
     "candidate_evaluation": "3",
-    "model_card": "2",  # 2: slices too small (or with one class) to gate are marked, their AUC not shown
-    "champion_model": "1",
+    # 2: slices too small (or with one class) to gate are marked; 3: a rebuilt registered model's card goes
+    # beside the registered card, never over it
+    "model_card": "3",
+    "champion_model": "2",  # 2: a rebuilt champion is reported "unchanged: the candidate is the champion vN"
 }
 CARD_CHECK = "check_card_complete"
 

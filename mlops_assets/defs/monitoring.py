@@ -18,7 +18,9 @@ MONITORING_CODE_VERSIONS = {
     "batch_predictions": "1",
     "drift_report": "2",  # 2: every statistic of the registry, recorded one row per statistic
     "live_performance": "1",
-    "monitoring_timeline": "2",  # 2: drift by the policy's statistic, only features that can trigger
+    # 2: drift by the policy's statistic, only features that can trigger; 3: a run that rebuilt the
+    # champion is "unchanged"
+    "monitoring_timeline": "3",
 }
 LABEL_ARRIVAL_OFFSET_DAYS = 1
 # Run a day as soon as its inputs exist and every blocking check upstream passed. eager() alone only

@@ -190,7 +190,8 @@ DATA_GATES = check_registry(
           check_null_rates),
     Check("check_row_count", "The day's row count is between the spec's ratios of the trailing accepted days' median.",
           check_row_count),
-    Check("check_unique_entity_key", "No two rows share the entity key.", check_unique_entity_key),
+    Check("check_unique_entity_key", "No two rows share the entity key, nor does any other day's accepted snapshot "
+          "hold one of the day's keys (unless the spec sets entity_key_scope: partition).", check_unique_entity_key),
     Check("check_rows_in_partition", "Every row's timestamp falls on the partition day, in the spec's timezone.",
           check_rows_in_partition),
 )

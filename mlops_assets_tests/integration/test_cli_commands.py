@@ -32,6 +32,18 @@ def test_train_on_a_window_then_score_a_day(state, sensors, sensor_spec, monkeyp
         windows = con.execute("SELECT start_day, end_day FROM training_snapshots").fetchall()
     assert windows == [(dt.date(2024, 3, 2), dt.date(2024, 3, 7))]
 
+    # the same window again rebuilds the same bytes: the champion's registered card stays as it was
+    card = state.reports_dir / "sensors" / "cards"
+    (registered,) = [path for path in card.glob("*/model_card.md")]
+    before = registered.read_bytes()
+    assert "version 1" in before.decode()
+    assert cli.main([*spec_option, "train", "--last-days", "6", "--end", "2024-03-07", "--trials", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "champion: unchanged: the candidate is the champion v1 (same sha256)" in printed
+    assert registered.read_bytes() == before
+    (run_card,) = registered.parent.glob("run-*/model_card.md")
+    assert "(unregistered)" in run_card.read_text()
+
     assert cli.main([*spec_option, "score", "--day", "2024-03-08"]) == 0
     printed = capsys.readouterr().out
     assert "score_job 2024-03-08: ok" in printed

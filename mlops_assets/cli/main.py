@@ -11,6 +11,8 @@
 - ``override``: record a gate override (who, why, until when) for one model.
 - ``acknowledge-registry-reset``: record that the ledger's champion is gone from a lost MLflow store.
 - ``ledger``: print the promotion ledger.
+- ``train``: run train_job on a window of ingested days (``--start/--end`` or ``--last-days``).
+- ``score``: run score_job on one ingested day (predictions and drift).
 """
 
 from __future__ import annotations
@@ -161,6 +163,19 @@ def _parser() -> argparse.ArgumentParser:
     mlflow_ui.add_argument("--port", type=int, default=5000)
     mlflow_ui.add_argument("--host", default="127.0.0.1")
     mlflow_ui.set_defaults(handler=_mlflow_ui)
+
+    train = commands.add_parser("train", help="run train_job on a window of ingested days (promotes only past the gates)")
+    train.add_argument("--start", help="first day, YYYY-MM-DD (default: the earliest ingested)")
+    train.add_argument("--end", help="last day, inclusive, YYYY-MM-DD (default: the latest ingested)")
+    train.add_argument("--last-days", help="train on the N days ending at --end (instead of --start)")
+    train.add_argument("--trials", help="hyperparameter sets tried (default: the tuning budget's)")
+    train.add_argument("--holdout-days", help="the window's last N days held out as the out-of-time test "
+                                              "the champion is compared on (default 7; 0 disables it)")
+    train.set_defaults(handler=_train)
+
+    score = commands.add_parser("score", help="run score_job on one ingested day: predictions and drift")
+    score.add_argument("--day", required=True, help="the day to score, YYYY-MM-DD")
+    score.set_defaults(handler=_score)
     return parser
 
 
@@ -229,11 +244,22 @@ def _backfill(args) -> int:
 
 
 def _validate(args) -> int:
-    from mlops_assets.core.spec import load_spec
+    from mlops_assets.core.spec import SpecError, load_spec, source_type_problems
+    from mlops_assets.ingest.sources import SourceError, source_column_types
 
     spec = load_spec(args.path or args.spec)
+    try:
+        source_types = source_column_types(spec, StateLayout.from_env().cache_dir)
+    except SourceError as error:
+        raise SpecError(str(error)) from None
+    problems = source_type_problems(spec, source_types) if source_types is not None else []
+    if problems:
+        raise SpecError(f"spec {spec.name!r} does not match its source:\n" + "\n".join(f"  - {p}" for p in problems))
+    source_note = (f"{len(source_types)} source columns read" if source_types is not None
+                   else "no replay source: landing files are checked when ingested")
     print(f"spec {spec.name!r} is valid: {len(spec.columns)} columns, {len(spec.features)} features, "
-          f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}")
+          f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}; "
+          f"{source_note}")
     return 0
 
 
@@ -250,6 +276,11 @@ def _demo(args) -> int:
     failed_days = run_ingestion(spec, days)
     print()
     print(data_summary(spec, layout, days))
+    if failed_days:
+        # training on what did ingest would only add a second, misleading error ("no features yet")
+        print(f"\nerror: ingest failed on {len(failed_days)} of {len(days)} days (first: {failed_days[0]}); "
+              "fix that and rerun, nothing was trained", file=sys.stderr)
+        return 1
     trained = run_training(spec, days[0], days[-1]) if not args.skip_training else True
     if not args.skip_training:
         from mlops_assets.cli.report import model_summary
@@ -262,8 +293,12 @@ def _demo(args) -> int:
     return 1 if failed_days or not trained else 0
 
 
-def run_training(spec, start: dt.date, end: dt.date) -> bool:
-    """Run the training job (snapshot through champion) on the local instance."""
+def run_training(
+    spec, start: dt.date | None, end: dt.date | None, *, last_days: int | None = None, trials: int | None = None,
+    holdout_days: int | None = None,
+) -> bool:
+    """Run the training job (snapshot through champion) on the local instance; ``None`` bounds are
+    the training window's defaults (the earliest and latest ingested day)."""
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
@@ -272,13 +307,22 @@ def run_training(spec, start: dt.date, end: dt.date) -> bool:
 
     job = build_definitions(spec).resolve_job_def(TRAIN_JOB)
     started = time.monotonic()
-    run_config = quiet(
-        {"ops": {"training_snapshot": {"config": {"start_date": start.isoformat(), "end_date": end.isoformat()}}}}
-    )
+    window = {"start_date": start and start.isoformat(), "end_date": end and end.isoformat(), "last_n_days": last_days,
+              "holdout_days": holdout_days}
+    ops: dict = {"training_snapshot": {"config": {k: v for k, v in window.items() if v is not None}}}
+    if trials is not None:
+        ops["candidate_model"] = {"config": {"trials": trials}}
     with dg.DagsterInstance.get() as instance:
-        result = execute_in_process(job, instance=instance, raise_on_error=False, run_config=run_config)
+        result = execute_in_process(job, instance=instance, raise_on_error=False, run_config=quiet({"ops": ops}))
     status = "ok" if result.success else "FAILED"
-    print(f"  {TRAIN_JOB} {start}..{end}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
+    span = f"last {last_days} days to {end or 'the latest'}" if last_days else f"{start or 'earliest'}..{end or 'latest'}"
+    print(f"  {TRAIN_JOB} {span}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
+    if not result.success:
+        print(f"    {step_failure_message(result)}")
+    for event in result.get_asset_materialization_events():
+        reason = event.event_specific_data.materialization.metadata.get("reason")
+        if reason is not None:  # champion_model says whether it promoted or found the champion rebuilt
+            print(f"    champion: {reason.value}")
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -443,6 +487,75 @@ def _mlflow_ui(args) -> int:
 
     print(f"$ {redact(' '.join(command))}")
     return subprocess.call(command, env=os.environ.copy())
+
+
+def _day_argument(option: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} must be a day as YYYY-MM-DD, got {value!r}") from None
+
+
+def _positive_argument(option: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"{option} must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def _train(args) -> int:
+    start, end = _day_argument("--start", args.start), _day_argument("--end", args.end)
+    last_days, trials = _positive_argument("--last-days", args.last_days), _positive_argument("--trials", args.trials)
+    holdout_days = None
+    if args.holdout_days is not None:
+        if not args.holdout_days.isdigit():
+            raise UsageError(f"--holdout-days must be a whole number of at least 0, got {args.holdout_days!r}")
+        holdout_days = int(args.holdout_days)
+    if start is not None and last_days is not None:
+        raise UsageError("give --start or --last-days, not both")
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"--start {start} is after --end {end}")
+    from mlops_assets.cli.report import model_summary
+
+    layout, spec = _layout(args), _spec(args)
+    trained = run_training(spec, start, end, last_days=last_days, trials=trials, holdout_days=holdout_days)
+    print(model_summary(spec, layout))
+    return 0 if trained else 1
+
+
+def _score(args) -> int:
+    import dagster as dg
+
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.jobs import SCORE_JOB
+
+    day = _day_argument("--day", args.day)
+    layout, spec = _layout(args), _spec(args)
+    partitions = spec.partitions
+    if day < partitions.start_date or (partitions.end_date and day >= partitions.end_date):
+        raise UsageError(f"--day {day} is outside {spec.name}'s partitions "
+                          f"({partitions.start_date} to {partitions.end_date or 'open-ended'})")
+    job = build_definitions(spec).resolve_job_def(SCORE_JOB)
+    started = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, partition_key=day.isoformat(), raise_on_error=False,
+                                        run_config=quiet())
+    status = "ok" if result.success else "FAILED"
+    print(f"  {SCORE_JOB} {day}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
+    if not result.success:
+        print(f"score refused: {step_failure_message(result)}", file=sys.stderr)
+        return 1
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        shown = {key: value.value for key, value in materialization.metadata.items()
+                 if key in ("rows", "champion_version", "mean_score", "high_drift", "moderate_drift")}
+        print(f"  {materialization.asset_key.to_user_string()}: "
+              + ", ".join(f"{key} {value}" for key, value in shown.items()))
+    print(f"reports: {layout.reports_dir / spec.name}")
+    return 0
 
 
 if __name__ == "__main__":

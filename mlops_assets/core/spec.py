@@ -57,6 +57,38 @@ class ColumnType(str, Enum):
     def is_numeric(self) -> bool:
         return self in (ColumnType.INT, ColumnType.FLOAT, ColumnType.BOOL)
 
+    def holds(self, source_type: str) -> bool:
+        """Whether values the source stores as DuckDB type ``source_type`` can be read as this type
+        the way the typed snapshot reads them: a string holds anything; dates and times are read from
+        their own types or their text (``core.timestamps``), never from numbers."""
+        family = _type_family(source_type)
+        return family in {
+            ColumnType.INT: {"integer"},
+            ColumnType.FLOAT: {"integer", "float"},
+            ColumnType.BOOL: {"boolean"},
+            ColumnType.STRING: {"integer", "float", "boolean", "text", "date", "timestamp", "other"},
+            ColumnType.TIMESTAMP: {"timestamp", "date", "text"},
+            ColumnType.DATE: {"date", "text"},
+        }[self]
+
+
+def _type_family(source_type: str) -> str:
+    kind = source_type.upper()
+    if kind in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}:
+        return "integer"
+    if kind in {"FLOAT", "DOUBLE", "REAL"} or kind.startswith("DECIMAL"):
+        return "float"
+    if kind == "BOOLEAN":
+        return "boolean"
+    if kind == "VARCHAR":
+        return "text"
+    if kind == "DATE":
+        return "date"
+    if kind.startswith("TIMESTAMP"):
+        return "timestamp"
+    return "other"
+
 
 class FeatureKind(str, Enum):
     NUMERIC = "numeric"
@@ -208,6 +240,11 @@ class DatasetSpec(_Strict):
     timestamp: TimestampSpec
     partitions: PartitionSpec
     entity_key: list[str] = Field(min_length=1)
+    entity_key_scope: Literal["dataset", "partition"] = Field(
+        default="dataset",
+        description="dataset: a key appears once in the whole dataset (no other day may hold it); "
+        "partition: once per day, the same key may come back on another day",
+    )
     target: TargetSpec
     columns: dict[str, ColumnSpec] = Field(min_length=1)
     reference_tables: dict[str, ReferenceTable] = Field(default_factory=dict)
@@ -345,6 +382,28 @@ def _semantic_problems(spec: DatasetSpec) -> list[str]:
             problems.append(f"columns.{name}.allowed: not supported for {rules.type.value} columns")
         if (rules.min is not None or rules.max is not None) and not rules.type.is_numeric:
             problems.append(f"columns.{name}: min/max only apply to numeric columns")
+    return problems
+
+
+def source_type_problems(spec: DatasetSpec, source_types: dict[str, str]) -> list[str]:
+    """Every declared column against the source's header and column types (``ingest.sources``):
+    present, and of a type the declared one can hold. Each problem names the column."""
+    problems = []
+    for name, column in spec.columns.items():
+        where = f"columns.{name}"
+        if name not in source_types:
+            problems.append(f"{where}: not in the source (its columns: {', '.join(source_types)})")
+        elif not column.type.holds(source_types[name]):
+            source_type = source_types[name]
+            hint = ""
+            if _type_family(source_type) == "text" and column.type.is_numeric:
+                hint = f" (the source holds a value that is not a {column.type.value} there)"
+            elif _type_family(source_type) == "float" and column.type is ColumnType.INT:
+                hint = " (declare it float)"
+            problems.append(
+                f"{where}: declared {column.type.value}, but the source stores it as {source_type}, "
+                f"which a {column.type.value} column cannot hold{hint}"
+            )
     return problems
 
 

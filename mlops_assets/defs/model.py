@@ -28,11 +28,14 @@ CODE_VERSIONS = {
     # champion; 5: models predict through the registered pyfunc class, the out-of-time test, the
     # champion compared on held-out days neither model trained on
     "candidate_evaluation": "5",
-    # 2: in-period and out-of-time figures side by side, and which test each gate judged on
-    "model_card": "2",
+    # 2: in-period and out-of-time figures side by side, and which test each gate judged on; 3: slices
+    # too small (or with one class) to gate are marked; 4: a rebuilt registered model's card goes beside
+    # the registered card, never over it
+    "model_card": "4",
     # 2: the same agreement check before the alias moves, and the ledger names the sensor, schedule or
-    # user that promoted, never a bare "dagster"
-    "champion_model": "2",
+    # user that promoted, never a bare "dagster"; 3: a rebuilt champion is reported "unchanged: the
+    # candidate is the champion vN"
+    "champion_model": "3",
 }
 CARD_CHECK = "check_card_complete"
 

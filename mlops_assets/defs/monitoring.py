@@ -21,8 +21,9 @@ MONITORING_CODE_VERSIONS = {
     "drift_report": "3",
     # 2: held against the champion's out-of-time AUC averaged per day, with an absolute noise band
     "live_performance": "2",
-    # 2: drift by the policy's statistic, only features that can trigger; 3: live AUC's out-of-time reference
-    "monitoring_timeline": "3",
+    # 2: drift by the policy's statistic, only features that can trigger; 3: live AUC's out-of-time reference;
+    # 4: a run that rebuilt the champion is "unchanged"
+    "monitoring_timeline": "4",
 }
 LABEL_ARRIVAL_OFFSET_DAYS = 1
 # Run a day as soon as its inputs exist and every blocking check upstream passed. eager() alone only

@@ -21,13 +21,13 @@ from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
 from mlops_assets.core.files import file_sha256
 from mlops_assets.core.sandbox import FeatureSqlError, run_feature_sql, visible_columns
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, sections_digest
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind, sections_digest
 from mlops_assets.core.sql import UnsafeIdentifierError, quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates
 from mlops_assets.core.warehouse import connect, table_columns, table_exists, transaction
 
-FEATURES_CODE_VERSION = "2"
+FEATURES_CODE_VERSION = "3"  # 3: no trailing rates needed; a categorical feature is always text
 FEATURE_SQL_ALIAS = "__feature_sql"
 
 
@@ -62,16 +62,17 @@ def features_code_version(spec: DatasetSpec) -> str:
 def history_sql(spec: DatasetSpec, history: list[Snapshot]) -> str:
     """The labelled rows of earlier accepted days, with only the columns trailing rates group by."""
     group_columns = list(dict.fromkeys(c for rate in spec.trailing_rates for c in rate.group_by))
-    selected = ", ".join(quote(c) for c in group_columns)
+    # a spec without trailing rates groups by nothing: no empty item may reach the select list
+    selected = "".join(f"{quote(c)}, " for c in group_columns)
     parts = [
-        f"SELECT DATE '{snapshot.day.isoformat()}' AS {quote(DAY_COLUMN)}, {selected}, "
+        f"SELECT DATE '{snapshot.day.isoformat()}' AS {quote(DAY_COLUMN)}, {selected}"
         f"CAST(({spec.target.expression}) AS INTEGER) AS __label "
         f"FROM ({typed_snapshot_sql(spec, snapshot)})"
         for snapshot in history
     ]
     if not parts:
         return (
-            f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {selected}, CAST(NULL AS INTEGER) AS __label "
+            f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {selected}CAST(NULL AS INTEGER) AS __label "
             f"FROM base WHERE false"
         )
     return " UNION ALL ".join(parts)
@@ -84,11 +85,11 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
     ctes = [f"labelled AS (SELECT *, CAST(({spec.target.expression}) AS INTEGER) AS __label FROM base)"]
     joins = []
     selected = [f"{day_literal} AS {quote(DAY_COLUMN)}"]
-    selected += [f"b.{quote(c)}" for c in spec.passthrough_columns]
+    selected += [_feature_column(spec, "b", c) for c in spec.passthrough_columns]
     if spec.feature_sql:
         on = " AND ".join(f"f.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in spec.entity_key)
         joins.append(f"LEFT JOIN {FEATURE_SQL_ALIAS} f ON {on}")
-        selected += [f"f.{quote(c)}" for c in spec.sql_feature_names]
+        selected += [_feature_column(spec, "f", c) for c in spec.sql_feature_names]
     for index, rate in enumerate(spec.trailing_rates):
         alias = f"r{index}"
         groups = ", ".join(quote(c) for c in rate.group_by)
@@ -107,6 +108,16 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
         + "\nSELECT " + ", ".join(selected)
         + "\nFROM labelled b\n" + "\n".join(joins)
     )
+
+
+def _feature_column(spec: DatasetSpec, alias: str, name: str) -> str:
+    """A categorical feature is text whatever the source stores (an integer-coded category too), so
+    its type never depends on how a file was sniffed."""
+    column = f"{alias}.{quote(name)}"
+    feature = spec.features.get(name)
+    if feature is not None and feature.kind is FeatureKind.CATEGORICAL:
+        return f"CAST({column} AS VARCHAR) AS {quote(name)}"
+    return column
 
 
 def build_features(

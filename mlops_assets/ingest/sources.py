@@ -94,6 +94,30 @@ def source_relation_sql(spec, cache_dir: Path) -> str:
     )
 
 
+def source_column_types(spec, cache_dir: Path) -> dict[str, str] | None:
+    """The header and column types of the spec's source, as DuckDB reads it for replay (the CSV
+    sniffer over every row, the Parquet schema, the table's own types); None when the spec has no
+    replay source (landing files only)."""
+    import duckdb
+
+    source = spec.source
+    if not (source.builtin or source.files or source.table):
+        return None
+    relation = source_relation_sql(spec, cache_dir)
+    con = duckdb.connect()
+    try:
+        attach = attach_source_sql(spec)
+        if attach:
+            con.execute(attach)
+        described = con.execute(f"DESCRIBE {relation}").fetchall()
+    except duckdb.Error as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SourceError(f"source: cannot read the header and types of {spec.name}'s source: {first_line}") from None
+    finally:
+        con.close()
+    return {row[0]: row[1] for row in described}
+
+
 def attach_source_sql(spec) -> str | None:
     """The ATTACH statement a table source needs before ``source_relation_sql`` can be read."""
     if spec.source.table is None:

@@ -61,11 +61,17 @@ def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[d
                 "WHERE dataset = ? AND asset = ? AND run_id = ? AND NOT passed GROUP BY check_name",
                 [spec.name, EVALUATION_ASSET, run["run_id"]],
             ).fetchall()
-            timeline.retrainings.append({**run, "failed_gates": {name: summary for name, summary in failed}})
+            judged = [row[0] for row in con.execute(
+                "SELECT DISTINCT content_hash FROM gate_results WHERE dataset = ? AND asset = ? AND run_id = ?",
+                [spec.name, EVALUATION_ASSET, run["run_id"]],
+            ).fetchall()]
+            timeline.retrainings.append({**run, "failed_gates": {name: summary for name, summary in failed},
+                                         "model_sha256": judged[0] if len(judged) == 1 else None})
         for entry in ledger.entries(con, spec.name):
             timeline.promotions.append({
                 "action": entry.action, "from": entry.from_version, "to": entry.to_version,
                 "at": entry.recorded_at, "run_id": entry.dagster_run_id, "reason": entry.reason,
+                "model_sha256": entry.model_sha256,
             })
         for day, version, auc, reference, drop, degraded in performance_history(con, spec.name):
             timeline.performance.append({"day": day, "version": version, "auc": auc, "reference_auc": reference,
@@ -73,12 +79,25 @@ def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[d
     return timeline
 
 
+def run_outcome(timeline: Timeline, run: dict[str, Any]) -> str:
+    """promoted vN; unchanged (a rebuild of the bytes an earlier run promoted as vN: the alias stays);
+    rejected (a gate failed); or the run's status."""
+    promotions = [p for p in timeline.promotions if p["action"] == "promote"]
+    promoted = next((p for p in promotions if p["run_id"] == run["run_id"]), None)
+    if promoted:
+        return f"promoted v{promoted['to']}"
+    if run["failed_gates"]:
+        return "rejected"
+    same = [p for p in promotions if run.get("model_sha256") and p.get("model_sha256") == run["model_sha256"]]
+    if same and run["status"] == "SUCCESS":
+        return f"unchanged (is v{same[-1]['to']})"
+    return run["status"].lower()
+
+
 def timeline_markdown(timeline: Timeline) -> str:
     lines = ["### Retraining runs", "| run | trigger | outcome | failed gates |", "|---|---|---|---|"]
-    promoted_runs = {p["run_id"]: p for p in timeline.promotions if p["action"] == "promote"}
     for run in timeline.retrainings:
-        promoted = promoted_runs.get(run["run_id"])
-        outcome = f"promoted v{promoted['to']}" if promoted else ("rejected" if run["failed_gates"] else run["status"].lower())
+        outcome = run_outcome(timeline, run)
         gates = "; ".join(f"{k}: {v}" for k, v in run["failed_gates"].items())
         lines.append(f"| {run['run_id'][:8]} | {run['trigger']} | {outcome} | {gates} |")
     lines += ["", f"### Drifted days ({timeline.statistic}, features that can trigger retraining)",
@@ -129,10 +148,9 @@ def plot_timeline(timeline: Timeline, path: Path) -> Path:
 def timeline_text(timeline: Timeline) -> str:
     """A compact terminal version of the timeline for the replay command."""
     lines = ["retraining runs:"]
-    promoted_runs = {p["run_id"]: p for p in timeline.promotions if p["action"] == "promote"}
     for run in timeline.retrainings:
-        promoted = promoted_runs.get(run["run_id"])
-        outcome = f"PROMOTED v{promoted['to']}" if promoted else ("REJECTED" if run["failed_gates"] else run["status"])
+        word, _, rest = run_outcome(timeline, run).partition(" ")
+        outcome = f"{word.upper()} {rest}".strip()
         lines.append(f"  {run['run_id'][:8]}  {outcome:<14} trigger: {run['trigger']}")
         for gate, summary in run["failed_gates"].items():
             lines.append(f"      {gate}: {summary}")

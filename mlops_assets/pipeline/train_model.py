@@ -213,11 +213,35 @@ def write_candidate_card(
         evaluation = load_evaluation(con, spec.name, sha)
         gate_verdicts = recorded_verdicts(con, spec.name, sha)
         granted = overrides_for(con, spec.name, sha)
+        registered = registered_versions(con, spec.name, sha)
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
     card = build_card(
         spec=spec, snapshot=snapshot, candidate=candidate, evaluation=evaluation,
         verdicts=gate_verdicts, dagster_run_id=dagster_run_id, code_versions=code_versions, version=version,
         overrides=granted,
     )
-    markdown_path, html_path = write_card(card, layout.reports_dir / spec.name / "cards" / sha[:16])
+    markdown_path, html_path = write_card(card, card_folder(layout, spec, sha, version, dagster_run_id, registered))
     return card, markdown_path, html_path
+
+
+def registered_versions(con: Any, dataset: str, model_sha256: str) -> list[str]:
+    """The registry versions the ledger shows holding this exact model (same sha256), oldest first."""
+    from mlops_assets.promote import ledger
+
+    found = [e.to_version for e in ledger.entries(con, dataset)
+             if e.model_sha256 == model_sha256 and e.action in ledger.ALIAS_MOVES]
+    return list(dict.fromkeys(found))
+
+
+def card_folder(
+    layout: StateLayout, spec: DatasetSpec, sha: str, version: str | None, dagster_run_id: str, registered: list[str]
+) -> Path:
+    """Where a card goes: ``cards/<sha>`` is the registered card of the first version holding the
+    model. A retraining that rebuilds the same bytes never writes there: its unregistered card goes
+    beside it, per run, and a further version of the same bytes gets its own folder."""
+    folder = layout.reports_dir / spec.name / "cards" / sha[:16]
+    if not registered or version == registered[0]:
+        return folder
+    if version is None:
+        return folder / f"run-{dagster_run_id[:8]}"
+    return folder / f"v{version}"

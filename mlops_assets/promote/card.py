@@ -79,7 +79,10 @@ class ChampionComparisonRow:
 
 @dataclass(frozen=True)
 class SliceRow:
-    """Quality on one slice (e.g. slice ``carrier``, value ``UA``); AUC is None for one-class slices."""
+    """Quality on one slice (e.g. slice ``carrier``, value ``UA``); AUC is None for one-class slices.
+
+    ``gated`` is False for a slice with fewer test rows than ``min_slice_rows`` or with one class:
+    no gate reads it, and its AUC (1.000 on 4 rows) is noise, so the card does not print it."""
 
     slice: str
     value: str
@@ -87,6 +90,13 @@ class SliceRow:
     auc: float | None
     champion_auc: float | None = None
     auc_delta: float | None = None
+    gated: bool = True
+
+    @property
+    def not_gated_reason(self) -> str | None:
+        if self.gated:
+            return None
+        return "one class" if self.auc is None else f"{self.rows:,} rows"
 
 
 @dataclass(frozen=True)

@@ -68,11 +68,7 @@ def build_card(
                 card.ChampionComparisonRow(name, candidate_value, champion_value, paired["value"],
                                            paired.get("low"), paired.get("high"))
             )
-    slices = [
-        card.SliceRow(str(row["slice"]), str(row["value"]), int(row["rows"]), row.get("auc"),
-                      row.get("champion_auc"), row.get("auc_delta"))
-        for row in evaluation.slices
-    ]
+    slices = slice_rows(evaluation.slices)
     return card.ModelCard(
         model_details=card.ModelDetails(
             name=model_name(spec),
@@ -131,3 +127,13 @@ def gated_on(evaluation: Evaluation) -> str:
     else:
         text += " No out-of-time test was held out: live AUC is held against the pooled in-period test AUC."
     return text
+
+
+def slice_rows(slices: list[dict[str, Any]]) -> list[card.SliceRow]:
+    """The card's slice rows from an evaluation's slice table; a slice that slice_metrics did not
+    find big enough (or with both classes) to trust is marked not gated."""
+    return [
+        card.SliceRow(str(row["slice"]), str(row["value"]), int(row["rows"]), row.get("auc"),
+                      row.get("champion_auc"), row.get("auc_delta"), gated=bool(row.get("enough_rows", True)))
+        for row in slices
+    ]

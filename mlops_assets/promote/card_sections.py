@@ -205,23 +205,28 @@ def _champion_comparison_section(card: ModelCard) -> tuple[Block, ...]:
 def _slices_section(card: ModelCard) -> tuple[Block, ...]:
     if not card.slices:
         return (Paragraph("No slices were evaluated."),)
-    return (
+
+    def cells(row) -> tuple[str, ...]:
+        reason = row.not_gated_reason
+        if reason is not None:
+            why_not = "one class" if row.auc is None else "too few rows to gate"
+            return (f"n/a ({reason})", _MISSING_VALUE, _MISSING_VALUE, f"no: {why_not}")
+        return (_format_number(row.auc), _format_number(row.champion_auc),
+                _format_number(row.auc_delta, signed=True), "yes")
+
+    blocks: tuple[Block, ...] = (
         Table(
-            headers=("Slice", "Value", "Rows", "AUC", "Champion AUC", "AUC delta"),
-            rows=tuple(
-                (
-                    row.slice,
-                    row.value,
-                    _format_number(row.rows),
-                    _format_number(row.auc),
-                    _format_number(row.champion_auc),
-                    _format_number(row.auc_delta, signed=True),
-                )
-                for row in card.slices
-            ),
+            headers=("Slice", "Value", "Rows", "AUC", "Champion AUC", "AUC delta", "Gated"),
+            rows=tuple((row.slice, row.value, _format_number(row.rows), *cells(row)) for row in card.slices),
             numeric_columns=frozenset({2, 3, 4, 5}),
         ),
     )
+    if any(not row.gated for row in card.slices):
+        blocks += (Paragraph(
+            "Slices not gated have fewer test rows than min_slice_rows, or one class: "
+            "their AUC is noise, so it is not shown and no gate reads it."
+        ),)
+    return blocks
 
 
 def _gate_verdicts_section(card: ModelCard) -> tuple[Block, ...]:

@@ -69,7 +69,8 @@ def promote(
             return ledger.LedgerEntry(
                 spec.name, "unchanged", previous.version, previous.version, sha, candidate["snapshot_hash"],
                 dt.datetime.now(dt.timezone.utc), operator, dagster_run_id,
-                "the candidate is byte-identical to the champion; alias and ledger unchanged",
+                f"unchanged: the candidate is the champion v{previous.version} (same sha256); "
+                "alias, ledger and its registered card untouched",
                 [verdict.to_dict() for verdict in details],
             )
         # an earlier run moved the alias and died before writing its ledger row: write it now

@@ -17,7 +17,7 @@ from mlops_assets.ingest.snapshots import Snapshot
 from mlops_assets.ingest.landing import day_expression
 from mlops_assets.core.spec import ColumnType, DatasetSpec, sections_digest
 from mlops_assets.core.sql import quote, sql_string
-from mlops_assets.core.timestamps import instant_sql, is_temporal
+from mlops_assets.core.timestamps import instant_sql, is_temporal, value_sql
 from mlops_assets.validate.time_values import time_value_failures
 from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_registry, passed_hashes_sql
 
@@ -125,7 +125,8 @@ def check_row_count(
 
 
 def check_unique_entity_key(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
-    """No two rows share the entity key."""
+    """No two rows share the entity key: within the day, and (``entity_key_scope: dataset``, the
+    default) with any other day's accepted snapshot, so a key unique per day is not taken for one."""
     missing = [c for c in spec.entity_key if c not in snapshot.columns]
     if missing:
         failure = RuleFailure(", ".join(missing), "entity key present", "missing", "every key column")
@@ -150,8 +151,21 @@ def check_unique_entity_key(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> 
                 f"{duplicated_keys} keys duplicated ({extra_rows} extra rows)", "every key once", samples,
             )
         )
-    return GateResult.from_failures("check_unique_entity_key", failures, "every entity key appears once",
-                   {"duplicated_keys": duplicated_keys})
+    held_elsewhere = 0
+    if spec.entity_key_scope == "dataset":
+        held_elsewhere, samples = _keys_held_by_other_days(con, spec, snapshot)
+        if held_elsewhere:
+            days = sorted({sample["held_by_day"] for sample in samples})
+            failures.append(
+                RuleFailure(
+                    ", ".join(spec.entity_key), "entity key unique across the dataset",
+                    f"{held_elsewhere} keys already held by other days' accepted snapshots (e.g. {', '.join(days)})",
+                    "keys no other day holds (or entity_key_scope: partition in the spec)", samples,
+                )
+            )
+    scope = "in the dataset" if spec.entity_key_scope == "dataset" else "in the day"
+    return GateResult.from_failures("check_unique_entity_key", failures, f"every entity key appears once {scope}",
+                   {"duplicated_keys": duplicated_keys, "keys_held_by_other_days": held_elsewhere})
 
 
 def check_rows_in_partition(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
@@ -183,7 +197,8 @@ DATA_GATES = check_registry(
           check_null_rates),
     Check("check_row_count", "The day's row count is between the spec's ratios of the trailing accepted days' median.",
           check_row_count),
-    Check("check_unique_entity_key", "No two rows share the entity key.", check_unique_entity_key),
+    Check("check_unique_entity_key", "No two rows share the entity key, nor does any other day's accepted snapshot "
+          "hold one of the day's keys (unless the spec sets entity_key_scope: partition).", check_unique_entity_key),
     Check("check_rows_in_partition", "Every row's timestamp falls on the partition day, in the spec's timezone.",
           check_rows_in_partition),
 )
@@ -223,6 +238,48 @@ def accepted_row_counts(con: Any, spec: DatasetSpec, before: dt.date, days: int)
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def _keys_held_by_other_days(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> tuple[int, list[dict]]:
+    """How many of the snapshot's keys another day's accepted (current) snapshot holds, and a few of
+    them with that day. Keys are compared as their declared types: days may store them differently."""
+    from mlops_assets.ingest.snapshots import snapshot_by_hash
+
+    end = spec.partitions.end_date or dt.date.max
+    others = [
+        snapshot_by_hash(con, spec, day, content_hash)
+        for day, content_hash in sorted(accepted_hashes(con, spec, spec.partitions.start_date, end).items())
+        if day != snapshot.day
+    ]
+    if not others:
+        return 0, []
+    key = ", ".join(quote(c) for c in spec.entity_key)
+
+    def typed_keys(held: Snapshot) -> str:
+        return ", ".join(
+            f"{value_sql(spec, c, held.columns.get(c, 'VARCHAR'), strict=False)} AS {quote(c)}" for c in spec.entity_key
+        )
+
+    held = " UNION ALL ".join(
+        f"SELECT DATE '{other.day.isoformat()}' AS __held_by_day, {typed_keys(other)} FROM {other.qualified_table}"
+        for other in others
+    )
+    collisions = (
+        f"SELECT * FROM ({held}) JOIN (SELECT DISTINCT {typed_keys(snapshot)} FROM {snapshot.qualified_table}) "
+        f"USING ({key})"
+    )
+    count = con.execute(f"SELECT count(DISTINCT ({key})) FROM ({collisions})").fetchall()[0][0]
+    if not count:
+        return 0, []
+    rows = con.execute(
+        f"SELECT {key}, __held_by_day FROM ({collisions}) ORDER BY __held_by_day, {key} "
+        f"LIMIT {spec.quality.failure_samples}"
+    ).fetchall()
+    samples = [
+        {**{c: _plain(v) for c, v in zip(spec.entity_key, row[:-1])}, "held_by_day": row[-1].isoformat()}
+        for row in rows
+    ]
+    return count, samples
 
 
 def _value_failures(con: Any, spec: DatasetSpec, snapshot: Snapshot, checked: list[str]) -> list[RuleFailure]:

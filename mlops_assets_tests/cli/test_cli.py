@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from mlops_assets.cli import main as cli
+from mlops_assets.core.spec import SPEC_ENV
 
 
 @pytest.fixture
@@ -40,3 +41,83 @@ def test_mlflow_ui_binds_to_loopback_and_hides_credentials(started, monkeypatch,
     printed = capsys.readouterr().out
     assert "s3cr3t" not in printed and "postgresql://***@db:5432/mlflow" in printed
     assert option(started[1], "--backend-store-uri").endswith("s3cr3t@db:5432/mlflow")  # the server still gets it
+
+
+def test_demo_stops_at_the_first_failed_ingest_without_training(state, sensors, monkeypatch, capsys):
+    """A day that fails to ingest is the error; training on nothing would add a misleading second one."""
+    monkeypatch.setenv(SPEC_ENV, str(sensors.spec_path))  # --spec sets it; restored after the test
+    monkeypatch.setattr(cli, "run_ingestion", lambda spec, days: days[1:])
+    monkeypatch.setattr(cli, "run_training", lambda *_: pytest.fail("demo trained after a failed ingest"))
+    assert cli.main(["--spec", str(sensors.spec_path), "demo", "--days", "3"]) == 1
+    error = capsys.readouterr().err
+    assert "error: ingest failed on 2 of 3 days (first: 2024-03-02); fix that and rerun, nothing was trained" in error
+
+
+def rewrite_sensors(sensors, spec_text=lambda text: text, row=lambda row: row):
+    """The sensors dataset with its spec and its source files changed; returns the spec path."""
+    from mlops_assets_tests.conftest import write_csv
+
+    for day in sensors.days:
+        rows = [row(dict(r)) for r in sensors.rows(day)]
+        write_csv(sensors.folder / "data" / f"{day.isoformat()}.csv", rows, list(rows[0]))
+    path = sensors.spec_path.with_name("changed.yaml")
+    path.write_text(spec_text(sensors.spec_path.read_text()))
+    return str(path)
+
+
+def test_validate_reads_the_source_and_accepts_a_matching_spec(state, sensors, capsys):
+    assert cli.main(["validate", str(sensors.spec_path)]) == 0
+    assert "; 5 source columns read" in capsys.readouterr().out
+
+
+def test_validate_refuses_a_date_column_on_an_integer_source_column_naming_both_types(state, sensors, capsys):
+    path = rewrite_sensors(
+        sensors,
+        spec_text=lambda text: text.replace("  outcome: {type: string", "  batch: {type: date}\n  outcome: {type: string"),
+        row=lambda row: {**row, "batch": 20240301},
+    )
+    assert cli.main(["validate", path]) == 2
+    assert ("columns.batch: declared date, but the source stores it as BIGINT, which a date column cannot hold"
+            in capsys.readouterr().err)
+
+
+def test_validate_names_each_declared_column_the_source_lacks_or_cannot_hold(state, sensors, capsys):
+    path = rewrite_sensors(
+        sensors,
+        spec_text=lambda text: text.replace("  outcome: {type: string", "  humidity: {type: float}\n  outcome: {type: string")
+        .replace("device_id: {type: string", "device_id: {type: int"),
+    )
+    assert cli.main(["validate", path]) == 2
+    error = capsys.readouterr().err
+    assert "columns.humidity: not in the source (its columns: ts, device_id, reading, site, outcome)" in error
+    assert ("columns.device_id: declared int, but the source stores it as VARCHAR, which a int column cannot hold "
+            "(the source holds a value that is not a int there)") in error
+
+
+def test_validate_accepts_an_integer_coded_categorical(state, sensors, capsys):
+    """A category coded 1, 2, 3 is read as text at feature time, so validate has nothing to refuse."""
+    path = rewrite_sensors(
+        sensors,
+        spec_text=lambda text: text.replace("site: {type: string, allowed: [north, south, east]",
+                                            "site: {type: int, allowed: [1, 2, 3]"),
+        row=lambda row: {**row, "site": ["north", "south", "east"].index(row["site"]) + 1},
+    )
+    assert cli.main(["validate", path]) == 0
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["train", "--start", "2024-3-1"], "error: --start must be a day as YYYY-MM-DD, got '2024-3-1'"),
+    (["train", "--start", "2024-03-05", "--end", "2024-03-01"], "error: --start 2024-03-05 is after --end 2024-03-01"),
+    (["train", "--start", "2024-03-01", "--last-days", "3"], "error: give --start or --last-days, not both"),
+    (["train", "--last-days", "0"], "error: --last-days must be a whole number of at least 1, got '0'"),
+    (["train", "--trials", "many"], "error: --trials must be a whole number of at least 1, got 'many'"),
+    (["train", "--holdout-days", "-1"], "error: --holdout-days must be a whole number of at least 0, got '-1'"),
+    (["score", "--day", "yesterday"], "error: --day must be a day as YYYY-MM-DD, got 'yesterday'"),
+    (["score", "--day", "2025-01-01"],
+     "error: --day 2025-01-01 is outside sensors's partitions (2024-03-01 to 2024-04-01)"),
+])
+def test_train_and_score_refuse_bad_arguments_in_one_line(state, sensors, monkeypatch, capsys, arguments, message):
+    monkeypatch.setenv(SPEC_ENV, str(sensors.spec_path))
+    monkeypatch.setattr(cli, "run_training", lambda *_, **__: pytest.fail("trained on bad arguments"))
+    assert cli.main(["--spec", str(sensors.spec_path), *arguments]) == 2
+    assert capsys.readouterr().err == message + "\n"

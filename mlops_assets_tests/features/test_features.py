@@ -513,3 +513,57 @@ def test_a_reference_tables_outcome_side_column_is_not_visible_either(sensors):
         load_spec(path)
     path.write_text(text.replace("d['outcome'] AS device_note", "d['model'] AS device_note"))
     assert load_spec(path).sql_feature_names == ["device_note"]
+
+
+def sensor_spec_without_trailing_rates(sensors, *, declare_empty: bool):
+    """The sensors spec minus its trailing rate: the ``trailing_rates`` block absent, or empty."""
+    text = sensors.spec_path.read_text()
+    text = text.replace("  site_failure_rate_2d: {kind: numeric, min: 0, max: 1, max_null_rate: 1.0}\n", "")
+    text = text.replace("trailing_rates:\n  - {name: site_failure_rate_2d, group_by: [site], days: 2}\n",
+                        "trailing_rates: []\n" if declare_empty else "")
+    assert "site_failure_rate_2d" not in text
+    path = sensors.spec_path.with_name("no_rates.yaml")
+    path.write_text(text)
+    return load_spec(path)
+
+
+@pytest.mark.parametrize("declare_empty", [False, True], ids=["absent", "empty"])
+def test_a_spec_without_trailing_rates_ingests_featurizes_and_trains(state, sensors, declare_empty):
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+    from mlops_assets.train.model import TuningBudget, train_candidate
+    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot, read_split
+
+    spec = sensor_spec_without_trailing_rates(sensors, declare_empty=declare_empty)
+    assert spec.trailing_rates == []
+    days = [*sensors.days, *(sensors.days[-1] + dt.timedelta(days=i) for i in range(1, 4))]
+    for day in days:
+        sensors.land(state, spec, day, sensors.rows(day, n=100))
+        results = ingest_and_featurize(spec, state, day)
+        assert all(r.passed for r in results), {r.check: r.summary for r in results}
+    with connect(state.warehouse_path) as con:
+        columns = [row[0] for row in con.execute(f"DESCRIBE {features_table(spec)}").fetchall()]
+    assert columns == ["_day", "device_id", "ts", "site", "reading", "failed"]
+    snapshot = build_training_snapshot(spec, state, TrainingWindow(days[0], days[-1], holdout_days=2))
+    trained = train_candidate(
+        read_split(state, snapshot, "train"), read_split(state, snapshot, "validation"), spec,
+        TuningBudget(trials=1, max_rounds=10, early_stopping_rounds=3), log=lambda _: None,
+    )
+    assert trained.encoding.columns == ["reading", "site"]
+
+
+def test_an_integer_coded_categorical_is_text_in_the_features_and_passes_their_schema(state, sensors):
+    from mlops_assets.pipeline.ingest_day import ingest_and_featurize
+
+    path = sensors.spec_path.with_name("coded_sites.yaml")
+    path.write_text(sensors.spec_path.read_text().replace(
+        "site: {type: string, allowed: [north, south, east]", "site: {type: int, allowed: [1, 2, 3]"))
+    spec = load_spec(path)
+    for day in sensors.days:
+        rows = [{**row, "site": ["north", "south", "east"].index(row["site"]) + 1} for row in sensors.rows(day)]
+        sensors.land(state, spec, day, rows)
+        results = ingest_and_featurize(spec, state, day)
+        assert all(r.passed for r in results), {r.check: r.summary for r in results}
+    with connect(state.warehouse_path) as con:
+        kinds = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {features_table(spec)})").fetchall())
+        sites = {row[0] for row in con.execute(f"SELECT DISTINCT site FROM {features_table(spec)}").fetchall()}
+    assert kinds["site"] == "VARCHAR" and sites == {"1", "2", "3"}

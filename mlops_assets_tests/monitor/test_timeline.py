@@ -48,3 +48,28 @@ def test_levels_are_the_current_policys(spec, layout):
     assert all(row["level"] == "none" for row in relaxed.drift_days) and relaxed.not_triggering == {}
     strict = build_timeline(spec, layout, [], LoopPolicy(moderate_drift=0.2, high_drift=0.24))
     assert strict.drift_days[2]["level"] == "high"
+
+
+def test_a_retraining_that_rebuilds_the_champion_is_reported_unchanged(spec, layout):
+    """The initial run promotes v1; a later run rebuilds the same bytes (gates passed, no ledger row):
+    that run is 'unchanged', not a bare success; a run whose gate failed stays 'rejected'."""
+    from mlops_assets.core import verdicts
+    from mlops_assets.core.verdicts import EVALUATION_ASSET, GateResult
+    from mlops_assets.promote import ledger
+
+    champion, other = "a" * 64, "b" * 64
+    with connect(layout.warehouse_path) as con:
+        for run_id, sha, passed in [("run-one", champion, True), ("run-two", champion, True), ("run-three", other, False)]:
+            verdicts.record(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
+                            result=GateResult("check_min_quality", passed, "recorded by the test"), run_id=run_id)
+        ledger.append(con, ledger.LedgerEntry(
+            spec.name, "promote", None, "1", champion, "snap", dt.datetime.now(dt.timezone.utc), "test", "run-one",
+            "every gate passed", []))
+    runs = [{"run_id": run_id, "status": "SUCCESS" if run_id != "run-three" else "FAILURE", "trigger": "t",
+             "rule": "", "day": ""} for run_id in ("run-one", "run-two", "run-three")]
+    timeline = build_timeline(spec, layout, runs, LoopPolicy())
+    text = timeline_text(timeline)
+    assert "run-one  PROMOTED v1" in text
+    assert "run-two  UNCHANGED (is v1)" in text
+    assert "run-thre  REJECTED" in text
+    assert "| run-two | t | unchanged (is v1) |" in timeline_markdown(timeline)

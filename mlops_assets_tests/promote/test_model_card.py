@@ -139,8 +139,8 @@ def test_full_card_contains_the_numbers_and_facts(card: ModelCard) -> None:
         "| auc | 0.7123 [0.7001, 0.7240] | not held out |",
         "| brier | 0.1789 | not held out |",
         "| auc | 0.7123 | 0.7000 | +0.0123 [-0.0040, +0.0290] |",
-        "| carrier | UA | 12,345 | 0.7012 | 0.6911 | +0.0101 |",
-        "| carrier | a\\|b | 50 | — | — | — |",
+        "| carrier | UA | 12,345 | 0.7012 | 0.6911 | +0.0101 | yes |",
+        "| carrier | a\\|b | 50 | — | — | — | yes |",
         "| train | 120,000 | 0.2512 |",
         "| check_min_quality | **PASS** | auc | 0.7123 | 0.6500 |",
         "| check_not_worse_than_champion | **FAIL** |",
@@ -307,3 +307,30 @@ def test_card_shows_the_in_period_and_out_of_time_figures_and_what_gated(card: M
     assert "| auc | 0.7123 [0.7001, 0.7240] | 0.6912 [0.6801, 0.7033] |" in markdown
     assert "| brier | 0.1789 | not held out |" in markdown
     assert text in markdown
+
+
+def test_slices_below_min_slice_rows_or_with_one_class_are_marked_not_gated(card: ModelCard) -> None:
+    """A 4-row slice scores AUC 1.000 by luck: the card says it is not gated instead of printing it."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from mlops_assets.evaluate.slices import slice_metrics
+    from mlops_assets.promote.card_facts import slice_rows
+
+    rng = np.random.default_rng(0)
+    labels = np.r_[rng.integers(0, 2, 300), [0, 0, 1, 1], [0, 0, 0]]
+    probabilities = np.r_[rng.uniform(size=300), [0.1, 0.2, 0.8, 0.9], [0.3, 0.4, 0.5]]
+    frame = pd.DataFrame({
+        "carrier": ["UA"] * 300 + ["HA"] * 4 + ["VX"] * 3, "label": labels, "p": probabilities,
+    })
+    table = slice_metrics(frame, ["carrier"], "label", "p", None, min_rows=200, threshold=0.5)
+    assert dict(zip(table["value"], table["auc"]))["HA"] == 1.0  # what the card used to print
+    stored = json.loads(table.to_json(orient="records"))  # as evaluate_candidate stores it
+    markdown = render_markdown(dataclasses.replace(card, slices=slice_rows(stored)))
+    assert "| carrier | HA | 4 | n/a (4 rows) | — | — | no: too few rows to gate |" in markdown
+    assert "| carrier | VX | 3 | n/a (one class) | — | — | no: one class |" in markdown
+    assert re.search(r"\| carrier \| UA \| 300 \| 0\.\d{4} \| — \| — \| yes \|", markdown)
+    assert "fewer test rows than min_slice_rows, or one class" in markdown
+    assert "1.0000" not in markdown.split("## Slices")[1].split("## ")[0]

@@ -23,6 +23,7 @@ from mlops_assets.validate.data_gates import (
 from mlops_assets.ingest.snapshots import IngestionError, current_snapshot, ingest_day, snapshot_versions
 from mlops_assets.ingest.landing import landing_path
 from mlops_assets.core.verdicts import GateResult
+from mlops_assets.core.spec import load_spec
 from mlops_assets.core.warehouse import connect
 
 DAY = dt.date(2024, 3, 4)
@@ -60,7 +61,7 @@ def test_a_clean_day_passes_every_gate(state, sensors, sensor_spec, gate):
     assert snapshot.rows == 50 and snapshot.is_new
     assert {name: r.passed for name, r in results.items()} == {name: True for name in DATA_GATES}
     assert results["check_null_rates"].stats["null_rate.reading"] == 0.0
-    assert results["check_unique_entity_key"].stats == {"duplicated_keys": 0}
+    assert results["check_unique_entity_key"].stats == {"duplicated_keys": 0, "keys_held_by_other_days": 0}
     with connect(state.warehouse_path) as con:
         assert accepted_hashes(con, sensor_spec, DAY, DAY + dt.timedelta(days=1)) == {DAY: snapshot.content_hash}
 
@@ -206,11 +207,57 @@ def test_duplicates_fail_with_samples(state, sensors, sensor_spec):
     failure = result.failures[0]
     assert failure.column == "device_id, ts"
     assert failure.observed == "2 keys duplicated (3 extra rows)"
-    assert result.stats == {"duplicated_keys": 2}
+    assert result.stats == {"duplicated_keys": 2, "keys_held_by_other_days": 0}
     assert failure.samples[0]["device_id"] == rows[3]["device_id"]
     assert failure.samples[0]["copies"] == 3
     assert failure.samples[1]["device_id"] == rows[8]["device_id"]
     assert failure.samples[1]["copies"] == 2
+
+
+def device_keyed_spec(sensors, scope: str | None):
+    """The sensors spec keyed by the device alone: unique within a day of 25 readings, not across days."""
+    text = sensors.spec_path.read_text().replace("entity_key: [device_id, ts]\n", "entity_key: [device_id]\n")
+    if scope is not None:
+        text = text.replace("entity_key: [device_id]\n", f"entity_key: [device_id]\nentity_key_scope: {scope}\n")
+    path = sensors.spec_path.with_name(f"device_keyed_{scope}.yaml")
+    path.write_text(text)
+    return load_spec(path)
+
+
+def test_keys_held_by_another_days_accepted_snapshot_fail_naming_keys_and_day(state, sensors):
+    spec = device_keyed_spec(sensors, scope=None)
+    assert spec.entity_key_scope == "dataset"
+    earlier = DAY - dt.timedelta(days=1)
+    sensors.land(state, spec, earlier, sensors.rows(earlier, n=25))
+    accept(state, spec, earlier)
+    rows = sensors.rows(DAY, n=25)
+    sensors.land(state, spec, DAY, rows)
+    result = run_gate(state, spec, DAY, check_unique_entity_key)
+    assert not result.passed
+    failure = failure_for(result, "device_id")
+    assert failure.observed == "25 keys already held by other days' accepted snapshots (e.g. 2024-03-03)"
+    assert failure.samples[0] == {"device_id": "d00", "held_by_day": "2024-03-03"}
+    assert result.stats == {"duplicated_keys": 0, "keys_held_by_other_days": 25}
+    # the same day ingested again is a new version of that day, not another day holding its keys
+    accept(state, spec, DAY)
+    assert not run_gate(state, spec, earlier, check_unique_entity_key).passed
+    sensors.land(state, spec, DAY, rows[:10])
+    summary = run_gate(state, spec, DAY, check_unique_entity_key).summary
+    assert "10 keys already held by other days' accepted snapshots (e.g. 2024-03-03)" in summary
+
+
+def test_a_rejected_day_holds_no_keys_and_scope_partition_allows_repeats(state, sensors):
+    spec = device_keyed_spec(sensors, scope=None)
+    earlier = DAY - dt.timedelta(days=1)
+    sensors.land(state, spec, earlier, sensors.rows(earlier, n=25))
+    accept(state, spec, earlier, passed=False)
+    sensors.land(state, spec, DAY, sensors.rows(DAY, n=25))
+    assert run_gate(state, spec, DAY, check_unique_entity_key).passed
+    accept(state, spec, earlier)
+    assert not run_gate(state, spec, DAY, check_unique_entity_key).passed
+    per_day = device_keyed_spec(sensors, scope="partition")
+    result = run_gate(state, per_day, DAY, check_unique_entity_key)
+    assert result.passed and result.summary == "every entity key appears once in the day"
 
 
 # -- check_rows_in_partition ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import argparse
 import datetime as dt
 import errno
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,6 +39,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, raising instead of printing usage and exiting, so every refusal is one line."""
 
     def error(self, message: str):
+        # argparse says "argument --days: must be ..."; say "--days must be ..."
+        message = re.sub(r"^argument (\S+): ", r"\1 ", message)
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -75,21 +78,28 @@ def main(argv: list[str] | None = None) -> int:
 _UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC)
 
 
-def _positive_days(text: str) -> int:
-    try:
-        days = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
-    if days < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 day, got {days}")
-    return days
+def _whole_number(minimum: int):
+    """An argparse type: a whole number of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {minimum}, got {text!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {minimum}, got {text!r}")
+        return number
+
+    return parse
+
+
+_positive_days = _whole_number(1)
 
 
 def _day(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a day as YYYY-MM-DD, got {text!r}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,8 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.set_defaults(handler=_replay)
 
     backfill = commands.add_parser("backfill", help="ingest the landed days of a range, in ranged ingest_job runs")
-    backfill.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: the spec's start)")
-    backfill.add_argument("--days", type=int, default=1)
+    backfill.add_argument("--start", type=_day, help="first day (default: the spec's start)")
+    backfill.add_argument("--days", type=_positive_days, default=1)
     backfill.set_defaults(handler=_backfill)
 
     validate = commands.add_parser("validate", help="validate a dataset spec (shape, names and SQL)")
@@ -165,16 +175,16 @@ def _parser() -> argparse.ArgumentParser:
     mlflow_ui.set_defaults(handler=_mlflow_ui)
 
     train = commands.add_parser("train", help="run train_job on a window of ingested days (promotes only past the gates)")
-    train.add_argument("--start", help="first day, YYYY-MM-DD (default: the earliest ingested)")
-    train.add_argument("--end", help="last day, inclusive, YYYY-MM-DD (default: the latest ingested)")
-    train.add_argument("--last-days", help="train on the N days ending at --end (instead of --start)")
-    train.add_argument("--trials", help="hyperparameter sets tried (default: the tuning budget's)")
-    train.add_argument("--holdout-days", help="the window's last N days held out as the out-of-time test "
+    train.add_argument("--start", type=_day, help="first day, YYYY-MM-DD (default: the earliest ingested)")
+    train.add_argument("--end", type=_day, help="last day, inclusive, YYYY-MM-DD (default: the latest ingested)")
+    train.add_argument("--last-days", type=_positive_days, help="train on the N days ending at --end (instead of --start)")
+    train.add_argument("--trials", type=_whole_number(1), help="hyperparameter sets tried (default: the tuning budget's)")
+    train.add_argument("--holdout-days", type=_whole_number(0), help="the window's last N days held out as the out-of-time test "
                                               "the champion is compared on (default 7; 0 disables it)")
     train.set_defaults(handler=_train)
 
     score = commands.add_parser("score", help="run score_job on one ingested day: predictions and drift")
-    score.add_argument("--day", required=True, help="the day to score, YYYY-MM-DD")
+    score.add_argument("--day", type=_day, required=True, help="the day to score, YYYY-MM-DD")
     score.set_defaults(handler=_score)
     return parser
 
@@ -489,31 +499,8 @@ def _mlflow_ui(args) -> int:
     return subprocess.call(command, env=os.environ.copy())
 
 
-def _day_argument(option: str, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option} must be a day as YYYY-MM-DD, got {value!r}") from None
-
-
-def _positive_argument(option: str, value: str | None) -> int | None:
-    if value is None:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise UsageError(f"{option} must be a whole number of at least 1, got {value!r}")
-    return int(value)
-
-
 def _train(args) -> int:
-    start, end = _day_argument("--start", args.start), _day_argument("--end", args.end)
-    last_days, trials = _positive_argument("--last-days", args.last_days), _positive_argument("--trials", args.trials)
-    holdout_days = None
-    if args.holdout_days is not None:
-        if not args.holdout_days.isdigit():
-            raise UsageError(f"--holdout-days must be a whole number of at least 0, got {args.holdout_days!r}")
-        holdout_days = int(args.holdout_days)
+    start, end, last_days = args.start, args.end, args.last_days
     if start is not None and last_days is not None:
         raise UsageError("give --start or --last-days, not both")
     if start is not None and end is not None and start > end:
@@ -521,7 +508,7 @@ def _train(args) -> int:
     from mlops_assets.cli.report import model_summary
 
     layout, spec = _layout(args), _spec(args)
-    trained = run_training(spec, start, end, last_days=last_days, trials=trials, holdout_days=holdout_days)
+    trained = run_training(spec, start, end, last_days=last_days, trials=args.trials, holdout_days=args.holdout_days)
     print(model_summary(spec, layout))
     return 0 if trained else 1
 
@@ -530,9 +517,10 @@ def _score(args) -> int:
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.common import execute_in_process
     from mlops_assets.defs.jobs import SCORE_JOB
 
-    day = _day_argument("--day", args.day)
+    day = args.day
     layout, spec = _layout(args), _spec(args)
     partitions = spec.partitions
     if day < partitions.start_date or (partitions.end_date and day >= partitions.end_date):
@@ -541,8 +529,8 @@ def _score(args) -> int:
     job = build_definitions(spec).resolve_job_def(SCORE_JOB)
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, partition_key=day.isoformat(), raise_on_error=False,
-                                        run_config=quiet())
+        result = execute_in_process(job, instance=instance, partition_key=day.isoformat(), raise_on_error=False,
+                                    run_config=quiet())
     status = "ok" if result.success else "FAILED"
     print(f"  {SCORE_JOB} {day}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
     if not result.success:

@@ -138,13 +138,13 @@ def test_damaged_warehouse_is_named_not_dumped(case: StateCase, command, sensor_
     assert tree_digest(layout.root) == before  # not repaired, not overwritten, nothing beside it
 
 
-case("days-zero", 11, "test_pointless_command_line_is_refused", r"--days: must be at least 1 day, got 0")
-case("days-negative", 11, "test_pointless_command_line_is_refused", r"--days: must be at least 1 day, got -2")
-case("days-not-a-number", 11, "test_pointless_command_line_is_refused", r"--days: expected a whole number")
-case("train-days-zero", 11, "test_pointless_command_line_is_refused", r"--train-days: must be at least 1")
+case("days-zero", 11, "test_pointless_command_line_is_refused", r"--days must be a whole number of at least 1, got '0'")
+case("days-negative", 11, "test_pointless_command_line_is_refused", r"--days must be a whole number of at least 1, got '-2'")
+case("days-not-a-number", 11, "test_pointless_command_line_is_refused", r"--days must be a whole number of at least 1, got")
+case("train-days-zero", 11, "test_pointless_command_line_is_refused", r"--train-days must be a whole number of at least 1")
 case("start-beyond-the-data", 11, "test_pointless_command_line_is_refused",
      r"no rows from 2031-01-01 to 2031-01-03: is --start beyond")
-case("start-not-a-day", 11, "test_pointless_command_line_is_refused", r"--start: expected a day as YYYY-MM-DD")
+case("start-not-a-day", 11, "test_pointless_command_line_is_refused", r"--start must be a day as YYYY-MM-DD")
 case("state-dir-is-a-file", 11, "test_pointless_command_line_is_refused", r"state folder .* is a file, not a folder")
 
 POINTLESS_ARGV = {

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from mlops_assets.cli import main as cli
+from mlops_assets.cli import runs as cli_runs
 from mlops_assets.core.spec import SPEC_ENV
 
 
@@ -46,8 +47,8 @@ def test_mlflow_ui_binds_to_loopback_and_hides_credentials(started, monkeypatch,
 def test_demo_stops_at_the_first_failed_ingest_without_training(state, sensors, monkeypatch, capsys):
     """A day that fails to ingest is the error; training on nothing would add a misleading second one."""
     monkeypatch.setenv(SPEC_ENV, str(sensors.spec_path))  # --spec sets it; restored after the test
-    monkeypatch.setattr(cli, "run_ingestion", lambda spec, days: days[1:])
-    monkeypatch.setattr(cli, "run_training", lambda *_: pytest.fail("demo trained after a failed ingest"))
+    monkeypatch.setattr(cli_runs, "run_ingestion", lambda spec, days: days[1:])
+    monkeypatch.setattr(cli_runs, "run_training", lambda *_: pytest.fail("demo trained after a failed ingest"))
     assert cli.main(["--spec", str(sensors.spec_path), "demo", "--days", "3"]) == 1
     error = capsys.readouterr().err
     assert "error: ingest failed on 2 of 3 days (first: 2024-03-02); fix that and rerun, nothing was trained" in error
@@ -118,6 +119,6 @@ def test_validate_accepts_an_integer_coded_categorical(state, sensors, capsys):
 ])
 def test_train_and_score_refuse_bad_arguments_in_one_line(state, sensors, monkeypatch, capsys, arguments, message):
     monkeypatch.setenv(SPEC_ENV, str(sensors.spec_path))
-    monkeypatch.setattr(cli, "run_training", lambda *_, **__: pytest.fail("trained on bad arguments"))
+    monkeypatch.setattr(cli_runs, "run_training", lambda *_, **__: pytest.fail("trained on bad arguments"))
     assert cli.main(["--spec", str(sensors.spec_path), *arguments]) == 2
     assert capsys.readouterr().err == message + "\n"

@@ -297,7 +297,7 @@ def test_full_disk_leaves_the_instance_usable(case: StateCase, tmp_path, monkeyp
     snapshot is left without its verdicts."""
     import dagster as dg
 
-    from mlops_assets.cli.main import run_ingestion
+    from mlops_assets.cli.runs import run_ingestion
     from mlops_assets.core.spec import load_spec
     from mlops_assets.core.warehouse import connect
     from mlops_assets.ingest.landing import landing_path

@@ -1,0 +1,64 @@
+"""What every command shares: the refusal type, argument types, and the state and spec a command runs on."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+
+from mlops_assets.core.paths import StateLayout
+
+
+class UsageError(RuntimeError):
+    """A command line that cannot be run as given; the message names the argument."""
+
+
+def whole_number(minimum: int):
+    """An argparse type: a whole number of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {minimum}, got {text!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {minimum}, got {text!r}")
+        return number
+
+    return parse
+
+
+positive_days = whole_number(1)
+
+
+def day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a day as YYYY-MM-DD, got {text!r}") from None
+
+
+def state_layout(args) -> StateLayout:
+    if args.state_dir:
+        os.environ["MLOPS_STATE_DIR"] = str(Path(args.state_dir).expanduser().resolve())
+    from mlops_assets.defs.instance import prepare
+
+    layout = prepare(StateLayout.from_env())
+    for key, value in layout.environment().items():
+        os.environ.setdefault(key, value)
+    if layout.warehouse_path.exists():
+        from mlops_assets.core.warehouse import connect
+
+        # a damaged warehouse or a read-only state is refused here, in one line, before any run
+        # starts and fails on it step by step
+        with connect(layout.warehouse_path):
+            pass
+    return layout
+
+
+def dataset_spec(args):
+    from mlops_assets.core.spec import SPEC_ENV, load_spec
+
+    if args.spec:
+        os.environ[SPEC_ENV] = str(Path(args.spec).resolve()) if Path(args.spec).exists() else args.spec
+    return load_spec(args.spec)

@@ -1,0 +1,146 @@
+"""The data commands: replay, backfill, validate, the demo, the replay loop, and the UIs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+
+from mlops_assets.cli import runs
+from mlops_assets.cli.common import UsageError, dataset_spec, state_layout
+from mlops_assets.core.paths import PROJECT_ROOT, StateLayout
+
+
+def replay(args) -> int:
+    layout, spec = state_layout(args), dataset_spec(args)
+    start = args.start or spec.partitions.start_date
+    for landed in replay_some(spec, layout, start, args.days):
+        print(f"landed {landed.day}  {landed.rows:>7} rows  {landed.path}")
+    return 0
+
+
+def replay_some(spec, layout: StateLayout, start: dt.date, days: int):
+    """Land the days; a window with no rows in the source is a mistake in --start/--days, not a no-op."""
+    from mlops_assets.ingest.landing import replay
+
+    landed = replay(spec, layout, start, days)
+    if not landed:
+        end = start + dt.timedelta(days=days - 1)
+        raise UsageError(f"the source of {spec.name} has no rows from {start} to {end}: "
+                         "is --start beyond (or before) the data?")
+    return landed
+
+
+def backfill(args) -> int:
+    from mlops_assets.ingest.landing import landed_days
+
+    layout, spec = state_layout(args), dataset_spec(args)
+    start = args.start or spec.partitions.start_date
+    wanted = [start + dt.timedelta(days=i) for i in range(args.days)]
+    landed = {day for day, _ in landed_days(layout, spec)}
+    missing = [day for day in wanted if day not in landed]
+    if missing:
+        print(f"no landing file for {len(missing)} day(s), skipped: {', '.join(map(str, missing[:10]))}"
+              + (" ..." if len(missing) > 10 else ""))
+    days = [day for day in wanted if day in landed]
+    if not days:
+        print(f"error: nothing landed in {layout.landing_dir_for(spec.name)} for {start}..{wanted[-1]}", file=sys.stderr)
+        return 2
+    return 1 if runs.run_ingestion(spec, days) else 0
+
+
+def validate(args) -> int:
+    from mlops_assets.core.spec import SpecError, load_spec, source_type_problems
+    from mlops_assets.ingest.sources import SourceError, source_column_types
+
+    spec = load_spec(args.path or args.spec)
+    try:
+        source_types = source_column_types(spec, StateLayout.from_env().cache_dir)
+    except SourceError as error:
+        raise SpecError(str(error)) from None
+    problems = source_type_problems(spec, source_types) if source_types is not None else []
+    if problems:
+        raise SpecError(f"spec {spec.name!r} does not match its source:\n" + "\n".join(f"  - {p}" for p in problems))
+    source_note = (f"{len(source_types)} source columns read" if source_types is not None
+                   else "no replay source: landing files are checked when ingested")
+    print(f"spec {spec.name!r} is valid: {len(spec.columns)} columns, {len(spec.features)} features, "
+          f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}; "
+          f"{source_note}")
+    return 0
+
+
+def demo(args) -> int:
+    from mlops_assets.cli.report import data_summary
+
+    started = time.monotonic()
+    layout, spec = state_layout(args), dataset_spec(args)
+    start = args.start or spec.partitions.start_date
+    print(f"state folder: {layout.root}")
+    landed = replay_some(spec, layout, start, args.days)
+    print(f"landed {len(landed)} days of {spec.name} ({sum(f.rows for f in landed)} rows) in {layout.landing_dir_for(spec.name)}")
+    days = [f.day for f in landed]
+    failed_days = runs.run_ingestion(spec, days)
+    print()
+    print(data_summary(spec, layout, days))
+    if failed_days:
+        # training on what did ingest would only add a second, misleading error ("no features yet")
+        print(f"\nerror: ingest failed on {len(failed_days)} of {len(days)} days (first: {failed_days[0]}); "
+              "fix that and rerun, nothing was trained", file=sys.stderr)
+        return 1
+    trained = runs.run_training(spec, days[0], days[-1]) if not args.skip_training else True
+    if not args.skip_training:
+        from mlops_assets.cli.report import model_summary
+
+        print()
+        print(model_summary(spec, layout))
+    print(f"\ndone in {time.monotonic() - started:.1f}s")
+    print("Dagster UI: `mlops-assets dev` (http://127.0.0.1:3000); "
+          "MLflow UI: `mlops-assets mlflow-ui` (http://127.0.0.1:5000)")
+    return 1 if failed_days or not trained else 0
+
+
+def dev(args) -> int:
+    layout = state_layout(args)
+    if args.spec:
+        dataset_spec(args)
+    command = [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(PROJECT_ROOT / "workspace.yaml"),
+        "-h", args.host, "-p", str(args.port),
+    ]
+    print(f"DAGSTER_HOME={layout.dagster_home}\n$ {' '.join(command)}")
+    return subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ.copy())
+
+
+def replay_loop(args) -> int:
+    from mlops_assets.monitor.timeline import timeline_text
+    from mlops_assets.defs.simulation import simulate
+
+    started = time.monotonic()
+    layout, spec = state_layout(args), dataset_spec(args)
+    start = args.start or spec.partitions.start_date
+    print(f"state folder: {layout.root}")
+    log = simulate(spec, layout, start=start, train_days=args.train_days, days=args.days,
+                   evidently_every=args.evidently_every)
+    print()
+    print(timeline_text(log.timeline))
+    failed = [run for run in log.runs if not run["success"] and run["kind"] != "train_job"]
+    print(f"\n{len(log.runs)} runs ({len(failed)} failed outside training) in {time.monotonic() - started:.0f}s; "
+          f"timeline plot: {layout.reports_dir / spec.name / 'timeline.png'} (asset monitoring_timeline)")
+    return 1 if failed else 0
+
+
+def mlflow_ui(args) -> int:
+    layout = state_layout(args)
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", layout.mlflow_tracking_uri,
+        "--default-artifact-root", layout.mlflow_artifacts_dir.as_uri(),
+        "--host", args.host, "--port", str(args.port),
+    ]
+    from mlops_assets.core.secrets import redact
+
+    print(f"$ {redact(' '.join(command))}")
+    return subprocess.call(command, env=os.environ.copy())

@@ -50,6 +50,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+class ModelFilesRefused(ValueError):
+    """A model's files are not the ones recorded at training; the message names the file."""
+
+
 def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
     with atomic_path(path) as temp:
         temp.write_bytes(data)

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_assets.core.spec import DatasetSpec
-from mlops_assets.train.model import ModelFilesRefused
-from mlops_assets.train.smoke import read_smoke_sample
+from mlops_assets.core.files import ModelFilesRefused
 
 CHAMPION_ALIAS = "champion"
 INPUT_EXAMPLE_ROWS = 5
@@ -149,6 +148,7 @@ class ModelRegistry:
         import mlflow
 
         from mlops_assets.train.pyfunc import ARTIFACT, PlatformModel
+        from mlops_assets.train.smoke import read_smoke_sample
 
         if not expected_manifest:
             raise ModelFilesRefused(

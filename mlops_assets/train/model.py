@@ -16,7 +16,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mlops_assets.core.files import atomic_path, file_hashes, file_sha256, manifest_digest, write_text_atomically
+from mlops_assets.core.files import (
+    ModelFilesRefused, atomic_path, file_hashes, file_sha256, manifest_digest, write_text_atomically,
+)
 from mlops_assets.core.spec import DatasetSpec, FeatureKind
 from mlops_assets.train.smoke import SMOKE_FILE
 from mlops_assets.train.tuning import TuningBudget
@@ -31,10 +33,6 @@ ENCODING_FILE = "feature_encoding.json"
 MANIFEST_FILE = "manifest.json"
 # Every file loading a model reads: a change to any of them changes what the model predicts.
 MODEL_FILES = (MODEL_FILE, ENCODING_FILE, SMOKE_FILE)
-
-
-class ModelFilesRefused(ValueError):
-    """A model's files are not the ones recorded at training; the message names the file."""
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,8 @@ class PlatformModel(mlflow.pyfunc.PythonModel):
     def from_folder(cls, folder: Path, expected_manifest: str, expected_sha256: str | None = None) -> "PlatformModel":
         """The model in a platform model folder, after checking every file against the manifest
         digest recorded at training (``ModelFilesRefused`` names a changed or missing file)."""
-        from mlops_assets.train.model import ModelFilesRefused, load_model
+        from mlops_assets.core.files import ModelFilesRefused
+        from mlops_assets.train.model import load_model
 
         if not expected_manifest:
             raise ModelFilesRefused(f"no manifest digest is recorded for the model in {folder}: refusing to load it")

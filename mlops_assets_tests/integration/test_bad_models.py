@@ -29,7 +29,8 @@ from mlops_assets.core.spec import DAY_COLUMN
 from mlops_assets.core.warehouse import connect
 from mlops_assets.ingest.landing import landing_path
 from mlops_assets.evaluate.settings import EvaluationSettings
-from mlops_assets.train.model import ENCODING_FILE, MANIFEST_FILE, MODEL_FILE, ModelFilesRefused
+from mlops_assets.core.files import ModelFilesRefused
+from mlops_assets.train.model import ENCODING_FILE, MANIFEST_FILE, MODEL_FILE
 from mlops_assets.train.smoke import SMOKE_FILE
 from mlops_assets_tests.conftest import SENSOR_FIELDS, sensor_rows, write_csv
 from mlops_assets_tests.integration.sensor_world import DAYS, ROWS_PER_DAY, World, build_world

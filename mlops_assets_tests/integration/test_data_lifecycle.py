@@ -350,7 +350,7 @@ def test_every_asset_and_check_is_described_and_governed():
 
 
 def test_importing_the_definitions_stays_light(tmp_path):
-    heavy = ["pandas", "duckdb", "mlflow", "xgboost", "evidently", "pandera", "matplotlib"]
+    heavy = ["numpy", "pandas", "duckdb", "mlflow", "xgboost", "evidently", "pandera", "matplotlib"]
     code = (
         "import json, sys\n"
         "import mlops_assets.definitions as d\n"

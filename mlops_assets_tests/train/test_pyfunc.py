@@ -16,7 +16,8 @@ import pytest
 
 from mlops_assets.core.registry import ModelRegistry, model_name
 from mlops_assets.core.spec import FeatureKind, load_spec
-from mlops_assets.train.model import ENCODING_FILE, ModelFilesRefused, train_candidate, write_manifest
+from mlops_assets.core.files import ModelFilesRefused
+from mlops_assets.train.model import ENCODING_FILE, train_candidate, write_manifest
 from mlops_assets.train.pyfunc import MANIFEST_CONFIG_KEY, OUTPUT_COLUMNS, PREDICTION_PACKAGES, pinned_requirements
 from mlops_assets.train.smoke import write_smoke_sample
 from mlops_assets.train.tuning import TuningBudget

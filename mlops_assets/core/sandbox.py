@@ -35,18 +35,22 @@ def hidden_columns(spec: DatasetSpec) -> list[str]:
 
 
 def target_columns(spec: DatasetSpec) -> set[str]:
+    """The raw columns any of the dataset's targets reads."""
     import duckdb
 
     from mlops_assets.core.sql import parse_select
 
+    read: set[str] = set()
     con = duckdb.connect()
     try:
-        lineage = parse_select(con, f"SELECT ({spec.target.expression}) AS t FROM base")
-    except (duckdb.Error, ValueError):
-        return set()  # validation reports the broken target rule
+        for target in spec.targets:
+            try:
+                read |= parse_select(con, f"SELECT ({target.expression}) AS t FROM base").all_columns
+            except (duckdb.Error, ValueError):
+                continue  # validation reports the broken target rule
     finally:
         con.close()
-    return set(lineage.all_columns) & set(spec.columns)
+    return read & set(spec.columns)
 
 
 def visible_columns(spec: DatasetSpec) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from mlops_assets.core.sql import IDENTIFIER_PATTERN
 
@@ -61,7 +61,7 @@ class ColumnType(str, Enum):
         """Whether values the source stores as DuckDB type ``source_type`` can be read as this type
         the way the typed snapshot reads them: a string holds anything; dates and times are read from
         their own types or their text (``core.timestamps``), never from numbers."""
-        family = _type_family(source_type)
+        family = type_family(source_type)
         return family in {
             ColumnType.INT: {"integer"},
             ColumnType.FLOAT: {"integer", "float"},
@@ -72,7 +72,7 @@ class ColumnType(str, Enum):
         }[self]
 
 
-def _type_family(source_type: str) -> str:
+def type_family(source_type: str) -> str:
     kind = source_type.upper()
     if kind in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
                 "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}:
@@ -129,17 +129,52 @@ class FeatureSpec(ValueRules):
 
 
 class TrailingRate(_Strict):
-    """The target rate per group over the ``days`` days strictly before the partition day."""
+    """A target's mean per group over the ``days`` days strictly before the partition day."""
 
     name: str
     group_by: list[str] = Field(min_length=1)
     days: int = Field(ge=1, le=366)
     min_rows: int = Field(default=1, ge=1, description="fewer labelled rows than this gives NULL")
+    target: str | None = Field(
+        default=None, description="the boolean or numeric target averaged; the dataset's first target when absent"
+    )
+
+
+TargetType = Literal["boolean", "numeric", "class"]
+Task = Literal["binary", "multiclass", "regression"]
+# what a model of each task learns from: the one place tasks meet target types
+TASK_TARGET_TYPE: dict[str, str] = {"binary": "boolean", "regression": "numeric", "multiclass": "class"}
+TARGET_SQL_TYPE: dict[str, str] = {"boolean": "INTEGER", "numeric": "DOUBLE", "class": "VARCHAR"}
 
 
 class TargetSpec(_Strict):
+    """An outcome a model can learn, computed from the raw row (its outcome-side columns included)."""
+
     name: str = "label"
-    expression: str = Field(min_length=1, description="SQL boolean over raw columns")
+    expression: str = Field(min_length=1, description="SQL over the raw columns: a condition, a number or a class")
+    type: TargetType = Field(
+        default="boolean",
+        description="boolean: a condition (binary models); numeric: a number (regression); class: a label (multiclass)",
+    )
+    description: str = ""
+
+    @property
+    def sql_type(self) -> str:
+        return TARGET_SQL_TYPE[self.type]
+
+    @property
+    def default_task(self) -> str:
+        return next(task for task, kind in TASK_TARGET_TYPE.items() if kind == self.type)
+
+
+class ModelSection(_Strict):
+    """Which model a lifecycle trains on a dataset: its name (the key prefix, registered name and the
+    key of its rows and files), the target it learns and the task. The ``ModelLifecycle`` component
+    fills it; a bare dataset spec gets one model, ``<dataset>_<first target>``."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")
+    target: str
+    task: Task
     description: str = ""
 
 
@@ -245,7 +280,9 @@ class DatasetSpec(_Strict):
         description="dataset: a key appears once in the whole dataset (no other day may hold it); "
         "partition: once per day, the same key may come back on another day",
     )
-    target: TargetSpec
+    targets: list[TargetSpec] = Field(
+        min_length=1, description="the outcomes models can learn; `target:` (one mapping) is the same as a list of one"
+    )
     columns: dict[str, ColumnSpec] = Field(min_length=1)
     reference_tables: dict[str, ReferenceTable] = Field(default_factory=dict)
     feature_sql: str | None = None
@@ -257,6 +294,17 @@ class DatasetSpec(_Strict):
     intended_use: str = Field(min_length=1)
     limitations: list[str] = Field(min_length=1)
     base_dir: Path | None = Field(default=None, exclude=True)
+    _model: ModelSection | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_target_is_a_list_of_one(cls, document: Any) -> Any:
+        if isinstance(document, dict) and "target" in document:
+            if "targets" in document:
+                raise ValueError("give either target or targets, not both")
+            document = {**document, "targets": [document["target"]]}
+            del document["target"]
+        return document
 
     @model_validator(mode="after")
     def _names_resolve(self) -> "DatasetSpec":
@@ -264,6 +312,43 @@ class DatasetSpec(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    # -- the model trained on it ------------------------------------------------------------------
+
+    @property
+    def model(self) -> ModelSection:
+        if self._model is not None:
+            return self._model
+        first = self.targets[0]
+        return ModelSection(name=f"{self.name}_{first.name}", target=first.name, task=first.default_task)
+
+    @property
+    def target(self) -> TargetSpec:
+        """The model's target (the dataset's first one when no model is named)."""
+        wanted = self.model.target
+        return next(target for target in self.targets if target.name == wanted)
+
+    def target_named(self, name: str) -> TargetSpec:
+        return next(target for target in self.targets if target.name == name)
+
+    def for_model(self, model: ModelSection) -> "DatasetSpec":
+        """This dataset as seen by one model: ``model`` and ``target`` are that model's."""
+        names = [target.name for target in self.targets]
+        if model.target not in names:
+            raise SpecError(f"model {model.name}: target {model.target!r} is not one of the dataset "
+                            f"{self.name}'s targets ({', '.join(names)})")
+        target = self.target_named(model.target)
+        if TASK_TARGET_TYPE[model.task] != target.type:
+            raise SpecError(
+                f"model {model.name}: a {model.task} model needs a {TASK_TARGET_TYPE[model.task]} target, "
+                f"but {target.name!r} is {target.type}"
+            )
+        copy = self.model_copy()
+        copy._model = model
+        return copy
+
+    def rate_target(self, rate: TrailingRate) -> TargetSpec:
+        return self.target_named(rate.target) if rate.target else self.targets[0]
 
     # -- derived views used by the builders -----------------------------------------------------
 
@@ -327,9 +412,12 @@ def _semantic_problems(spec: DatasetSpec) -> list[str]:
     for name in columns:
         if not IDENTIFIER_PATTERN.fullmatch(name):
             problems.append(f"columns.{name}: not a plain identifier")
-    for name in [*spec.features, *trailing, *spec.reference_tables, spec.target.name]:
+    target_names = [target.name for target in spec.targets]
+    for name in [*spec.features, *trailing, *spec.reference_tables, *target_names]:
         if not IDENTIFIER_PATTERN.fullmatch(name):
             problems.append(f"{name!r}: not a plain identifier")
+    if len(set(target_names)) != len(target_names):
+        problems.append(f"targets: names repeat ({', '.join(target_names)})")
     for index, key in enumerate(spec.entity_key):
         if key not in columns:
             problems.append(f"entity_key[{index}]: unknown column {key!r}")
@@ -343,14 +431,15 @@ def _semantic_problems(spec: DatasetSpec) -> list[str]:
     for index, name in enumerate(spec.forbidden_columns):
         if name not in columns:
             problems.append(f"forbidden_columns[{index}]: unknown column {name!r}")
-    if spec.target.name in columns or spec.target.name in spec.features:
-        problems.append(f"target.name: {spec.target.name!r} collides with a column or feature")
+    for index, target in enumerate(spec.targets):
+        if target.name in columns or target.name in spec.features:
+            problems.append(f"targets[{index}].name: {target.name!r} collides with a column or feature")
     for name, feature in spec.features.items():
         where = f"features.{name}"
         if name in forbidden:
             problems.append(f"{where}: forbidden outcome-side column used as a feature")
-        elif name == spec.target.name:
-            problems.append(f"{where}: the target cannot be a feature")
+        elif name in target_names:
+            problems.append(f"{where}: a target cannot be a feature")
         elif name in columns:
             column_type = columns[name].type
             if feature.kind is FeatureKind.NUMERIC and not column_type.is_numeric:
@@ -365,6 +454,10 @@ def _semantic_problems(spec: DatasetSpec) -> list[str]:
         if name in columns:
             problems.append(f"trailing_rates.{name}: collides with a raw column")
     for rate in spec.trailing_rates:
+        if rate.target is not None and rate.target not in target_names:
+            problems.append(f"trailing_rates.{rate.name}.target: unknown target {rate.target!r}")
+        elif (spec.rate_target(rate).type == "class"):
+            problems.append(f"trailing_rates.{rate.name}: averages a class target; name a boolean or numeric one")
         for column in rate.group_by:
             if column not in columns:
                 problems.append(f"trailing_rates.{rate.name}.group_by: unknown column {column!r}")
@@ -396,9 +489,9 @@ def source_type_problems(spec: DatasetSpec, source_types: dict[str, str]) -> lis
         elif not column.type.holds(source_types[name]):
             source_type = source_types[name]
             hint = ""
-            if _type_family(source_type) == "text" and column.type.is_numeric:
+            if type_family(source_type) == "text" and column.type.is_numeric:
                 hint = f" (the source holds a value that is not a {column.type.value} there)"
-            elif _type_family(source_type) == "float" and column.type is ColumnType.INT:
+            elif type_family(source_type) == "float" and column.type is ColumnType.INT:
                 hint = " (declare it float)"
             problems.append(
                 f"{where}: declared {column.type.value}, but the source stores it as {source_type}, "

@@ -1,4 +1,4 @@
-"""A spec's SQL, checked before anything runs: the target rule bound against an empty table of the
+"""A spec's SQL, checked before anything runs: each target bound (and its type checked) against an empty table of the
 declared types, and the feature SQL bound in the sandbox it runs in, after static checks that name
 each route to a forbidden column or a table it may not read."""
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_assets.core.sql import first_line, parse_select, quote
 
 if TYPE_CHECKING:
-    from mlops_assets.core.spec import DatasetSpec
+    from mlops_assets.core.spec import DatasetSpec, TargetSpec
 
 
 def sql_problems(spec: DatasetSpec) -> list[str]:
@@ -26,22 +26,38 @@ def sql_problems(spec: DatasetSpec) -> list[str]:
             path = spec.resolve_path(reference.path)
             if not path.exists():
                 problems.append(f"reference_tables.{name}.path: file not found: {path}")
-        try:
-            lineage = parse_select(con, f"SELECT ({spec.target.expression}) AS t FROM base")
-            unknown = lineage.all_columns - set(spec.columns)
-            if lineage.table_functions or lineage.tables - {"base"}:
-                problems.append("target.expression: may only read the row's own columns (no tables or table functions)")
-            elif unknown:
-                problems.append(f"target.expression: unknown column(s) {sorted(unknown)}")
-            else:
-                con.execute(f"SELECT CAST(({spec.target.expression}) AS BOOLEAN) FROM base").fetchall()
-        except (duckdb.Error, ValueError) as error:
-            problems.append(f"target.expression: {first_line(error)}")
+        for index, target in enumerate(spec.targets):
+            where = "target" if len(spec.targets) == 1 else f"targets[{index}]"
+            try:
+                lineage = parse_select(con, f"SELECT ({target.expression}) AS t FROM base")
+                unknown = lineage.all_columns - set(spec.columns)
+                if lineage.table_functions or lineage.tables - {"base"}:
+                    problems.append(f"{where}.expression: may only read the row's own columns "
+                                    "(no tables or table functions)")
+                elif unknown:
+                    problems.append(f"{where}.expression: unknown column(s) {sorted(unknown)}")
+                else:
+                    problem = _target_type_problem(con, target)
+                    if problem:
+                        problems.append(f"{where}.expression: {problem}")
+            except (duckdb.Error, ValueError) as error:
+                problems.append(f"{where}.expression: {first_line(error)}")
         if spec.feature_sql and not any(p.startswith("reference_tables.") for p in problems):
             problems.extend(_feature_sql_problems(con, spec))
     finally:
         con.close()
     return problems
+
+
+def _target_type_problem(con: Any, target: TargetSpec) -> str | None:
+    """The expression's own SQL type against the declared target type (a class may be anything
+    that names a class: text, an integer code, a flag)."""
+    from mlops_assets.core.spec import type_family
+
+    result_type = con.execute(f"DESCRIBE SELECT ({target.expression}) AS t FROM base").fetchall()[0][1]
+    allowed = {"boolean": {"boolean"}, "numeric": {"integer", "float"},
+               "class": {"integer", "text", "boolean"}}[target.type]
+    return None if type_family(result_type) in allowed else f"gives {result_type}, not a {target.type} value"
 
 
 def _feature_sql_problems(con: Any, spec: DatasetSpec) -> list[str]:

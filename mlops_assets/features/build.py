@@ -21,7 +21,7 @@ from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
 from mlops_assets.core.files import file_sha256
 from mlops_assets.core.sandbox import FeatureSqlError, run_feature_sql, visible_columns
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind, sections_digest
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind, TargetSpec, sections_digest
 from mlops_assets.core.sql import UnsafeIdentifierError, quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates
@@ -54,35 +54,40 @@ def features_table(spec: DatasetSpec) -> str:
 
 def features_code_version(spec: DatasetSpec) -> str:
     """Changes when the feature logic or the spec's feature definition changes (UI shows stale)."""
-    sections = {"columns", "target", "feature_sql", "features", "trailing_rates", "slices", "entity_key", "timestamp",
+    sections = {"columns", "targets", "feature_sql", "features", "trailing_rates", "slices", "entity_key", "timestamp",
                 "reference_tables"}
     return f"{FEATURES_CODE_VERSION}-{sections_digest(spec, sections)}"
 
 
+def _rate_label(spec: DatasetSpec, rate_target: TargetSpec) -> str:
+    return quote(f"__label_{rate_target.name}")
+
+
 def history_sql(spec: DatasetSpec, history: list[Snapshot]) -> str:
-    """The labelled rows of earlier accepted days, with only the columns trailing rates group by."""
+    """The labelled rows of earlier accepted days: the columns trailing rates group by and the
+    targets they average."""
     group_columns = list(dict.fromkeys(c for rate in spec.trailing_rates for c in rate.group_by))
+    averaged = list({spec.rate_target(rate).name: spec.rate_target(rate) for rate in spec.trailing_rates}.values())
     # a spec without trailing rates groups by nothing: no empty item may reach the select list
     selected = "".join(f"{quote(c)}, " for c in group_columns)
+    labels = ", ".join(
+        f"CAST(({target.expression}) AS {target.sql_type}) AS {_rate_label(spec, target)}" for target in averaged
+    ) or "NULL AS __no_label"
     parts = [
-        f"SELECT DATE '{snapshot.day.isoformat()}' AS {quote(DAY_COLUMN)}, {selected}"
-        f"CAST(({spec.target.expression}) AS INTEGER) AS __label "
+        f"SELECT DATE '{snapshot.day.isoformat()}' AS {quote(DAY_COLUMN)}, {selected}{labels} "
         f"FROM ({typed_snapshot_sql(spec, snapshot)})"
         for snapshot in history
     ]
     if not parts:
-        return (
-            f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {selected}CAST(NULL AS INTEGER) AS __label "
-            f"FROM base WHERE false"
-        )
+        return f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {selected}{labels} FROM base WHERE false"
     return " UNION ALL ".join(parts)
 
 
 def feature_query(spec: DatasetSpec, day: dt.date) -> str:
     """The SELECT producing day D's feature rows from views ``base`` and ``history``, and the
-    relation ``__feature_sql`` (the spec's feature SQL, already run in its sandbox)."""
+    relation ``__feature_sql`` (the spec's feature SQL, already run in its sandbox). Every target
+    of the dataset is a column, so every model built on it reads the same feature rows."""
     day_literal = f"DATE '{day.isoformat()}'"
-    ctes = [f"labelled AS (SELECT *, CAST(({spec.target.expression}) AS INTEGER) AS __label FROM base)"]
     joins = []
     selected = [f"{day_literal} AS {quote(DAY_COLUMN)}"]
     selected += [_feature_column(spec, "b", c) for c in spec.passthrough_columns]
@@ -90,19 +95,25 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
         on = " AND ".join(f"f.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in spec.entity_key)
         joins.append(f"LEFT JOIN {FEATURE_SQL_ALIAS} f ON {on}")
         selected += [_feature_column(spec, "f", c) for c in spec.sql_feature_names]
+    computed = ", ".join(
+        f"CAST(({t.expression}) AS {t.sql_type}) AS {quote(f'__target_{t.name}')}" for t in spec.targets
+    )
+    # targets are computed before any join, so their columns cannot be ambiguous with feature SQL's
+    ctes = [f"labelled AS (SELECT *, {computed} FROM base)"]
     for index, rate in enumerate(spec.trailing_rates):
         alias = f"r{index}"
         groups = ", ".join(quote(c) for c in rate.group_by)
+        label = _rate_label(spec, spec.rate_target(rate))
         ctes.append(
-            f"{alias} AS (SELECT {groups}, CASE WHEN count(__label) >= {rate.min_rows} "
-            f"THEN avg(__label) END AS {quote(rate.name)} FROM history "
+            f"{alias} AS (SELECT {groups}, CASE WHEN count({label}) >= {rate.min_rows} "
+            f"THEN avg({label}) END AS {quote(rate.name)} FROM history "
             f"WHERE {quote(DAY_COLUMN)} >= {day_literal} - INTERVAL {rate.days} DAY "
             f"AND {quote(DAY_COLUMN)} < {day_literal} GROUP BY {groups})"
         )
         on = " AND ".join(f"{alias}.{quote(c)} IS NOT DISTINCT FROM b.{quote(c)}" for c in rate.group_by)
         joins.append(f"LEFT JOIN {alias} ON {on}")
         selected.append(f"{alias}.{quote(rate.name)}")
-    selected.append(f"b.__label AS {quote(spec.target.name)}")
+    selected += [f"b.{quote(f'__target_{t.name}')} AS {quote(t.name)}" for t in spec.targets]
     return (
         "WITH " + ",\n".join(ctes)
         + "\nSELECT " + ", ".join(selected)
@@ -157,7 +168,8 @@ def build_features(
             )
         content_hash = relation_sha256(con, "new_features")
         columns = table_columns(con, "new_features")
-        label_rate = con.execute(f"SELECT avg({quote(spec.target.name)}) FROM new_features").fetchall()[0][0]
+        label_rate = None if spec.target.type == "class" else con.execute(
+            f"SELECT avg({quote(spec.target.name)}) FROM new_features").fetchall()[0][0]
         null_rates = _null_rates(con, list(spec.features))
         inputs = {
             "raw_hash": snapshot.content_hash,

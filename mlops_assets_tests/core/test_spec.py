@@ -13,6 +13,7 @@ from mlops_assets.core.spec import (
     BUILTIN_SPECS_DIR,
     ColumnType,
     FeatureKind,
+    ModelSection,
     SpecError,
     load_spec,
     spec_from_dict,
@@ -186,13 +187,13 @@ def test_a_spec_that_is_not_a_mapping_is_refused(tmp_path):
             id="schema-qualified-table",
         ),
         pytest.param(
-            lambda d: d["target"].__setitem__("expression", "arr_dely > 15"),
-            "target.expression: unknown column(s) ['arr_dely']",
+            lambda d: d["targets"][0].__setitem__("expression", "arr_dely > 15"),
+            "targets[0].expression: unknown column(s) ['arr_dely']",
             id="target-unknown-column",
         ),
         pytest.param(
-            lambda d: d["target"].__setitem__("expression", "arr_delay > 15) AS t FROM base; DROP TABLE base; SELECT (1"),
-            "target.expression",
+            lambda d: d["targets"][0].__setitem__("expression", "arr_delay > 15) AS t FROM base; DROP TABLE base; SELECT (1"),
+            "targets[0].expression",
             id="target-injection",
         ),
         pytest.param(
@@ -337,11 +338,11 @@ def test_feature_sql_may_not_read_a_forbidden_column_anywhere(document, mutate):
 def test_target_expression_may_not_read_files(document):
     message = refused(
         document,
-        lambda d: d["target"].__setitem__(
+        lambda d: d["targets"][0].__setitem__(
             "expression", "arr_delay > (SELECT count(*) FROM read_csv('/etc/passwd'))"
         ),
     )
-    assert "target.expression" in message
+    assert "targets[0].expression" in message
 
 
 # -- a user's own data: YAML only ----------------------------------------------------------------
@@ -379,3 +380,62 @@ def test_users_spec_mistakes_are_refused(sensors):
 def test_users_spec_is_chosen_by_environment(sensors, monkeypatch):
     monkeypatch.setenv("MLOPS_DATASET_SPEC", str(sensors.spec_path))
     assert load_spec().name == "sensors"
+
+
+# -- targets and the model trained on them ---------------------------------------------------------
+
+
+def test_one_target_mapping_is_a_list_of_one(document):
+    single = copy.deepcopy(document)
+    single["target"] = single.pop("targets")[0]
+    spec = spec_from_dict(single, check_sql=False)
+    assert [t.name for t in spec.targets] == ["late"] and spec.target.name == "late"
+
+
+def test_target_and_targets_together_are_refused(document):
+    message = refused(document, lambda d: d.__setitem__("target", d["targets"][0]))
+    assert "either target or targets" in message
+
+
+def test_a_bare_spec_trains_one_model_on_its_first_target(document):
+    spec = spec_from_dict(document, check_sql=False)
+    assert spec.model == ModelSection(name="nycflights_late", target="late", task="binary")
+    assert spec.target.name == "late"
+
+
+def test_a_model_sees_its_own_target_and_task(document):
+    spec = spec_from_dict(document, check_sql=False)
+    delay = spec.for_model(ModelSection(name="flight_delay", target="arrival_delay_minutes", task="regression"))
+    assert delay.target.name == "arrival_delay_minutes" and delay.target.type == "numeric"
+    assert delay.model.name == "flight_delay" and delay.name == "nycflights"
+    assert spec.target.name == "late"  # the dataset's own view is unchanged
+
+
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        (ModelSection(name="m", target="no_such", task="binary"), "target 'no_such' is not one of the dataset nycflights's targets"),
+        (ModelSection(name="m", target="arrival_delay_minutes", task="binary"),
+         "a binary model needs a boolean target, but 'arrival_delay_minutes' is numeric"),
+        (ModelSection(name="m", target="late", task="multiclass"), "a multiclass model needs a class target"),
+    ],
+)
+def test_a_model_on_a_target_it_cannot_learn_is_refused(document, model, expected):
+    spec = spec_from_dict(document, check_sql=False)
+    with pytest.raises(SpecError, match=expected.replace("(", r"\(").replace("'", "'")):
+        spec.for_model(model)
+
+
+def test_a_trailing_rate_cannot_average_a_class_target(document):
+    def add_class_target(d):
+        d["targets"].append({"name": "delay_band", "type": "class",
+                             "expression": "CASE WHEN arr_delay > 60 THEN 'long' ELSE 'short' END"})
+        d["trailing_rates"][0]["target"] = "delay_band"
+
+    message = refused(document, add_class_target)
+    assert "averages a class target" in message
+
+
+def test_a_target_of_the_wrong_type_is_refused_by_its_sql(document):
+    message = refused(document, lambda d: d["targets"][1].__setitem__("expression", "carrier"))
+    assert "targets[1].expression" in message

@@ -68,11 +68,12 @@ def dagster_backfill(spec, layout, days: list[dt.date], days_per_run: int | None
 
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.common import run_partitions
-    from mlops_assets.defs.jobs import INGEST_JOB
+    from mlops_assets.defs.names import DatasetNames
     from mlops_assets.defs.resources import StateResource
     from mlops_assets.pipeline.backfill import day_ranges
 
-    job = build_definitions(spec, StateResource(state_dir=str(layout.root))).resolve_job_def(INGEST_JOB)
+    ingest_job = DatasetNames.of(spec).ingest_job
+    job = build_definitions(spec, StateResource(state_dir=str(layout.root))).resolve_job_def(ingest_job)
     ranges = day_ranges(days, days_per_run)
     with dg.DagsterInstance.from_config(str(layout.dagster_home)) as instance:
         for first, last in ranges:

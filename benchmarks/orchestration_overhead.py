@@ -76,18 +76,19 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
 
 def dagster_lifecycle(spec, layout, end: dt.date, trials: int, instance) -> None:
     from mlops_assets.definitions import build_definitions
-    from mlops_assets.defs.jobs import TRAIN_JOB
+    from mlops_assets.defs.names import ModelNames
     from mlops_assets.defs.resources import StateResource
 
-    job = build_definitions(spec, StateResource(state_dir=str(layout.root))).resolve_job_def(TRAIN_JOB)
+    names = ModelNames.of(spec)
+    job = build_definitions(spec, StateResource(state_dir=str(layout.root))).resolve_job_def(names.train_job)
     result = job.execute_in_process(
         instance=instance,
         run_config={
             "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-            "ops": {
-                "training_snapshot": {"config": {"start_date": START.isoformat(), "end_date": end.isoformat()}},
-                "candidate_model": {"config": {"trials": trials}},
-            },
+            **names.run_config({
+                "training_snapshot": {"start_date": START.isoformat(), "end_date": end.isoformat()},
+                "candidate_model": {"trials": trials},
+            }),
         },
     )
     if not result.success:

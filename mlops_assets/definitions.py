@@ -6,7 +6,10 @@ This module must import about as fast as dagster itself: the spec is validated w
 
 from __future__ import annotations
 
+import functools
+import os
 import warnings
+from typing import Any
 
 import dagster as dg
 
@@ -19,6 +22,7 @@ from mlops_assets.defs.automation import (
     run_failure_alert_sensor,
 )
 from mlops_assets.defs.jobs import build_ingest_job, build_monitoring_jobs, build_train_job
+from mlops_assets.defs.names import DatasetNames, ModelNames
 from mlops_assets.defs.model import build_gate_checks, build_model_assets
 from mlops_assets.defs.monitoring import MonitoringPolicy, build_monitoring_assets
 from mlops_assets.defs.rollback import build_rollback_job
@@ -29,7 +33,8 @@ from mlops_assets.defs.resources import (
     StateResource,
     gate_policy_class,
 )
-from mlops_assets.core.spec import DatasetSpec, load_spec
+from mlops_assets.core.spec import SPEC_ENV, DatasetSpec, SpecError, load_spec
+from mlops_assets.train.tuning import TuningBudget
 
 # Partitioned asset checks (the data gates run per day) are a preview feature in Dagster 1.13; we
 # rely on them deliberately, so the warning is noise here.
@@ -38,47 +43,68 @@ warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec
 warnings.filterwarnings("ignore", message=".*`backfill_policy`.*", category=dg.BetaWarning)
 
 
-def build_definitions(
-    spec: DatasetSpec,
-    state: StateResource | None = None,
-    monitoring_policy: MonitoringPolicy | None = None,
-    gate_policy: GatePolicyResource | None = None,
-) -> dg.Definitions:
+def build_dataset_definitions(spec: DatasetSpec) -> dg.Definitions:
+    """A dataset's raw snapshots, data gates, features and feature checks, its ingest job and landing
+    sensor: built once, whatever the number of models trained on it."""
+    names = DatasetNames.of(spec)
     raw = build_raw_asset(spec)
     features = build_features_asset(spec, raw)
-    snapshot, candidate, evaluation, card, champion = build_model_assets(spec, features)
-    monitoring = build_monitoring_assets(spec, raw, features)
-    batch_predictions, drift_report, live_performance, _ = monitoring
-    state = state or StateResource()
-    ingest_job = build_ingest_job(raw, features)
-    train_job = build_train_job([snapshot, candidate, evaluation, card, champion])
-    score_job, performance_job, timeline_job = build_monitoring_jobs(*monitoring)
     return dg.Definitions(
-        assets=[raw, features, snapshot, candidate, evaluation, card, champion, *monitoring],
-        asset_checks=[
-            build_data_gate_checks(spec, raw),
-            build_feature_checks(spec, features),
-            build_gate_checks(evaluation, spec),
-        ],
-        jobs=[ingest_job, train_job, score_job, performance_job, timeline_job, build_rollback_job(spec)],
+        assets=[raw, features],
+        asset_checks=[build_data_gate_checks(spec, raw), build_feature_checks(spec, features)],
+        jobs=[build_ingest_job(names, raw, features)],
+        sensors=[build_landing_sensor(spec)],
+    )
+
+
+def build_model_definitions(
+    spec: DatasetSpec,
+    monitoring_policy: MonitoringPolicy | None = None,
+    gate_policy: GatePolicyResource | None = None,
+    tuning: TuningBudget | None = None,
+    schedules: Any = None,
+) -> dg.Definitions:
+    """One model's lifecycle (``spec.model``), under its own key prefix, group, job, sensor and
+    schedule names and policy resources (``defs.names``); its dataset's assets are upstream by key."""
+    names = ModelNames.of(spec)
+    raw_key, features_key = dg.AssetKey(spec.raw_asset_name), dg.AssetKey(spec.features_asset_name)
+    snapshot, candidate, evaluation, card, champion = build_model_assets(spec, features_key, tuning)
+    monitoring = build_monitoring_assets(spec, raw_key, features_key)
+    batch_predictions, drift_report, live_performance, _ = monitoring
+    train_job = build_train_job(names, [snapshot, candidate, evaluation, card, champion])
+    score_job, performance_job, timeline_job = build_monitoring_jobs(names, *monitoring)
+    return dg.Definitions(
+        assets=[snapshot, candidate, evaluation, card, champion, *monitoring],
+        asset_checks=[build_gate_checks(evaluation, spec)],
+        jobs=[train_job, score_job, performance_job, timeline_job, build_rollback_job(spec)],
         sensors=[
-            build_landing_sensor(spec),
             build_retraining_sensor(spec),
-            run_failure_alert_sensor,
             dg.AutomationConditionSensorDefinition(
-                "monitoring_automation_sensor",
+                names.automation_sensor,
                 target=dg.AssetSelection.assets(batch_predictions, drift_report, live_performance),
                 default_status=dg.DefaultSensorStatus.RUNNING,
-                description="Scores each day, computes its drift and (once its labels are in) its live AUC, "
-                "as soon as the inputs exist and every blocking check upstream passed.",
+                description=f"Scores each day with the {names.model} champion, computes its drift and (once "
+                "its labels are in) its live performance, as soon as the inputs exist and every blocking "
+                "check upstream passed.",
             ),
         ],
-        schedules=build_schedules(score_job, train_job),
+        schedules=build_schedules(names, score_job, train_job, schedules),
+        resources={
+            names.gate_policy: gate_policy or gate_policy_class()(),
+            names.monitoring_policy: monitoring_policy or MonitoringPolicy(),
+        },
+    )
+
+
+def shared_definitions(state: StateResource | None = None) -> dg.Definitions:
+    """What every dataset and model of the code location shares: the state folder, the registry,
+    the handle store, the failed-run alerts, and the in-process executor."""
+    state = state or StateResource()
+    return dg.Definitions(
+        sensors=[run_failure_alert_sensor],
         resources={
             "state": state,
             "model_registry": ModelRegistryResource(),
-            "gate_policy": gate_policy or gate_policy_class()(),
-            "monitoring_policy": monitoring_policy or MonitoringPolicy(),
             "handles": JsonHandleIOManager(state_dir=state.state_dir),
         },
         # Chains of short steps: a fresh process per step would cost ~1.8 s each (PLATFORM.md).
@@ -86,4 +112,65 @@ def build_definitions(
     )
 
 
-defs = build_definitions(load_spec(check_sql=False))
+def build_definitions(
+    spec: DatasetSpec,
+    state: StateResource | None = None,
+    monitoring_policy: MonitoringPolicy | None = None,
+    gate_policy: GatePolicyResource | None = None,
+) -> dg.Definitions:
+    """One dataset and one model on it (``spec.model``: a bare spec's own model): what the CLI and
+    the tests run. The code location loads every model of the project (``defs/models``)."""
+    return dg.Definitions.merge(
+        build_dataset_definitions(spec),
+        build_model_definitions(spec, monitoring_policy, gate_policy),
+        shared_definitions(state),
+    )
+
+
+@functools.cache
+def _project_models() -> tuple[dg.Definitions, tuple]:
+    """The models under ``defs/models/``, loaded once per process: their definitions and components."""
+    from pathlib import Path
+
+    from mlops_assets.defs.lifecycle import ModelLifecycle
+
+    with warnings.catch_warnings():
+        # Dagster's own loader uses its beta and preview APIs (code references, module loading)
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        tree = dg.ComponentTree.for_project(Path(__file__).parent)
+        # each model folder, not the tree's root: the root also lists every component type of every
+        # installed Dagster library for the UI (~0.1-0.5 s on each import of the code location)
+        models = [tree.build_defs_at_path(decl.loc) for decl in tree.find_root_decl().iterate_child_component_decls()]
+        return (dg.Definitions.merge(*models, dg.Definitions(component_tree=tree)),
+                tuple(tree.get_all_components(ModelLifecycle)))
+
+
+def project_models() -> dict[str, DatasetSpec]:
+    """Every model of the project by name: its dataset as the model sees it."""
+    return {lifecycle.name: lifecycle.model_spec() for lifecycle in _project_models()[1]}
+
+
+def project_definitions(state: StateResource | None = None) -> dg.Definitions:
+    """The code location: every model under ``defs/models/`` (a ``ModelLifecycle`` each), every
+    dataset they are built on, once, and what they share."""
+    models, _ = _project_models()
+    datasets: dict[str, DatasetSpec] = {}
+    for name, spec in project_models().items():
+        known = datasets.setdefault(spec.name, spec)
+        if known.model_dump(mode="json") != spec.model_dump(mode="json"):
+            raise SpecError(f"two different specs are both named {spec.name!r} (model {name} and another model "
+                            "of the project): a dataset's name must identify one spec")
+    return dg.Definitions.merge(
+        models, *(build_dataset_definitions(spec) for spec in datasets.values()), shared_definitions(state),
+    )
+
+
+def _code_location() -> dg.Definitions:
+    # MLOPS_DATASET_SPEC names one spec to look at on its own (its one model), as before models were components
+    if os.environ.get(SPEC_ENV):
+        return build_definitions(load_spec(check_sql=False))
+    return project_definitions()
+
+
+defs = _code_location()

@@ -31,7 +31,7 @@ def daily_checks_table() -> str:
 
 def gate_policy_row() -> str:
     fields = ", ".join(f"`{t.name}` {t.default:g}" for gate in PROMOTION_GATES.values() for t in gate.thresholds)
-    return f"| gate thresholds | resource `gate_policy`: {fields} | |"
+    return f"| gate thresholds | the model's `gates:` block, or at launch its resource `<model>_gate_policy`: {fields} | |"
 
 
 def test_readme_lists_the_declared_promotion_gates():

@@ -62,3 +62,35 @@ def dataset_spec(args):
     if args.spec:
         os.environ[SPEC_ENV] = str(Path(args.spec).resolve()) if Path(args.spec).exists() else args.spec
     return load_spec(args.spec)
+
+
+def model_spec(args):
+    """The model a command acts on, and whether it is one of the project's (``defs/models/``):
+    ``--model`` names one; without it, the spec's own model (``--spec``, MLOPS_DATASET_SPEC or the
+    built-in), which is the project's model when the project holds one of that name on that
+    dataset, so that its YAML policies apply."""
+    from mlops_assets.core.spec import SPEC_ENV
+    from mlops_assets.definitions import project_models
+
+    if args.model:
+        models = project_models()
+        if args.model not in models:
+            raise UsageError(f"--model {args.model} is not a model of this project (its models: "
+                             f"{', '.join(sorted(models)) or 'none'}; add one with "
+                             "`dg scaffold defs mlops_assets.ModelLifecycle <name>`)")
+        return models[args.model], True
+    named_spec = args.spec or os.environ.get(SPEC_ENV)
+    spec = dataset_spec(args)
+    if not named_spec:
+        project = project_models().get(spec.model.name)
+        if project is not None and project.name == spec.name:
+            return project, True
+    return spec, False
+
+
+def model_target(args):
+    """(the model's spec, the Dagster definitions that hold it) for a command that runs its jobs."""
+    from mlops_assets.definitions import build_definitions, project_definitions
+
+    spec, in_project = model_spec(args)
+    return spec, project_definitions() if in_project else build_definitions(spec)

@@ -9,7 +9,7 @@ import sys
 import time
 
 from mlops_assets.cli import runs
-from mlops_assets.cli.common import UsageError, dataset_spec, state_layout
+from mlops_assets.cli.common import UsageError, dataset_spec, model_spec, model_target, state_layout
 from mlops_assets.core.paths import PROJECT_ROOT, StateLayout
 
 
@@ -75,7 +75,8 @@ def demo(args) -> int:
     from mlops_assets.cli.report import data_summary
 
     started = time.monotonic()
-    layout, spec = state_layout(args), dataset_spec(args)
+    layout = state_layout(args)
+    spec = model_spec(args)[0] if args.model else dataset_spec(args)
     start = args.start or spec.partitions.start_date
     print(f"state folder: {layout.root}")
     landed = replay_some(spec, layout, start, args.days)
@@ -89,16 +90,32 @@ def demo(args) -> int:
         print(f"\nerror: ingest failed on {len(failed_days)} of {len(days)} days (first: {failed_days[0]}); "
               "fix that and rerun, nothing was trained", file=sys.stderr)
         return 1
-    trained = runs.run_training(spec, days[0], days[-1]) if not args.skip_training else True
+    trained = True
     if not args.skip_training:
         from mlops_assets.cli.report import model_summary
 
-        print()
-        print(model_summary(spec, layout))
+        for model, defs in demo_models(args, spec):
+            print(f"\nmodel {model.model.name} ({model.model.task}, target {model.target.name}):")
+            trained = runs.run_training(model, defs, days[0], days[-1]) and trained
+            print(model_summary(model, layout))
     print(f"\ndone in {time.monotonic() - started:.1f}s")
     print("Dagster UI: `mlops-assets dev` (http://127.0.0.1:3000); "
           "MLflow UI: `mlops-assets mlflow-ui` (http://127.0.0.1:5000)")
     return 1 if failed_days or not trained else 0
+
+
+def demo_models(args, spec) -> list:
+    """What the demo trains: ``--model`` alone, else every model of the project built on the demo's
+    dataset (the spec's own model when the spec is not one of the project's)."""
+    from mlops_assets.definitions import project_definitions, project_models
+
+    if args.model or args.spec:
+        return [model_target(args)]
+    models = [m for m in project_models().values() if m.name == spec.name]
+    if not models:
+        return [model_target(args)]
+    defs = project_definitions()
+    return [(model, defs) for model in sorted(models, key=lambda m: m.model.name)]
 
 
 def dev(args) -> int:
@@ -119,16 +136,17 @@ def replay_loop(args) -> int:
     from mlops_assets.defs.simulation import simulate
 
     started = time.monotonic()
-    layout, spec = state_layout(args), dataset_spec(args)
+    layout = state_layout(args)
+    spec, defs = model_target(args)
     start = args.start or spec.partitions.start_date
     print(f"state folder: {layout.root}")
     log = simulate(spec, layout, start=start, train_days=args.train_days, days=args.days,
-                   evidently_every=args.evidently_every)
+                   evidently_every=args.evidently_every, defs=defs)
     print()
     print(timeline_text(log.timeline))
-    failed = [run for run in log.runs if not run["success"] and run["kind"] != "train_job"]
+    failed = [run for run in log.runs if not run["success"] and not run["kind"].endswith("_train_job")]
     print(f"\n{len(log.runs)} runs ({len(failed)} failed outside training) in {time.monotonic() - started:.0f}s; "
-          f"timeline plot: {layout.reports_dir / spec.name / 'timeline.png'} (asset monitoring_timeline)")
+          f"timeline plot: {layout.model_reports_dir(spec.model.name) / 'timeline.png'} (asset monitoring_timeline)")
     return 1 if failed else 0
 
 

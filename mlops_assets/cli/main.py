@@ -11,6 +11,7 @@
 - ``override``: record a gate override (who, why, until when) for one model.
 - ``acknowledge-registry-reset``: record that the ledger's champion is gone from a lost MLflow store.
 - ``ledger``: print the promotion ledger.
+- ``migrate``: key a state folder written before models were named by the dataset's one model.
 - ``train``: run train_job on a window of ingested days (``--start/--end`` or ``--last-days``).
 - ``score``: run score_job on one ingested day (predictions and drift).
 """
@@ -43,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     from mlops_assets.core.warehouse import WarehouseNotWritableError, WarehouseUnreadableError
     from mlops_assets.gate.overrides import OverrideRefused
     from mlops_assets.ingest.landing import LandingError
+    from mlops_assets.core.warehouse import SingleModelStateError
     from mlops_assets.promote.agreement import ChampionDisagreement
 
     refusals = (UsageError, SpecError, OverrideRefused, StateFolderError, WarehouseUnreadableError,
-                WarehouseNotWritableError, LandingError, ChampionDisagreement)
+                WarehouseNotWritableError, LandingError, ChampionDisagreement, SingleModelStateError)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -73,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlops-assets", description=__doc__.split("\n\n")[0])
     parser.add_argument("--state-dir", help="state folder (default: $MLOPS_STATE_DIR or ./.mlops_state)")
     parser.add_argument("--spec", help="dataset spec: a YAML path or a built-in name (default: nycflights)")
+    parser.add_argument("--model", help="a model of the project (defs/models/<name>); default: the spec's own model, "
+                        "<dataset>_<first target>")
     commands = parser.add_subparsers(dest="command")
 
     demo = commands.add_parser("demo", help="land the first days and run the lifecycle on them")
@@ -117,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     roll.set_defaults(handler=model.rollback)
 
     override = commands.add_parser("override", help="let one model past failed promotion gates, until a date")
-    override.add_argument("--model", required=True, help="the model's sha256 (a unique prefix of 8+ characters)")
+    override.add_argument("--sha", required=True, help="the candidate's sha256 (a unique prefix of 8+ characters)")
     override.add_argument("--gate", action="append", required=True, dest="gates",
                           help="a failed gate to accept (repeat for several)")
     override.add_argument("--reason", required=True, help="why the failed gate may be ignored")
@@ -132,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("--reason", required=True, help="why the old champion cannot be restored (kept in the ledger)")
     reset.add_argument("--operator", help="who accepts it (default: your user name)")
     reset.set_defaults(handler=model.acknowledge_registry_reset)
+
+    migrate = commands.add_parser("migrate", help="key a state folder from before models were named by model")
+    migrate.set_defaults(handler=model.migrate)
 
     show_ledger = commands.add_parser("ledger", help="print the promotion ledger")
     show_ledger.set_defaults(handler=model.ledger)

@@ -65,11 +65,11 @@ def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
     from mlops_assets.core.secrets import redact
 
     with connect(layout.warehouse_path) as con:
-        entries = ledger.entries(con, spec.name)
+        entries = ledger.entries(con, spec.model.name)
         if not entries:
             return "no champion yet: no candidate has passed every gate"
         latest = entries[-1]
-        evaluation = load_evaluation(con, spec.name, latest.model_sha256)
+        evaluation = load_evaluation(con, spec.model.name, latest.model_sha256)
     auc = evaluation.metrics["auc"]
     lines = [
         f"champion: {model_name(spec)} version {latest.to_version} "
@@ -86,7 +86,7 @@ def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
     for override in latest.overrides:
         lines.append(f"  OVERRIDDEN {override['gate']} by {override['operator']} until {override['expires_at']}: "
                      f"{override['reason']}")
-    card = layout.reports_dir / spec.name / "cards" / latest.model_sha256[:16] / "model_card.html"
+    card = layout.model_reports_dir(spec.model.name) / "cards" / latest.model_sha256[:16] / "model_card.html"
     lines.append(f"model card: {card}")
     lines.append(f"MLflow store: {redact(layout.mlflow_tracking_uri)}")
     return "\n".join(lines)

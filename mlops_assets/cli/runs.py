@@ -9,29 +9,30 @@ from mlops_assets.defs.runs import quiet, step_failure_message
 
 
 def run_training(
-    spec, start: dt.date | None, end: dt.date | None, *, last_days: int | None = None, trials: int | None = None,
-    holdout_days: int | None = None,
+    spec, defs, start: dt.date | None, end: dt.date | None, *, last_days: int | None = None,
+    trials: int | None = None, holdout_days: int | None = None,
 ) -> bool:
-    """Run the training job (snapshot through champion) on the local instance; ``None`` bounds are
-    the training window's defaults (the earliest and latest ingested day)."""
+    """Run the model's training job (snapshot through champion) from ``defs`` on the local instance;
+    ``None`` bounds are the training window's defaults (the earliest and latest ingested day)."""
     import dagster as dg
 
-    from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.common import execute_in_process
-    from mlops_assets.defs.jobs import TRAIN_JOB
+    from mlops_assets.defs.names import ModelNames
 
-    job = build_definitions(spec).resolve_job_def(TRAIN_JOB)
+    names = ModelNames.of(spec)
+    job = defs.resolve_job_def(names.train_job)
     started = time.monotonic()
     window = {"start_date": start and start.isoformat(), "end_date": end and end.isoformat(), "last_n_days": last_days,
               "holdout_days": holdout_days}
-    ops: dict = {"training_snapshot": {"config": {k: v for k, v in window.items() if v is not None}}}
+    configs: dict = {"training_snapshot": {k: v for k, v in window.items() if v is not None}}
     if trials is not None:
-        ops["candidate_model"] = {"config": {"trials": trials}}
+        configs["candidate_model"] = {"trials": trials}
     with dg.DagsterInstance.get() as instance:
-        result = execute_in_process(job, instance=instance, raise_on_error=False, run_config=quiet({"ops": ops}))
+        result = execute_in_process(job, instance=instance, raise_on_error=False,
+                                    run_config=quiet(names.run_config(configs)))
     status = "ok" if result.success else "FAILED"
     span = f"last {last_days} days to {end or 'the latest'}" if last_days else f"{start or 'earliest'}..{end or 'latest'}"
-    print(f"  {TRAIN_JOB} {span}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
+    print(f"  {names.train_job} {span}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
     if not result.success:
         print(f"    {step_failure_message(result)}")
     for event in result.get_asset_materialization_events():
@@ -53,10 +54,11 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
 
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.common import execute_in_process, run_partitions
-    from mlops_assets.defs.jobs import INGEST_JOB
+    from mlops_assets.defs.names import DatasetNames
     from mlops_assets.pipeline.backfill import day_ranges
 
-    job = build_definitions(spec).resolve_job_def(INGEST_JOB)
+    ingest_job = DatasetNames.of(spec).ingest_job
+    job = build_definitions(spec).resolve_job_def(ingest_job)
     failed = []
     with dg.DagsterInstance.get() as instance:
         for first, last in day_ranges(days, spec.partitions.backfill_days_per_run):
@@ -66,7 +68,7 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
             )
             span = f"{first}" if first == last else f"{first}..{last}"
             status = "ok" if result.success else f"FAILED: {step_failure_message(result)}"
-            print(f"  {INGEST_JOB} {span}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
+            print(f"  {ingest_job} {span}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
             if not result.success:
                 failed.extend(day for day in days if first <= day <= last)
     return failed

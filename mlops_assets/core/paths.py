@@ -49,6 +49,10 @@ class StateLayout:
     def reports_dir(self) -> Path:
         return self.root / "reports"
 
+    def model_reports_dir(self, model: str) -> Path:
+        """One model's evaluations, cards, drift reports and timeline."""
+        return self.reports_dir / model
+
     @property
     def mlflow_dir(self) -> Path:
         return self.root / "mlflow"

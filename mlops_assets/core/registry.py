@@ -25,9 +25,10 @@ MANIFEST_TAG = "model_manifest_sha256"
 
 
 def model_name(spec: DatasetSpec) -> str:
-    """The dataset's registered model (and MLflow experiment): ``<dataset>_<target>``. Registries
-    hold their champions under this spelling, so it must not change."""
-    return f"{spec.name}_{spec.target.name}"
+    """The model's registered name (and MLflow experiment): the model's own name. A bare dataset
+    spec's one model is ``<dataset>_<first target>``, the name registries held before models were
+    named, so their champions stay where they were."""
+    return spec.model.name
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
-# The asset whose blocking checks are the promotion gates; its verdicts are keyed by model sha256.
 EVALUATION_ASSET = "candidate_evaluation"
+
+
+def evaluation_asset(model: str) -> str:
+    """The asset whose blocking checks are a model's promotion gates (its key, as recorded in
+    gate_results); its verdicts are keyed by the model's sha256."""
+    return f"{model}/{EVALUATION_ASSET}"
 
 
 @dataclass(frozen=True)

@@ -236,3 +236,24 @@ def table_exists(con: Any, name: str, schema: str = "main") -> bool:
 def table_columns(con: Any, qualified_name: str) -> dict[str, str]:
     """Column name -> DuckDB type of a (validated, quoted) table name."""
     return {row[0]: row[1] for row in con.execute(f"DESCRIBE {qualified_name}").fetchall()}
+
+
+class SingleModelStateError(RuntimeError):
+    """The state folder was written before models were named; ``mlops-assets migrate`` converts it."""
+
+
+MIGRATE_COMMAND = "mlops-assets migrate"
+
+
+def ensure_model_keyed(con: Any, ddl: str) -> None:
+    """Create a model-level table from ``ddl``; refuse one that a single-model platform wrote (keyed
+    by dataset), naming the one command that migrates the state folder in place."""
+    import re
+
+    name = re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", ddl).group(1)
+    if table_exists(con, name) and "model" not in table_columns(con, name):
+        raise SingleModelStateError(
+            f"the warehouse's {name} table was written before models were named (its rows are keyed by "
+            f"dataset); run `{MIGRATE_COMMAND}` once to key this state folder by model"
+        )
+    con.execute(ddl)

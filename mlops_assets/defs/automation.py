@@ -1,5 +1,8 @@
 """Sensors and schedules: the loop that runs without anyone pressing a button.
 
+Each dataset has its landing sensor; each model its retraining sensor, automation sensor and
+schedules (names from ``defs.names``: ``<dataset>_landing_sensor``, ``<model>_retraining_sensor``, ...).
+
 - landing_sensor (RUNNING): the new or changed landing files since its last tick start ingest_job,
   one ranged run per stretch of consecutive days; the run key is the days and the files' sha256, so
   files landed twice run once.
@@ -21,9 +24,8 @@ import os
 import dagster as dg
 
 from mlops_assets.defs.common import range_tags
-from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
-from mlops_assets.defs.monitoring import MonitoringPolicy
+from mlops_assets.defs.names import DatasetNames, ModelNames
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.defs.runs import failure_event_message
 from mlops_assets.core.spec import DatasetSpec
@@ -33,13 +35,15 @@ SENSOR_LOCK_WAIT_SECONDS = 20.0
 
 
 def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
+    names = DatasetNames.of(spec)
+
     @dg.sensor(
-        name="landing_sensor",
-        job_name=INGEST_JOB,
+        name=names.landing_sensor,
+        job_name=names.ingest_job,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            f"Starts ingest_job for the new or changed files in landing/{spec.name}/: one run per stretch of "
+            f"Starts {names.ingest_job} for the new or changed files in landing/{spec.name}/: one run per stretch of "
             "consecutive days (at most the spec's backfill_days_per_run); run key: the days and the files' sha256."
         ),
     )
@@ -77,18 +81,21 @@ def _landing_request(first: dt.date, last: dt.date, files: dict) -> dg.RunReques
 
 
 def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
+    names = ModelNames.of(spec)
+
     @dg.sensor(
-        name="retraining_sensor",
-        job_name=TRAIN_JOB,
+        name=names.retraining_sensor,
+        job_name=names.train_job,
+        required_resource_keys={"state", names.monitoring_policy},
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            "Requests train_job (on the last N days) when drift is high, moderate drift persists, "
+            f"Requests {names.train_job} (on the last N days) when drift is high, moderate drift persists, "
             "the champion's live AUC degrades, or the gate override it was promoted with expired; "
             "one request per cool-down period."
         ),
     )
-    def retraining_sensor(context: dg.SensorEvaluationContext, state: StateResource, monitoring_policy: MonitoringPolicy):
+    def retraining_sensor(context: dg.SensorEvaluationContext):
         from mlops_assets.monitor.drift import can_trigger_retraining
         from mlops_assets.monitor.drift_store import drift_history
         from mlops_assets.monitor.performance import performance_history
@@ -98,12 +105,12 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
 
         cursor = json.loads(context.cursor) if context.cursor else {}
         last = dt.date.fromisoformat(cursor["last_trigger_day"]) if cursor.get("last_trigger_day") else None
-        policy = monitoring_policy.plain()
+        policy = getattr(context.resources, names.monitoring_policy).plain()
         try:
-            with connect(state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
-                drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.name, last)
+            with connect(context.resources.state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
+                drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.model.name, last)
                          if can_trigger_retraining(spec, f)]
-                performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.name)]
+                performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.model.name)]
                 trigger = decide(drift, performance, last, policy) or _expired_override(con, spec, last, policy)
                 window_start = trigger.day - dt.timedelta(days=policy.retrain_window_days - 1) if trigger else None
                 trainable = len(passed_feature_days(con, spec, window_start, trigger.day)) if trigger else 0
@@ -122,7 +129,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         context.update_cursor(json.dumps({"last_trigger_day": trigger.day.isoformat()}))
         return dg.RunRequest(
             run_key=trigger.run_key,
-            run_config=train_window_config(trigger.day, policy.retrain_window_days, policy.min_training_days, holdout),
+            run_config=train_window_config(names, trigger.day, policy.retrain_window_days, policy.min_training_days, holdout),
             tags={
                 TRIGGER_TAG: trigger.reason,
                 "mlops/trigger_rule": trigger.rule,
@@ -140,7 +147,7 @@ def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     from mlops_assets.retrain.triggers import override_expired
     from mlops_assets.train.snapshot import passed_feature_days
 
-    moves = [e for e in ledger.entries(con, spec.name) if e.action in ledger.ALIAS_MOVES]
+    moves = [e for e in ledger.entries(con, spec.model.name) if e.action in ledger.ALIAS_MOVES]
     days = passed_feature_days(con, spec, None, None)
     if not moves or not days:
         return None
@@ -150,16 +157,16 @@ def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     return override_expired(moves[-1].to_version, moves[-1].overrides, latest, dt.datetime.now(dt.timezone.utc))
 
 
-def train_window_config(end: dt.date, window_days: int, min_days: int | None = None,
+def train_window_config(names: ModelNames, end: dt.date, window_days: int, min_days: int | None = None,
                         holdout_days: int | None = None) -> dict:
-    """training_snapshot's run config for the ``window_days`` days ending on ``end``; without
-    ``min_days`` or ``holdout_days`` its default (train.snapshot.TrainingWindow) applies."""
+    """The model's training_snapshot run config for the ``window_days`` days ending on ``end``;
+    without ``min_days`` or ``holdout_days`` its default (train.snapshot.TrainingWindow) applies."""
     config: dict = {"end_date": end.isoformat(), "last_n_days": window_days}
     if min_days is not None:
         config["min_days"] = min_days
     if holdout_days is not None:
         config["holdout_days"] = holdout_days
-    return {"ops": {"training_snapshot": {"config": config}}}
+    return names.run_config({"training_snapshot": config})
 
 
 @dg.run_failure_sensor(
@@ -180,28 +187,37 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, state: StateRe
     context.log.info(f"alert for {run.job_name} run {run.run_id[:8]}: {reason} (webhook: {status})")
 
 
-def build_schedules(score_job, train_job) -> list:
+def build_schedules(names: ModelNames, score_job, train_job, settings=None) -> list:
+    """The model's wall-clock schedules; ``settings`` (the component's ``schedules:`` block) sets
+    their crons and whether they start switched on."""
+    from mlops_assets.defs.lifecycle import ScheduleSettings
+
+    settings = settings or ScheduleSettings()
+    status = dg.DefaultScheduleStatus.RUNNING if settings.running else dg.DefaultScheduleStatus.STOPPED
+
     @dg.schedule(
-        name="weekly_retraining_schedule",
-        cron_schedule="0 2 * * 1",
+        name=names.weekly_retraining_schedule,
+        cron_schedule=settings.retrain_cron,
         job=train_job,
-        default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Retrains every Monday at 02:00 on the last N days (monitoring_policy), whatever the drift.",
+        default_status=status,
+        required_resource_keys={names.monitoring_policy},
+        description="Retrains on the last N days (the model's monitoring policy) on a cadence, whatever the drift.",
     )
-    def weekly_retraining_schedule(context: dg.ScheduleEvaluationContext, monitoring_policy: MonitoringPolicy):
+    def weekly_retraining_schedule(context: dg.ScheduleEvaluationContext):
+        monitoring_policy = getattr(context.resources, names.monitoring_policy)
         end = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
         return dg.RunRequest(
             run_key=f"weekly-{end.isoformat()}",
-            run_config=train_window_config(end, monitoring_policy.retrain_window_days),
+            run_config=train_window_config(names, end, monitoring_policy.retrain_window_days),
             tags={TRIGGER_TAG: f"weekly schedule ({end.isoformat()})", "mlops/trigger_rule": "schedule"},
         )
 
     @dg.schedule(
-        name="daily_monitoring_schedule",
-        cron_schedule="0 6 * * *",
+        name=names.daily_monitoring_schedule,
+        cron_schedule=settings.score_cron,
         job=score_job,
-        default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Every day at 06:00: score yesterday and compute its drift (a fallback to the automation sensor).",
+        default_status=status,
+        description="Scores the previous day and computes its drift (a fallback to the automation sensor).",
     )
     def daily_monitoring_schedule(context: dg.ScheduleEvaluationContext):
         day = (context.scheduled_execution_time - dt.timedelta(days=1)).date()

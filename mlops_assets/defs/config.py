@@ -19,9 +19,11 @@ import pydantic
 from mlops_assets.core.settings import description_of
 
 
-def derived_config(plain: type, base: type) -> type:
-    """A subclass of ``base`` (``dg.Config`` or ``dg.ConfigurableResource``) with the fields of the
-    dataclass ``plain``; subclass it in turn to add a docstring and wiring."""
+def derived_config(plain: type, base: type, defaults: Any = None) -> type:
+    """A subclass of ``base`` (``dg.Config``, ``dg.ConfigurableResource`` or a component's
+    ``dg.Model``) with the fields of the dataclass ``plain``; subclass it in turn to add a docstring
+    and wiring. ``defaults``, an instance of ``plain``, replaces the declared defaults (a model's own
+    policy from its component YAML)."""
     hints = typing.get_type_hints(plain)
     definitions: dict[str, Any] = {}
     for field in dataclasses.fields(plain):
@@ -29,7 +31,8 @@ def derived_config(plain: type, base: type) -> type:
             raise TypeError(f"{plain.__name__}.{field.name} has no description: declare it with core.settings.setting")
         if field.default is dataclasses.MISSING:
             raise TypeError(f"{plain.__name__}.{field.name} has no default; a derived config needs one for every field")
-        kind, default = hints[field.name], field.default
+        kind = hints[field.name]
+        default = field.default if defaults is None else getattr(defaults, field.name)
         if _is_date(kind):
             kind, default = str | None, default.isoformat() if default else None
         definitions[field.name] = (kind, pydantic.Field(default=default, description=description_of(field)))

@@ -6,6 +6,7 @@ import dagster as dg
 from mlops_assets.pipeline.ingest_day import check_feature_day
 from mlops_assets.defs.checks import daily_checks_step
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, daily_partitions, partition_days
+from mlops_assets.defs.names import DatasetNames
 from mlops_assets.defs.metadata import check_result, records_table, table_schema
 from mlops_assets.defs.ranges import checks_in_run, day_check_evaluations, day_materialization, range_output
 from mlops_assets.defs.resources import StateResource
@@ -14,7 +15,6 @@ from mlops_assets.features.build import FeatureBuild, FeatureError, build_featur
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.spec_sql import sql_problems
 
-FEATURE_CHECKS_STEP = "feature_checks"
 
 
 def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
@@ -22,7 +22,7 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
         name=spec.features_asset_name,
         partitions_def=daily_partitions(spec),
         deps=[raw_asset],
-        group_name="features",
+        group_name=DatasetNames.of(spec).group,
         kinds={"duckdb", "sql"},
         owners=OWNERS,
         code_version=features_code_version(spec),
@@ -109,5 +109,5 @@ def _checks_of(context: dg.AssetExecutionContext, spec: DatasetSpec, state: Stat
 def build_feature_checks(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     """The feature checks (features/checks.py): blocking checks on the day's features, run as one step (as the
     data gates are)."""
-    return daily_checks_step(spec, features_asset, FEATURE_CHECKS_STEP, FEATURE_CHECKS, check_feature_day,
+    return daily_checks_step(spec, features_asset, DatasetNames.of(spec).feature_checks_step, FEATURE_CHECKS, check_feature_day,
                              f"The checks on one day of {spec.features_asset_name}.")

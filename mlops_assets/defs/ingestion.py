@@ -6,6 +6,7 @@ from mlops_assets.validate.data_gates import DATA_GATES
 from mlops_assets.pipeline.ingest_day import gate_raw_day, ingest_and_gate
 from mlops_assets.defs.checks import daily_checks_step
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, daily_partitions, partition_days
+from mlops_assets.defs.names import DatasetNames
 from mlops_assets.defs.metadata import table_schema
 from mlops_assets.defs.ranges import day_materialization, range_output
 from mlops_assets.defs.resources import StateResource
@@ -15,7 +16,6 @@ from mlops_assets.core.spec import DatasetSpec, sections_digest
 # 2: dates and times stored as their text, read one way; 3: the data gates' verdicts are written in
 # the snapshot's own transaction; 4: a range of days in one run
 INGESTION_CODE_VERSION = "4"
-DATA_GATES_STEP = "data_gates"
 
 
 def ingestion_code_version(spec: DatasetSpec) -> str:
@@ -26,7 +26,7 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.raw_asset_name,
         partitions_def=daily_partitions(spec),
-        group_name="ingestion",
+        group_name=DatasetNames.of(spec).group,
         kinds={"duckdb", spec.source.format},
         owners=OWNERS,
         code_version=ingestion_code_version(spec),
@@ -94,5 +94,5 @@ def _day_materializations(context: dg.AssetExecutionContext, snapshots: list[Sna
 
 def build_data_gate_checks(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     """The data gates (validate/data_gates.py): blocking checks on the day's raw snapshot, run as one step."""
-    return daily_checks_step(spec, raw_asset, DATA_GATES_STEP, DATA_GATES, gate_raw_day,
+    return daily_checks_step(spec, raw_asset, DatasetNames.of(spec).data_gates_step, DATA_GATES, gate_raw_day,
                              f"The data gates on one day of {spec.raw_asset_name}.")

@@ -1,58 +1,53 @@
-"""Jobs people launch from the UI or the CLI."""
+"""Jobs people launch from the UI or the CLI: a dataset's ingestion, a model's training and
+monitoring (names from ``defs.names``)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-INGEST_JOB = "ingest_job"
+from mlops_assets.defs.names import DatasetNames, ModelNames
 
 
-def build_ingest_job(raw_asset: dg.AssetsDefinition, features_asset: dg.AssetsDefinition) -> dg.UnresolvedAssetJobDefinition:
+def build_ingest_job(names: DatasetNames, raw_asset: dg.AssetsDefinition,
+                     features_asset: dg.AssetsDefinition) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        INGEST_JOB,
+        names.ingest_job,
         selection=dg.AssetSelection.assets(raw_asset, features_asset),
         description=(
-            "Ingest one landed day, run its data gates, and build its features (with their checks). "
-            "A failed data gate stops the day's features from being built."
+            f"Ingest landed days of {names.dataset}, run their data gates, and build their features (with "
+            "their checks) for every model built on it. A failed data gate stops the day's features."
         ),
     )
 
 
-TRAIN_JOB = "train_job"
-
-
-def build_train_job(model_assets: list) -> dg.UnresolvedAssetJobDefinition:
+def build_train_job(names: ModelNames, model_assets: list) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        TRAIN_JOB,
+        names.train_job,
         selection=dg.AssetSelection.assets(*[a for a in model_assets if isinstance(a, dg.AssetsDefinition) and a.keys]),
         description=(
-            "Freeze a training window, train and tune a candidate, evaluate it against the champion, "
-            "run the promotion gates, write its model card and, only if every gate passed, make it "
+            f"Freeze a training window for {names.model}, train and tune a candidate, evaluate it against the "
+            "champion, run the promotion gates, write its model card and, only if every gate passed, make it "
             "the champion. The training window is the training_snapshot config."
         ),
     )
 
 
-SCORE_JOB = "score_job"
-PERFORMANCE_JOB = "performance_job"
-TIMELINE_JOB = "timeline_job"
-
-
-def build_monitoring_jobs(batch_predictions, drift_report, live_performance, monitoring_timeline) -> list:
+def build_monitoring_jobs(names: ModelNames, batch_predictions, drift_report, live_performance,
+                          monitoring_timeline) -> list:
     return [
         dg.define_asset_job(
-            SCORE_JOB,
+            names.job("score"),
             selection=dg.AssetSelection.assets(batch_predictions, drift_report),
-            description="Score one day with the champion and compute that day's drift against its training data.",
+            description=f"Score days with the {names.model} champion and compute their drift against its training data.",
         ),
         dg.define_asset_job(
-            PERFORMANCE_JOB,
+            names.job("performance"),
             selection=dg.AssetSelection.assets(live_performance),
-            description="Measure the champion on one day whose labels have arrived.",
+            description=f"Measure the {names.model} champion on days whose labels have arrived.",
         ),
         dg.define_asset_job(
-            TIMELINE_JOB,
+            names.job("timeline"),
             selection=dg.AssetSelection.assets(monitoring_timeline),
-            description="Rebuild the monitoring timeline (drift, retraining runs, promotions, live AUC).",
+            description=f"Rebuild {names.model}'s monitoring timeline (drift, retraining runs, promotions, live metric).",
         ),
     ]

@@ -6,9 +6,9 @@ from typing import Any
 import dagster as dg
 
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
-from mlops_assets.core.registry import model_name
 from mlops_assets.defs.config import derived_config
-from mlops_assets.defs.resources import GatePolicyResource, ModelRegistryResource, StateResource
+from mlops_assets.defs.names import ModelNames
+from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.gate.registry import PROMOTION_GATES
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.evaluate.settings import EvaluationSettings
@@ -52,12 +52,24 @@ class EvaluationConfig(derived_config(EvaluationSettings, dg.Config)):
     """The bootstrap and slices of candidate_evaluation (from evaluate.settings.EvaluationSettings)."""
 
 
-def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -> list:
-    registered_name = model_name(spec)
+def tuning_config(tuning: TuningBudget | None) -> type[dg.Config]:
+    """candidate_model's config class, its defaults the model's own tuning budget when it has one."""
+    if tuning is None:
+        return TuningConfig
+    return type("TuningConfig", (derived_config(TuningBudget, dg.Config, tuning),), {"__doc__": TuningConfig.__doc__})
+
+
+def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: TuningBudget | None = None) -> list:
+    """The model's training chain, under its own key prefix and group (``defs.names``); the
+    dataset's features asset is upstream by key, since every model on the dataset shares it."""
+    names = ModelNames.of(spec)
+    model_tuning = tuning_config(tuning)
+    registered_name = spec.model.name
 
     @dg.asset(
-        deps=[dg.AssetDep(features_asset, partition_mapping=dg.AllPartitionMapping())],
-        group_name="training",
+        deps=[dg.AssetDep(features_key, partition_mapping=dg.AllPartitionMapping())],
+        key_prefix=names.prefix,
+        group_name=names.group,
         kinds={"duckdb"},
         owners=OWNERS,
         code_version=CODE_VERSIONS["training_snapshot"],
@@ -99,7 +111,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         )
 
     @dg.asset(
-        group_name="training",
+        key_prefix=names.prefix,
+        group_name=names.group,
         kinds={"xgboost", "mlflow"},
         owners=OWNERS,
         code_version=CODE_VERSIONS["candidate_model"],
@@ -113,7 +126,7 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
     )
     def candidate_model(
         context: dg.AssetExecutionContext,
-        config: TuningConfig,
+        config: model_tuning,
         training_snapshot: dict,
         state: StateResource,
         model_registry: ModelRegistryResource,
@@ -144,7 +157,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
         )
 
     @dg.asset(
-        group_name="evaluation",
+        key_prefix=names.prefix,
+        group_name=names.group,
         kinds={"python", "mlflow"},
         owners=OWNERS,
         code_version=CODE_VERSIONS["candidate_evaluation"],
@@ -181,12 +195,13 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
     @dg.asset(
         # lineage and order only: the card reads the snapshot and the evaluation from the warehouse
         deps=[training_snapshot, candidate_evaluation],
-        group_name="promotion",
+        key_prefix=names.prefix,
+        group_name=names.group,
         kinds={"markdown", "html"},
         owners=OWNERS,
         code_version=CODE_VERSIONS["model_card"],
         io_manager_key="handles",
-        check_specs=[dg.AssetCheckSpec(CARD_CHECK, asset="model_card", blocking=True,
+        check_specs=[dg.AssetCheckSpec(CARD_CHECK, asset=names.key("model_card"), blocking=True,
                                        description="Every required section of the model card has content.")],
         description=(
             "The candidate's model card, generated only from upstream assets: details, intended use "
@@ -223,7 +238,8 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
 
     @dg.asset(
         deps=[candidate_evaluation],  # its blocking gates stop this asset; promote() re-reads the verdicts
-        group_name="promotion",
+        key_prefix=names.prefix,
+        group_name=names.group,
         kinds={"mlflow"},
         owners=OWNERS,
         code_version=CODE_VERSIONS["champion_model"],
@@ -275,9 +291,6 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
     return [training_snapshot, candidate_model, candidate_evaluation, model_card, champion_model]
 
 
-PROMOTION_GATES_STEP = "promotion_gates"
-
-
 def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) -> dg.AssetChecksDefinition:
     """The promotion gates (every gate declared in gate/registry.py): blocking checks on
     candidate_evaluation, judged in one step.
@@ -290,19 +303,23 @@ def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) 
     specs = [dg.AssetCheckSpec(gate.check, asset=evaluation_asset, blocking=True, description=gate.description)
              for gate in gates]
 
-    @dg.multi_asset_check(specs=specs, name=PROMOTION_GATES_STEP, can_subset=True,
+    names = ModelNames.of(spec)
+
+    @dg.multi_asset_check(specs=specs, name=names.gates_step, can_subset=True,
+                          ins={"candidate_evaluation": dg.AssetIn(evaluation_asset.key)},
+                          required_resource_keys={"state", "model_registry", names.gate_policy},
                           description="The promotion gates on the candidate's evaluation.")
-    def promotion_gates(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict, state: StateResource,
-                        gate_policy: GatePolicyResource, model_registry: ModelRegistryResource):
+    def promotion_gates(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict):
         # names only at definition time: the evaluation (numpy, pandas) loads here, in the step
         from mlops_assets.pipeline.train_model import judge
 
         sha = candidate_evaluation["model_sha256"]
         selected = {key.name for key in context.selected_asset_check_keys}
         chosen = [gate.check for gate in gates if gate.check in selected]
-        layout = state.layout()
-        judged = judge(spec, layout, sha, chosen, gate_policy.thresholds(), context.run.run_id,
-                       registry=model_registry.registry(layout, model_name(spec)))
+        resources = context.resources
+        layout = resources.state.layout()
+        judged = judge(spec, layout, sha, chosen, getattr(resources, names.gate_policy).thresholds(), context.run.run_id,
+                       registry=resources.model_registry.registry(layout, spec.model.name))
         for name, judgement in judged.items():
             yield _gate_result(evaluation_asset.key, name, judgement, sha)
 

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from mlops_assets.defs.config import derived_config
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
+from mlops_assets.defs.names import ModelNames
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
-from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.monitor.policy import LoopPolicy
 from mlops_assets.monitor.statistics import DRIFT_STATISTICS
@@ -45,16 +45,19 @@ class DriftReportConfig(dg.Config):
     evidently_sample_rows: int = Field(default=5000, description="rows sampled from each side for that report")
 
 
-def build_monitoring_assets(
-    spec: DatasetSpec, raw_asset: dg.AssetsDefinition, features_asset: dg.AssetsDefinition
-) -> list[dg.AssetsDefinition]:
+def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_key: dg.AssetKey) -> list[dg.AssetsDefinition]:
+    """The model's monitoring loop, under its own key prefix; the dataset's assets upstream by key."""
     partitions = daily_partitions(spec)
-    registered_name = model_name(spec)
+    names = ModelNames.of(spec)
+    registered_name = spec.model.name
+    # the loop policy is the model's own resource (its key carries the model's name)
+    resources = {"state", "model_registry", names.monitoring_policy}
 
     @dg.asset(
         partitions_def=partitions,
-        deps=[features_asset],
-        group_name="monitoring",
+        deps=[features_key],
+        key_prefix=names.prefix,
+        group_name=names.group,
         kinds={"xgboost", "duckdb"},
         owners=OWNERS,
         code_version=MONITORING_CODE_VERSIONS["batch_predictions"],
@@ -86,8 +89,10 @@ def build_monitoring_assets(
 
     @dg.asset(
         partitions_def=partitions,
-        deps=[features_asset, batch_predictions],
-        group_name="monitoring",
+        deps=[features_key, batch_predictions],
+        key_prefix=names.prefix,
+        group_name=names.group,
+        required_resource_keys=resources,
         kinds={"python", "duckdb"},
         owners=OWNERS,
         code_version=MONITORING_CODE_VERSIONS["drift_report"],
@@ -102,15 +107,15 @@ def build_monitoring_assets(
             "on a bounded sample is linked for people; the triggering numbers are our statistics."
         ),
     )
-    def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, state: StateResource,
-                     model_registry: ModelRegistryResource, monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
+    def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig) -> dg.MaterializeResult:
         from mlops_assets.monitor.drift import can_trigger_retraining, drift_for_day, write_evidently_report
 
-        layout = state.layout()
+        layout = context.resources.state.layout()
         day = partition_day(context)
-        policy = monitoring_policy.plain()
+        policy = getattr(context.resources, names.monitoring_policy).plain()
+        registry = context.resources.model_registry.registry(layout, registered_name)
         result, current = drift_for_day(
-            spec, layout, model_registry.registry(layout, registered_name), day, policy, context.run.run_id,
+            spec, layout, registry, day, policy, context.run.run_id,
             sample_rows=config.evidently_sample_rows if config.evidently_report else 0,
         )
         trigger = policy.drift_statistic
@@ -129,7 +134,7 @@ def build_monitoring_assets(
             "reference_snapshot": result.reference_snapshot,
         }
         if config.evidently_report:
-            path = layout.reports_dir / spec.name / "drift" / f"{day.isoformat()}.html"
+            path = layout.model_reports_dir(spec.model.name) / "drift" / f"{day.isoformat()}.html"
             write_evidently_report(layout, spec, result, current, path, config.evidently_sample_rows)
             metadata["evidently_report"] = dg.MetadataValue.path(str(path))
         return dg.MaterializeResult(
@@ -141,10 +146,12 @@ def build_monitoring_assets(
         partitions_def=partitions,
         # A day's labels count as arrived once the next day has landed: the automation waits for
         # that; measure_day enforces the configured label_delay_days.
-        deps=[batch_predictions, dg.AssetDep(raw_asset, partition_mapping=dg.TimeWindowPartitionMapping(
+        deps=[batch_predictions, dg.AssetDep(raw_key, partition_mapping=dg.TimeWindowPartitionMapping(
             start_offset=LABEL_ARRIVAL_OFFSET_DAYS, end_offset=LABEL_ARRIVAL_OFFSET_DAYS))],
         automation_condition=EAGER_AFTER_GATES,
-        group_name="monitoring",
+        key_prefix=names.prefix,
+        group_name=names.group,
+        required_resource_keys=resources,
         kinds={"python", "duckdb"},
         owners=OWNERS,
         code_version=MONITORING_CODE_VERSIONS["live_performance"],
@@ -156,13 +163,13 @@ def build_monitoring_assets(
             "performance_history."
         ),
     )
-    def live_performance(context: dg.AssetExecutionContext, state: StateResource,
-                         model_registry: ModelRegistryResource, monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
+    def live_performance(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from mlops_assets.monitor.performance import measure_day
 
-        layout = state.layout()
+        layout = context.resources.state.layout()
+        monitoring_policy = getattr(context.resources, names.monitoring_policy)
         measured = measure_day(
-            spec, layout, model_registry.registry(layout, registered_name), partition_day(context),
+            spec, layout, context.resources.model_registry.registry(layout, registered_name), partition_day(context),
             label_delay_days=monitoring_policy.label_delay_days,
             auc_noise_band=monitoring_policy.auc_noise_band, as_of=None, run_id=context.run.run_id,
         )
@@ -179,7 +186,9 @@ def build_monitoring_assets(
         )
 
     @dg.asset(
-        group_name="monitoring",
+        key_prefix=names.prefix,
+        group_name=names.group,
+        required_resource_keys={"state", names.monitoring_policy},
         kinds={"python"},
         owners=OWNERS,
         code_version=MONITORING_CODE_VERSIONS["monitoring_timeline"],
@@ -189,14 +198,14 @@ def build_monitoring_assets(
             "and the champion's live AUC over time, as a table and a plot."
         ),
     )
-    def monitoring_timeline(context: dg.AssetExecutionContext, state: StateResource,
-                            monitoring_policy: MonitoringPolicy) -> dg.MaterializeResult:
+    def monitoring_timeline(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from mlops_assets.monitor.timeline import build_timeline, plot_timeline, timeline_markdown
         from mlops_assets.evaluate.plots import png_markdown
 
-        layout = state.layout()
-        timeline = build_timeline(spec, layout, retraining_runs(context.instance), monitoring_policy.plain())
-        plot = plot_timeline(timeline, layout.reports_dir / spec.name / "timeline.png")
+        layout = context.resources.state.layout()
+        policy = getattr(context.resources, names.monitoring_policy).plain()
+        timeline = build_timeline(spec, layout, retraining_runs(context.instance, names), policy)
+        plot = plot_timeline(timeline, layout.model_reports_dir(spec.model.name) / "timeline.png")
         return dg.MaterializeResult(
             metadata={
                 "timeline": dg.MetadataValue.md(timeline_markdown(timeline)),
@@ -209,12 +218,11 @@ def build_monitoring_assets(
     return [batch_predictions, drift_report, live_performance, monitoring_timeline]
 
 
-def retraining_runs(instance: dg.DagsterInstance) -> list[dict[str, Any]]:
-    """Training runs with their trigger tags and outcome, from the Dagster instance."""
-    from mlops_assets.defs.jobs import TRAIN_JOB
+def retraining_runs(instance: dg.DagsterInstance, names: ModelNames) -> list[dict[str, Any]]:
+    """The model's training runs with their trigger tags and outcome, from the Dagster instance."""
     from mlops_assets.defs.model import TRIGGER_TAG
 
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=TRAIN_JOB))
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=names.train_job))
     return [
         {
             "run_id": run.run_id,

@@ -6,9 +6,9 @@ from pydantic import Field
 from mlops_assets.defs.common import WAREHOUSE_POOL
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.core.registry import model_name
+from mlops_assets.defs.names import ModelNames
 from mlops_assets.core.spec import DatasetSpec
 
-ROLLBACK_JOB = "rollback_job"
 CHAMPION_ASSET = "champion_model"
 
 
@@ -27,8 +27,9 @@ class RollbackConfig(dg.Config):
 
 def build_rollback_job(spec: DatasetSpec) -> dg.JobDefinition:
     registered_name = model_name(spec)
+    names = ModelNames.of(spec)
 
-    @dg.op(name="roll_back_champion", pool=WAREHOUSE_POOL)
+    @dg.op(name=names.rollback_op, pool=WAREHOUSE_POOL)
     def roll_back_champion(
         context: dg.OpExecutionContext, config: RollbackConfig, state: StateResource,
         model_registry: ModelRegistryResource,
@@ -46,7 +47,7 @@ def build_rollback_job(spec: DatasetSpec) -> dg.JobDefinition:
             dagster_run_id=context.run.run_id,
         )
         context.log_event(dg.AssetMaterialization(
-            asset_key=CHAMPION_ASSET,
+            asset_key=names.key(CHAMPION_ASSET),
             description=f"rolled back from version {entry.from_version} to {entry.to_version}: {entry.reason}",
             metadata={
                 "champion_version": entry.to_version,
@@ -59,7 +60,7 @@ def build_rollback_job(spec: DatasetSpec) -> dg.JobDefinition:
         ))
 
     @dg.job(
-        name=ROLLBACK_JOB,
+        name=names.rollback_job,
         description=(
             "Move the `champion` alias back to the previous champion or to a named version, after "
             "checking the artifact's sha256 and a smoke prediction on its stored sample. Refuses a "

@@ -36,12 +36,15 @@ class Loop:
     """The platform's sensors and automation, ticked by hand on one instance."""
 
     def __init__(self, spec, layout: StateLayout, instance: dg.DagsterInstance, *, evidently_every: int = 7,
-                 say: Callable[[str], None] = print):
+                 say: Callable[[str], None] = print, defs: dg.Definitions | None = None):
         from mlops_assets.definitions import build_definitions
         from mlops_assets.defs.resources import StateResource
 
+        from mlops_assets.defs.names import DatasetNames, ModelNames
+
         self.spec, self.layout, self.instance, self.say = spec, layout, instance, say
-        self.defs = build_definitions(spec, StateResource(state_dir=str(layout.root)))
+        self.dataset_names, self.names = DatasetNames.of(spec), ModelNames.of(spec)
+        self.defs = defs or build_definitions(spec, StateResource(state_dir=str(layout.root)))
         self.cursors: dict[str, str | None] = {}
         self.automation_cursor = None
         self.evidently_every = evidently_every
@@ -87,7 +90,7 @@ class Loop:
                 return
 
     def _automation_tick(self, day_index: int) -> int:
-        targets = [dg.AssetKey(name) for name in AUTOMATED_ASSETS]
+        targets = [self.names.key(name) for name in AUTOMATED_ASSETS]
         result = dg.evaluate_automation_conditions(
             defs=self.defs, instance=self.instance, cursor=self.automation_cursor,
             asset_selection=dg.AssetSelection.assets(*targets),
@@ -100,9 +103,9 @@ class Loop:
         job = self.defs.resolve_implicit_global_asset_job_def()
         for partition, keys in sorted(by_partition.items()):
             run_config = quiet()
-            if dg.AssetKey("drift_report") in keys:
+            if self.names.key("drift_report") in keys:
                 report = self.evidently_every > 0 and day_index % self.evidently_every == 0
-                run_config = quiet({"ops": {"drift_report": {"config": {"evidently_report": report}}}})
+                run_config = quiet(self.names.run_config({"drift_report": {"evidently_report": report}}))
             started = time.monotonic()
             outcome = execute_in_process(
                 job, instance=self.instance, partition_key=partition, asset_selection=keys,
@@ -113,32 +116,30 @@ class Loop:
         return len(by_partition)
 
     def train(self, tags: dict[str, str], run_config: dict) -> dg.ExecuteInProcessResult:
-        from mlops_assets.defs.jobs import TRAIN_JOB
-
         started = time.monotonic()
         result = execute_in_process(
-            self.defs.resolve_job_def(TRAIN_JOB), instance=self.instance, tags=tags, run_config=quiet(run_config),
-            raise_on_error=False,
+            self.defs.resolve_job_def(self.names.train_job), instance=self.instance, tags=tags,
+            run_config=quiet(run_config), raise_on_error=False,
         )
-        self.log.add(TRAIN_JOB, tags.get("mlops/trigger_reason", ""), result.success, time.monotonic() - started)
+        self.log.add(self.names.train_job, tags.get("mlops/trigger_reason", ""), result.success, time.monotonic() - started)
         return result
 
 
 def simulate(spec, layout: StateLayout, *, start: dt.date, train_days: int, days: int, evidently_every: int = 7,
-             say: Callable[[str], None] = print) -> SimulationLog:
+             say: Callable[[str], None] = print, defs: dg.Definitions | None = None) -> SimulationLog:
     """Ingest ``train_days`` days, train the first champion, then replay ``days`` more days."""
     from mlops_assets.defs.automation import train_window_config
-    from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
     from mlops_assets.defs.model import TRIGGER_TAG
     from mlops_assets.ingest.landing import replay
 
     with dg.DagsterInstance.get() as instance:
-        loop = Loop(spec, layout, instance, evidently_every=evidently_every, say=say)
+        loop = Loop(spec, layout, instance, evidently_every=evidently_every, say=say, defs=defs)
         replay(spec, layout, start, train_days)
-        loop.run_sensor_requests("landing_sensor", INGEST_JOB)
+        datasets, names = loop.dataset_names, loop.names
+        loop.run_sensor_requests(datasets.landing_sensor, datasets.ingest_job)
         first_end = start + dt.timedelta(days=train_days - 1)
         result = loop.train({TRIGGER_TAG: f"initial training on {start}..{first_end}", "mlops/trigger_rule": "initial"},
-                            train_window_config(first_end, train_days))
+                            train_window_config(names, first_end, train_days))
         say(f"initial champion trained on {start}..{first_end}: {'ok' if result.success else 'FAILED'}")
         # The automation's first tick only records where things stand (days that existed before the
         # automation was switched on are not backfilled), as the daemon's sensor does when turned on.
@@ -148,20 +149,18 @@ def simulate(spec, layout: StateLayout, *, start: dt.date, train_days: int, days
             if spec.partitions.end_date and day >= spec.partitions.end_date:
                 break
             landed = replay(spec, layout, day, 1)
-            loop.run_sensor_requests("landing_sensor", INGEST_JOB)
+            loop.run_sensor_requests(datasets.landing_sensor, datasets.ingest_job)
             loop.run_automation(index)
-            for outcome in loop.run_sensor_requests("retraining_sensor", TRAIN_JOB):
+            for outcome in loop.run_sensor_requests(names.retraining_sensor, names.train_job):
                 reason = outcome.dagster_run.tags.get(TRIGGER_TAG, "")
                 say(f"{day}: retraining requested ({reason}) -> {'passed the gates' if outcome.success else 'rejected'}")
             if landed and (index + 1) % 7 == 0:
                 say(f"{day}: replayed {index + 1} days")
         loop.run_automation(days)  # the last day's labels
-        from mlops_assets.defs.jobs import TIMELINE_JOB
-
-        execute_in_process(loop.defs.resolve_job_def(TIMELINE_JOB), instance=instance, run_config=quiet())
+        execute_in_process(loop.defs.resolve_job_def(names.job("timeline")), instance=instance, run_config=quiet())
         from mlops_assets.defs.monitoring import retraining_runs
         from mlops_assets.monitor.timeline import build_timeline
 
-        loop.log.timeline = build_timeline(spec, layout, retraining_runs(instance),
-                                           loop.defs.resources["monitoring_policy"].plain())
+        loop.log.timeline = build_timeline(spec, layout, retraining_runs(instance, names),
+                                           loop.defs.resources[names.monitoring_policy].plain())
     return loop.log

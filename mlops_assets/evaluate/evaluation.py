@@ -25,11 +25,12 @@ from typing import Any, Iterable
 import numpy as np
 
 from mlops_assets.core.spec import DAY_COLUMN
+from mlops_assets.core.warehouse import ensure_model_keyed
 from mlops_assets.evaluate.settings import EvaluationSettings
 
 EVALUATIONS_DDL = """
     CREATE TABLE IF NOT EXISTS evaluations (
-        dataset VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
         model_sha256 VARCHAR NOT NULL,
         snapshot_hash VARCHAR NOT NULL,
         document VARCHAR NOT NULL,
@@ -65,7 +66,7 @@ class UnloadableChampion:
 
 @dataclass
 class Evaluation:
-    dataset: str
+    model: str
     model_sha256: str
     snapshot_hash: str
     test_rows: int
@@ -100,6 +101,8 @@ class Evaluation:
     @classmethod
     def from_json(cls, text: str) -> "Evaluation":
         document = json.loads(text)
+        if "dataset" in document:  # stored before models were named: the owner was the dataset
+            document["model"] = document.pop("dataset")
         document.setdefault("champion_status", _status_of_older_document(document))
         return cls(**document)
 
@@ -140,7 +143,7 @@ class Evaluation:
 
 def evaluate_candidate(
     *,
-    dataset: str,
+    model: str,
     slices: list[str],
     target: str,
     test: Any,
@@ -176,7 +179,7 @@ def evaluate_candidate(
     estimates = bootstrap_estimates(y, p_candidate, threshold, n_boot=n_boot, seed=seed)
     baseline = m.class_prior_baseline(train_label_rate, len(y))
     evaluation = Evaluation(
-        dataset=dataset,
+        model=model,
         model_sha256=candidate_sha256,
         snapshot_hash=snapshot_hash,
         test_rows=int(len(y)),
@@ -286,22 +289,22 @@ def _measure_forward(evaluation: Evaluation, oot: Any, target: str, candidate: A
 
 
 def store_evaluation(con: Any, evaluation: Evaluation, run_id: str | None) -> None:
-    con.execute(EVALUATIONS_DDL)
+    ensure_model_keyed(con, EVALUATIONS_DDL)
     con.execute(
         "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?)",
-        [evaluation.dataset, evaluation.model_sha256, evaluation.snapshot_hash, evaluation.to_json(),
+        [evaluation.model, evaluation.model_sha256, evaluation.snapshot_hash, evaluation.to_json(),
          dt.datetime.now(dt.timezone.utc), run_id],
     )
 
 
-def load_evaluation(con: Any, dataset: str, model_sha256: str) -> Evaluation:
-    con.execute(EVALUATIONS_DDL)
+def load_evaluation(con: Any, model: str, model_sha256: str) -> Evaluation:
+    ensure_model_keyed(con, EVALUATIONS_DDL)
     rows = con.execute(
-        "SELECT arg_max(document, created_at) FROM evaluations WHERE dataset = ? AND model_sha256 = ? HAVING count(*) > 0",
-        [dataset, model_sha256],
+        "SELECT arg_max(document, created_at) FROM evaluations WHERE model = ? AND model_sha256 = ? HAVING count(*) > 0",
+        [model, model_sha256],
     ).fetchall()
     if not rows:
-        raise LookupError(f"no evaluation of model {model_sha256[:12]} of {dataset}")
+        raise LookupError(f"no evaluation of model {model_sha256[:12]} of {model}")
     return Evaluation.from_json(rows[0][0])
 
 

@@ -11,11 +11,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from mlops_assets.core.warehouse import ensure_model_keyed
+
 MAX_OVERRIDE_DAYS = 90
 
 OVERRIDES_DDL = """
     CREATE TABLE IF NOT EXISTS gate_overrides (
-        dataset VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
         model_sha256 VARCHAR NOT NULL,
         gate VARCHAR NOT NULL,
         operator VARCHAR NOT NULL,
@@ -32,7 +34,7 @@ class OverrideRefused(ValueError):
 
 @dataclass(frozen=True)
 class GateOverride:
-    dataset: str
+    model: str
     model_sha256: str
     gate: str
     operator: str
@@ -68,7 +70,7 @@ def parse_expiry(text: str, now: dt.datetime | None = None) -> dt.datetime:
 def grant(
     con: Any,
     *,
-    dataset: str,
+    model: str,
     model_sha256: str,
     gates: Sequence[str],
     operator: str,
@@ -92,34 +94,34 @@ def grant(
     unknown = sorted(set(gates) - set(known_gates))
     if unknown or not gates:
         raise OverrideRefused(f"unknown gate(s) {unknown or '[]'}; the promotion gates are {list(known_gates)}")
-    granted = [GateOverride(dataset, model_sha256, gate, operator.strip(), reason.strip(), now, expires_at)
+    granted = [GateOverride(model, model_sha256, gate, operator.strip(), reason.strip(), now, expires_at)
                for gate in gates]
-    con.execute(OVERRIDES_DDL)
+    ensure_model_keyed(con, OVERRIDES_DDL)
     for item in granted:
         con.execute(
             "INSERT INTO gate_overrides VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [item.dataset, item.model_sha256, item.gate, item.operator, item.reason, item.granted_at, item.expires_at],
+            [item.model, item.model_sha256, item.gate, item.operator, item.reason, item.granted_at, item.expires_at],
         )
     return granted
 
 
-def overrides_for(con: Any, dataset: str, model_sha256: str) -> list[GateOverride]:
+def overrides_for(con: Any, model: str, model_sha256: str) -> list[GateOverride]:
     """Every override ever granted for this model, oldest first (expired ones included)."""
-    con.execute(OVERRIDES_DDL)
+    ensure_model_keyed(con, OVERRIDES_DDL)
     rows = con.execute(
-        "SELECT * FROM gate_overrides WHERE dataset = ? AND model_sha256 = ? ORDER BY granted_at",
-        [dataset, model_sha256],
+        "SELECT * FROM gate_overrides WHERE model = ? AND model_sha256 = ? ORDER BY granted_at",
+        [model, model_sha256],
     ).fetchall()
     return [GateOverride(*row[:5], _utc(row[5]), _utc(row[6])) for row in rows]
 
 
 def active_overrides(
-    con: Any, dataset: str, model_sha256: str, now: dt.datetime | None = None
+    con: Any, model: str, model_sha256: str, now: dt.datetime | None = None
 ) -> dict[str, GateOverride]:
     """gate -> the override in force now (the one lasting longest, if several)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     active: dict[str, GateOverride] = {}
-    for item in overrides_for(con, dataset, model_sha256):
+    for item in overrides_for(con, model, model_sha256):
         if item.active(now) and (item.gate not in active or item.expires_at > active[item.gate].expires_at):
             active[item.gate] = item
     return active

@@ -68,9 +68,9 @@ def reference_bins(spec: DatasetSpec, layout: StateLayout, champion: Any, model:
     with connect(layout.warehouse_path) as con:
         ensure_drift_tables(con)
         stored = con.execute(
-            "SELECT feature, bins_json FROM drift_reference_bins WHERE dataset = ? AND snapshot_hash = ? "
+            "SELECT feature, bins_json FROM drift_reference_bins WHERE model = ? AND snapshot_hash = ? "
             "AND model_sha256 = ? AND bins_version = ?",
-            [spec.name, snapshot_hash, model.sha256, BINS_VERSION],
+            [spec.model.name, snapshot_hash, model.sha256, BINS_VERSION],
         ).fetchall()
     if stored:
         return {feature: Bins.from_json(text) for feature, text in stored}
@@ -86,7 +86,7 @@ def reference_bins(spec: DatasetSpec, layout: StateLayout, champion: Any, model:
         for name, item in bins.items():
             con.execute(
                 "INSERT INTO drift_reference_bins VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [spec.name, snapshot_hash, model.sha256, BINS_VERSION, name, item.to_json(), now],
+                [spec.model.name, snapshot_hash, model.sha256, BINS_VERSION, name, item.to_json(), now],
             )
     return bins
 
@@ -129,10 +129,10 @@ def drift_for_day(
             scored_today = con.execute(
                 f"SELECT count(*) FROM {predictions_table(spec)} WHERE {quote(DAY_COLUMN)} = ? AND model_sha256 = ?",
                 [day, model.sha256],
-            ).fetchall()[0][0] if _has_table(con, f"predictions_{spec.name}") else 0
+            ).fetchall()[0][0] if _has_table(con, predictions_table(spec).strip('"')) else 0
             if not scored_today:
                 raise ScoringError(
-                    f"no predictions of {spec.name} for {day.isoformat()} by the champion v{champion.version}; "
+                    f"no predictions of {spec.model.name} for {day.isoformat()} by the champion v{champion.version}; "
                     "materialize batch_predictions first"
                 )
             # copied out once, so the warehouse is released while the window is binned and scored
@@ -161,7 +161,7 @@ def drift_for_day(
     rows_by_statistic = [(feature, name, value, levels[feature][name])
                          for feature, by_statistic in values.items() for name, value in by_statistic.items()]
     with connect(layout.warehouse_path) as con:
-        record_day(con, spec.name, day, rows_by_statistic, result.reference_snapshot, champion.version, run_id)
+        record_day(con, spec.model.name, day, rows_by_statistic, result.reference_snapshot, champion.version, run_id)
     return result, sample
 
 

@@ -11,24 +11,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from mlops_assets.core.warehouse import table_columns, table_exists, transaction
+from mlops_assets.core.warehouse import ensure_model_keyed, table_columns, table_exists, transaction
 
 REFERENCE_BINS_DDL = """
     CREATE TABLE IF NOT EXISTS drift_reference_bins (
-        dataset VARCHAR NOT NULL, snapshot_hash VARCHAR NOT NULL, model_sha256 VARCHAR NOT NULL,
+        model VARCHAR NOT NULL, snapshot_hash VARCHAR NOT NULL, model_sha256 VARCHAR NOT NULL,
         bins_version VARCHAR NOT NULL, feature VARCHAR NOT NULL, bins_json VARCHAR NOT NULL,
         created_at TIMESTAMPTZ NOT NULL
     )
 """
 HISTORY_DDL = """
     CREATE TABLE IF NOT EXISTS drift_history (
-        dataset VARCHAR NOT NULL, day DATE NOT NULL, feature VARCHAR NOT NULL, statistic VARCHAR NOT NULL,
+        model VARCHAR NOT NULL, day DATE NOT NULL, feature VARCHAR NOT NULL, statistic VARCHAR NOT NULL,
         value DOUBLE NOT NULL, level VARCHAR NOT NULL, reference_snapshot VARCHAR NOT NULL,
         champion_version VARCHAR NOT NULL, computed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR
     )
 """
 HISTORY_COLUMNS = (
-    "dataset", "day", "feature", "statistic", "value", "level", "reference_snapshot", "champion_version",
+    "model", "day", "feature", "statistic", "value", "level", "reference_snapshot", "champion_version",
     "computed_at", "run_id",
 )
 WIDE_STATISTIC = "psi"  # the only statistic the wide table held
@@ -36,12 +36,18 @@ WIDE_STATISTIC = "psi"  # the only statistic the wide table held
 
 def ensure_drift_tables(con: Any) -> None:
     """Create the drift tables, or migrate a wide ``drift_history`` to the long shape."""
-    con.execute(REFERENCE_BINS_DDL)
+    migrate_wide_history(con)
+    ensure_model_keyed(con, REFERENCE_BINS_DDL)
+    ensure_model_keyed(con, HISTORY_DDL)
+
+
+def migrate_wide_history(con: Any) -> None:
+    """A wide ``drift_history`` becomes the long table, keeping its owner column (``dataset`` in a
+    state folder from before models, which ``core.migrate`` then renames)."""
     if _is_wide(con):
         with transaction(con):
             if _is_wide(con):  # checked again inside: another process may have migrated meanwhile
                 _migrate_wide_history(con)
-    con.execute(HISTORY_DDL)
 
 
 def _is_wide(con: Any) -> bool:
@@ -49,36 +55,38 @@ def _is_wide(con: Any) -> bool:
 
 
 def _migrate_wide_history(con: Any) -> None:
+    owner = "model" if "model" in table_columns(con, "drift_history") else "dataset"
     con.execute("ALTER TABLE drift_history RENAME TO drift_history_wide")
-    con.execute(HISTORY_DDL)
+    con.execute(HISTORY_DDL.replace("model VARCHAR", f"{owner} VARCHAR", 1))
+    columns = ", ".join(HISTORY_COLUMNS).replace("model", owner, 1)
     con.execute(
-        f"INSERT INTO drift_history ({', '.join(HISTORY_COLUMNS)}) "
-        f"SELECT dataset, day, feature, '{WIDE_STATISTIC}', psi, level, reference_snapshot, champion_version, "
+        f"INSERT INTO drift_history ({columns}) "
+        f"SELECT {owner}, day, feature, '{WIDE_STATISTIC}', psi, level, reference_snapshot, champion_version, "
         "computed_at, run_id FROM drift_history_wide"
     )
     con.execute("DROP TABLE drift_history_wide")
 
 
-def record_day(con: Any, dataset: str, day: dt.date, rows: list[tuple[str, str, float, str]],
+def record_day(con: Any, model: str, day: dt.date, rows: list[tuple[str, str, float, str]],
                reference_snapshot: str, champion_version: str, run_id: str | None) -> None:
     """Replace ``day``'s drift with ``rows`` of (feature, statistic, value, level), atomically."""
     ensure_drift_tables(con)
     now = dt.datetime.now(dt.timezone.utc)
     with transaction(con):
-        con.execute("DELETE FROM drift_history WHERE dataset = ? AND day = ?", [dataset, day])
+        con.execute("DELETE FROM drift_history WHERE model = ? AND day = ?", [model, day])
         con.executemany(
             f"INSERT INTO drift_history ({', '.join(HISTORY_COLUMNS)}) VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
-            [[dataset, day, feature, statistic, value, level, reference_snapshot, champion_version, now, run_id]
+            [[model, day, feature, statistic, value, level, reference_snapshot, champion_version, now, run_id]
              for feature, statistic, value, level in rows],
         )
 
 
-def drift_history(con: Any, dataset: str, since: dt.date | None = None,
+def drift_history(con: Any, model: str, since: dt.date | None = None,
                   statistic: str | None = None) -> list[tuple[dt.date, str, str, float, str]]:
     """(day, feature, statistic, value, level) rows, oldest first; of one statistic if named."""
     ensure_drift_tables(con)
     return con.execute(
-        "SELECT day, feature, statistic, value, level FROM drift_history WHERE dataset = ? "
+        "SELECT day, feature, statistic, value, level FROM drift_history WHERE model = ? "
         "AND (? IS NULL OR day >= ?) AND (? IS NULL OR statistic = ?) ORDER BY day, feature, statistic",
-        [dataset, since, since, statistic, statistic],
+        [model, since, since, statistic, statistic],
     ).fetchall()

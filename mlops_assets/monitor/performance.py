@@ -19,11 +19,11 @@ from mlops_assets.monitor.scoring import SCORE_COLUMN, ScoringError, predictions
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout
-from mlops_assets.core.warehouse import connect, transaction
+from mlops_assets.core.warehouse import connect, ensure_model_keyed, transaction
 
 PERFORMANCE_DDL = """
     CREATE TABLE IF NOT EXISTS performance_history (
-        dataset VARCHAR NOT NULL, day DATE NOT NULL, model_version VARCHAR NOT NULL, rows BIGINT NOT NULL,
+        model VARCHAR NOT NULL, day DATE NOT NULL, model_version VARCHAR NOT NULL, rows BIGINT NOT NULL,
         auc DOUBLE, ece DOUBLE, reference_auc DOUBLE, relative_drop DOUBLE, degraded BOOLEAN NOT NULL,
         computed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR
     )
@@ -84,9 +84,9 @@ def measure_day(
             [day],
         ).fetchall()
         if not rows:
-            raise ScoringError(f"no scored, labelled rows of {spec.name} for {day.isoformat()}; score the day first")
+            raise ScoringError(f"no scored, labelled rows of {spec.model.name} for {day.isoformat()}; score the day first")
         version, sha = rows[0][2], rows[0][3]
-        reference_auc, _ = load_evaluation(con, spec.name, sha).live_reference()
+        reference_auc, _ = load_evaluation(con, spec.model.name, sha).live_reference()
     if reference_auc is None:
         raise ScoringError(f"champion v{version} has no reference AUC in its evaluation; it cannot be monitored")
     import numpy as np
@@ -100,22 +100,22 @@ def measure_day(
     degraded = auc is not None and reference_auc - auc > auc_noise_band
     result = DayPerformance(day, version, len(rows), auc, ece, reference_auc, drop, degraded)
     with connect(layout.warehouse_path) as con:
-        con.execute(PERFORMANCE_DDL)
+        ensure_model_keyed(con, PERFORMANCE_DDL)
         with transaction(con):
-            con.execute("DELETE FROM performance_history WHERE dataset = ? AND day = ?", [spec.name, day])
+            con.execute("DELETE FROM performance_history WHERE model = ? AND day = ?", [spec.model.name, day])
             con.execute(
                 "INSERT INTO performance_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [spec.name, day, version, len(rows), auc, ece, reference_auc, drop, degraded,
+                [spec.model.name, day, version, len(rows), auc, ece, reference_auc, drop, degraded,
                  dt.datetime.now(dt.timezone.utc), run_id],
             )
     return result
 
 
-def performance_history(con: Any, dataset: str) -> list[tuple]:
+def performance_history(con: Any, model: str) -> list[tuple]:
     """(day, model_version, auc, reference_auc, relative_drop, degraded) rows, oldest first."""
-    con.execute(PERFORMANCE_DDL)
+    ensure_model_keyed(con, PERFORMANCE_DDL)
     return con.execute(
         "SELECT day, model_version, auc, reference_auc, relative_drop, degraded FROM performance_history "
-        "WHERE dataset = ? ORDER BY day",
-        [dataset],
+        "WHERE model = ? ORDER BY day",
+        [model],
     ).fetchall()

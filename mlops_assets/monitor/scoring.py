@@ -35,7 +35,8 @@ class ScoredDay:
 
 
 def predictions_table(spec: DatasetSpec) -> str:
-    return quote(f"predictions_{spec.name}")
+    """The model's predictions (one table per model: models on one dataset score the same rows)."""
+    return quote(f"predictions_{spec.model.name}")
 
 
 def predictions_ddl(spec: DatasetSpec) -> str:

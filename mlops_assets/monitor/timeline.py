@@ -14,7 +14,7 @@ from typing import Any
 from mlops_assets.core.files import atomic_path
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
-from mlops_assets.core.verdicts import EVALUATION_ASSET
+from mlops_assets.core.verdicts import evaluation_asset
 from mlops_assets.core.warehouse import connect
 from mlops_assets.monitor.policy import LoopPolicy
 from mlops_assets.monitor.statistics import PSI
@@ -42,7 +42,7 @@ def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[d
     timeline = Timeline(statistic=statistic.label)
     with connect(layout.warehouse_path) as con:
         by_day: dict[dt.date, list[tuple[str, float, str]]] = {}
-        for day, feature, _, value, _ in drift_history(con, spec.name, statistic=statistic.name):
+        for day, feature, _, value, _ in drift_history(con, spec.model.name, statistic=statistic.name):
             level = policy.drift_level(statistic.name, value)  # the current policy's, as the triggers judge
             if can_trigger_retraining(spec, feature):
                 by_day.setdefault(day, []).append((feature, value, level))
@@ -59,21 +59,21 @@ def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[d
             failed = con.execute(
                 "SELECT check_name, arg_max(summary, checked_at) FROM gate_results "
                 "WHERE dataset = ? AND asset = ? AND run_id = ? AND NOT passed GROUP BY check_name",
-                [spec.name, EVALUATION_ASSET, run["run_id"]],
+                [spec.name, evaluation_asset(spec.model.name), run["run_id"]],
             ).fetchall()
             judged = [row[0] for row in con.execute(
                 "SELECT DISTINCT content_hash FROM gate_results WHERE dataset = ? AND asset = ? AND run_id = ?",
-                [spec.name, EVALUATION_ASSET, run["run_id"]],
+                [spec.name, evaluation_asset(spec.model.name), run["run_id"]],
             ).fetchall()]
             timeline.retrainings.append({**run, "failed_gates": {name: summary for name, summary in failed},
                                          "model_sha256": judged[0] if len(judged) == 1 else None})
-        for entry in ledger.entries(con, spec.name):
+        for entry in ledger.entries(con, spec.model.name):
             timeline.promotions.append({
                 "action": entry.action, "from": entry.from_version, "to": entry.to_version,
                 "at": entry.recorded_at, "run_id": entry.dagster_run_id, "reason": entry.reason,
                 "model_sha256": entry.model_sha256,
             })
-        for day, version, auc, reference, drop, degraded in performance_history(con, spec.name):
+        for day, version, auc, reference, drop, degraded in performance_history(con, spec.model.name):
             timeline.performance.append({"day": day, "version": version, "auc": auc, "reference_auc": reference,
                                          "relative_drop": drop, "degraded": degraded})
     return timeline

@@ -64,6 +64,7 @@ def train_and_log(
         tags={
             "run_name": f"{spec.name}-{snapshot.content_hash[:8]}",
             "dataset": spec.name,
+            "model": spec.model.name,
             "snapshot_hash": snapshot.content_hash,
             "dagster_run_id": dagster_run_id,
             "code_version": code_version,
@@ -110,7 +111,7 @@ def evaluate_and_store(
     from mlops_assets.train.snapshot import OOT_SPLIT, load_training_snapshot, read_split
 
     with connect(layout.warehouse_path) as con:
-        check_agreement(con, spec.name, registry)  # before "no champion" can pass a gate by rule
+        check_agreement(con, spec.model.name, registry)  # before "no champion" can pass a gate by rule
     loaded = registry.load_run_model(
         candidate["mlflow_run_id"], candidate["model_sha256"], candidate.get(MANIFEST_TAG), candidate["threshold"]
     )
@@ -124,13 +125,13 @@ def evaluate_and_store(
             champion = UnloadableChampion(champion_ref.version, str(error))
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
     evaluation = evaluate_candidate(
-        dataset=spec.name, slices=spec.slices, target=spec.target.name,
+        model=spec.model.name, slices=spec.slices, target=spec.target.name,
         test=read_split(layout, snapshot, "test"), candidate=loaded,
         oot=read_split(layout, snapshot, OOT_SPLIT) if snapshot.oot_days else None,
         champion_trained_days=champion_trained_days,
         candidate_sha256=candidate["model_sha256"], snapshot_hash=snapshot.content_hash,
         train_label_rate=snapshot.label_rates["train"], champion=champion,
-        plots_dir=layout.reports_dir / spec.name / "evaluations" / candidate["model_sha256"][:16],
+        plots_dir=layout.model_reports_dir(spec.model.name) / "evaluations" / candidate["model_sha256"][:16],
         settings=settings,
     )
     with connect(layout.warehouse_path) as con:
@@ -181,13 +182,13 @@ def judge(
     judged = {}
     with connect(layout.warehouse_path) as con:
         if registry is not None:
-            check_agreement(con, spec.name, registry)
-        evaluation = load_evaluation(con, spec.name, model_sha256)
+            check_agreement(con, spec.model.name, registry)
+        evaluation = load_evaluation(con, spec.model.name, model_sha256)
         for verdict in judge_evaluation(evaluation, thresholds, gates):
-            verdicts.record(con, dataset=spec.name, asset=verdicts.EVALUATION_ASSET, day=None,
+            verdicts.record(con, dataset=spec.name, asset=verdicts.evaluation_asset(spec.model.name), day=None,
                             content_hash=model_sha256, result=verdict, run_id=run_id)
             judged[verdict.check] = verdict
-        overrides = active_overrides(con, spec.name, model_sha256) if not all(v.passed for v in judged.values()) else {}
+        overrides = active_overrides(con, spec.model.name, model_sha256) if not all(v.passed for v in judged.values()) else {}
     return {gate: Judgement(verdict, None if verdict.passed else overrides.get(gate)) for gate, verdict in judged.items()}
 
 
@@ -210,10 +211,10 @@ def write_candidate_card(
 
     sha = candidate["model_sha256"]
     with connect(layout.warehouse_path) as con:
-        evaluation = load_evaluation(con, spec.name, sha)
-        gate_verdicts = recorded_verdicts(con, spec.name, sha)
-        granted = overrides_for(con, spec.name, sha)
-        registered = registered_versions(con, spec.name, sha)
+        evaluation = load_evaluation(con, spec.model.name, sha)
+        gate_verdicts = recorded_verdicts(con, spec.model.name, sha)
+        granted = overrides_for(con, spec.model.name, sha)
+        registered = registered_versions(con, spec.model.name, sha)
     snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
     card = build_card(
         spec=spec, snapshot=snapshot, candidate=candidate, evaluation=evaluation,
@@ -224,11 +225,11 @@ def write_candidate_card(
     return card, markdown_path, html_path
 
 
-def registered_versions(con: Any, dataset: str, model_sha256: str) -> list[str]:
+def registered_versions(con: Any, model: str, model_sha256: str) -> list[str]:
     """The registry versions the ledger shows holding this exact model (same sha256), oldest first."""
     from mlops_assets.promote import ledger
 
-    found = [e.to_version for e in ledger.entries(con, dataset)
+    found = [e.to_version for e in ledger.entries(con, model)
              if e.model_sha256 == model_sha256 and e.action in ledger.ALIAS_MOVES]
     return list(dict.fromkeys(found))
 
@@ -239,7 +240,7 @@ def card_folder(
     """Where a card goes: ``cards/<sha>`` is the registered card of the first version holding the
     model. A retraining that rebuilds the same bytes never writes there: its unregistered card goes
     beside it, per run, and a further version of the same bytes gets its own folder."""
-    folder = layout.reports_dir / spec.name / "cards" / sha[:16]
+    folder = layout.model_reports_dir(spec.model.name) / "cards" / sha[:16]
     if not registered or version == registered[0]:
         return folder
     if version is None:

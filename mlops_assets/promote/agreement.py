@@ -41,9 +41,9 @@ def ledger_champion(entries: list[ledger.LedgerEntry]) -> ledger.LedgerEntry | N
     return moves[-1]
 
 
-def disagreement(con: Any, dataset: str, registry: ModelRegistry) -> str | None:
+def disagreement(con: Any, model: str, registry: ModelRegistry) -> str | None:
     """Why the registry cannot produce the ledger's champion, or None when they agree."""
-    expected = ledger_champion(ledger.entries(con, dataset))
+    expected = ledger_champion(ledger.entries(con, model))
     if expected is None:
         return None
     names = f"the ledger's champion is {registry.model_name} version {expected.to_version} " \
@@ -61,27 +61,27 @@ def disagreement(con: Any, dataset: str, registry: ModelRegistry) -> str | None:
     return None
 
 
-def check_agreement(con: Any, dataset: str, registry: ModelRegistry) -> None:
+def check_agreement(con: Any, model: str, registry: ModelRegistry) -> None:
     """Raise ChampionDisagreement when the registry cannot produce the ledger's champion."""
-    problem = disagreement(con, dataset, registry)
+    problem = disagreement(con, model, registry)
     if problem:
         raise ChampionDisagreement(f"{problem}. No gate was run and nothing was promoted; {RECOVERY}")
 
 
-def acknowledge_reset(con: Any, dataset: str, registry: ModelRegistry, *, operator: str, reason: str) -> ledger.LedgerEntry:
+def acknowledge_reset(con: Any, model: str, registry: ModelRegistry, *, operator: str, reason: str) -> ledger.LedgerEntry:
     """Record, as a ledger row, that the ledger's champion is gone from the registry for good."""
     if not operator or not operator.strip():
         raise ChampionDisagreement("acknowledging a registry reset needs an operator: who accepts it")
     if not reason or not reason.strip():
         raise ChampionDisagreement("acknowledging a registry reset needs a reason")
-    problem = disagreement(con, dataset, registry)
+    problem = disagreement(con, model, registry)
     if problem is None:
         raise ChampionDisagreement(
             f"the ledger and the registry {registry.model_name} agree on the champion: there is no reset to acknowledge"
         )
-    lost = ledger_champion(ledger.entries(con, dataset))
+    lost = ledger_champion(ledger.entries(con, model))
     entry = ledger.LedgerEntry(
-        dataset=dataset, action=REGISTRY_RESET, from_version=lost.to_version, to_version="",
+        model=model, action=REGISTRY_RESET, from_version=lost.to_version, to_version="",
         model_sha256=lost.model_sha256, snapshot_hash=lost.snapshot_hash,
         recorded_at=dt.datetime.now(dt.timezone.utc), operator=operator.strip(), dagster_run_id=None,
         reason=f"registry reset acknowledged: {reason.strip()} ({problem})", verdicts=[],

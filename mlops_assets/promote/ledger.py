@@ -7,9 +7,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from mlops_assets.core.warehouse import ensure_model_keyed
+
 LEDGER_DDL = """
     CREATE TABLE IF NOT EXISTS promotion_ledger (
-        dataset VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
         action VARCHAR NOT NULL,
         from_version VARCHAR,
         to_version VARCHAR NOT NULL,
@@ -25,7 +27,7 @@ LEDGER_DDL = """
 """
 # ledgers written before gate overrides existed gain the column in place
 LEDGER_MIGRATION = "ALTER TABLE promotion_ledger ADD COLUMN IF NOT EXISTS overrides_json VARCHAR DEFAULT '[]'"
-COLUMNS = ("dataset, action, from_version, to_version, model_sha256, snapshot_hash, recorded_at, operator, "
+COLUMNS = ("model, action, from_version, to_version, model_sha256, snapshot_hash, recorded_at, operator, "
            "dagster_run_id, reason, verdicts_json, overrides_json")
 # the actions that move the champion alias
 ALIAS_MOVES = ("promote", "rollback")
@@ -36,7 +38,7 @@ USER_TAGS = ("user", "dagster/user")
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    dataset: str
+    model: str
     action: str
     from_version: str | None
     to_version: str
@@ -79,7 +81,7 @@ def os_user() -> str | None:
 
 
 def _ensure(con: Any) -> None:
-    con.execute(LEDGER_DDL)
+    ensure_model_keyed(con, LEDGER_DDL)
     con.execute(LEDGER_MIGRATION)
 
 
@@ -87,21 +89,21 @@ def append(con: Any, entry: LedgerEntry) -> None:
     _ensure(con)
     con.execute(
         f"INSERT INTO promotion_ledger ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [entry.dataset, entry.action, entry.from_version, entry.to_version, entry.model_sha256,
+        [entry.model, entry.action, entry.from_version, entry.to_version, entry.model_sha256,
          entry.snapshot_hash, entry.recorded_at, entry.operator, entry.dagster_run_id, entry.reason,
          json.dumps(entry.verdicts), json.dumps(entry.overrides)],
     )
 
 
-def entries(con: Any, dataset: str) -> list[LedgerEntry]:
+def entries(con: Any, model: str) -> list[LedgerEntry]:
     _ensure(con)
     rows = con.execute(
-        f"SELECT {COLUMNS} FROM promotion_ledger WHERE dataset = ? ORDER BY recorded_at", [dataset]
+        f"SELECT {COLUMNS} FROM promotion_ledger WHERE model = ? ORDER BY recorded_at", [model]
     ).fetchall()
     return [LedgerEntry(*row[:10], json.loads(row[10]), json.loads(row[11] or "[]")) for row in rows]
 
 
-def last_move_to(con: Any, dataset: str, version: str, actions: tuple[str, ...] = ALIAS_MOVES) -> LedgerEntry | None:
+def last_move_to(con: Any, model: str, version: str, actions: tuple[str, ...] = ALIAS_MOVES) -> LedgerEntry | None:
     """The newest ledger row (of ``actions``) that made ``version`` the champion, if any."""
-    moves = [e for e in entries(con, dataset) if e.action in actions and e.to_version == version]
+    moves = [e for e in entries(con, model) if e.action in actions and e.to_version == version]
     return moves[-1] if moves else None

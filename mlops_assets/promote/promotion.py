@@ -19,7 +19,7 @@ from mlops_assets.gate.overrides import GateOverride, active_overrides
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.registry import CHAMPION_ALIAS, MANIFEST_TAG, MODEL_SHA_TAG, ModelRegistry, verdicts_tag
-from mlops_assets.core.verdicts import EVALUATION_ASSET, GateResult, unmet_gates_by_name
+from mlops_assets.core.verdicts import GateResult, evaluation_asset, unmet_gates_by_name
 from mlops_assets.core.warehouse import connect
 
 
@@ -46,12 +46,12 @@ def promote(
     """
     sha = candidate["model_sha256"]
     with connect(layout.warehouse_path) as con:
-        check_agreement(con, spec.name, registry)
-        unmet = unmet_gates_by_name(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
+        check_agreement(con, spec.model.name, registry)
+        unmet = unmet_gates_by_name(con, dataset=spec.name, asset=evaluation_asset(spec.model.name), day=None, content_hash=sha,
                                     required=list(PROMOTION_GATES))
-        in_force = active_overrides(con, spec.name, sha)
-        details = recorded_verdicts(con, spec.name, sha)
-        moves = [e for e in ledger.entries(con, spec.name) if e.action in ledger.ALIAS_MOVES]
+        in_force = active_overrides(con, spec.model.name, sha)
+        details = recorded_verdicts(con, spec.model.name, sha)
+        moves = [e for e in ledger.entries(con, spec.model.name) if e.action in ledger.ALIAS_MOVES]
     blocking = {gate: reason for gate, reason in unmet.items() if gate not in in_force}
     if blocking:
         raise PromotionRefused(
@@ -67,7 +67,7 @@ def promote(
         if any(move.to_version == previous.version for move in moves):
             # retraining on unchanged data reproduces the champion byte for byte: nothing changes
             return ledger.LedgerEntry(
-                spec.name, "unchanged", previous.version, previous.version, sha, candidate["snapshot_hash"],
+                spec.model.name, "unchanged", previous.version, previous.version, sha, candidate["snapshot_hash"],
                 dt.datetime.now(dt.timezone.utc), operator, dagster_run_id,
                 f"unchanged: the candidate is the champion v{previous.version} (same sha256); "
                 "alias, ledger and its registered card untouched",
@@ -121,7 +121,7 @@ def _record_promotion(
     else:
         reason = f"every gate passed; trigger: {trigger}"
     entry = ledger.LedgerEntry(
-        dataset=spec.name,
+        model=spec.model.name,
         action="promote",
         from_version=from_version,
         to_version=version,
@@ -143,13 +143,13 @@ def overrides_tag(overridden: list[GateOverride]) -> str:
     return json.dumps({o.gate: f"{o.operator} until {o.expires_at.isoformat(timespec='minutes')}" for o in overridden})
 
 
-def recorded_verdicts(con: Any, dataset: str, model_sha256: str) -> list[GateResult]:
+def recorded_verdicts(con: Any, model: str, model_sha256: str) -> list[GateResult]:
     """The newest verdict of each promotion gate for this model, in gate order."""
     rows = con.execute(
         "SELECT check_name, arg_max(passed, checked_at), arg_max(summary, checked_at), "
         "arg_max(details_json, checked_at) FROM gate_results "
-        "WHERE dataset = ? AND asset = ? AND content_hash = ? GROUP BY check_name",
-        [dataset, EVALUATION_ASSET, model_sha256],
+        "WHERE asset = ? AND content_hash = ? GROUP BY check_name",
+        [evaluation_asset(model), model_sha256],
     ).fetchall()
     found = {row[0]: GateResult.from_record(*row) for row in rows}
     return [found[name] for name in PROMOTION_GATES if name in found]

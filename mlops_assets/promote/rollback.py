@@ -19,7 +19,7 @@ from mlops_assets.promote.promotion import recorded_verdicts
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.registry import CHAMPION_ALIAS, MODEL_SHA_TAG, ModelRegistry
-from mlops_assets.core.verdicts import EVALUATION_ASSET, unmet_gates_by_name
+from mlops_assets.core.verdicts import evaluation_asset, unmet_gates_by_name
 from mlops_assets.core.warehouse import connect
 
 
@@ -51,14 +51,14 @@ def rollback(
         raise RollbackRefused("a rollback needs a reason")
     with connect(layout.warehouse_path) as con:
         try:
-            check_agreement(con, spec.name, registry)
+            check_agreement(con, spec.model.name, registry)
         except ChampionDisagreement as error:
             raise RollbackRefused(str(error)) from error
     current = registry.champion()
     if current is None:
         raise RollbackRefused(f"{registry.model_name} has no champion to roll back from")
     with connect(layout.warehouse_path) as con:
-        target_version = to_version or _previous_champion(con, spec.name, current.version)
+        target_version = to_version or _previous_champion(con, spec.model.name, current.version)
     if str(target_version) == current.version:
         raise RollbackRefused(f"version {current.version} is already the champion")
     try:
@@ -71,10 +71,10 @@ def rollback(
 
     now = dt.datetime.now(dt.timezone.utc)
     with connect(layout.warehouse_path) as con:
-        unmet = unmet_gates_by_name(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
+        unmet = unmet_gates_by_name(con, dataset=spec.name, asset=evaluation_asset(spec.model.name), day=None, content_hash=sha,
                                     required=list(PROMOTION_GATES))
-        in_force = active_overrides(con, spec.name, sha, now)
-        verdicts = recorded_verdicts(con, spec.name, sha)
+        in_force = active_overrides(con, spec.model.name, sha, now)
+        verdicts = recorded_verdicts(con, spec.model.name, sha)
     uncovered = {gate: why for gate, why in unmet.items() if gate not in in_force}
     if uncovered and override_until is None:
         raise RollbackRefused(
@@ -95,14 +95,14 @@ def rollback(
     overrides = []
     with connect(layout.warehouse_path) as con:
         if uncovered:
-            granted = grant(con, dataset=spec.name, model_sha256=sha, gates=list(uncovered), operator=operator,
+            granted = grant(con, model=spec.model.name, model_sha256=sha, gates=list(uncovered), operator=operator,
                             reason=f"rollback: {reason}", expires_at=override_until, known_gates=list(PROMOTION_GATES),
                             now=now)
             overrides = [o.to_dict() for o in granted]
         overrides += [in_force[gate].to_dict() for gate in unmet if gate in in_force]
     registry.set_alias(CHAMPION_ALIAS, target.version)
     entry = ledger.LedgerEntry(
-        dataset=spec.name,
+        model=spec.model.name,
         action="rollback",
         from_version=current.version,
         to_version=target.version,
@@ -120,12 +120,12 @@ def rollback(
     return entry
 
 
-def _previous_champion(con: Any, dataset: str, current_version: str) -> str:
+def _previous_champion(con: Any, model: str, current_version: str) -> str:
     """The champion that ``current_version`` replaced when it was promoted, per the ledger.
 
     Promotions only: rolling back twice walks further back in history instead of undoing itself.
     """
-    move = ledger.last_move_to(con, dataset, current_version, actions=("promote",))
+    move = ledger.last_move_to(con, model, current_version, actions=("promote",))
     if move is None or move.from_version is None:
         raise RollbackRefused(
             f"the ledger names no champion before version {current_version}; name the version to roll back to"

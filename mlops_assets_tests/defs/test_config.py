@@ -77,8 +77,9 @@ def test_the_model_configs_are_derived_from_their_dataclasses():
 def test_the_weekly_schedules_window_keeps_training_snapshots_default_min_days():
     from mlops_assets.defs.automation import train_window_config
     from mlops_assets.defs.model import TrainingWindowConfig
+    from mlops_assets.defs.names import ModelNames
 
-    config = train_window_config(dt.date(2013, 7, 1), 28)["ops"]["training_snapshot"]["config"]
+    config = train_window_config(ModelNames("m"), dt.date(2013, 7, 1), 28)["ops"]["m__training_snapshot"]["config"]
     assert config == {"end_date": "2013-07-01", "last_n_days": 28}
     assert TrainingWindowConfig(**config).plain().min_days == TrainingWindowConfig().plain().min_days
 

@@ -9,7 +9,8 @@ import json
 import dagster as dg
 import pytest
 
-from mlops_assets.core.verdicts import EVALUATION_ASSET, GateResult, unmet_gates_by_name
+from mlops_assets.defs.names import ModelNames
+from mlops_assets.core.verdicts import evaluation_asset, EVALUATION_ASSET, GateResult, unmet_gates_by_name
 from mlops_assets.core.warehouse import connect
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.resources import GatePolicy, StateResource
@@ -52,24 +53,24 @@ def brier_gate():
 
 def stored_evaluation(layout, spec) -> Evaluation:
     evaluation = Evaluation(
-        dataset=spec.name, model_sha256=SHA, snapshot_hash="cd" * 32, test_rows=1_000, threshold=0.4,
+        model=spec.model.name, model_sha256=SHA, snapshot_hash="cd" * 32, test_rows=1_000, threshold=0.4,
         metrics={"auc": {"value": 0.71, "low": 0.69, "high": 0.73}, "brier": {"value": 0.18, "low": None, "high": None}},
         baseline={"auc": 0.5, "log_loss": 0.6, "brier": 0.19, "label_rate": 0.25},
     )
     with connect(layout.warehouse_path) as con:
         store_evaluation(con, evaluation, run_id="test")
-    handle = layout.root / "handles" / "candidate_evaluation.json"
+    handle = layout.root / "handles" / f"{spec.model.name}__candidate_evaluation.json"
     handle.parent.mkdir(parents=True, exist_ok=True)
     handle.write_text(json.dumps({"model_sha256": SHA, "champion_version": None}))
     return evaluation
 
 
-def run_extra_gate(defs: dg.Definitions, policy: dict) -> dg.AssetCheckEvaluation:
-    key = dg.AssetCheckKey(dg.AssetKey(EVALUATION_ASSET), EXTRA)
+def run_extra_gate(defs: dg.Definitions, names: ModelNames, policy: dict) -> dg.AssetCheckEvaluation:
+    key = dg.AssetCheckKey(names.key(EVALUATION_ASSET), EXTRA)
     job = dg.define_asset_job("judge_extra_gate", selection=dg.AssetSelection.checks(key))
     result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name).execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-        run_config={"resources": {"gate_policy": {"config": policy}}},
+        run_config={"resources": {names.gate_policy: {"config": policy}}},
     )
     (evaluation,) = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     return evaluation
@@ -78,27 +79,28 @@ def run_extra_gate(defs: dg.Definitions, policy: dict) -> dg.AssetCheckEvaluatio
 def test_a_gate_declared_once_is_a_configurable_blocking_check_on_the_card(brier_gate, state, spec):
     evaluation = stored_evaluation(state, spec)
     defs = build_definitions(spec, StateResource(state_dir=str(state.root)))
+    names = ModelNames.of(spec)
 
-    check = defs.resolve_asset_graph().get_check_spec(dg.AssetCheckKey(dg.AssetKey(EVALUATION_ASSET), EXTRA))
+    check = defs.resolve_asset_graph().get_check_spec(dg.AssetCheckKey(names.key(EVALUATION_ASSET), EXTRA))
     assert check.blocking and check.description == "The Brier score is under the ceiling."
-    field = defs.resources["gate_policy"].get_resource_definition().config_schema.config_type.fields["max_brier"]
+    field = defs.resources[names.gate_policy].get_resource_definition().config_schema.config_type.fields["max_brier"]
     assert (field.default_value, field.description) == (0.25, "ceiling on the test Brier score")
     assert GateThresholds().max_brier == 0.25
     with pytest.raises(ValueError, match="max_brier"):
         GateThresholds(max_brier=2.0)
 
     with connect(state.warehouse_path) as con:  # promotion requires its verdict before it ever ran
-        assert EXTRA in unmet_gates_by_name(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None,
+        assert EXTRA in unmet_gates_by_name(con, dataset=spec.name, asset=evaluation_asset(spec.model.name), day=None,
                                             content_hash=SHA, required=list(PROMOTION_GATES))
 
-    strict = run_extra_gate(defs, {"max_brier": 0.1})
+    strict = run_extra_gate(defs, names, {"max_brier": 0.1})
     assert not strict.passed and strict.severity == dg.AssetCheckSeverity.ERROR  # blocks the run
     assert "0.180 against the ceiling 0.100" in strict.description
-    lenient = run_extra_gate(defs, {})  # the declared default
+    lenient = run_extra_gate(defs, names, {})  # the declared default
     assert lenient.passed and lenient.metadata["threshold"].value == 0.25
 
     with connect(state.warehouse_path) as con:
-        verdicts = recorded_verdicts(con, spec.name, SHA)
+        verdicts = recorded_verdicts(con, spec.model.name, SHA)
     assert [v.check for v in verdicts] == [EXTRA] and verdicts[0].passed
     snapshot = TrainingSnapshot(spec.name, "cd" * 32, "snap", dt.date(2013, 1, 1), dt.date(2013, 1, 3),
                                 {}, {"train": 800, "test": 100}, {"train": 0.25}, [])

@@ -44,7 +44,7 @@ def test_rows() -> pd.DataFrame:
 
 def evaluate(rows, champion, tmp_path) -> Evaluation:
     return evaluate_candidate(
-        dataset="flights", slices=["carrier"], target="late", test=rows, candidate=FakeModel(),
+        model="flights_late", slices=["carrier"], target="late", test=rows, candidate=FakeModel(),
         candidate_sha256="ab" * 32, snapshot_hash="cd" * 32, train_label_rate=0.3, champion=champion,
         plots_dir=tmp_path / "plots", settings=EvaluationSettings(bootstrap_resamples=20),
     )

@@ -49,7 +49,7 @@ def rows(days: list[dt.date], seed: int) -> pd.DataFrame:
 
 def evaluate(candidate, champion, tmp_path, champion_trained_days=(), oot=True) -> Evaluation:
     return evaluate_candidate(
-        dataset="flights", slices=["carrier"], target="late", test=rows(IN_PERIOD, 1), candidate=candidate,
+        model="flights_late", slices=["carrier"], target="late", test=rows(IN_PERIOD, 1), candidate=candidate,
         candidate_sha256="ab" * 32, snapshot_hash="cd" * 32, train_label_rate=0.3, champion=champion,
         plots_dir=tmp_path / "plots", settings=EvaluationSettings(bootstrap_resamples=20),
         oot=rows(HELD_OUT, 2) if oot else None, champion_trained_days=champion_trained_days,

@@ -15,7 +15,7 @@ SLICES = [{"slice": "carrier", "value": "UA", "rows": 500, "auc": 0.70, "enough_
 def evaluation(status: ChampionStatus, note: str = "", champion_auc: float | None = None) -> Evaluation:
     scored = status is ChampionStatus.SCORED
     return Evaluation(
-        dataset="flights", model_sha256="ab" * 32, snapshot_hash="cd" * 32, test_rows=1_000, threshold=0.5,
+        model="flights_late", model_sha256="ab" * 32, snapshot_hash="cd" * 32, test_rows=1_000, threshold=0.5,
         metrics={"auc": {"value": 0.70, "low": 0.68, "high": 0.72}}, baseline={"auc": 0.5},
         champion_version="2" if scored else None,
         champion_metrics={"auc": {"value": champion_auc}} if scored else None,

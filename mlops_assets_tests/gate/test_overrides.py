@@ -29,7 +29,7 @@ def con():
 
 
 def give(con, **changes):
-    arguments = dict(dataset="flights", model_sha256=SHA, gates=["check_calibration"], operator="alice",
+    arguments = dict(model="flights_late", model_sha256=SHA, gates=["check_calibration"], operator="alice",
                      reason="calibration drifts in holidays", expires_at=NOW + dt.timedelta(days=7),
                      known_gates=GATES, now=NOW)
     arguments.update(changes)
@@ -39,11 +39,11 @@ def give(con, **changes):
 def test_a_granted_override_is_in_force_until_it_expires(con):
     [granted] = give(con)
     assert granted.gate == "check_calibration" and granted.operator == "alice"
-    assert set(active_overrides(con, "flights", SHA, NOW + dt.timedelta(days=6))) == {"check_calibration"}
-    assert active_overrides(con, "flights", SHA, NOW + dt.timedelta(days=7)) == {}
+    assert set(active_overrides(con, "flights_late", SHA, NOW + dt.timedelta(days=6))) == {"check_calibration"}
+    assert active_overrides(con, "flights_late", SHA, NOW + dt.timedelta(days=7)) == {}
     # expired overrides stay on record (the card and ledger keep showing them)
-    assert [o.gate for o in overrides_for(con, "flights", SHA)] == ["check_calibration"]
-    assert active_overrides(con, "flights", "cd" * 32, NOW) == {}
+    assert [o.gate for o in overrides_for(con, "flights_late", SHA)] == ["check_calibration"]
+    assert active_overrides(con, "flights_late", "cd" * 32, NOW) == {}
 
 
 @pytest.mark.parametrize(
@@ -61,13 +61,13 @@ def test_a_granted_override_is_in_force_until_it_expires(con):
 def test_incomplete_or_unsafe_overrides_are_refused(con, changes, message):
     with pytest.raises(OverrideRefused, match=message):
         give(con, **changes)
-    assert overrides_for(con, "flights", SHA) == []
+    assert overrides_for(con, "flights_late", SHA) == []
 
 
 def test_the_longest_override_of_a_gate_wins(con):
     give(con, expires_at=NOW + dt.timedelta(days=2))
     give(con, expires_at=NOW + dt.timedelta(days=9), operator="bob")
-    assert active_overrides(con, "flights", SHA, NOW)["check_calibration"].operator == "bob"
+    assert active_overrides(con, "flights_late", SHA, NOW)["check_calibration"].operator == "bob"
 
 
 def test_expiry_parsing():

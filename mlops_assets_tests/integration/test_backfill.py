@@ -18,7 +18,7 @@ from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import connect
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.common import range_tags
-from mlops_assets.defs.jobs import INGEST_JOB
+from mlops_assets_tests.flight_names import INGEST_JOB
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.features.checks import FEATURE_CHECKS
 from mlops_assets.ingest.landing import landing_path

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import pytest
 
+from mlops_assets_tests.flight_names import SENSOR_MODEL
 from mlops_assets.validate.data_gates import DATA_GATES
 from mlops_assets.features.build import FeatureError
 from mlops_assets.features.checks import FEATURE_CHECKS
@@ -904,7 +905,6 @@ def test_bad_training_window_keeps_the_champion(case: Case, sensor_state, champi
 
     from mlops_assets.defs.runs import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
-    from mlops_assets.defs.jobs import TRAIN_JOB
     from mlops_assets.defs.resources import StateResource
 
     layout = sensor_state.layout
@@ -917,15 +917,15 @@ def test_bad_training_window_keeps_the_champion(case: Case, sensor_state, champi
     models_before = sorted((layout.root / "models").glob("*")) if (layout.root / "models").exists() else []
 
     defs = build_definitions(sensor_state.spec, StateResource(state_dir=str(layout.root)))
-    result = defs.resolve_job_def(TRAIN_JOB).execute_in_process(
+    result = defs.resolve_job_def(SENSOR_MODEL.train_job).execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
         run_config={**QUIET_RUN_CONFIG, "ops": {
-            "training_snapshot": {"config": case.training},
-            "candidate_model": {"config": {"trials": 1, "max_rounds": 10}},
+            SENSOR_MODEL.op("training_snapshot"): {"config": case.training},
+            SENSOR_MODEL.op("candidate_model"): {"config": {"trials": 1, "max_rounds": 10}},
         }},
     )
     assert not result.success
-    failure = result.failure_data_for_node("training_snapshot")
+    failure = result.failure_data_for_node(SENSOR_MODEL.op("training_snapshot"))
     assert failure is not None, "the run must fail at the training snapshot"
     chain, error = [], failure.error
     while error is not None:  # Dagster's step error wraps the platform's own
@@ -934,7 +934,7 @@ def test_bad_training_window_keeps_the_champion(case: Case, sensor_state, champi
     refusal = [e for e in chain if e.cls_name == "TrainingDataError"]
     assert refusal, [e.cls_name for e in chain]
     assert re.search(case.message, refusal[0].message, re.DOTALL), refusal[0].message
-    materialized = {e.asset_key.to_user_string() for e in result.asset_materializations_for_node("champion_model")}
+    materialized = {e.asset_key.to_user_string() for e in result.asset_materializations_for_node(SENSOR_MODEL.op("champion_model"))}
     assert materialized == set()
 
     assert champion_version(layout, model) == champion

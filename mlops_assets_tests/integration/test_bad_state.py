@@ -25,6 +25,7 @@ from typing import Callable
 
 import pytest
 
+from mlops_assets_tests.flight_names import SENSOR_MODEL
 from mlops_assets.cli import main as cli
 from mlops_assets.core.paths import StateLayout
 from mlops_assets_tests.integration.test_bad_input import (  # noqa: F401 - fixtures used by name
@@ -125,7 +126,7 @@ for _name in WAREHOUSE_DAMAGE:
 
 
 @pytest.mark.parametrize("case", cases_of("test_damaged_warehouse_is_named_not_dumped"), ids=lambda c: c.name)
-@pytest.mark.parametrize("command", [["ledger"], ["override", "--model", "0123456789ab", "--gate",
+@pytest.mark.parametrize("command", [["ledger"], ["override", "--sha", "0123456789ab", "--gate",
                                                    "check_calibration", "--reason", "r", "--until", "2030-01-01"],
                                      ["demo", "--days", "1", "--skip-training"]],
                          ids=["ledger", "override", "demo"])
@@ -345,8 +346,8 @@ PROMOTED_MODEL = f"{SENSORS}_failed"
 LENIENT_GATES = dict(min_auc=0.5, max_auc_drop_vs_champion=1.0, min_auc_lift_over_baseline=0.0,
                      max_slice_auc_drop=1.0, max_ece=1.0)
 TRAIN_CONFIG = {
-    "training_snapshot": {"config": {"start_date": "2024-03-01", "end_date": "2024-03-07", "holdout_days": 2}},
-    "candidate_model": {"config": {"trials": 1, "max_rounds": 20}},
+    SENSOR_MODEL.op("training_snapshot"): {"config": {"start_date": "2024-03-01", "end_date": "2024-03-07", "holdout_days": 2}},
+    SENSOR_MODEL.op("candidate_model"): {"config": {"trials": 1, "max_rounds": 20}},
 }
 
 
@@ -362,11 +363,10 @@ def train_job(spec, layout: StateLayout):
 
     from mlops_assets.defs.runs import QUIET_RUN_CONFIG
     from mlops_assets.definitions import build_definitions
-    from mlops_assets.defs.jobs import TRAIN_JOB
     from mlops_assets.defs.resources import GatePolicy, StateResource
 
     defs = build_definitions(spec, StateResource(state_dir=str(layout.root)), gate_policy=GatePolicy(**LENIENT_GATES))
-    return defs.resolve_job_def(TRAIN_JOB).execute_in_process(
+    return defs.resolve_job_def(SENSOR_MODEL.train_job).execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
         run_config={**QUIET_RUN_CONFIG, "ops": TRAIN_CONFIG},
     )
@@ -410,7 +410,7 @@ class Promoted:
         from mlops_assets.promote import ledger
 
         with connect(self.layout.warehouse_path) as con:
-            return ledger.entries(con, SENSORS)
+            return ledger.entries(con, PROMOTED_MODEL)
 
     def cli(self, capsys, *argv: str) -> tuple[int, str]:
         return run_cli(["--state-dir", str(self.layout.root), "--spec", str(self.spec_path), *argv], capsys)
@@ -450,7 +450,7 @@ def test_a_lost_registry_stops_training_before_any_gate(case: StateCase, promote
     before = fingerprint(promoted.layout, SENSORS)
     result = train_job(promoted.spec, promoted.layout)
     assert not result.success
-    failure = result.failure_data_for_node("candidate_evaluation")
+    failure = result.failure_data_for_node(SENSOR_MODEL.op("candidate_evaluation"))
     assert failure is not None, "the run must stop at the evaluation, before the gates"
     chain, error = [], failure.error
     while error is not None:
@@ -530,7 +530,7 @@ def test_promotion_and_rollback_refuse_a_registry_that_disagrees(case: StateCase
     before = fingerprint(promoted.layout, SENSORS)
     registry = promoted.registry()
     with connect(promoted.layout.warehouse_path) as con, pytest.raises(ChampionDisagreement, match=message):
-        check_agreement(con, SENSORS, registry)
+        check_agreement(con, PROMOTED_MODEL, registry)
     candidate = {"model_sha256": "e" * 64, "snapshot_hash": "s", "mlflow_run_id": "r", "threshold": 0.5}
     with pytest.raises(ChampionDisagreement, match=message):
         promote(spec=promoted.spec, layout=promoted.layout, registry=registry, candidate=candidate, card={},
@@ -559,7 +559,7 @@ def test_a_registry_ahead_of_the_ledger_is_not_a_disagreement(case: StateCase, p
                               description="")
     registry.set_alias("champion", ahead)
     with connect(promoted.layout.warehouse_path) as con:
-        assert disagreement(con, SENSORS, registry) is None
+        assert disagreement(con, PROMOTED_MODEL, registry) is None
 
 
 case("acknowledge-without-reason", 11, "test_acknowledging_a_reset_is_deliberate", r"--reason")

@@ -26,14 +26,14 @@ def test_train_on_a_window_then_score_a_day(state, sensors, sensor_spec, monkeyp
 
     assert cli.main([*spec_option, "train", "--last-days", "6", "--end", "2024-03-07", "--trials", "1", "--holdout-days", "0"]) == 0
     printed = capsys.readouterr().out
-    assert "train_job last 6 days to 2024-03-07: ok" in printed
+    assert "sensors_failed_train_job last 6 days to 2024-03-07: ok" in printed
     assert "champion: sensors_failed version 1" in printed
     with connect(state.warehouse_path) as con:
         windows = con.execute("SELECT start_day, end_day FROM training_snapshots").fetchall()
     assert windows == [(dt.date(2024, 3, 2), dt.date(2024, 3, 7))]
 
     # the same window again rebuilds the same bytes: the champion's registered card stays as it was
-    card = state.reports_dir / "sensors" / "cards"
+    card = state.model_reports_dir("sensors_failed") / "cards"
     (registered,) = [path for path in card.glob("*/model_card.md")]
     before = registered.read_bytes()
     assert "version 1" in before.decode()
@@ -45,5 +45,5 @@ def test_train_on_a_window_then_score_a_day(state, sensors, sensor_spec, monkeyp
 
     assert cli.main([*spec_option, "score", "--day", "2024-03-08"]) == 0
     printed = capsys.readouterr().out
-    assert "score_job 2024-03-08: ok" in printed
+    assert "sensors_failed_score_job 2024-03-08: ok" in printed
     assert "rows 100, champion_version 1" in printed

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlops_assets_tests.flight_names import INGEST_JOB, LATE, SCORE_JOB, TRAIN_JOB
 from mlops_assets.core.paths import StateLayout
 from mlops_assets_tests.integration.test_crash_recovery import (
     FAR_DAY,
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.integration
 CHALLENGER_CONFIG = {
     "ops": {
         **TRAIN_RUN_CONFIG["ops"],
-        "candidate_model": {"config": {"trials": 1, "max_rounds": 150, "early_stopping_rounds": 25}},
+        LATE.op("candidate_model"): {"config": {"trials": 1, "max_rounds": 150, "early_stopping_rounds": 25}},
     }
 }
 LOCK_ERRORS = ("could not set lock", "conflicting lock", "database is locked", "WarehouseBusyError")
@@ -63,7 +64,7 @@ def prepared(tmp_path_factory, flights_csv, spec) -> Prepared:
     with pytest.MonkeyPatch.context() as mp:
         for key, value in champion.environment().items():
             mp.setenv(key, value)
-        first = run_in_process(champion, spec, "train_job", run_config=TRAIN_RUN_CONFIG)
+        first = run_in_process(champion, spec, TRAIN_JOB, run_config=TRAIN_RUN_CONFIG)
     assert first["success"], first
     return Prepared(base.root, expected, champion)
 
@@ -78,8 +79,8 @@ def test_two_ingestion_runs_at_once_store_what_sequential_runs_store(state, spec
 
     layout = copy_state(prepared.base, state)
     dg.DagsterInstance.from_config(str(layout.dagster_home)).dispose()  # the instance exists, as in `dagster dev`
-    first = start_job(layout, "ingest_job", partition=NEW_DAY.isoformat())
-    second = start_job(layout, "ingest_job", partition=FAR_DAY.isoformat())
+    first = start_job(layout, INGEST_JOB, partition=NEW_DAY.isoformat())
+    second = start_job(layout, INGEST_JOB, partition=FAR_DAY.isoformat())
     results = [finish(first), finish(second)]
     for result in results:
         assert result["success"], result
@@ -106,15 +107,15 @@ def test_scoring_during_a_promotion_uses_one_consistent_champion(spec, prepared,
     # the training run registers its candidate, then holds the promotion open until the scoring
     # run has started; only then does it attach the card, move the alias and write the ledger
     promoting, scoring_started = tmp_path / "promoting", tmp_path / "scoring_started"
-    train = start_job(layout, "train_job", run_config=CHALLENGER_CONFIG,
+    train = start_job(layout, TRAIN_JOB, run_config=CHALLENGER_CONFIG,
                       point=f"pause_after_register:{promoting}|{scoring_started}")
     try:
         wait_for(promoting, train)
     except BaseException:
         train.kill()
         raise
-    score = start_job(layout, "score_job", partition=day.isoformat(),
-                      run_config={"ops": {"drift_report": {"config": {"evidently_report": False}}}},
+    score = start_job(layout, SCORE_JOB, partition=day.isoformat(),
+                      run_config={"ops": {LATE.op("drift_report"): {"config": {"evidently_report": False}}}},
                       started_file=scoring_started)
     trained, scored = finish(train), finish(score)
     assert trained["success"], trained
@@ -124,10 +125,10 @@ def test_scoring_during_a_promotion_uses_one_consistent_champion(spec, prepared,
     champion = registry.champion()
     assert champion.version == "2"
     with connect(layout.warehouse_path) as con:
-        assert [(e.action, e.to_version) for e in entries(con, spec.name)] == [("promote", "1"), ("promote", "2")]
+        assert [(e.action, e.to_version) for e in entries(con, spec.model.name)] == [("promote", "1"), ("promote", "2")]
         keys = spec.entity_key
         stored = con.execute(
-            f"SELECT {', '.join(keys)}, score, model_version, model_sha256 FROM predictions_nycflights "
+            f"SELECT {', '.join(keys)}, score, model_version, model_sha256 FROM predictions_nycflights_late "
             f"WHERE _day = ? ORDER BY ALL", [day],
         ).df()
         features = con.execute(f"SELECT * FROM {features_table(spec)} WHERE _day = ? ORDER BY ALL", [day]).df()

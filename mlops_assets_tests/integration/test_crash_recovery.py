@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_assets_tests.flight_names import INGEST_JOB, LATE, TRAIN_JOB
 from mlops_assets.core.paths import StateLayout
 from mlops_assets_tests.conftest import snapshot_tables
 
@@ -35,9 +36,9 @@ MODEL_NAME = "nycflights_late"
 TRAIN_RUN_CONFIG = {
     "ops": {
         # 8 days to train on and the last 2 held out to judge forward
-        "training_snapshot": {"config": {"holdout_days": 2}},
-        "candidate_model": {"config": {"trials": 1, "max_rounds": 40, "early_stopping_rounds": 10}},
-        "candidate_evaluation": {"config": {"bootstrap_resamples": 20}},
+        LATE.op("training_snapshot"): {"config": {"holdout_days": 2}},
+        LATE.op("candidate_model"): {"config": {"trials": 1, "max_rounds": 40, "early_stopping_rounds": 10}},
+        LATE.op("candidate_evaluation"): {"config": {"bootstrap_resamples": 20}},
     }
 }
 JOB_TIMEOUT_SECONDS = 300  # only so that a deadlock fails the test instead of hanging CI
@@ -304,7 +305,7 @@ def model_state(layout: StateLayout, spec) -> ModelState:
     registry = ModelRegistry(layout.mlflow_tracking_uri, layout.mlflow_artifacts_dir, MODEL_NAME)
     champion = registry.champion()
     with connect(layout.warehouse_path) as con:
-        rows = [(e.action, e.to_version, e.model_sha256) for e in ledger.entries(con, spec.name)]
+        rows = [(e.action, e.to_version, e.model_sha256) for e in ledger.entries(con, spec.model.name)]
     if champion is None:
         return ModelState(None, None, rows, set(), "")
     client = registry.client
@@ -401,7 +402,7 @@ def prepared(tmp_path_factory, flights_csv, spec) -> Prepared:
 
     snapshot = build_training_snapshot(spec, reference, TrainingWindow(end_date=NEW_DAY - dt.timedelta(days=1), holdout_days=2))
     train, validation = read_split(reference, snapshot, "train"), read_split(reference, snapshot, "validation")
-    model = train_candidate(train, validation, spec, TuningBudget(**TRAIN_RUN_CONFIG["ops"]["candidate_model"]["config"]),
+    model = train_candidate(train, validation, spec, TuningBudget(**TRAIN_RUN_CONFIG["ops"][LATE.op("candidate_model")]["config"]),
                             log=lambda _: None)
     _, sha256 = model.save(reference.root / "reference_model")
     test = read_split(reference, snapshot, "test")
@@ -421,7 +422,7 @@ def layout(state, prepared) -> StateLayout:
 def test_kill_during_ingestion_then_rerun_equals_an_uninterrupted_run(layout, spec, prepared, point):
     day = NEW_DAY.isoformat()
     before = snapshot_tables(layout)
-    assert_killed(run_job(layout, "ingest_job", partition=day, kill=point))
+    assert_killed(run_job(layout, INGEST_JOB, partition=day, kill=point))
 
     # the killed transaction left nothing half-written, and the warehouse opens
     killed = day_state(layout, spec, NEW_DAY)
@@ -433,7 +434,7 @@ def test_kill_during_ingestion_then_rerun_equals_an_uninterrupted_run(layout, sp
         assert killed["features"] is None, "a feature version row survived the kill"
         assert killed["feature_rows"] == 0, "feature rows of the killed transaction are visible"
 
-    rerun = run_in_process(layout, spec, "ingest_job", partition=day)
+    rerun = run_in_process(layout, spec, INGEST_JOB, partition=day)
     assert rerun["success"], rerun
     assert all(rerun["checks"].values()), rerun["checks"]
 
@@ -464,20 +465,20 @@ def test_kills_during_training_and_registration_then_rerun_promotes_the_same_mod
     from mlops_assets.core.registry import ModelRegistry
 
     # 1. killed once the candidate is logged to MLflow: that run's model is the reference file
-    assert_killed(run_job(layout, "train_job", run_config=TRAIN_RUN_CONFIG, kill="after_mlflow_log"))
+    assert_killed(run_job(layout, TRAIN_JOB, run_config=TRAIN_RUN_CONFIG, kill="after_mlflow_log"))
     registry = ModelRegistry(layout.mlflow_tracking_uri, layout.mlflow_artifacts_dir, MODEL_NAME)
     (logged,) = registry.client.search_runs([registry.experiment_id()])
     assert logged.data.tags["model_sha256"] == prepared.reference_sha256
     assert model_state(layout, spec).champion_version is None
 
     # 2. killed again, mid-promotion: version 1 is registered, without its card, and not champion
-    assert_killed(run_job(layout, "train_job", run_config=TRAIN_RUN_CONFIG, kill="after_register"))
+    assert_killed(run_job(layout, TRAIN_JOB, run_config=TRAIN_RUN_CONFIG, kill="after_register"))
     assert registry.version("1").tags["model_sha256"] == prepared.reference_sha256
     killed = model_state(layout, spec)
     assert killed.champion_version is None and killed.ledger == []
 
     # 3. run again: the same model becomes champion, once, with its card
-    rerun = run_in_process(layout, spec, "train_job", run_config=TRAIN_RUN_CONFIG)
+    rerun = run_in_process(layout, spec, TRAIN_JOB, run_config=TRAIN_RUN_CONFIG)
     assert rerun["success"], rerun
     found = assert_same_model_state(layout, spec, prepared.reference_sha256, killed_runs=2)
     # the orphaned version 1 stays registered (the registry is append-only), without the alias
@@ -503,11 +504,11 @@ def test_kills_during_training_and_registration_then_rerun_promotes_the_same_mod
 
 
 def test_kill_after_the_alias_moved_then_rerun_appends_the_missing_ledger_row(layout, spec, prepared):
-    assert_killed(run_job(layout, "train_job", run_config=TRAIN_RUN_CONFIG, kill="after_set_alias"))
+    assert_killed(run_job(layout, TRAIN_JOB, run_config=TRAIN_RUN_CONFIG, kill="after_set_alias"))
     killed = model_state(layout, spec)
     assert killed.champion_sha256 == prepared.reference_sha256
     assert killed.ledger == []  # the crash window: the alias moved, its ledger row not yet written
-    rerun = run_in_process(layout, spec, "train_job", run_config=TRAIN_RUN_CONFIG)
+    rerun = run_in_process(layout, spec, TRAIN_JOB, run_config=TRAIN_RUN_CONFIG)
     assert rerun["success"], rerun
     found = assert_same_model_state(layout, spec, prepared.reference_sha256, killed_runs=1)
     assert found.champion_version == "1"

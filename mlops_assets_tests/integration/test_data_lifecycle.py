@@ -21,7 +21,7 @@ from mlops_assets.cli.main import main
 from mlops_assets.defs.runs import QUIET_RUN_CONFIG
 from mlops_assets.validate.data_gates import DATA_GATES
 from mlops_assets.definitions import build_definitions
-from mlops_assets.defs.jobs import INGEST_JOB
+from mlops_assets_tests.flight_names import INGEST_JOB
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.features.checks import FEATURE_CHECKS
 from mlops_assets.features.build import current_feature_version

@@ -15,10 +15,11 @@ import dagster as dg
 import numpy as np
 import pytest
 
+from mlops_assets_tests.flight_names import LATE, LATE_EVALUATION
 from mlops_assets.promote import ledger
 from mlops_assets.defs.runs import QUIET_RUN_CONFIG
 from mlops_assets.definitions import build_definitions
-from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
+from mlops_assets_tests.flight_names import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import CARD_CHECK
 from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
 from mlops_assets.gate.registry import PROMOTION_GATES
@@ -43,8 +44,8 @@ CARD_SECTIONS = (
 )
 FIRST_TRAIN_CONFIG = {
     "ops": {
-        "training_snapshot": {"config": {"start_date": "2013-01-01", "end_date": "2013-01-21"}},
-        "candidate_model": {"config": {"trials": 3}},
+        LATE.op("training_snapshot"): {"config": {"start_date": "2013-01-01", "end_date": "2013-01-21"}},
+        LATE.op("candidate_model"): {"config": {"trials": 3}},
     }
 }
 
@@ -63,10 +64,10 @@ class ModelLifecycle:
 
     def ledger_rows(self):
         with connect(self.layout.warehouse_path) as con:
-            return ledger.entries(con, self.spec.name)
+            return ledger.entries(con, self.spec.model.name)
 
     def handle(self, asset: str) -> dict:
-        return json.loads((self.root / "handles" / f"{asset}.json").read_text())
+        return json.loads((self.root / "handles" / f"{LATE.model}__{asset}.json").read_text())
 
     def train(self, run_config: dict, defs: dg.Definitions | None = None) -> dg.ExecuteInProcessResult:
         job = (defs or self.defs).resolve_job_def(TRAIN_JOB)
@@ -80,10 +81,11 @@ def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCh
 
 
 def materialized_nodes(result: dg.ExecuteInProcessResult) -> set[str]:
+    """The model's assets the run materialized, by name (their keys carry the model's prefix)."""
     return {
-        event.node_handle.name
+        event.asset_key.path[-1]
         for event in result.all_events
-        if event.event_type_value == "ASSET_MATERIALIZATION" and event.node_handle is not None
+        if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key is not None
     }
 
 
@@ -144,7 +146,7 @@ def test_first_training_run_promotes_version_1(lifecycle):
 
 def test_first_training_run_writes_complete_card(lifecycle):
     sha16 = lifecycle.handle("candidate_model")["model_sha256"][:16]
-    folder = lifecycle.layout.reports_dir / "nycflights" / "cards" / sha16
+    folder = lifecycle.layout.model_reports_dir("nycflights_late") / "cards" / sha16
     markdown = list(folder.glob("*.md"))
     html = list(folder.glob("*.html"))
     assert len(markdown) == 1 and len(html) == 1, sorted(p.name for p in folder.iterdir())
@@ -190,7 +192,7 @@ def test_first_training_run_ledger_and_checks(lifecycle):
 
 def test_evaluation_metadata_is_typed_tables(lifecycle):
     [evaluation] = [e.event_specific_data.materialization for e in lifecycle.first.all_events
-                    if e.event_type_value == "ASSET_MATERIALIZATION" and e.node_handle.name == "candidate_evaluation"]
+                    if e.event_type_value == "ASSET_MATERIALIZATION" and e.node_handle.name == LATE.op("candidate_evaluation")]
     metrics = evaluation.metadata["metrics"].value
     assert [c.name for c in metrics.schema.columns][:3] == ["metric", "candidate", "candidate_low"]
     auc = next(r.data for r in metrics.records if r.data["metric"] == "auc")
@@ -271,9 +273,9 @@ def test_worse_challenger_is_refused(lifecycle):
     champion_before = lifecycle.registry().champion()
     result = lifecycle.train({
         "ops": {
-            "training_snapshot": {"config": {"start_date": "2013-01-17", "end_date": "2013-01-21", "min_days": 3,
+            LATE.op("training_snapshot"): {"config": {"start_date": "2013-01-17", "end_date": "2013-01-21", "min_days": 3,
                                               "holdout_days": 2}},
-            "candidate_model": {"config": {"trials": 1, "max_rounds": 3, "early_stopping_rounds": 1}},
+            LATE.op("candidate_model"): {"config": {"trials": 1, "max_rounds": 3, "early_stopping_rounds": 1}},
         }
     })
     assert not result.success
@@ -323,20 +325,20 @@ def test_training_is_reproducible(lifecycle):
 
 WEAK_CHALLENGER_CONFIG = {
     "ops": {
-        "training_snapshot": {"config": {"start_date": "2013-01-17", "end_date": "2013-01-21", "min_days": 3,
+        LATE.op("training_snapshot"): {"config": {"start_date": "2013-01-17", "end_date": "2013-01-21", "min_days": 3,
                                               "holdout_days": 2}},
-        "candidate_model": {"config": {"trials": 1, "max_rounds": 3, "early_stopping_rounds": 1}},
+        LATE.op("candidate_model"): {"config": {"trials": 1, "max_rounds": 3, "early_stopping_rounds": 1}},
     }
 }
 
 
 def run_rollback(lifecycle, **config) -> dg.ExecuteInProcessResult:
-    from mlops_assets.defs.rollback import ROLLBACK_JOB
+    from mlops_assets_tests.flight_names import ROLLBACK_JOB
 
     job = lifecycle.defs.resolve_job_def(ROLLBACK_JOB)
     return job.execute_in_process(
         instance=lifecycle.instance, raise_on_error=False,
-        run_config={**QUIET_RUN_CONFIG, "ops": {"roll_back_champion": {"config": config}}},
+        run_config={**QUIET_RUN_CONFIG, "ops": {LATE.rollback_op: {"config": config}}},
     )
 
 
@@ -388,13 +390,13 @@ def test_gate_override_promotes_past_failed_gates_and_is_recorded(lifecycle, cap
 
     candidate = weak_candidate(lifecycle)
     with connect(lifecycle.layout.warehouse_path) as con:
-        verdicts = latest_verdicts(con, dataset="nycflights", asset="candidate_evaluation", day=None,
+        verdicts = latest_verdicts(con, dataset="nycflights", asset=LATE_EVALUATION, day=None,
                                    content_hash=candidate["model_sha256"])
     failed = [name for name, (passed, _) in verdicts.items() if not passed]
     assert "check_not_worse_than_champion" in failed
     until = (dt.date.today() + dt.timedelta(days=7)).isoformat()
     gates = [arg for name in failed for arg in ("--gate", name)]
-    args = ["override", "--model", candidate["model_sha256"][:12], *gates, "--reason", "holiday traffic test",
+    args = ["override", "--sha", candidate["model_sha256"][:12], *gates, "--reason", "holiday traffic test",
             "--until", until, "--operator", "alice"]
     assert main(args) == 0, capsys.readouterr().err
     assert "override recorded" in capsys.readouterr().out
@@ -417,13 +419,13 @@ def test_gate_override_promotes_past_failed_gates_and_is_recorded(lifecycle, cap
     assert {o["gate"] for o in row.overrides} == set(failed)
     assert all(o["operator"] == "alice" and o["expires_at"].startswith(until) for o in row.overrides)
     assert "alice" in champion.tags["gate_overrides"]
-    card = (lifecycle.layout.reports_dir / "nycflights" / "cards" / candidate["model_sha256"][:16]
+    card = (lifecycle.layout.model_reports_dir("nycflights_late") / "cards" / candidate["model_sha256"][:16]
             / "model_card.md").read_text()
     assert "Overrides" in card and "holiday traffic test" in card and until in card
 
 
 def test_rollback_restores_the_previous_champion_and_scoring_uses_it(lifecycle):
-    from mlops_assets.defs.jobs import SCORE_JOB
+    from mlops_assets_tests.flight_names import SCORE_JOB
     from mlops_assets.monitor.scoring import predictions_table
 
     registry = lifecycle.registry()
@@ -437,7 +439,7 @@ def test_rollback_restores_the_previous_champion_and_scoring_uses_it(lifecycle):
     assert row.reason == "live AUC fell after the override"
     assert row.model_sha256 == registry.version("1").tags["model_sha256"]
     materialized = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
-    assert [e.asset_key.path for e in materialized] == [["champion_model"]]
+    assert [e.asset_key.path for e in materialized] == [LATE.key("champion_model").path]
 
     day = "2013-01-21"
     scored = lifecycle.defs.resolve_job_def(SCORE_JOB).execute_in_process(
@@ -480,7 +482,7 @@ def test_an_incomplete_card_stops_the_promotion(lifecycle, monkeypatch):
 
 def test_one_gate_is_rejudged_alone_without_retraining(lifecycle):
     # after a policy change, one gate re-runs on the stored evaluation: no training, no other gate
-    gate = dg.AssetCheckKey(dg.AssetKey("candidate_evaluation"), "check_min_quality")
+    gate = dg.AssetCheckKey(LATE.key("candidate_evaluation"), "check_min_quality")
     sha = lifecycle.handle("candidate_evaluation")["model_sha256"]
     models_before = lifecycle.handle("candidate_model")
     job = dg.define_asset_job("rejudge_min_quality", selection=dg.AssetSelection.checks(gate))
@@ -498,6 +500,6 @@ def test_one_gate_is_rejudged_alone_without_retraining(lifecycle):
     assert materialized_nodes(result) == set()
     assert lifecycle.handle("candidate_model") == models_before
     with connect(lifecycle.layout.warehouse_path) as con:
-        recorded = latest_verdicts(con, dataset="nycflights", asset="candidate_evaluation", day=None, content_hash=sha)
+        recorded = latest_verdicts(con, dataset="nycflights", asset=LATE_EVALUATION, day=None, content_hash=sha)
     assert recorded["check_min_quality"][0] is False
     assert lifecycle.registry().champion().version == "1"

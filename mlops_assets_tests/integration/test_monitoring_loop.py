@@ -19,10 +19,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mlops_assets_tests.flight_names import LANDING_SENSOR, LATE, RETRAINING_SENSOR
 from mlops_assets.promote import ledger
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.common import RANGE_END_TAG, RANGE_START_TAG
-from mlops_assets.defs.jobs import INGEST_JOB, TIMELINE_JOB, TRAIN_JOB
+from mlops_assets_tests.flight_names import INGEST_JOB, TIMELINE_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.evaluate.evaluation import load_evaluation
@@ -44,8 +45,8 @@ JULY = [dt.date(2013, 7, 1) + dt.timedelta(days=i) for i in range(7)]
 WEATHER = {"origin_temp", "origin_dewpoint"}
 FIRST_TRAIN = {
     "ops": {
-        "training_snapshot": {"config": {"start_date": "2013-01-01", "end_date": "2013-01-21"}},
-        "candidate_model": {"config": {"trials": 2}},
+        LATE.op("training_snapshot"): {"config": {"start_date": "2013-01-01", "end_date": "2013-01-21"}},
+        LATE.op("candidate_model"): {"config": {"trials": 2}},
     }
 }
 
@@ -105,7 +106,7 @@ def scenario(tmp_path_factory, flights_csv):
             loop = Loop(spec, layout, instance, evidently_every=0, say=lambda _: None)
             # January was landed by hand and ingested without Dagster: let the landing sensor see
             # those files once (as if already handled) so the week below ingests only July.
-            (january,) = loop.tick_sensor("landing_sensor")  # one ranged request for the stretch
+            (january,) = loop.tick_sensor(LANDING_SENSOR)  # one ranged request for the stretch
             assert (january.tags[RANGE_START_TAG], january.tags[RANGE_END_TAG]) == (
                 JANUARY[0].isoformat(), JANUARY[-1].isoformat())
             # switching the automation on: its first evaluation records where things stand
@@ -113,9 +114,9 @@ def scenario(tmp_path_factory, flights_csv):
             run = Scenario(root, layout, spec, instance, loop, first)
             for index, day in enumerate(JULY):
                 assert [f.day for f in replay(spec, layout, day, 1)] == [day]
-                run.ingests[day] = loop.run_sensor_requests("landing_sensor", INGEST_JOB)
+                run.ingests[day] = loop.run_sensor_requests(LANDING_SENSOR, INGEST_JOB)
                 loop.run_automation(index)
-                run.retrains[day] = loop.run_sensor_requests("retraining_sensor", TRAIN_JOB)
+                run.retrains[day] = loop.run_sensor_requests(RETRAINING_SENSOR, TRAIN_JOB)
             yield run
 
 
@@ -133,7 +134,7 @@ def test_every_july_day_is_ingested_once(scenario):
 
 
 def scored_days(scenario) -> dict[dt.date, tuple[str, int]]:
-    rows = scenario.query("SELECT _day, model_version, count(*) FROM predictions_nycflights GROUP BY ALL")
+    rows = scenario.query("SELECT _day, model_version, count(*) FROM predictions_nycflights_late GROUP BY ALL")
     return {day: (version, n) for day, version, n in rows}
 
 
@@ -157,7 +158,7 @@ def test_drift_recorded_for_every_feature_every_scored_day(scenario):
 
     features = {(f, s) for f in set(scenario.spec.features) | {"__prediction__"} for s in DRIFT_STATISTICS}
     rows = scenario.query(
-        "SELECT day, feature, statistic, value, champion_version FROM drift_history WHERE dataset = 'nycflights'"
+        "SELECT day, feature, statistic, value, champion_version FROM drift_history WHERE model = 'nycflights_late'"
     )
     by_day: dict[dt.date, set[tuple[str, str]]] = {}
     for day, feature, statistic, value, version in rows:
@@ -172,7 +173,7 @@ def test_drift_recorded_for_every_feature_every_scored_day(scenario):
 def test_summer_weather_drifts_high_on_first_scored_day(scenario):
     first = min(scored_days(scenario))
     rows = scenario.query(
-        "SELECT feature, value, level FROM drift_history WHERE dataset = 'nycflights' AND day = ? "
+        "SELECT feature, value, level FROM drift_history WHERE model = 'nycflights_late' AND day = ? "
         "AND statistic = 'psi'", [first]
     )
     high = {feature: value for feature, value, level in rows if level == "high"}
@@ -184,7 +185,7 @@ def test_summer_weather_drifts_high_on_first_scored_day(scenario):
 def test_drift_report_shows_every_statistic_and_what_can_trigger(scenario):
     from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
-    event = scenario.instance.get_latest_materialization_event(dg.AssetKey("drift_report"))
+    event = scenario.instance.get_latest_materialization_event(LATE.key("drift_report"))
     metadata = event.asset_materialization.metadata
     assert metadata["trigger_statistic"].value == "psi"
     table = metadata["statistics"].value
@@ -208,7 +209,7 @@ def test_exactly_one_retraining_requested_with_reason(scenario):
     run = retraining(scenario).dagster_run
     assert run.job_name == TRAIN_JOB
     assert run.tags["mlops/trigger_rule"] == "high_drift"
-    assert run.tags["dagster/sensor_name"] == "retraining_sensor"
+    assert run.tags["dagster/sensor_name"] == RETRAINING_SENSOR
     assert dt.date.fromisoformat(run.tags["mlops/trigger_day"]) in JULY
     reason = run.tags[TRIGGER_TAG]
     features = json.loads(run.tags["mlops/trigger_features"])
@@ -221,7 +222,7 @@ def test_exactly_one_retraining_requested_with_reason(scenario):
     assert any(f in reason for f in WEATHER)
     # exactly one train_job run by the sensor on the instance (the first champion was manual)
     sensor_runs = scenario.instance.get_runs(filters=dg.RunsFilter(
-        job_name=TRAIN_JOB, tags={"dagster/sensor_name": "retraining_sensor"}))
+        job_name=TRAIN_JOB, tags={"dagster/sensor_name": RETRAINING_SENSOR}))
     assert [r.run_id for r in sensor_runs] == [run.run_id]
 
 
@@ -230,7 +231,7 @@ def test_registry_and_ledger_agree_with_the_retraining_outcome(scenario):
     reason = result.dagster_run.tags[TRIGGER_TAG]
     champion = scenario.registry().by_alias(CHAMPION_ALIAS)
     with connect(scenario.layout.warehouse_path) as con:
-        entries = ledger.entries(con, scenario.spec.name)
+        entries = ledger.entries(con, scenario.spec.model.name)
         failed_gates = con.execute(
             "SELECT check_name FROM gate_results WHERE run_id = ? AND NOT passed", [result.run_id]
         ).fetchall()
@@ -247,11 +248,11 @@ def test_registry_and_ledger_agree_with_the_retraining_outcome(scenario):
 
 def retrained_candidate(scenario) -> tuple[dg.ExecuteInProcessResult, dict]:
     result = retraining(scenario)
-    handle = json.loads((scenario.root / "handles" / "candidate_model.json").read_text())
+    handle = json.loads((scenario.root / "handles" / f"{LATE.model}__candidate_model.json").read_text())
     assert handle["dagster_run_id"] == result.run_id, "the candidate handle is not this run's"
     assert "candidate_model" in {
-        e.node_handle.name for e in result.all_events
-        if e.event_type_value == "ASSET_MATERIALIZATION" and e.node_handle is not None
+        e.asset_key.path[-1] for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key is not None
     }, "the retraining run trained no candidate"
     return result, handle
 
@@ -266,7 +267,7 @@ def _mlflow_run_tags(scenario, run_id: str) -> dict:
 def test_retrained_candidate_was_judged_against_v1_on_the_same_rows(scenario):
     result, handle = retrained_candidate(scenario)
     with connect(scenario.layout.warehouse_path) as con:
-        evaluation = load_evaluation(con, scenario.spec.name, handle["model_sha256"])
+        evaluation = load_evaluation(con, scenario.spec.model.name, handle["model_sha256"])
     assert evaluation.champion_version == "1"
     snapshot = load_training_snapshot(scenario.layout, scenario.spec.name, handle["snapshot_hash"])
     assert snapshot.end == dt.date.fromisoformat(result.dagster_run.tags["mlops/trigger_day"])
@@ -287,7 +288,7 @@ def test_trigger_reason_reaches_mlflow_and_card(scenario):
     reason = result.dagster_run.tags[TRIGGER_TAG]
     assert _mlflow_run_tags(scenario, handle["mlflow_run_id"])["trigger_reason"] == reason
     if scenario.registry().by_alias(CHAMPION_ALIAS).version == "2":
-        cards = list((scenario.layout.reports_dir / "nycflights" / "cards" / handle["model_sha256"][:16]).glob("*.md"))
+        cards = list((scenario.layout.model_reports_dir("nycflights_late") / "cards" / handle["model_sha256"][:16]).glob("*.md"))
         assert len(cards) == 1
         # the card's markdown escapes <, > and & (Dagster's renderer may allow raw HTML)
         assert html.escape(reason, quote=False) in cards[0].read_text(encoding="utf-8")
@@ -295,7 +296,7 @@ def test_trigger_reason_reaches_mlflow_and_card(scenario):
 
 def test_live_performance_measured_once_labels_arrive(scenario):
     rows = scenario.query(
-        "SELECT day, model_version, auc, rows FROM performance_history WHERE dataset = 'nycflights' ORDER BY day"
+        "SELECT day, model_version, auc, rows FROM performance_history WHERE model = 'nycflights_late' ORDER BY day"
     )
     scored = set(scored_days(scenario))
     expected = [day for day in JULY[:-1] if day in scored]  # the last day's labels have not arrived
@@ -310,7 +311,7 @@ def test_timeline_mentions_the_retraining_run(scenario):
     result = scenario.loop.defs.resolve_job_def(TIMELINE_JOB).execute_in_process(
         instance=scenario.instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False)
     assert result.success
-    [materialization] = result.asset_materializations_for_node("monitoring_timeline")
+    [materialization] = result.asset_materializations_for_node(LATE.op("monitoring_timeline"))
     timeline = materialization.metadata["timeline"].value
     retrain = retraining(scenario)
     line = next((l for l in timeline.splitlines() if l.startswith(f"| {retrain.run_id[:8]} |")), None)

@@ -15,10 +15,11 @@ import threading
 import dagster as dg
 import pytest
 
+from mlops_assets_tests.flight_names import LANDING_SENSOR, LATE, RETRAINING_SENSOR
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.automation import WEBHOOK_ENV, train_window_config
 from mlops_assets.defs.common import RANGE_END_TAG, RANGE_START_TAG
-from mlops_assets.defs.jobs import INGEST_JOB, TRAIN_JOB
+from mlops_assets_tests.flight_names import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.monitoring import MonitoringPolicy
 from mlops_assets.defs.resources import StateResource
@@ -60,7 +61,7 @@ def tick(defs, instance, name: str, cursor: str | None):
 
 def test_landing_sensor_requests_each_landed_day_once(defs, instance, land_flights, flight_days):
     paths = land_flights(flight_days[0], flight_days[1])
-    first = tick(defs, instance, "landing_sensor", None)
+    first = tick(defs, instance, LANDING_SENSOR, None)
     requests = first.run_requests
     # consecutive days arrived together: one ranged run, its key the days and the files' sha256
     (request,) = requests
@@ -70,10 +71,10 @@ def test_landing_sensor_requests_each_landed_day_once(defs, instance, land_fligh
     digest = hashlib.sha256(pairs.encode()).hexdigest()
     assert request.run_key == f"{flight_days[0].isoformat()}..{flight_days[1].isoformat()}:{digest}"
     assert request.tags["mlops/landing_sha256"] == digest and request.tags["mlops/landing_files"] == "2"
-    assert defs.resolve_sensor_def("landing_sensor").job_name == INGEST_JOB
+    assert defs.resolve_sensor_def(LANDING_SENSOR).job_name == INGEST_JOB
     assert first.cursor and set(json.loads(first.cursor)) == {p.name for p in paths}
 
-    second = tick(defs, instance, "landing_sensor", first.cursor)
+    second = tick(defs, instance, LANDING_SENSOR, first.cursor)
     assert second.run_requests == []
 
     # the same bytes landed again (new mtime): no request; and if the cursor were lost, the run key
@@ -82,36 +83,36 @@ def test_landing_sensor_requests_each_landed_day_once(defs, instance, land_fligh
     paths[0].write_bytes(data)
     stat = paths[0].stat()
     os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
-    relanded = tick(defs, instance, "landing_sensor", second.cursor)
+    relanded = tick(defs, instance, LANDING_SENSOR, second.cursor)
     assert relanded.run_requests == []
     assert json.loads(relanded.cursor)[paths[0].name][1] == paths[0].stat().st_mtime_ns
-    reset = tick(defs, instance, "landing_sensor", None)
+    reset = tick(defs, instance, LANDING_SENSOR, None)
     assert {r.run_key for r in reset.run_requests} == {r.run_key for r in requests}
 
     # changed content for a day: exactly one request, a new run key, the same partition
     lines = data.decode().splitlines(keepends=True)
     paths[1].write_text("".join(lines[:-1]))
-    changed = tick(defs, instance, "landing_sensor", relanded.cursor)
+    changed = tick(defs, instance, LANDING_SENSOR, relanded.cursor)
     assert len(changed.run_requests) == 1
     request = changed.run_requests[0]
     assert request.partition_key == flight_days[1].isoformat()
     assert request.run_key == f"{flight_days[1].isoformat()}:{file_sha256(paths[1])}"
     assert request.tags["mlops/landing_file"] == paths[1].name
     assert request.tags["mlops/landing_sha256"] == file_sha256(paths[1])
-    assert tick(defs, instance, "landing_sensor", changed.cursor).run_requests == []
+    assert tick(defs, instance, LANDING_SENSOR, changed.cursor).run_requests == []
 
 
 def test_landing_sensor_cuts_runs_at_gaps_and_at_the_spec_batch_size(state, spec, instance, land_flights, flight_days):
     land_flights(flight_days[0], flight_days[1], flight_days[3])
     defs = build_definitions(spec, StateResource(state_dir=str(state.root)))
     spans = [(r.partition_key, r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG))
-             for r in tick(defs, instance, "landing_sensor", None).run_requests]
+             for r in tick(defs, instance, LANDING_SENSOR, None).run_requests]
     assert spans == [(None, flight_days[0].isoformat(), flight_days[1].isoformat()),
                      (flight_days[3].isoformat(), None, None)]
 
     one_a_run = spec.model_copy(update={"partitions": spec.partitions.model_copy(update={"backfill_days_per_run": 1})})
     defs = build_definitions(one_a_run, StateResource(state_dir=str(state.root)))
-    keys = [r.partition_key for r in tick(defs, instance, "landing_sensor", None).run_requests]
+    keys = [r.partition_key for r in tick(defs, instance, LANDING_SENSOR, None).run_requests]
     assert keys == [flight_days[i].isoformat() for i in (0, 1, 3)]
 
 
@@ -126,7 +127,7 @@ def test_landing_sensor_ignores_badly_named_and_unsafe_files(defs, instance, sta
     outside = state.root / "elsewhere.csv"
     outside.write_bytes(content)
     (zone / "2013-01-07.csv").symlink_to(outside)  # a symlink with a good name
-    data = tick(defs, instance, "landing_sensor", None)
+    data = tick(defs, instance, LANDING_SENSOR, None)
     assert [r.partition_key for r in data.run_requests] == [flight_days[0].isoformat()]
     # 2012-12-31 is well named but before the partitions: seen (cursor) but not requested
     assert set(json.loads(data.cursor)) == {good.name, "2012-12-31.csv"}
@@ -140,7 +141,7 @@ def add_drift(state, day: dt.date, values: dict[str, float], quiet: float = 0.03
     rows = [(feature, statistic, value, "level unread by the sensor") for feature, value in
             ({feature: quiet for feature in FEATURES} | values).items()]
     with connect(state.warehouse_path) as con:
-        record_day(con, "nycflights", day, rows, "snap", "1", None)
+        record_day(con, "nycflights_late", day, rows, "snap", "1", None)
 
 
 def add_performance(state, day: dt.date, auc: float, reference: float = 0.75) -> None:
@@ -149,7 +150,7 @@ def add_performance(state, day: dt.date, auc: float, reference: float = 0.75) ->
         con.execute(PERFORMANCE_DDL)
         con.execute(
             "INSERT INTO performance_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ["nycflights", day, "1", 1000, auc, 0.02, reference, drop, drop > 0.05,
+            ["nycflights_late", day, "1", 1000, auc, 0.02, reference, drop, drop > 0.05,
              dt.datetime.now(dt.timezone.utc), None],
         )
 
@@ -161,19 +162,19 @@ def test_retraining_sensor_skips_a_quiet_week(defs, instance, state):
         add_drift(state, day, {"origin_temp": 0.1})
         if i:
             add_performance(state, day - dt.timedelta(days=1), 0.74)
-        data = tick(defs, instance, "retraining_sensor", cursor)
+        data = tick(defs, instance, RETRAINING_SENSOR, cursor)
         assert data.run_requests == [], f"{day}: {data.run_requests}"
         assert data.skip_message and "no drift or degradation rule fired" in data.skip_message
         cursor = data.cursor
 
 
 def test_retraining_sensor_requests_once_per_cooldown(defs, instance, state):
-    assert defs.resolve_sensor_def("retraining_sensor").job_name == TRAIN_JOB
+    assert defs.resolve_sensor_def(RETRAINING_SENSOR).job_name == TRAIN_JOB
     cursor, requests = None, []
     for i in range(7):
         day = JULY + dt.timedelta(days=i)
         add_drift(state, day, {"origin_temp": 0.8 + i / 100})
-        data = tick(defs, instance, "retraining_sensor", cursor)
+        data = tick(defs, instance, RETRAINING_SENSOR, cursor)
         cursor = data.cursor
         requests += [(day, r) for r in data.run_requests]
         if not data.run_requests:
@@ -187,20 +188,20 @@ def test_retraining_sensor_requests_once_per_cooldown(defs, instance, state):
     assert json.loads(request.tags["mlops/trigger_features"]) == {"origin_temp": 0.8}
     assert request.tags["mlops/trigger_day"] == JULY.isoformat()
     assert request.run_key == f"retrain-{JULY.isoformat()}-high_drift"
-    assert request.run_config == train_window_config(JULY, 28, 0, 0)  # no day to spare: nothing held out
-    config = request.run_config["ops"]["training_snapshot"]["config"]
+    assert request.run_config == train_window_config(LATE, JULY, 28, 0, 0)  # no day to spare: nothing held out
+    config = request.run_config["ops"][LATE.op("training_snapshot")]["config"]
     assert config == {"end_date": "2013-07-01", "last_n_days": 28, "min_days": 0, "holdout_days": 0}
 
     # the cool-down passes (7 data days after the trigger) with drift continuing: a second request
     day = JULY + dt.timedelta(days=7)
     add_drift(state, day, {"origin_temp": 0.9, "origin_dewpoint": 0.5})
-    data = tick(defs, instance, "retraining_sensor", cursor)
+    data = tick(defs, instance, RETRAINING_SENSOR, cursor)
     assert len(data.run_requests) == 1
     second = data.run_requests[0]
     assert second.run_key != request.run_key
     assert second.tags["mlops/trigger_day"] == day.isoformat()
     assert "origin_temp 0.90" in second.tags[TRIGGER_TAG] and "origin_dewpoint 0.50" in second.tags[TRIGGER_TAG]
-    assert second.run_config == train_window_config(day, 28, 0, 0)
+    assert second.run_config == train_window_config(LATE, day, 28, 0, 0)
     assert json.loads(data.cursor) == {"last_trigger_day": day.isoformat()}
 
 
@@ -210,11 +211,11 @@ def test_retraining_sensor_requests_on_degraded_performance(defs, instance, stat
         add_drift(state, day, {})
     for day in days[:-1]:  # a week of labelled days averaging 0.15 below the reference AUC
         add_performance(state, day, 0.60)
-    data = tick(defs, instance, "retraining_sensor", None)
+    data = tick(defs, instance, RETRAINING_SENSOR, None)
     [request] = data.run_requests
     assert request.tags["mlops/trigger_rule"] == "performance_degraded"
     assert "0.600" in request.tags[TRIGGER_TAG] and "7 labelled days" in request.tags[TRIGGER_TAG]
-    assert request.run_config == train_window_config(days[-2], 28, 0, 0)
+    assert request.run_config == train_window_config(LATE, days[-2], 28, 0, 0)
 
 
 def test_one_bad_day_of_live_auc_is_not_degradation(defs, instance, state):
@@ -224,14 +225,14 @@ def test_one_bad_day_of_live_auc_is_not_degradation(defs, instance, state):
     for day in days[:-2]:
         add_performance(state, day, 0.74)
     add_performance(state, days[-2], 0.55)  # a noisy day: the week's mean stays within the 0.05 band
-    data = tick(defs, instance, "retraining_sensor", None)
+    data = tick(defs, instance, RETRAINING_SENSOR, None)
     assert data.run_requests == [] and "no drift or degradation rule fired" in data.skip_message
 
 
 def test_retraining_waits_for_enough_trainable_days_without_starting_the_cooldown(state, spec, instance):
     defs = build_definitions(spec, StateResource(state_dir=str(state.root)))  # default policy: 7 days
     add_drift(state, JULY, {"origin_temp": 0.9})
-    data = tick(defs, instance, "retraining_sensor", None)
+    data = tick(defs, instance, RETRAINING_SENSOR, None)
     assert data.run_requests == []
     assert "high_drift fired on 2013-07-01" in data.skip_message and "waiting for more data" in data.skip_message
     assert not data.cursor, "a request that was never made must not start the cool-down"
@@ -353,10 +354,10 @@ def test_unreachable_webhook_is_recorded_not_raised(defs, state, monkeypatch, tm
 def test_drift_on_a_feature_opted_out_in_the_spec_does_not_retrain(defs, instance, state, spec):
     assert not spec.features["origin_late_rate_7d"].drift_triggers_retraining
     add_drift(state, JULY, {"origin_late_rate_7d": 2.5})
-    data = tick(defs, instance, "retraining_sensor", None)
+    data = tick(defs, instance, RETRAINING_SENSOR, None)
     assert data.run_requests == [] and "no drift or degradation rule fired" in data.skip_message
     add_drift(state, JULY + dt.timedelta(days=1), {"origin_temp": 0.9})  # a feature that does count
-    assert len(tick(defs, instance, "retraining_sensor", None).run_requests) == 1
+    assert len(tick(defs, instance, RETRAINING_SENSOR, None).run_requests) == 1
 
 
 def test_a_policy_naming_js_distance_triggers_on_its_levels(instance, state, spec):
@@ -364,16 +365,16 @@ def test_a_policy_naming_js_distance_triggers_on_its_levels(instance, state, spe
     rows = [(f, "psi", 0.03, "") for f in FEATURES]
     rows += [(f, "js_distance", 0.3 if f == "carrier" else 0.02, "") for f in FEATURES]
     with connect(state.warehouse_path) as con:
-        record_day(con, "nycflights", JULY, rows, "snap", "1", None)
+        record_day(con, "nycflights_late", JULY, rows, "snap", "1", None)
 
     def policy(**fields) -> dg.Definitions:
         return build_definitions(spec, StateResource(state_dir=str(state.root)),
                                  MonitoringPolicy(min_training_days=0, **fields))
 
-    assert tick(policy(), instance, "retraining_sensor", None).run_requests == []
-    [request] = tick(policy(drift_statistic="js_distance"), instance, "retraining_sensor", None).run_requests
+    assert tick(policy(), instance, RETRAINING_SENSOR, None).run_requests == []
+    [request] = tick(policy(drift_statistic="js_distance"), instance, RETRAINING_SENSOR, None).run_requests
     assert request.tags["mlops/trigger_rule"] == "high_drift"
     assert json.loads(request.tags["mlops/trigger_features"]) == {"carrier": 0.3}
     assert "(JS distance >= 0.23)" in request.tags[TRIGGER_TAG]
     # the policy's own levels for the statistic it names
-    assert tick(policy(drift_statistic="js_distance", high_drift=0.5), instance, "retraining_sensor", None).run_requests == []
+    assert tick(policy(drift_statistic="js_distance", high_drift=0.5), instance, RETRAINING_SENSOR, None).run_requests == []

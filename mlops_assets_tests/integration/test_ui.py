@@ -25,6 +25,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from mlops_assets.definitions import project_models
+from mlops_assets.defs.names import DatasetNames, ModelNames
+from mlops_assets_tests.flight_names import LATE
 from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
 from mlops_assets.core.paths import PROJECT_ROOT, STATE_DIR_ENV, StateLayout
 
@@ -41,25 +44,29 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 DOCS_GRAPH = PROJECT_ROOT / "docs" / "asset-graph.png"
 BIN = Path(sys.executable).parent
 
-ASSETS = {
-    "raw_nycflights", "nycflights_features", "training_snapshot", "candidate_model",
-    "candidate_evaluation", "model_card", "champion_model", "batch_predictions", "drift_report",
-    "live_performance", "monitoring_timeline",
-}
+MODEL_ASSETS = ("training_snapshot", "candidate_model", "candidate_evaluation", "model_card", "champion_model",
+                "batch_predictions", "drift_report", "live_performance", "monitoring_timeline")
+# every model of the project (defs/models/) and every dataset they are built on
+PROJECT_MODELS = [ModelNames(name) for name in project_models()]
+PROJECT_DATASETS = {DatasetNames(spec.name) for spec in project_models().values()}
+ASSETS = {f"raw_{d.dataset}" for d in PROJECT_DATASETS} | {f"{d.dataset}_features" for d in PROJECT_DATASETS} | {
+    f"{m.model}/{asset}" for m in PROJECT_MODELS for asset in MODEL_ASSETS}
 CHECKS = {
     "check_schema", "check_null_rates", "check_row_count", "check_unique_entity_key",
     "check_rows_in_partition", "check_feature_schema", "check_no_leakage", "check_min_quality",
     "check_not_worse_than_champion", "check_beats_baseline", "check_no_slice_regression",
     "check_calibration", "check_card_complete",
 }
-JOBS = {"ingest_job", "train_job", "score_job", "performance_job", "timeline_job"}
-SENSORS = {"landing_sensor", "retraining_sensor", "run_failure_alert_sensor", "monitoring_automation_sensor"}
-SCHEDULES = {"weekly_retraining_schedule", "daily_monitoring_schedule"}
+JOBS = {d.ingest_job for d in PROJECT_DATASETS} | {
+    m.job(kind) for m in PROJECT_MODELS for kind in ("train", "score", "performance", "timeline", "rollback")}
+SENSORS = {d.landing_sensor for d in PROJECT_DATASETS} | {"run_failure_alert_sensor"} | {
+    sensor for m in PROJECT_MODELS for sensor in (m.retraining_sensor, m.automation_sensor)}
+SCHEDULES = {schedule for m in PROJECT_MODELS for schedule in (m.weekly_retraining_schedule, m.daily_monitoring_schedule)}
 TRAIN_RUN_CONFIG = {
     "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     "ops": {
-        "training_snapshot": {"config": {"end_date": END.isoformat(), "min_days": 3, "holdout_days": 2}},
-        "candidate_model": {"config": {"trials": 1}},
+        LATE.op("training_snapshot"): {"config": {"end_date": END.isoformat(), "min_days": 3, "holdout_days": 2}},
+        LATE.op("candidate_model"): {"config": {"trials": 1}},
     },
 }
 CARD_SECTIONS = ("Model details", "Intended use", "Training data", "Metrics", "Gate verdicts", "Lineage")
@@ -253,7 +260,7 @@ def dagster(ui_state) -> Dagster:
 def trained(dagster) -> str:
     """train_job launched through GraphQL and run by the daemon; returns the run id."""
     params = {
-        "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": "train_job"},
+        "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": LATE.train_job},
         "runConfigData": TRAIN_RUN_CONFIG,
     }
     launched = dagster.graphql(LAUNCH_MUTATION, {"params": params})["launchRun"]
@@ -354,7 +361,7 @@ def test_asset_graph_and_catalog_render(dagster, trained, browser):
     page = open_page(browser, f"{dagster.url}/asset-groups")
     page.get_by_text("Global asset lineage").wait_for()
     dismiss_community_dialog(page)
-    for group in ("ingestion", "features", "training", "evaluation", "promotion", "monitoring"):
+    for group in (*(d.group for d in PROJECT_DATASETS), *(m.group for m in PROJECT_MODELS)):
         page.get_by_text(group, exact=True).first.wait_for()
     # a new reader wants to see the assets, not six closed boxes: expand every group (Alt+E)
     page.locator("body").click(position={"x": 900, "y": 700})
@@ -369,14 +376,14 @@ def test_asset_graph_and_catalog_render(dagster, trained, browser):
         shutil.copyfile(shot, DOCS_GRAPH)
 
     page.goto(f"{dagster.url}/assets", wait_until="domcontentloaded")
-    for asset in sorted(ASSETS):
-        page.get_by_text(asset, exact=True).first.wait_for()
+    for entry in sorted({asset.split("/")[0] for asset in ASSETS}):  # a model's assets are in its folder
+        page.get_by_text(entry, exact=True).first.wait_for()
     save(page, "catalog")
     page.close()
 
 
 def test_champion_page_renders(dagster, trained, browser):
-    page = open_page(browser, f"{dagster.url}/assets/champion_model")
+    page = open_page(browser, f"{dagster.url}/assets/{LATE.model}/champion_model")
     dismiss_community_dialog(page)
     page.get_by_text("champion_model", exact=True).first.wait_for()
     page.get_by_text("Latest materialization").wait_for()
@@ -386,7 +393,7 @@ def test_champion_page_renders(dagster, trained, browser):
 
 
 def test_model_card_page_shows_the_card(dagster, trained, browser):
-    page = open_page(browser, f"{dagster.url}/assets/model_card")
+    page = open_page(browser, f"{dagster.url}/assets/{LATE.model}/model_card")
     dismiss_community_dialog(page)
     page.get_by_text("card_markdown", exact=True).wait_for()
     dialog = show_markdown(page, "card")
@@ -399,7 +406,7 @@ def test_model_card_page_shows_the_card(dagster, trained, browser):
 
 
 def test_evaluation_page_shows_its_plots(dagster, trained, browser):
-    page = open_page(browser, f"{dagster.url}/assets/candidate_evaluation")
+    page = open_page(browser, f"{dagster.url}/assets/{LATE.model}/candidate_evaluation")
     dismiss_community_dialog(page)
     page.get_by_text("test_auc", exact=True).wait_for()
     dialog = show_markdown(page, "plots")

@@ -1,5 +1,6 @@
-"""drift_history, one row per (day, feature, statistic): written and read by name, and a state
-folder with the old wide table (a psi column) migrated in place on first use."""
+"""drift_history, one row per (day, feature, statistic): written and read by name; the old wide
+table (a psi column) migrated to that shape in one transaction; a table keyed by dataset (written
+before models were named) refused, naming the command that migrates it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from mlops_assets.monitor.drift_store import drift_history, ensure_drift_tables, record_day
+from mlops_assets.core.warehouse import SingleModelStateError
+from mlops_assets.monitor.drift_store import drift_history, migrate_wide_history, record_day
 
 DAY = dt.date(2013, 7, 1)
 NOW = dt.datetime(2013, 7, 2, tzinfo=dt.timezone.utc)
@@ -39,7 +41,9 @@ def _wide_history(con) -> None:
 
 def test_a_wide_history_is_migrated_in_place_to_psi_rows(con):
     _wide_history(con)
-    rows = drift_history(con, "nycflights")
+    migrate_wide_history(con)
+    rows = con.execute("SELECT day, feature, statistic, value, level FROM drift_history WHERE dataset = 'nycflights' "
+                       "ORDER BY day, feature").fetchall()
     assert rows == [
         (DAY, "carrier", "psi", 0.01, "none"),
         (DAY, "origin_temp", "psi", 1.25, "high"),
@@ -52,8 +56,15 @@ def test_a_wide_history_is_migrated_in_place_to_psi_rows(con):
     assert kept == [("snap", "1", NOW, "run-a")]
     tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert "drift_history_wide" not in tables
-    ensure_drift_tables(con)  # idempotent: a second use changes nothing
-    assert drift_history(con, "nycflights") == rows
+    migrate_wide_history(con)  # idempotent: a second use changes nothing
+    assert con.execute("SELECT count(*) FROM drift_history").fetchall() == [(3,)]
+
+
+def test_a_history_keyed_by_dataset_is_refused_naming_the_migration(con):
+    _wide_history(con)
+    with pytest.raises(SingleModelStateError, match="run `mlops-assets migrate` once"):
+        drift_history(con, "nycflights_late")
+    assert con.execute("SELECT count(*) FROM drift_history").fetchall() == [(3,)]  # nothing lost
 
 
 class FailsOn:
@@ -71,13 +82,14 @@ class FailsOn:
 def test_a_failed_migration_leaves_the_wide_table_as_it_was(con):
     _wide_history(con)
     with pytest.raises(OSError, match="disk full"):  # the last step of the migration fails
-        ensure_drift_tables(FailsOn(con, "DROP TABLE drift_history_wide"))
+        migrate_wide_history(FailsOn(con, "DROP TABLE drift_history_wide"))
     columns = [row[0] for row in con.execute("DESCRIBE drift_history").fetchall()]
     assert "psi" in columns and "statistic" not in columns  # one transaction: nothing half-migrated
     assert con.execute("SELECT count(*) FROM drift_history").fetchall() == [(3,)]
     tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    assert tables == {"drift_history", "drift_reference_bins"}
-    assert len(drift_history(con, "nycflights")) == 3  # and the next use migrates it
+    assert tables == {"drift_history"}
+    migrate_wide_history(con)  # and the next attempt migrates it
+    assert con.execute("SELECT count(*) FROM drift_history WHERE statistic = 'psi'").fetchall() == [(3,)]
 
 
 def test_a_day_is_replaced_whole_and_read_by_statistic(con):

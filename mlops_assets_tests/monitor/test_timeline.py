@@ -25,7 +25,7 @@ def layout(tmp_path, spec):
     with connect(layout.warehouse_path) as con:
         for i in range(5):
             values = {"origin_temp": 0.25 if i == 2 else 0.01, "carrier": 0.02, OPTED_OUT: 0.9, "__prediction__": 0.03}
-            record_day(con, spec.name, D0 + dt.timedelta(days=i),
+            record_day(con, spec.model.name, D0 + dt.timedelta(days=i),
                        [(feature, "psi", value, "stored level") for feature, value in values.items()], "snap", "1", None)
     return layout
 
@@ -54,16 +54,16 @@ def test_a_retraining_that_rebuilds_the_champion_is_reported_unchanged(spec, lay
     """The initial run promotes v1; a later run rebuilds the same bytes (gates passed, no ledger row):
     that run is 'unchanged', not a bare success; a run whose gate failed stays 'rejected'."""
     from mlops_assets.core import verdicts
-    from mlops_assets.core.verdicts import EVALUATION_ASSET, GateResult
+    from mlops_assets.core.verdicts import GateResult, evaluation_asset
     from mlops_assets.promote import ledger
 
     champion, other = "a" * 64, "b" * 64
     with connect(layout.warehouse_path) as con:
         for run_id, sha, passed in [("run-one", champion, True), ("run-two", champion, True), ("run-three", other, False)]:
-            verdicts.record(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
+            verdicts.record(con, dataset=spec.name, asset=evaluation_asset(spec.model.name), day=None, content_hash=sha,
                             result=GateResult("check_min_quality", passed, "recorded by the test"), run_id=run_id)
         ledger.append(con, ledger.LedgerEntry(
-            spec.name, "promote", None, "1", champion, "snap", dt.datetime.now(dt.timezone.utc), "test", "run-one",
+            spec.model.name, "promote", None, "1", champion, "snap", dt.datetime.now(dt.timezone.utc), "test", "run-one",
             "every gate passed", []))
     runs = [{"run_id": run_id, "status": "SUCCESS" if run_id != "run-three" else "FAILURE", "trigger": "t",
              "rule": "", "day": ""} for run_id in ("run-one", "run-two", "run-three")]

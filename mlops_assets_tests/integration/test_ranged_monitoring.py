@@ -152,3 +152,25 @@ def test_a_day_that_cannot_be_scored_stops_only_itself(world, day_by_day_then_ra
             "SELECT DISTINCT day FROM performance_history WHERE run_id = ?", [run.run_id]).fetchall()}
     assert {d.isoformat() for d in scored_in_run} == others == {d.isoformat() for d in measured_in_run}
 
+
+def test_the_replay_loop_runs_the_days_one_automation_tick_asks_for_in_one_run(world, day_by_day_then_ranged):
+    from mlops_assets.defs.simulation import Loop
+
+    layout, defs, instance = world
+    spec = load_spec(DEFAULT_SPEC_NAME)
+    loop = Loop(spec, layout, instance, evidently_every=0, say=lambda _: None)
+    loop.run_automation(0)  # switched on: records where things stand
+    new = [item.day for item in replay(spec, layout, MONITORED[-1] + dt.timedelta(days=2), 3)]
+    assert defs.resolve_job_def(INGEST_JOB).execute_in_process(
+        instance=instance, tags=range_tags(new[0], new[-1]), run_config=quiet()).success
+    loop.run_automation(1)
+    runs = [run for run in loop.log.runs if run["kind"] == "automation"]
+    assert all(run["success"] for run in runs), runs
+    spans = {run["key"].split(" ")[0]: run["key"].split(" ")[1].split(",") for run in runs}
+    # three new days scored (and their drift) in one run; the two whose labels came, measured in one
+    assert "batch_predictions" in spans[f"{new[0]}..{new[-1]}"]
+    assert spans[f"{new[0]}..{new[1]}"] == ["live_performance"]
+    assert len(runs) <= 3
+    for key in MONITORING:
+        materialized = instance.get_materialized_partitions(key)
+        assert {d.isoformat() for d in new[:2 if key == PERFORMANCE else 3]} <= materialized, key

@@ -1,6 +1,11 @@
 """The training lifecycle (snapshot through champion) on one month of flights, through Dagster as
 the platform runs it (train_job, in-process executor), against the same functions called in a plain
-Python script on the same snapshot. Target ratio: at most 1.15.
+Python script on the same snapshot, and against an empty job with the same assets, checks and pool
+whose steps do nothing but report their materializations and check results (built from train_job's
+own specs, so it cannot drift from it): Dagster's floor for a run of that shape. What the platform
+adds is train_job less the plain script less that floor. Target (issue 14, restating issue 7's
+1.15x, which Dagster's floor alone exceeds on the sqlite instance): our overhead above the floor at
+most 10% of the plain lifecycle.
 
 Both paths face the same situation: a champion trained on the same snapshot already exists, so every
 measured run evaluates against it and ends in an "unchanged" promotion. Runs alternate between the
@@ -29,7 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, machine, median, table  # noqa: E402
 
-TARGET_RATIO = 1.15
+TARGET_RATIO = 1.15  # issue 7's target for train_job over the plain script, reported beside the restated one
+TARGET_OURS = 0.10  # our overhead above the empty job's floor, as a share of the plain lifecycle
 START = dt.date(2013, 1, 1)
 
 
@@ -74,12 +80,45 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
             dagster_run_id=run_id, operator="benchmark")
 
 
-def dagster_lifecycle(spec, layout, end: dt.date, trials: int, instance) -> None:
+def train_job(spec, layout):
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.jobs import TRAIN_JOB
     from mlops_assets.defs.resources import StateResource
 
-    job = build_definitions(spec, StateResource(state_dir=str(layout.root))).resolve_job_def(TRAIN_JOB)
+    return build_definitions(spec, StateResource(state_dir=str(layout.root))).resolve_job_def(TRAIN_JOB)
+
+
+def empty_twin(job):
+    """A job with ``job``'s assets, checks, dependencies and pools whose steps do nothing but report
+    each asset materialized and each check passed: what Dagster costs for a run of that shape."""
+    import dagster as dg
+
+    nodes = []
+    steps = {node.name for node in job.graph.node_defs}
+    for assets_def in job.asset_layer.asset_graph.assets_defs:
+        if not assets_def.is_executable or assets_def.node_def.name not in steps:
+            continue  # the assets train_job reads (features) but does not run
+        node, check_specs = assets_def.node_def, list(assets_def.check_specs)
+        checks_passed = [dg.AssetCheckResult(asset_key=c.asset_key, check_name=c.name, passed=True) for c in check_specs]
+        if assets_def.keys:
+            nodes.append(_empty_step(dg.multi_asset(name=node.name, specs=list(assets_def.specs), check_specs=check_specs,
+                                                    pool=node.pool), [dg.MaterializeResult(asset_key=key) for key in
+                                                                      assets_def.keys] + checks_passed))
+        else:
+            nodes.append(_empty_step(dg.multi_asset_check(name=node.name, specs=check_specs, pool=node.pool),
+                                     checks_passed))
+    twin = dg.define_asset_job(f"empty_{job.name}", selection=dg.AssetSelection.assets(*job.asset_layer.selected_asset_keys))
+    return dg.Definitions(assets=[n for n in nodes if n.keys], asset_checks=[n for n in nodes if not n.keys],
+                          jobs=[twin]).resolve_job_def(twin.name)
+
+
+def _empty_step(decorator, events):
+    def step(context):
+        yield from events
+    return decorator(step)
+
+
+def dagster_lifecycle(job, end: dt.date, trials: int, instance) -> None:
     result = job.execute_in_process(
         instance=instance,
         run_config={
@@ -92,6 +131,13 @@ def dagster_lifecycle(spec, layout, end: dt.date, trials: int, instance) -> None
     )
     if not result.success:
         raise RuntimeError("train_job failed")
+
+
+def empty_lifecycle(twin, instance) -> None:
+    result = twin.execute_in_process(instance=instance, run_config={
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    if not result.success:
+        raise RuntimeError("the empty twin of train_job failed")
 
 
 @contextlib.contextmanager
@@ -113,10 +159,6 @@ def _instance(kind: str, layout):
         (Path(home) / "dagster.yaml").write_text(yaml.safe_dump(config))
         with dg.DagsterInstance.from_config(home) as instance:
             yield instance
-
-
-def _runs(seconds: list[float]) -> str:
-    return ", ".join(f"{value:.1f}" for value in seconds)
 
 
 def main() -> int:
@@ -143,28 +185,48 @@ def main() -> int:
         prepare_month(spec, layout, args.days)
         end = START + dt.timedelta(days=args.days - 1)
         plain_lifecycle(spec, layout, end, args.trials)  # warm-up: imports, MLflow schema, first champion
-        plain, orchestrated = [], []
+        plain, orchestrated, empty = [], [], []
+        # built once, as the code server loads the definitions once (their import is benchmarked apart)
+        job = train_job(spec, layout)
+        twin = empty_twin(job)
         with _instance(args.instance, layout) as instance:
-            dagster_lifecycle(spec, layout, end, args.trials, instance)  # warm-up of Dagster's own paths
+            dagster_lifecycle(job, end, args.trials, instance)  # warm-up of Dagster's own paths
+            empty_lifecycle(twin, instance)
             for _ in range(args.repeats):
                 started = time.perf_counter()
                 plain_lifecycle(spec, layout, end, args.trials)
                 plain.append(time.perf_counter() - started)
                 started = time.perf_counter()
-                dagster_lifecycle(spec, layout, end, args.trials, instance)
+                dagster_lifecycle(job, end, args.trials, instance)
                 orchestrated.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                empty_lifecycle(twin, instance)
+                empty.append(time.perf_counter() - started)
     ratio = median(orchestrated) / median(plain)
+    # each round's own difference, then the median: load moves a round's three paths together
+    ours = median([o - p - e for o, p, e in zip(orchestrated, plain, empty)])
+    share = ours / median(plain)
     rows = [
-        ["plain script (same functions)", f"{median(plain):.1f} s", _runs(plain), "1.00", ""],
-        ["train_job through Dagster (in-process executor)", f"{median(orchestrated):.1f} s", _runs(orchestrated),
-         f"{ratio:.2f}", f"<= {TARGET_RATIO} {'met' if ratio <= TARGET_RATIO else 'MISSED'}"],
+        ["plain script (same functions)", f"{median(plain):.2f} s", _runs(plain), "1.00", ""],
+        ["train_job through Dagster (in-process executor)", f"{median(orchestrated):.2f} s", _runs(orchestrated),
+         f"{ratio:.2f}", f"<= {TARGET_RATIO} {'met' if ratio <= TARGET_RATIO else 'MISSED'} (issue 7)"],
+        [f"empty twin of train_job ({len(twin.graph.node_defs)} steps doing nothing, same assets, checks, pool)",
+         f"{median(empty):.2f} s", _runs(empty), f"{median(empty) / median(plain):.2f}", "Dagster's floor"],
+        ["ours: train_job - plain - empty twin (median of each round's difference)", f"{ours:.2f} s", "",
+         f"{share:+.1%} of plain", f"<= {TARGET_OURS:.0%} {'met' if share <= TARGET_OURS else 'MISSED'}"],
     ]
     emit(f"### Orchestration overhead: training lifecycle on {args.days} days of flights, {args.instance} "
-         f"instance ({args.repeats} runs each, {args.trials} trials; {machine()})\n\n"
+         f"instance ({args.repeats} rounds alternating plain, train_job, empty twin; {args.trials} trials; "
+         f"{machine()})\n\n"
          + table(rows, ["path", "median", "runs", "ratio", "target"])
-         + f"\n\nDagster's own cost per run (median of the paired differences): "
-           f"{median([o - p for o, p in zip(orchestrated, plain)]):.2f} s", args.output)
-    return 0 if ratio <= TARGET_RATIO else 1
+         + f"\n\nDagster's own cost per run (median of train_job - plain): "
+           f"{median([o - p for o, p in zip(orchestrated, plain)]):.2f} s; its floor for this shape (empty twin): "
+           f"{median(empty):.2f} s", args.output)
+    return 0 if share <= TARGET_OURS else 1
+
+
+def _runs(seconds: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in seconds)
 
 
 if __name__ == "__main__":

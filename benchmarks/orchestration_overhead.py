@@ -185,44 +185,68 @@ def main() -> int:
         prepare_month(spec, layout, args.days)
         end = START + dt.timedelta(days=args.days - 1)
         plain_lifecycle(spec, layout, end, args.trials)  # warm-up: imports, MLflow schema, first champion
-        plain, orchestrated, empty = [], [], []
+        wall = {path: [] for path in PATHS}
+        cpu = {path: [] for path in PATHS}
         # built once, as the code server loads the definitions once (their import is benchmarked apart)
         job = train_job(spec, layout)
         twin = empty_twin(job)
         with _instance(args.instance, layout) as instance:
             dagster_lifecycle(job, end, args.trials, instance)  # warm-up of Dagster's own paths
             empty_lifecycle(twin, instance)
+            paths = {
+                "plain": lambda: plain_lifecycle(spec, layout, end, args.trials),
+                "train_job": lambda: dagster_lifecycle(job, end, args.trials, instance),
+                "empty": lambda: empty_lifecycle(twin, instance),
+            }
             for _ in range(args.repeats):
-                started = time.perf_counter()
-                plain_lifecycle(spec, layout, end, args.trials)
-                plain.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                dagster_lifecycle(job, end, args.trials, instance)
-                orchestrated.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                empty_lifecycle(twin, instance)
-                empty.append(time.perf_counter() - started)
-    ratio = median(orchestrated) / median(plain)
-    # each round's own difference, then the median: load moves a round's three paths together
-    ours = median([o - p - e for o, p, e in zip(orchestrated, plain, empty)])
-    share = ours / median(plain)
-    rows = [
-        ["plain script (same functions)", f"{median(plain):.2f} s", _runs(plain), "1.00", ""],
-        ["train_job through Dagster (in-process executor)", f"{median(orchestrated):.2f} s", _runs(orchestrated),
-         f"{ratio:.2f}", f"<= {TARGET_RATIO} {'met' if ratio <= TARGET_RATIO else 'MISSED'} (issue 7)"],
-        [f"empty twin of train_job ({len(twin.graph.node_defs)} steps doing nothing, same assets, checks, pool)",
-         f"{median(empty):.2f} s", _runs(empty), f"{median(empty) / median(plain):.2f}", "Dagster's floor"],
-        ["ours: train_job - plain - empty twin (median of each round's difference)", f"{ours:.2f} s", "",
-         f"{share:+.1%} of plain", f"<= {TARGET_OURS:.0%} {'met' if share <= TARGET_OURS else 'MISSED'}"],
-    ]
+                for path, run in paths.items():
+                    started, started_cpu = time.perf_counter(), time.process_time()
+                    run()
+                    wall[path].append(time.perf_counter() - started)
+                    cpu[path].append(time.process_time() - started_cpu)
+    tables = [_table(wall, "wall seconds"), _table(cpu, "CPU seconds of this process (all its threads)")]
+    shares = [_ours(measured)[1] for measured in (wall, cpu)]
     emit(f"### Orchestration overhead: training lifecycle on {args.days} days of flights, {args.instance} "
          f"instance ({args.repeats} rounds alternating plain, train_job, empty twin; {args.trials} trials; "
-         f"{machine()})\n\n"
-         + table(rows, ["path", "median", "runs", "ratio", "target"])
-         + f"\n\nDagster's own cost per run (median of train_job - plain): "
-           f"{median([o - p for o, p in zip(orchestrated, plain)]):.2f} s; its floor for this shape (empty twin): "
-           f"{median(empty):.2f} s", args.output)
-    return 0 if share <= TARGET_OURS else 1
+         f"{machine()}; load average before: {LOAD_BEFORE})\n\n" + "\n\n".join(tables)
+         + f"\n\nLoad average after: {_load()}. CPU seconds are this process's own (user + system, every "
+           "thread): other processes on a shared machine slow its wall clock, not them.", args.output)
+    return 0 if max(shares) <= TARGET_OURS else 1
+
+
+PATHS = ("plain", "train_job", "empty")
+
+
+def _ours(measured: dict[str, list[float]]) -> tuple[float, float]:
+    """Our seconds above Dagster's floor (the median of each round's train_job - plain - empty twin)
+    and their share of the plain lifecycle: load moves a round's three paths together."""
+    ours = median([o - p - e for o, p, e in zip(measured["train_job"], measured["plain"], measured["empty"])])
+    return ours, ours / median(measured["plain"])
+
+
+def _table(measured: dict[str, list[float]], unit: str) -> str:
+    plain, orchestrated, empty = (measured[path] for path in PATHS)
+    ratio = median(orchestrated) / median(plain)
+    ours, share = _ours(measured)
+    rows = [
+        ["plain script (same functions)", f"{median(plain):.2f}", _runs(plain), "1.00", ""],
+        ["train_job through Dagster (in-process executor)", f"{median(orchestrated):.2f}", _runs(orchestrated),
+         f"{ratio:.2f}", f"<= {TARGET_RATIO} {'met' if ratio <= TARGET_RATIO else 'MISSED'} (issue 7)"],
+        ["empty twin of train_job (its 6 steps doing nothing: same assets, checks, pool)",
+         f"{median(empty):.2f}", _runs(empty), f"{median(empty) / median(plain):.2f}", "Dagster's floor"],
+        ["ours: train_job - plain - empty twin (median of each round's difference)", f"{ours:.2f}", "",
+         f"{share:+.1%} of plain", f"<= {TARGET_OURS:.0%} {'met' if share <= TARGET_OURS else 'MISSED'}"],
+        ["Dagster in all: train_job - plain (median of each round's difference)",
+         f"{median([o - p for o, p in zip(orchestrated, plain)]):.2f}", "", "", ""],
+    ]
+    return f"{unit}:\n\n" + table(rows, ["path", "median", "runs", "ratio", "target"])
+
+
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+LOAD_BEFORE = _load()
 
 
 def _runs(seconds: list[float]) -> str:

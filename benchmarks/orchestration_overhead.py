@@ -1,6 +1,11 @@
 """The training lifecycle (snapshot through champion) on one month of flights, through Dagster as
 the platform runs it (train_job, in-process executor), against the same functions called in a plain
-Python script on the same snapshot. Target ratio: at most 1.15.
+Python script on the same snapshot, and against an empty job with the same assets, checks and pool
+whose steps do nothing but report their materializations and check results (built from train_job's
+own specs, so it cannot drift from it): Dagster's floor for a run of that shape. What the platform
+adds is train_job less the plain script less that floor. Target (issue 14, restating issue 7's
+1.15x, which Dagster's floor alone exceeds on the sqlite instance): our overhead above the floor at
+most 10% of the plain lifecycle.
 
 Both paths face the same situation: a champion trained on the same snapshot already exists, so every
 measured run evaluates against it and ends in an "unchanged" promotion. Runs alternate between the
@@ -29,7 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, machine, median, table  # noqa: E402
 
-TARGET_RATIO = 1.15
+TARGET_RATIO = 1.15  # issue 7's target for train_job over the plain script, reported beside the restated one
+TARGET_OURS = 0.10  # our overhead above the empty job's floor, as a share of the plain lifecycle
 START = dt.date(2013, 1, 1)
 
 
@@ -74,13 +80,48 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
             dagster_run_id=run_id, operator="benchmark")
 
 
-def dagster_lifecycle(spec, layout, end: dt.date, trials: int, instance) -> None:
+def train_job(spec, layout):
     from mlops_assets.definitions import build_definitions
     from mlops_assets.defs.names import ModelNames
     from mlops_assets.defs.resources import StateResource
 
+    return build_definitions(spec, StateResource(state_dir=str(layout.root))).resolve_job_def(ModelNames.of(spec).train_job)
+
+
+def empty_twin(job):
+    """A job with ``job``'s assets, checks, dependencies and pools whose steps do nothing but report
+    each asset materialized and each check passed: what Dagster costs for a run of that shape."""
+    import dagster as dg
+
+    nodes = []
+    steps = {node.name for node in job.graph.node_defs}
+    for assets_def in job.asset_layer.asset_graph.assets_defs:
+        if not assets_def.is_executable or assets_def.node_def.name not in steps:
+            continue  # the assets train_job reads (features) but does not run
+        node, check_specs = assets_def.node_def, list(assets_def.check_specs)
+        checks_passed = [dg.AssetCheckResult(asset_key=c.asset_key, check_name=c.name, passed=True) for c in check_specs]
+        if assets_def.keys:
+            nodes.append(_empty_step(dg.multi_asset(name=node.name, specs=list(assets_def.specs), check_specs=check_specs,
+                                                    pool=node.pool), [dg.MaterializeResult(asset_key=key) for key in
+                                                                      assets_def.keys] + checks_passed))
+        else:
+            nodes.append(_empty_step(dg.multi_asset_check(name=node.name, specs=check_specs, pool=node.pool),
+                                     checks_passed))
+    twin = dg.define_asset_job(f"empty_{job.name}", selection=dg.AssetSelection.assets(*job.asset_layer.selected_asset_keys))
+    return dg.Definitions(assets=[n for n in nodes if n.keys], asset_checks=[n for n in nodes if not n.keys],
+                          jobs=[twin]).resolve_job_def(twin.name)
+
+
+def _empty_step(decorator, events):
+    def step(context):
+        yield from events
+    return decorator(step)
+
+
+def dagster_lifecycle(job, spec, end: dt.date, trials: int, instance) -> None:
+    from mlops_assets.defs.names import ModelNames
+
     names = ModelNames.of(spec)
-    job = build_definitions(spec, StateResource(state_dir=str(layout.root))).resolve_job_def(names.train_job)
     result = job.execute_in_process(
         instance=instance,
         run_config={
@@ -93,6 +134,13 @@ def dagster_lifecycle(spec, layout, end: dt.date, trials: int, instance) -> None
     )
     if not result.success:
         raise RuntimeError("train_job failed")
+
+
+def empty_lifecycle(twin, instance) -> None:
+    result = twin.execute_in_process(instance=instance, run_config={
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    if not result.success:
+        raise RuntimeError("the empty twin of train_job failed")
 
 
 @contextlib.contextmanager
@@ -114,10 +162,6 @@ def _instance(kind: str, layout):
         (Path(home) / "dagster.yaml").write_text(yaml.safe_dump(config))
         with dg.DagsterInstance.from_config(home) as instance:
             yield instance
-
-
-def _runs(seconds: list[float]) -> str:
-    return ", ".join(f"{value:.1f}" for value in seconds)
 
 
 def main() -> int:
@@ -144,28 +188,72 @@ def main() -> int:
         prepare_month(spec, layout, args.days)
         end = START + dt.timedelta(days=args.days - 1)
         plain_lifecycle(spec, layout, end, args.trials)  # warm-up: imports, MLflow schema, first champion
-        plain, orchestrated = [], []
+        wall = {path: [] for path in PATHS}
+        cpu = {path: [] for path in PATHS}
+        # built once, as the code server loads the definitions once (their import is benchmarked apart)
+        job = train_job(spec, layout)
+        twin = empty_twin(job)
         with _instance(args.instance, layout) as instance:
-            dagster_lifecycle(spec, layout, end, args.trials, instance)  # warm-up of Dagster's own paths
+            dagster_lifecycle(job, spec, end, args.trials, instance)  # warm-up of Dagster's own paths
+            empty_lifecycle(twin, instance)
+            paths = {
+                "plain": lambda: plain_lifecycle(spec, layout, end, args.trials),
+                "train_job": lambda: dagster_lifecycle(job, spec, end, args.trials, instance),
+                "empty": lambda: empty_lifecycle(twin, instance),
+            }
             for _ in range(args.repeats):
-                started = time.perf_counter()
-                plain_lifecycle(spec, layout, end, args.trials)
-                plain.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                dagster_lifecycle(spec, layout, end, args.trials, instance)
-                orchestrated.append(time.perf_counter() - started)
-    ratio = median(orchestrated) / median(plain)
-    rows = [
-        ["plain script (same functions)", f"{median(plain):.1f} s", _runs(plain), "1.00", ""],
-        ["train_job through Dagster (in-process executor)", f"{median(orchestrated):.1f} s", _runs(orchestrated),
-         f"{ratio:.2f}", f"<= {TARGET_RATIO} {'met' if ratio <= TARGET_RATIO else 'MISSED'}"],
-    ]
+                for path, run in paths.items():
+                    started, started_cpu = time.perf_counter(), time.process_time()
+                    run()
+                    wall[path].append(time.perf_counter() - started)
+                    cpu[path].append(time.process_time() - started_cpu)
+    tables = [_table(wall, "wall seconds"), _table(cpu, "CPU seconds of this process (all its threads)")]
+    shares = [_ours(measured)[1] for measured in (wall, cpu)]
     emit(f"### Orchestration overhead: training lifecycle on {args.days} days of flights, {args.instance} "
-         f"instance ({args.repeats} runs each, {args.trials} trials; {machine()})\n\n"
-         + table(rows, ["path", "median", "runs", "ratio", "target"])
-         + f"\n\nDagster's own cost per run (median of the paired differences): "
-           f"{median([o - p for o, p in zip(orchestrated, plain)]):.2f} s", args.output)
-    return 0 if ratio <= TARGET_RATIO else 1
+         f"instance ({args.repeats} rounds alternating plain, train_job, empty twin; {args.trials} trials; "
+         f"{machine()}; load average before: {LOAD_BEFORE})\n\n" + "\n\n".join(tables)
+         + f"\n\nLoad average after: {_load()}. CPU seconds are this process's own (user + system, every "
+           "thread): other processes on a shared machine slow its wall clock, not them.", args.output)
+    return 0 if max(shares) <= TARGET_OURS else 1
+
+
+PATHS = ("plain", "train_job", "empty")
+
+
+def _ours(measured: dict[str, list[float]]) -> tuple[float, float]:
+    """Our seconds above Dagster's floor (the median of each round's train_job - plain - empty twin)
+    and their share of the plain lifecycle: load moves a round's three paths together."""
+    ours = median([o - p - e for o, p, e in zip(measured["train_job"], measured["plain"], measured["empty"])])
+    return ours, ours / median(measured["plain"])
+
+
+def _table(measured: dict[str, list[float]], unit: str) -> str:
+    plain, orchestrated, empty = (measured[path] for path in PATHS)
+    ratio = median(orchestrated) / median(plain)
+    ours, share = _ours(measured)
+    rows = [
+        ["plain script (same functions)", f"{median(plain):.2f}", _runs(plain), "1.00", ""],
+        ["train_job through Dagster (in-process executor)", f"{median(orchestrated):.2f}", _runs(orchestrated),
+         f"{ratio:.2f}", f"<= {TARGET_RATIO} {'met' if ratio <= TARGET_RATIO else 'MISSED'} (issue 7)"],
+        ["empty twin of train_job (its 6 steps doing nothing: same assets, checks, pool)",
+         f"{median(empty):.2f}", _runs(empty), f"{median(empty) / median(plain):.2f}", "Dagster's floor"],
+        ["ours: train_job - plain - empty twin (median of each round's difference)", f"{ours:.2f}", "",
+         f"{share:+.1%} of plain", f"<= {TARGET_OURS:.0%} {'met' if share <= TARGET_OURS else 'MISSED'}"],
+        ["Dagster in all: train_job - plain (median of each round's difference)",
+         f"{median([o - p for o, p in zip(orchestrated, plain)]):.2f}", "", "", ""],
+    ]
+    return f"{unit}:\n\n" + table(rows, ["path", "median", "runs", "ratio", "target"])
+
+
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+LOAD_BEFORE = _load()
+
+
+def _runs(seconds: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in seconds)
 
 
 if __name__ == "__main__":

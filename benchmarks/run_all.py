@@ -28,7 +28,7 @@ from _common import machine, table  # noqa: E402
 # name -> (script, target, options for --quick)
 BENCHMARKS = {
     "import": ("import_time.py", "definitions import <= 1.3x bare `import dagster`", ["--repeats", "3"]),
-    "orchestration": ("orchestration_overhead.py", "train lifecycle through Dagster <= 1.15x plain calls",
+    "orchestration": ("orchestration_overhead.py", "train lifecycle through Dagster: ours above an empty twin's floor <= 10% of plain calls",
                       ["--repeats", "1", "--days", "14", "--trials", "2"]),
     "drift": ("drift_vs_evidently.py", "PSI >= 50x faster than Evidently DataDriftPreset on 1M rows, < 400 MB",
               ["--rows", "200000", "--repeats", "1"]),

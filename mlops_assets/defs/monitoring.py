@@ -7,20 +7,23 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.defs.config import derived_config
-from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, daily_partitions
+from mlops_assets.defs.monitoring_days import day_errors, drift_day, performance_day, scored_day
 from mlops_assets.defs.names import ModelNames
-from mlops_assets.defs.resources import ModelRegistryResource, StateResource
+from mlops_assets.defs.ranges import independent_days
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.monitor.policy import LoopPolicy
 from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
+# each: a range of days in one run (batch_predictions 3, drift_report 4, live_performance 3)
 MONITORING_CODE_VERSIONS = {
-    "batch_predictions": "2",  # 2: the champion predicts through its registered pyfunc class
+    "batch_predictions": "3",  # 2: the champion predicts through its registered pyfunc class
     # 2: every statistic of the registry, recorded one row per statistic; 3: the champion predicts through
     # its registered pyfunc class
-    "drift_report": "3",
-    # 2: held against the champion's out-of-time AUC averaged per day, with an absolute noise band
-    "live_performance": "2",
+    "drift_report": "4",
+    # 2: held against the champion's out-of-time AUC averaged per day, with an absolute noise band;
+    # 3: also a data version, the measurement's hash
+    "live_performance": "3",
     # 2: drift by the policy's statistic, only features that can trigger; 3: live AUC's out-of-time reference;
     # 4: a run that rebuilt the champion is "unchanged"
     "monitoring_timeline": "4",
@@ -53,15 +56,22 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
     # the loop policy is the model's own resource (its key carries the model's name)
     resources = {"state", "model_registry", names.monitoring_policy}
 
+    def model_resources(context) -> tuple:
+        layout = context.resources.state.layout()
+        registry = context.resources.model_registry.registry(layout, registered_name)
+        return layout, registry, getattr(context.resources, names.monitoring_policy).plain()
+
     @dg.asset(
         partitions_def=partitions,
         deps=[features_key],
         key_prefix=names.prefix,
         group_name=names.group,
+        required_resource_keys=resources,
         kinds={"xgboost", "duckdb"},
         owners=OWNERS,
         code_version=MONITORING_CODE_VERSIONS["batch_predictions"],
         pool=WAREHOUSE_POOL,
+        backfill_policy=backfill_policy(spec),
         automation_condition=EAGER_AFTER_GATES,
         description=(
             "The day's features scored by the current champion (loaded by the `champion` alias, its "
@@ -69,22 +79,19 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
             "row. Reads the same feature table training read. Data version: model sha256 + feature hash."
         ),
     )
-    def batch_predictions(context: dg.AssetExecutionContext, state: StateResource,
-                          model_registry: ModelRegistryResource) -> dg.MaterializeResult:
-        from mlops_assets.monitor.scoring import score_day
-
-        layout = state.layout()
-        scored = score_day(spec, layout, model_registry.registry(layout, registered_name), partition_day(context),
-                           context.run.run_id)
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(f"{scored.model_sha256[:16]}-{scored.feature_hash[:16]}"),
-            metadata={
-                "rows": dg.MetadataValue.int(scored.rows),
-                "champion_version": scored.model_version,
-                "model_sha256": scored.model_sha256,
-                "feature_hash": scored.feature_hash,
-                "mean_score": dg.MetadataValue.float(scored.mean_score),
-            },
+    def batch_predictions(context: dg.AssetExecutionContext):
+        layout, registry, policy = model_resources(context)
+        run_id = context.run.run_id
+        # a day that cannot be scored skips drift and performance of the whole range: do the others' here
+        drift_config = DriftReportConfig(
+            **context.run.run_config.get("ops", {}).get(names.op("drift_report"), {}).get("config", {}))
+        yield from independent_days(
+            context, lambda day: scored_day(spec, layout, registry, day, run_id), scored_parents, day_errors(),
+            downstream=[
+                (drift_report, lambda day: _drift(layout, registry, day, policy, run_id, drift_config), drift_parents),
+                (live_performance, lambda day: performance_day(spec, layout, registry, day, policy, run_id),
+                 performance_parents),
+            ],
         )
 
     @dg.asset(
@@ -97,6 +104,7 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
         owners=OWNERS,
         code_version=MONITORING_CODE_VERSIONS["drift_report"],
         pool=WAREHOUSE_POOL,
+        backfill_policy=backfill_policy(spec),
         automation_condition=EAGER_AFTER_GATES,
         description=(
             f"Every drift statistic ({', '.join(s.label for s in DRIFT_STATISTICS.values())}) of every "
@@ -107,39 +115,11 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
             "on a bounded sample is linked for people; the triggering numbers are our statistics."
         ),
     )
-    def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig) -> dg.MaterializeResult:
-        from mlops_assets.monitor.drift import can_trigger_retraining, drift_for_day, write_evidently_report
-
-        layout = context.resources.state.layout()
-        day = partition_day(context)
-        policy = getattr(context.resources, names.monitoring_policy).plain()
-        registry = context.resources.model_registry.registry(layout, registered_name)
-        result, current = drift_for_day(
-            spec, layout, registry, day, policy, context.run.run_id,
-            sample_rows=config.evidently_sample_rows if config.evidently_report else 0,
-        )
-        trigger = policy.drift_statistic
-
-        def drifted(level: str) -> dg.MetadataValue:
-            found = result.drifted(trigger, level)
-            return dg.MetadataValue.json({f: round(v, 4) for f, v in found.items() if can_trigger_retraining(spec, f)})
-
-        metadata: dict[str, Any] = {
-            **{f"max_{name}": dg.MetadataValue.float(max(result.statistic(name).values())) for name in DRIFT_STATISTICS},
-            "trigger_statistic": trigger,
-            "high_drift": drifted("high"),  # of features that can trigger retraining
-            "moderate_drift": drifted("moderate"),
-            "statistics": _statistics_table(spec, result, trigger),
-            "champion_version": result.champion_version,
-            "reference_snapshot": result.reference_snapshot,
-        }
-        if config.evidently_report:
-            path = layout.model_reports_dir(spec.model.name) / "drift" / f"{day.isoformat()}.html"
-            write_evidently_report(layout, spec, result, current, path, config.evidently_sample_rows)
-            metadata["evidently_report"] = dg.MetadataValue.path(str(path))
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(f"{result.reference_snapshot[:16]}-{max(result.statistic(trigger).values()):.6f}"),
-            metadata=metadata,
+    def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig):
+        layout, registry, policy = model_resources(context)
+        yield from independent_days(
+            context, lambda day: _drift(layout, registry, day, policy, context.run.run_id, config), drift_parents,
+            day_errors(),
         )
 
     @dg.asset(
@@ -156,34 +136,28 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
         owners=OWNERS,
         code_version=MONITORING_CODE_VERSIONS["live_performance"],
         pool=WAREHOUSE_POOL,
+        backfill_policy=backfill_policy(spec),
         description=(
             "The champion's AUC and calibration error on the day once its labels have arrived (a "
             "configurable delay, simulated on replayed data), compared with its out-of-time AUC "
             "averaged per day; more than the policy's noise band below it is degradation. Recorded in "
-            "performance_history."
+            "performance_history. Data version: a hash of the measurement."
         ),
     )
-    def live_performance(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        from mlops_assets.monitor.performance import measure_day
+    def live_performance(context: dg.AssetExecutionContext):
+        layout, registry, policy = model_resources(context)
+        yield from independent_days(
+            context, lambda day: performance_day(spec, layout, registry, day, policy, context.run.run_id),
+            performance_parents, day_errors(),
+        )
 
-        layout = context.resources.state.layout()
-        monitoring_policy = getattr(context.resources, names.monitoring_policy)
-        measured = measure_day(
-            spec, layout, context.resources.model_registry.registry(layout, registered_name), partition_day(context),
-            label_delay_days=monitoring_policy.label_delay_days,
-            auc_noise_band=monitoring_policy.auc_noise_band, as_of=None, run_id=context.run.run_id,
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "auc": dg.MetadataValue.float(measured.auc if measured.auc is not None else float("nan")),
-                "reference_auc": dg.MetadataValue.float(measured.reference_auc),
-                "relative_drop": dg.MetadataValue.float(measured.relative_drop or 0.0),
-                "degraded": measured.degraded,
-                "ece": dg.MetadataValue.float(measured.ece or 0.0),
-                "rows": dg.MetadataValue.int(measured.rows),
-                "champion_version": measured.model_version,
-            },
-        )
+    def _drift(layout, registry, day, policy, run_id, config: DriftReportConfig):
+        return drift_day(spec, layout, registry, day, policy, run_id, evidently_report=config.evidently_report,
+                         evidently_sample_rows=config.evidently_sample_rows)
+
+    scored_parents = {features_key: 0}
+    drift_parents = {features_key: 0, batch_predictions.key: 0}
+    performance_parents = {batch_predictions.key: 0, raw_key: LABEL_ARRIVAL_OFFSET_DAYS}
 
     @dg.asset(
         key_prefix=names.prefix,
@@ -234,17 +208,3 @@ def retraining_runs(instance: dg.DagsterInstance, names: ModelNames) -> list[dic
         for run in reversed(runs)
     ]
 
-
-def _statistics_table(spec: DatasetSpec, result, trigger: str):
-    """One row per feature: every statistic, the level of the triggering one, whether it can trigger."""
-    from mlops_assets.defs.metadata import records_table
-    from mlops_assets.monitor.drift import can_trigger_retraining
-
-    rows = [{"feature": feature, **values, "level": result.levels[feature][trigger],
-             "triggers_retraining": can_trigger_retraining(spec, feature)}
-            for feature, values in sorted(result.values.items(), key=lambda kv: -kv[1][trigger])]
-    columns = {"feature": ("string", "")}
-    columns |= {name: ("float", f"{s.label}: {s.description}") for name, s in DRIFT_STATISTICS.items()}
-    columns |= {"level": ("string", f"none / moderate / high, by {DRIFT_STATISTICS[trigger].label}"),
-                "triggers_retraining": ("bool", "false when the spec opts the feature out")}
-    return records_table(rows, columns)

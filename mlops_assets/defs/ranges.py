@@ -20,13 +20,20 @@ every data gate (``features.build``), stops there and names the day and the gate
 the feature checks step, so before failing it judges the days it did build itself: the days before
 the bad one end with features and verdicts, as day-by-day runs leave them. A ranged checks step with
 nothing downstream of its asset in the run fails itself, naming the days and checks.
+
+Monitoring (scoring, drift, live performance): a day reads only its own features and predictions,
+so a day that cannot be done (no checked features, labels not arrived) does not stop the others
+(``each_day``). The step records every other day and then fails naming the days it could not do.
+A failed step skips the steps downstream of it for the whole range, so before failing it does
+their days itself for the days it did (as the features step judges its built days).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
 
 import dagster as dg
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
@@ -55,21 +62,32 @@ def day_materialization(
     data_version: str,
     metadata: dict[str, Any],
     parents: Iterable[dg.AssetKey] = (),
+    *,
+    parent_days: Mapping[dg.AssetKey, dt.date] | None = None,
+    asset: dg.AssetsDefinition | None = None,
 ) -> dg.AssetMaterialization:
-    """One day's materialization with the tags Dagster writes when a run materializes that day alone."""
-    key = context.assets_def.key
+    """One day's materialization with the tags Dagster writes when a run materializes that day alone.
+
+    ``parent_days``: the parent's day where its partition mapping is not the same day; ``asset``: an
+    asset downstream in the run whose day this step does for it (default: the step's own asset)."""
+    asset = asset or context.assets_def
+    key = asset.key
     tags = {
-        CODE_VERSION_TAG: context.assets_def.code_versions_by_key[key] or context.run.run_id,
+        CODE_VERSION_TAG: asset.code_versions_by_key[key] or context.run.run_id,
         DATA_VERSION_TAG: data_version,
         DATA_VERSION_IS_USER_PROVIDED_TAG: "true",
     }
     for parent in parents:
-        record = _latest_materialization(context.instance, parent, day)
+        record = _latest_materialization(context.instance, parent, (parent_days or {}).get(parent, day))
         if record is None:
             continue
         parent_version = record.event_log_entry.tags.get(DATA_VERSION_TAG, "")
         # Dagster's input data version for a partitioned input: sha256 over its partitions' versions
         tags[get_input_data_version_tag(parent)] = hashlib.sha256(parent_version.encode()).hexdigest()
+        # its event pointer: the parent's newest materialization of any day when the day runs alone,
+        # which is this day's own if the parent is materialized in the run
+        if not selected_in_run(context, parent):
+            record = _latest_materialization(context.instance, parent, None) or record
         tags[get_input_event_pointer_tag(parent)] = str(record.storage_id)
     return dg.AssetMaterialization(asset_key=key, partition=day.isoformat(), metadata=metadata, tags=tags)
 
@@ -116,8 +134,94 @@ def checks_in_run(context: dg.AssetExecutionContext, asset_key: dg.AssetKey) -> 
     return {key.name for key in keys if key.asset_key == asset_key}
 
 
-def _latest_materialization(instance: dg.DagsterInstance, asset_key: dg.AssetKey, day: dt.date):
+@dataclass(frozen=True)
+class DayOutcome:
+    """What a step did for one day: its data version and materialization metadata."""
+
+    day: dt.date
+    data_version: str
+    metadata: dict[str, Any]
+
+
+def each_day(
+    days: list[dt.date], work: Callable[[dt.date], DayOutcome], errors: tuple[type[Exception], ...]
+) -> tuple[list[DayOutcome], dict[dt.date, str]]:
+    """``work`` for every day in order; a day failing with one of ``errors`` is named with its reason
+    and the next day still runs (any other error stops the step)."""
+    done, failed = [], {}
+    for day in days:
+        try:
+            done.append(work(day))
+        except errors as error:
+            failed[day] = str(error)
+    return done, failed
+
+
+def failed_days_message(asset_key: dg.AssetKey, days: list[dt.date], failed: Mapping[dt.date, str]) -> str:
+    done = len(days) - len(failed)
+    return (f"{asset_key.to_user_string()}: {len(failed)} of {len(days)} day(s) failed, {done} done; "
+            + "; ".join(f"{day}: {reason}" for day, reason in sorted(failed.items())))
+
+
+# a parent of a daily asset -> the days from the asset's day to the parent's (0: the same day)
+Parents = Mapping[dg.AssetKey, int]
+# (an asset downstream in the run, its work for a day, its parents)
+Downstream = tuple[dg.AssetsDefinition, Callable[[dt.date], DayOutcome], Parents]
+
+
+def independent_days(
+    context: dg.AssetExecutionContext,
+    work: Callable[[dt.date], DayOutcome],
+    parents: Parents,
+    errors: tuple[type[Exception], ...],
+    downstream: Iterable[Downstream] = (),
+):
+    """The events of a step whose days do not read each other: one day as a run of it always did;
+    a range day by day, every day it can, then failing naming the days it could not do, after doing
+    the ``downstream`` assets of this run (which its failure skips) for the days it did."""
+    days = sorted(dt.date.fromisoformat(key) for key in context.partition_keys)
+    if len(days) == 1:
+        outcome = work(days[0])
+        yield dg.MaterializeResult(data_version=dg.DataVersion(outcome.data_version), metadata=outcome.metadata)
+        return
+    done, failed = each_day(days, work, errors)
+    if not failed:
+        yield range_output(days)
+    yield from _day_materializations(context, done, parents)
+    if not failed:
+        return
+    messages = [failed_days_message(context.assets_def.key, days, failed)]
+    done_days = [outcome.day for outcome in done]
+    for asset, their_work, their_parents in downstream:
+        if done_days and selected_in_run(context, asset.key):
+            theirs, their_failed = each_day(done_days, their_work, errors)
+            yield from _day_materializations(context, theirs, their_parents, asset)
+            if their_failed:
+                messages.append(failed_days_message(asset.key, done_days, their_failed))
+            else:
+                messages.append(f"{asset.key.to_user_string()} done here for the {len(done_days)} other day(s)")
+    raise dg.Failure(". ".join(messages))
+
+
+def _day_materializations(context, outcomes: list[DayOutcome], parents: Parents, asset=None):
+    for outcome in outcomes:
+        yield day_materialization(
+            context, outcome.day, outcome.data_version, outcome.metadata, parents,
+            parent_days={key: outcome.day + dt.timedelta(days=offset) for key, offset in parents.items()},
+            asset=asset,
+        )
+
+
+def selected_in_run(context: dg.AssetExecutionContext, asset_key: dg.AssetKey) -> bool:
+    """Whether this run materializes ``asset_key``."""
+    selected = context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys
+    return asset_key in selected
+
+
+def _latest_materialization(instance: dg.DagsterInstance, asset_key: dg.AssetKey, day: dt.date | None):
+    """The newest materialization of ``asset_key`` on ``day`` (None: on any day)."""
+    partitions = None if day is None else [day.isoformat()]
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[day.isoformat()]), limit=1
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=partitions), limit=1
     ).records
     return records[0] if records else None

@@ -84,36 +84,46 @@ class Loop:
 
     def run_automation(self, day_index: int, max_ticks: int = 3) -> None:
         """Tick the automation until it requests nothing more (scoring unlocks drift on the next
-        tick), running what each tick requests, a run per day."""
+        tick), running what each tick requests as the daemon does under the assets' backfill policy:
+        assets asked for the same days together, a run per stretch of consecutive days."""
         for _ in range(max_ticks):
             if not self._automation_tick(day_index):
                 return
 
     def _automation_tick(self, day_index: int) -> int:
+        from mlops_assets.defs.common import run_partitions
+        from mlops_assets.pipeline.backfill import day_ranges
+
         targets = [self.names.key(name) for name in AUTOMATED_ASSETS]
         result = dg.evaluate_automation_conditions(
             defs=self.defs, instance=self.instance, cursor=self.automation_cursor,
             asset_selection=dg.AssetSelection.assets(*targets),
         )
         self.automation_cursor = result.cursor
-        by_partition: dict[str, list[dg.AssetKey]] = {}
+        keys_by_days: dict[frozenset[str], list[dg.AssetKey]] = {}
         for key in targets:
-            for partition in result.get_requested_partitions(key):
-                by_partition.setdefault(partition, []).append(key)
+            requested = frozenset(p for p in result.get_requested_partitions(key) if p is not None)
+            if requested:
+                keys_by_days.setdefault(requested, []).append(key)
         job = self.defs.resolve_implicit_global_asset_job_def()
-        for partition, keys in sorted(by_partition.items()):
-            run_config = quiet()
-            if self.names.key("drift_report") in keys:
-                report = self.evidently_every > 0 and day_index % self.evidently_every == 0
-                run_config = quiet(self.names.run_config({"drift_report": {"evidently_report": report}}))
-            started = time.monotonic()
-            outcome = execute_in_process(
-                job, instance=self.instance, partition_key=partition, asset_selection=keys,
-                run_config=run_config, raise_on_error=False, tags={"dagster/from_automation_condition": "true"},
-            )
-            self.log.add("automation", f"{partition} {','.join(k.to_user_string() for k in keys)}",
-                         outcome.success, time.monotonic() - started)
-        return len(by_partition)
+        runs = 0
+        for requested, keys in keys_by_days.items():  # in the targets' order: upstream first
+            days = [dt.date.fromisoformat(p) for p in requested]
+            for first, last in day_ranges(days, self.spec.partitions.backfill_days_per_run):
+                run_config = quiet()
+                if self.names.key("drift_report") in keys:
+                    report = self.evidently_every > 0 and day_index % self.evidently_every == 0
+                    run_config = quiet(self.names.run_config({"drift_report": {"evidently_report": report}}))
+                started = time.monotonic()
+                selection = run_partitions(first, last)
+                selection["tags"] = {"dagster/from_automation_condition": "true", **selection.get("tags", {})}
+                outcome = execute_in_process(job, instance=self.instance, asset_selection=keys, run_config=run_config,
+                                             raise_on_error=False, **selection)
+                span = first.isoformat() if first == last else f"{first}..{last}"
+                self.log.add("automation", f"{span} {','.join(k.to_user_string() for k in keys)}",
+                             outcome.success, time.monotonic() - started)
+                runs += 1
+        return runs
 
     def train(self, tags: dict[str, str], run_config: dict) -> dg.ExecuteInProcessResult:
         started = time.monotonic()

@@ -68,8 +68,7 @@ class FeatureEncoding:
             raise ValueError(f"input is missing feature column(s) {missing}")
         data = {c: pd.to_numeric(frame[c], errors="raise").astype("float32") for c in self.numeric}
         for column, vocabulary in self.categorical.items():
-            values = frame[column].astype("object").where(frame[column].notna(), None)
-            data[column] = pd.Categorical([None if v is None else str(v) for v in values], categories=vocabulary)
+            data[column] = _categories(frame[column], vocabulary)
         return pd.DataFrame(data, index=frame.index)[self.columns]
 
     def to_json(self) -> str:
@@ -78,6 +77,21 @@ class FeatureEncoding:
     @classmethod
     def from_json(cls, text: str) -> "FeatureEncoding":
         return cls(**json.loads(text))
+
+
+def _categories(values: Any, vocabulary: list[str]) -> Any:
+    """Each value as its ``str()`` in the training vocabulary; missing and unseen values are missing.
+
+    Text (what the feature table always stores) is looked up in one vectorized pass; anything else
+    (numbers a caller passes to the pyfunc) goes through ``str()`` value by value, so ``1`` and
+    ``1.0`` stay the different categories they were in training.
+    """
+    import pandas as pd
+
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return pd.Categorical(values, categories=vocabulary)
+    present = values.astype("object").where(values.notna(), None)
+    return pd.Categorical([None if v is None else str(v) for v in present], categories=vocabulary)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from mlops_assets.evaluate.tasks import METRIC_REGISTRY
 from mlops_assets.evaluate.weighted import (
     DEFAULT_CALIBRATION_BINS, calibration_bin_ids, full_data_value, safe_ratio, validated_pair, weighted_auc,
     weighted_brier, weighted_ece, weighted_log_loss, weighted_precision, weighted_recall,
@@ -159,13 +160,17 @@ def _ignoring_threshold(
     return with_threshold
 
 
+# the binary metrics as plain functions; each one's direction is the one declared in tasks.METRIC_REGISTRY
 METRICS: dict[str, MetricSpec] = {
-    "auc": MetricSpec(_ignoring_threshold(roc_auc), True),
-    "log_loss": MetricSpec(_ignoring_threshold(log_loss), False),
-    "brier": MetricSpec(_ignoring_threshold(brier_score), False),
-    "precision": MetricSpec(precision_at, True),
-    "recall": MetricSpec(recall_at, True),
-    "ece": MetricSpec(_ignoring_threshold(expected_calibration_error), False),
+    name: MetricSpec(function, METRIC_REGISTRY[name].higher_is_better)
+    for name, function in {
+        "auc": _ignoring_threshold(roc_auc),
+        "log_loss": _ignoring_threshold(log_loss),
+        "brier": _ignoring_threshold(brier_score),
+        "precision": precision_at,
+        "recall": recall_at,
+        "ece": _ignoring_threshold(expected_calibration_error),
+    }.items()
 }
 
 # --------------------------------------------------------------------------- #

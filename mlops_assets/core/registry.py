@@ -45,7 +45,7 @@ class LoadedModel:
     with what the registry records about it."""
 
     pyfunc: Any
-    threshold: float
+    threshold: float | None  # the binary decision threshold; None for a task that decides none
     version: str | None
     run_id: str
     sha256: str
@@ -60,8 +60,18 @@ class LoadedModel:
         return self.pyfunc.encoding
 
     def predict(self, frame: Any):
-        """P(positive) per row, through the pyfunc's own ``predict``: what ``mlflow models serve`` answers."""
-        return self.pyfunc.probabilities(frame)
+        """What the task's metrics take (binary: P(positive) per row), through the pyfunc's own
+        ``predict``: what ``mlflow models serve`` answers."""
+        return self.pyfunc.predictions(frame)
+
+    @property
+    def task(self) -> Any:
+        """The model's task (``evaluate.tasks.Task``), as its manifest-checked encoding records it."""
+        return self.pyfunc.kind
+
+    def scores(self, frame: Any):
+        """The one number per row that scoring stores and prediction drift follows (``Task.score``)."""
+        return self.task.score(self.predict(frame))
 
 
 class ModelRegistry:
@@ -104,9 +114,12 @@ class ModelRegistry:
         platform verifies and loads."""
         import mlflow
 
+        from mlops_assets.train.model import ENCODING_FILE, FeatureEncoding
         from mlops_assets.train.pyfunc import (
             ARTIFACT, ENTRY_FILE, MANIFEST_CONFIG_KEY, pinned_requirements, signature,
         )
+
+        encoding = FeatureEncoding.from_json((model_dir / ENCODING_FILE).read_text())
 
         mlflow.set_tracking_uri(self.tracking_uri)
         experiment_id = self.experiment_id()
@@ -118,7 +131,7 @@ class ModelRegistry:
                 python_model=str(ENTRY_FILE),
                 artifacts={ARTIFACT: str(model_dir)},
                 model_config={MANIFEST_CONFIG_KEY: manifest_sha256},
-                signature=signature(sample_input),
+                signature=signature(sample_input, encoding.task, encoding.classes),
                 # saved as serving_input_example.json: a ready request body for a registry consumer
                 input_example=sample_input.head(INPUT_EXAMPLE_ROWS),
                 pip_requirements=pinned_requirements(),
@@ -141,7 +154,8 @@ class ModelRegistry:
             client.set_tag(run_id, key, value)
 
     def load_run_model(
-        self, run_id: str, expected_sha256: str, expected_manifest: str, threshold: float, version: str | None = None
+        self, run_id: str, expected_sha256: str, expected_manifest: str, threshold: float | None,
+        version: str | None = None
     ) -> LoadedModel:
         """Download the run's platform model folder and load it as the registered pyfunc after checking
         every file in it against the manifest digest recorded at training."""
@@ -164,7 +178,8 @@ class ModelRegistry:
             )
             pyfunc = PlatformModel.from_folder(local, expected_manifest, expected_sha256)
             smoke_sample = read_smoke_sample(local)
-        return LoadedModel(pyfunc, threshold, version, run_id, expected_sha256, smoke_sample)
+        return LoadedModel(pyfunc, threshold if pyfunc.kind.thresholded else None, version, run_id, expected_sha256,
+                           smoke_sample)
 
     def register(self, *, run_id: str, model_uri: str, tags: dict[str, str], description: str) -> str:
         client = self.client

@@ -134,9 +134,9 @@ def build_model_assets(spec: DatasetSpec, features_asset: dg.AssetsDefinition) -
             metadata={
                 "model_sha256": sha256,
                 "model_manifest_sha256": handle["model_manifest_sha256"],
-                "validation_auc": dg.MetadataValue.float(trained.validation_auc),
+                trained.validation_metric: dg.MetadataValue.float(trained.validation_score),
                 "trees": dg.MetadataValue.int(trained.best_rounds),
-                "threshold": dg.MetadataValue.float(trained.threshold),
+                **({"threshold": dg.MetadataValue.float(trained.threshold)} if trained.threshold is not None else {}),
                 "mlflow_run_id": run_id,
                 "trials": _trials_table(trained.trials),
                 "trigger_reason": trigger,
@@ -329,7 +329,8 @@ def _trials_table(trials: list[dict[str, Any]]):
 
     if not trials:
         return None
-    columns = {"trial": ("int", ""), "validation_auc": ("float", ""), "rounds": ("int", "trees kept by early stopping")}
+    validation = next(name for name in trials[0] if name.startswith("validation_"))  # the task's primary metric
+    columns = {"trial": ("int", ""), validation: ("float", ""), "rounds": ("int", "trees kept by early stopping")}
     for name in trials[0]:
         if name not in columns:
             kind = "float" if isinstance(trials[0][name], float) else "int" if isinstance(trials[0][name], int) else "string"

@@ -40,6 +40,11 @@ class Metric:
     description: str
     kernels: dict[str, WeightedMetric | Callable[[int], WeightedMetric]]
     per_class: bool = False
+    label: str = ""  # how sentences name it, when not its name with spaces
+
+    @property
+    def spoken(self) -> str:
+        return self.label or self.name.replace("_", " ")
 
 
 METRIC_REGISTRY: dict[str, Metric] = {}
@@ -52,19 +57,19 @@ def _declare(metric: Metric) -> None:
 
 
 for _metric in (
-    Metric("auc", True, "area under the ROC curve", {BINARY: binary.weighted_auc}),
+    Metric("auc", True, "area under the ROC curve", {BINARY: binary.weighted_auc}, label="AUC"),
     Metric("log_loss", False, "mean cross-entropy of the observed outcome's probability",
            {BINARY: binary.weighted_log_loss, MULTICLASS: other.weighted_multiclass_log_loss}),
     Metric("brier", False, "mean squared error of the probability", {BINARY: binary.weighted_brier}),
     Metric("precision", True, "precision at the decision threshold", {BINARY: binary.weighted_precision}),
     Metric("recall", True, "recall at the decision threshold", {BINARY: binary.weighted_recall}),
-    Metric("ece", False, "expected calibration error over 10 probability bins", {BINARY: binary.weighted_ece}),
-    Metric("macro_f1", True, "mean F1 over the classes", {MULTICLASS: other.weighted_macro_f1}),
+    Metric("ece", False, "expected calibration error over 10 probability bins", {BINARY: binary.weighted_ece}, label="ECE"),
+    Metric("macro_f1", True, "mean F1 over the classes", {MULTICLASS: other.weighted_macro_f1}, label="macro-F1"),
     Metric("accuracy", True, "share of rows whose most probable class is right", {MULTICLASS: other.weighted_accuracy}),
     Metric("class_recall", True, "recall of each class", {MULTICLASS: other.weighted_class_recall}, per_class=True),
-    Metric("rmse", False, "root mean squared error, in the target's units", {REGRESSION: other.weighted_rmse}),
-    Metric("mae", False, "mean absolute error, in the target's units", {REGRESSION: other.weighted_mae}),
-    Metric("r2", True, "share of the target's variance explained (R²)", {REGRESSION: other.weighted_r2}),
+    Metric("rmse", False, "root mean squared error, in the target's units", {REGRESSION: other.weighted_rmse}, label="RMSE"),
+    Metric("mae", False, "mean absolute error, in the target's units", {REGRESSION: other.weighted_mae}, label="MAE"),
+    Metric("r2", True, "share of the target's variance explained (R²)", {REGRESSION: other.weighted_r2}, label="R²"),
 ):
     _declare(_metric)
 

@@ -87,7 +87,7 @@ def promote(
             "dagster_run_id": dagster_run_id,
             "trained_by_run": candidate.get("dagster_run_id", ""),
             "code_version": candidate.get("code_version", ""),
-            "threshold": str(candidate["threshold"]),
+            **({"threshold": str(candidate["threshold"])} if candidate["threshold"] is not None else {}),
             "gate_verdicts": verdicts_tag([verdict.to_dict() for verdict in details]),
             "gate_overrides": overrides_tag(overridden),
             "trigger_reason": candidate.get("trigger_reason", ""),

@@ -9,7 +9,7 @@ from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
 from mlops_assets.core.registry import model_name
 from mlops_assets.defs.config import derived_config
 from mlops_assets.defs.resources import GatePolicyResource, ModelRegistryResource, StateResource
-from mlops_assets.gate.registry import PROMOTION_GATES
+from mlops_assets.gate.registry import gates_for
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.evaluate.settings import EvaluationSettings
 from mlops_assets.train.snapshot import TrainingWindow
@@ -279,14 +279,14 @@ PROMOTION_GATES_STEP = "promotion_gates"
 
 
 def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) -> dg.AssetChecksDefinition:
-    """The promotion gates (every gate declared in gate/registry.py): blocking checks on
+    """The promotion gates of the model's task (declared in gate/registry.py): blocking checks on
     candidate_evaluation, judged in one step.
 
     One step, not one per gate: each step costs the run a dozen event-log writes while a gate is a
     millisecond of arithmetic on the stored evaluation. Each gate is still its own check in the UI,
     and any subset can be re-run alone (after a policy change or an override) without retraining.
     """
-    gates = list(PROMOTION_GATES.values())
+    gates = list(gates_for(spec.model.task).values())
     specs = [dg.AssetCheckSpec(gate.check, asset=evaluation_asset, blocking=True, description=gate.description)
              for gate in gates]
 

@@ -269,3 +269,75 @@ def gate_calibration(ece: float, thresholds: GateThresholds) -> GateResult:
         delta=None,
         summary=reason,
     )
+
+
+# -- the gates of tasks other than binary: one metric, its declared direction --------------------------
+
+
+def _worse_by(candidate: float, reference: float, higher_is_better: bool) -> float:
+    """How much worse the candidate is than the reference, in the metric's units (negative: better)."""
+    return reference - candidate if higher_is_better else candidate - reference
+
+
+def gate_metric_floor(check: str, metric: str, spoken: str, value: float, limit: float,
+                      higher_is_better: bool) -> GateResult:
+    """The candidate's ``metric`` must reach ``limit`` (at least it, or at most it for a loss)."""
+    bound = "minimum" if higher_is_better else "maximum"
+    if _is_missing(value):
+        passed, reason = False, f"candidate {spoken} is undefined, so it cannot reach the {bound} {limit:.3f}"
+    else:
+        passed = _worse_by(value, limit, higher_is_better) <= 0
+        relation = ("at or above" if higher_is_better else "at or below") if passed else (
+            "below" if higher_is_better else "above")
+        reason = f"candidate {spoken} {value:.3f} is {relation} the {bound} {limit:.3f}"
+    return GateResult(check=check, passed=passed, metric=metric, observed=finite_or_none(value), threshold=limit,
+                      champion_value=None, delta=None, summary=reason)
+
+
+def gate_no_worse_than(
+    check: str, metric: str, spoken: str, candidate: float, reference: float | None, paired: Estimate | None,
+    tolerance: float, higher_is_better: bool, *, relative: bool, reference_name: str = "champion",
+) -> GateResult:
+    """The candidate may be worse than ``reference`` (the champion on the same rows) by at most
+    ``tolerance``: in the metric's units, or ``relative`` to the reference's value (for metrics in
+    the target's units, such as RMSE). Decided on the paired difference when there is one."""
+    if reference is None:
+        return GateResult(check=check, passed=True, metric=metric, observed=finite_or_none(candidate),
+                          threshold=tolerance, summary=f"no {reference_name} yet: passes by rule")
+    delta = paired.value if paired is not None else candidate - reference
+    if _is_missing(candidate) or _is_missing(reference) or _is_missing(delta):
+        return GateResult(check=check, passed=False, metric=metric, observed=finite_or_none(candidate),
+                          threshold=tolerance, champion_value=finite_or_none(reference), delta=finite_or_none(delta),
+                          summary=f"cannot compare candidate {spoken} {_fmt(candidate)} with {reference_name} "
+                                  f"{spoken} {_fmt(reference)}: a value is undefined")
+    worse = delta if not higher_is_better else -delta
+    allowed = tolerance * abs(reference) if relative else tolerance
+    interval = "" if paired is None else f"; paired bootstrap interval {_fmt(paired.low)} to {_fmt(paired.high)}"
+    allowance = f"{tolerance:.1%} of it, {allowed:.3f}" if relative else f"{allowed:.3f}"
+    direction = "worse than" if worse > 0 else "no worse than"
+    reason = (f"candidate {spoken} {candidate:.3f} is {abs(delta):.3f} {direction} {reference_name} {spoken} "
+              f"{reference:.3f} (tolerance {allowance}{interval})")
+    return GateResult(check=check, passed=worse <= allowed, metric=metric, observed=finite_or_none(candidate),
+                      threshold=tolerance, champion_value=finite_or_none(reference), delta=finite_or_none(delta),
+                      summary=reason)
+
+
+def gate_beats_trivial_baseline(
+    check: str, metric: str, spoken: str, candidate: float, baseline: float | None, min_improvement: float,
+    higher_is_better: bool, baseline_name: str,
+) -> GateResult:
+    """The candidate must beat the trivial baseline's ``metric`` by at least ``min_improvement`` of
+    the baseline's value (a loss at most (1 - min_improvement) times the baseline's)."""
+    if _is_missing(candidate) or _is_missing(baseline):
+        return GateResult(check=check, passed=False, metric=metric, observed=finite_or_none(candidate),
+                          threshold=min_improvement, champion_value=finite_or_none(baseline),
+                          summary=f"cannot compare candidate {spoken} {_fmt(candidate)} with the {baseline_name} "
+                                  f"baseline's {_fmt(baseline)}: a value is undefined")
+    improvement = -_worse_by(candidate, baseline, higher_is_better)
+    share = improvement / abs(baseline) if baseline else math.inf if improvement > 0 else 0.0
+    passed = share >= min_improvement
+    reason = (f"candidate {spoken} {candidate:.3f} vs the {baseline_name} baseline's {baseline:.3f}: "
+              f"{share:+.1%} better (required {min_improvement:.1%})")
+    return GateResult(check=check, passed=passed, metric=metric, observed=finite_or_none(candidate),
+                      threshold=min_improvement, champion_value=finite_or_none(baseline),
+                      delta=finite_or_none(candidate - baseline), summary=reason)

@@ -9,6 +9,7 @@ from typing import Any
 
 from mlops_assets.promote import card
 from mlops_assets.evaluate.evaluation import Evaluation
+from mlops_assets.evaluate.tasks import METRIC_REGISTRY, task_of
 from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.verdicts import GateResult
@@ -111,21 +112,22 @@ def build_card(
 
 def gated_on(evaluation: Evaluation) -> str:
     """Which test each promotion gate judged on (declared with the gate), and the comparison's rows."""
-    from mlops_assets.gate.registry import PROMOTION_GATES, SPLITS
+    from mlops_assets.gate.registry import SPLITS, gates_for
 
     by_split: dict[str, list[str]] = {}
-    for gate in PROMOTION_GATES.values():
+    for gate in gates_for(evaluation.task).values():
         by_split.setdefault(gate.split, []).append(gate.check)
     parts = [f"{', '.join(checks)} judged on the {SPLITS[split]}" for split, checks in by_split.items()]
     text = "Gated: " + "; ".join(parts) + "."
     if evaluation.comparison_rows:
         text += (f" The champion comparison and slices used {evaluation.comparison_rows} {evaluation.comparison_split} "
                  f"rows of {', '.join(evaluation.comparison_days)}.")
+    spoken = METRIC_REGISTRY[evaluation.primary_metric].spoken
     if evaluation.oot_mean_daily_auc is not None:
-        text += (f" Out-of-time AUC averaged per day: {evaluation.oot_mean_daily_auc:.3f} over "
-                 f"{len(evaluation.oot_daily_auc)} day(s), the reference live AUC is held against.")
+        text += (f" Out-of-time {spoken} averaged per day: {evaluation.oot_mean_daily_auc:.3f} over "
+                 f"{len(evaluation.oot_daily_auc)} day(s), the reference live {spoken} is held against.")
     else:
-        text += " No out-of-time test was held out: live AUC is held against the pooled in-period test AUC."
+        text += f" No out-of-time test was held out: live {spoken} is held against the pooled in-period test {spoken}."
     return text
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlops_assets.promote import ledger
-from mlops_assets.gate.registry import PROMOTION_GATES
+from mlops_assets.gate.registry import PROMOTION_GATES, gates_for
 from mlops_assets.promote.agreement import check_agreement
 from mlops_assets.gate.overrides import GateOverride, active_overrides
 from mlops_assets.core.spec import DatasetSpec
@@ -48,7 +48,7 @@ def promote(
     with connect(layout.warehouse_path) as con:
         check_agreement(con, spec.name, registry)
         unmet = unmet_gates_by_name(con, dataset=spec.name, asset=EVALUATION_ASSET, day=None, content_hash=sha,
-                                    required=list(PROMOTION_GATES))
+                                    required=list(gates_for(spec.model.task)))
         in_force = active_overrides(con, spec.name, sha)
         details = recorded_verdicts(con, spec.name, sha)
         moves = [e for e in ledger.entries(con, spec.name) if e.action in ledger.ALIAS_MOVES]

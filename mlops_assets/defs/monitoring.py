@@ -164,7 +164,7 @@ def build_monitoring_assets(
         measured = measure_day(
             spec, layout, model_registry.registry(layout, registered_name), partition_day(context),
             label_delay_days=monitoring_policy.label_delay_days,
-            auc_noise_band=monitoring_policy.auc_noise_band, as_of=None, run_id=context.run.run_id,
+            policy=monitoring_policy.plain(), as_of=None, run_id=context.run.run_id,
         )
         return dg.MaterializeResult(
             metadata={

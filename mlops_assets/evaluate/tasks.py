@@ -175,6 +175,13 @@ class Task:
     single_value_problem: str
     has_classes: bool = False
     thresholded: bool = False
+    # what scoring stores beside the one ``score`` per row, as (column, SQL type), and the stored
+    # column live performance reads back as the metrics' input
+    stored_columns: tuple[tuple[str, str], ...] = ()
+    stored_metric_input: str = "score"
+    # live degradation is judged against a share of the reference (LoopPolicy.relative_noise_band), not
+    # an absolute band: for a metric in the target's units (RMSE) or a loss whose scale depends on the classes
+    relative_noise: bool = True
     probability_plots: bool = False
     prediction_column: str = "prediction"  # the one output column of a task without classes
     extra_params: Callable[[Sequence[str]], dict[str, Any]] = field(default=lambda classes: {})
@@ -218,6 +225,14 @@ class Task:
         frame[columns[-1]] = np.asarray(classes, dtype=object)[predictions.argmax(axis=1)] if len(frame) else []
         return frame
 
+    def stored_predictions(self, predictions: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+        """The values of ``score`` and every ``stored_columns`` entry, one per row."""
+        found: dict[str, Any] = {"score": self.score(predictions)}
+        if self.has_classes:
+            found["predicted_class"] = [classes[code] for code in np.asarray(predictions).argmax(axis=1)]
+            found["class_probabilities"] = [list(row) for row in np.asarray(predictions, dtype=np.float64)]
+        return found
+
     def predictions_of(self, frame: Any, classes: Sequence[str]) -> np.ndarray:
         """What the metrics take, read back from an ``output_frame``."""
         columns = self.output_columns(classes)
@@ -235,6 +250,7 @@ TASKS: dict[str, Task] = {
             paired_metrics=("auc", "log_loss", "brier"), label_statistic="label_rate", baseline_name="class prior",
             baseline=_class_prior, label_statistics=_mean_per_split, labels=_numbers, validate=_validated_binary,
             score=_one_column, thresholded=True, probability_plots=True, prediction_column="probability",
+            relative_noise=False,
             single_value_problem="cannot train or evaluate a classifier on it",
         ),
         Task(
@@ -244,6 +260,8 @@ TASKS: dict[str, Task] = {
             baseline_name="class frequencies", baseline=_class_frequencies, label_statistics=_frequencies_per_split,
             labels=_class_codes, validate=other.validated_class_pair, score=_most_probable_class_probability,
             has_classes=True, extra_params=lambda classes: {"num_class": len(classes)},
+            stored_columns=(("predicted_class", "VARCHAR"), ("class_probabilities", "DOUBLE[]")),
+            stored_metric_input="class_probabilities",
             single_value_problem="a multiclass model needs at least two classes",
         ),
         Task(

@@ -51,8 +51,10 @@ class TrainingData:
     start: date
     end: date
     rows_per_split: dict[str, int]
-    label_rate_per_split: dict[str, float]
+    # the task's label statistic per split: the positive rate, the mean, or the class frequencies
+    label_rate_per_split: dict[str, float | dict[str, float]]
     features: list[str]
+    label_statistic: str = "Label rate"
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def build_card(
 ) -> card.ModelCard:
     """``candidate`` is the candidate_model handle (params, MLflow ids, trigger reason, features);
     ``overrides`` the gate overrides granted for this model (overrides.GateOverride)."""
+    task = task_of(evaluation.task)
     metrics, oot_metrics = (
         [card.MetricRow(name, values["value"], values.get("low"), values.get("high"))
          for name, values in (found or {}).items() if values.get("value") is not None]
@@ -74,11 +75,12 @@ def build_card(
         model_details=card.ModelDetails(
             name=model_name(spec),
             version=version,
-            model_type="xgboost gradient-boosted trees (hist), binary classifier",
+            model_type=f"xgboost gradient-boosted trees (hist), {task.describes}",
             created_at=dt.datetime.now(dt.timezone.utc),
             framework_versions=framework_versions(),
             hyperparameters={**candidate["params"], "trees": candidate["best_rounds"],
-                             "decision_threshold": round(candidate["threshold"], 4)},
+                             **({"decision_threshold": round(candidate["threshold"], 4)}
+                                if candidate["threshold"] is not None else {})},
         ),
         intended_use=spec.intended_use.strip(),
         limitations=list(spec.limitations),
@@ -88,6 +90,7 @@ def build_card(
             end=snapshot.end,
             rows_per_split=dict(snapshot.rows),
             label_rate_per_split=dict(snapshot.label_rates),
+            label_statistic=task.label_statistic.replace("_", " ").capitalize(),
             features=list(candidate["features"]),
         ),
         metrics=metrics,

@@ -140,10 +140,14 @@ class ModelRegistry:
             return run.info.run_id, info.model_uri
 
     def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Log the defined values; a name MLflow refuses (a class name in a per-class metric may hold
+        any character) has each refused character replaced by ``_``."""
+        import re
+
         client = self.client
         for key, value in metrics.items():
             if value is not None and value == value:
-                client.log_metric(run_id, key, float(value))
+                client.log_metric(run_id, re.sub(r"[^\w\-. :/]", "_", key), float(value))
 
     def log_artifacts(self, run_id: str, folder: Path, artifact_path: str) -> None:
         self.client.log_artifacts(run_id, str(folder), artifact_path)

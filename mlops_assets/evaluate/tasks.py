@@ -33,7 +33,7 @@ BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
 @dataclass(frozen=True)
 class Metric:
     """One metric: ``kernels`` maps each task it applies to onto its weighted kernel. ``per_class``
-    metrics are reported once per class, as ``<name>[<class>]``."""
+    metrics are reported once per class, as ``<name>:<class>``."""
 
     name: str
     higher_is_better: bool
@@ -75,7 +75,7 @@ for _metric in (
 
 
 def per_class_name(metric: str, class_name: str) -> str:
-    return f"{metric}[{class_name}]"
+    return f"{metric}:{class_name}"
 
 
 # --------------------------------------------------------------------------- #
@@ -202,7 +202,7 @@ class Task:
         return found
 
     def higher_is_better(self, metric: str) -> bool:
-        return METRIC_REGISTRY[metric.split("[")[0]].higher_is_better
+        return METRIC_REGISTRY[metric.split(":")[0]].higher_is_better
 
     def params(self, classes: Sequence[str]) -> dict[str, Any]:
         """The xgboost objective settings of a model of this task."""

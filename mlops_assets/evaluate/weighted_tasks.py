@@ -107,7 +107,7 @@ def weighted_macro_f1(labels: np.ndarray, probs: np.ndarray, weights: np.ndarray
 
 
 def weighted_class_recall(class_code: int):
-    """The recall of one class: the kernel of ``recall[<class>]``; NaN in a resample without it."""
+    """The recall of one class: the kernel of ``class_recall:<class>``; NaN in a resample without it."""
 
     def kernel(labels: np.ndarray, probs: np.ndarray, weights: np.ndarray, threshold: float | None = None) -> np.ndarray:
         true_positive, _, actual = _class_counts(labels, probs, weights)

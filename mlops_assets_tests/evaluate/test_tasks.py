@@ -84,7 +84,7 @@ def test_weighted_kernels_equal_the_metric_on_repeated_rows() -> None:
 def test_bootstrap_and_paired_difference_for_each_task() -> None:
     labels, probs = _multiclass_data()
     estimates = bootstrap_estimates(labels, probs, None, n_boot=50, task="multiclass", classes=["a", "b", "c"])
-    assert set(estimates) == {"log_loss", "macro_f1", "accuracy", *(f"class_recall[{c}]" for c in "abc")}
+    assert set(estimates) == {"log_loss", "macro_f1", "accuracy", *(f"class_recall:{c}" for c in "abc")}
     for estimate in estimates.values():
         assert estimate.low <= estimate.value <= estimate.high
     flat = np.full_like(probs, 1 / 3)

@@ -16,18 +16,25 @@ class); regression RMSE, in the target's own units, what the squared-error objec
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from mlops_assets.evaluate import weighted as binary
-from mlops_assets.evaluate import weighted_tasks as other
-from mlops_assets.evaluate.weighted import WeightedMetric
+    from mlops_assets.evaluate.weighted import WeightedMetric
 
+# numpy loads only when a metric is computed: the gate registry, and so the Dagster definitions,
+# read these declarations without it. Kernels are named ``<module in evaluate>:<function>``.
 BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
+
+
+def _kernel(reference: str) -> Any:
+    module, function = reference.split(":")
+    return getattr(importlib.import_module(f"mlops_assets.evaluate.{module}"), function)
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class Metric:
     name: str
     higher_is_better: bool
     description: str
-    kernels: dict[str, WeightedMetric | Callable[[int], WeightedMetric]]
+    kernels: dict[str, str]  # task -> "<module>:<kernel>" (a per-class metric's: a kernel per class code)
     per_class: bool = False
     label: str = ""  # how sentences name it, when not its name with spaces
 
@@ -57,19 +64,19 @@ def _declare(metric: Metric) -> None:
 
 
 for _metric in (
-    Metric("auc", True, "area under the ROC curve", {BINARY: binary.weighted_auc}, label="AUC"),
+    Metric("auc", True, "area under the ROC curve", {BINARY: "weighted:weighted_auc"}, label="AUC"),
     Metric("log_loss", False, "mean cross-entropy of the observed outcome's probability",
-           {BINARY: binary.weighted_log_loss, MULTICLASS: other.weighted_multiclass_log_loss}),
-    Metric("brier", False, "mean squared error of the probability", {BINARY: binary.weighted_brier}),
-    Metric("precision", True, "precision at the decision threshold", {BINARY: binary.weighted_precision}),
-    Metric("recall", True, "recall at the decision threshold", {BINARY: binary.weighted_recall}),
-    Metric("ece", False, "expected calibration error over 10 probability bins", {BINARY: binary.weighted_ece}, label="ECE"),
-    Metric("macro_f1", True, "mean F1 over the classes", {MULTICLASS: other.weighted_macro_f1}, label="macro-F1"),
-    Metric("accuracy", True, "share of rows whose most probable class is right", {MULTICLASS: other.weighted_accuracy}),
-    Metric("class_recall", True, "recall of each class", {MULTICLASS: other.weighted_class_recall}, per_class=True),
-    Metric("rmse", False, "root mean squared error, in the target's units", {REGRESSION: other.weighted_rmse}, label="RMSE"),
-    Metric("mae", False, "mean absolute error, in the target's units", {REGRESSION: other.weighted_mae}, label="MAE"),
-    Metric("r2", True, "share of the target's variance explained (R²)", {REGRESSION: other.weighted_r2}, label="R²"),
+           {BINARY: "weighted:weighted_log_loss", MULTICLASS: "weighted_tasks:weighted_multiclass_log_loss"}),
+    Metric("brier", False, "mean squared error of the probability", {BINARY: "weighted:weighted_brier"}),
+    Metric("precision", True, "precision at the decision threshold", {BINARY: "weighted:weighted_precision"}),
+    Metric("recall", True, "recall at the decision threshold", {BINARY: "weighted:weighted_recall"}),
+    Metric("ece", False, "expected calibration error over 10 probability bins", {BINARY: "weighted:weighted_ece"}, label="ECE"),
+    Metric("macro_f1", True, "mean F1 over the classes", {MULTICLASS: "weighted_tasks:weighted_macro_f1"}, label="macro-F1"),
+    Metric("accuracy", True, "share of rows whose most probable class is right", {MULTICLASS: "weighted_tasks:weighted_accuracy"}),
+    Metric("class_recall", True, "recall of each class", {MULTICLASS: "weighted_tasks:weighted_class_recall"}, per_class=True),
+    Metric("rmse", False, "root mean squared error, in the target's units", {REGRESSION: "weighted_tasks:weighted_rmse"}, label="RMSE"),
+    Metric("mae", False, "mean absolute error, in the target's units", {REGRESSION: "weighted_tasks:weighted_mae"}, label="MAE"),
+    Metric("r2", True, "share of the target's variance explained (R²)", {REGRESSION: "weighted_tasks:weighted_r2"}, label="R²"),
 ):
     _declare(_metric)
 
@@ -100,6 +107,8 @@ def _frequencies_per_split(con: Any, relation: str, label: str, split_column: st
 
 
 def _constant(statistic: float, rows: int, classes: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
     if not math.isfinite(statistic):
         raise ValueError(f"the baseline needs a finite training statistic, got {statistic}")
     return np.full(rows, float(statistic))
@@ -112,6 +121,8 @@ def _class_prior(statistic: float, rows: int, classes: Sequence[str]) -> np.ndar
 
 
 def _class_frequencies(statistic: dict[str, float], rows: int, classes: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
     shares = np.array([float(statistic.get(name, 0.0)) for name in classes])
     if shares.sum() <= 0:
         raise ValueError(f"the training class frequencies {statistic} hold none of the classes {list(classes)}")
@@ -124,15 +135,29 @@ def _class_frequencies(statistic: dict[str, float], rows: int, classes: Sequence
 
 
 def _validated_binary(y_true: Any, y_prob: Any, name: str = "y_prob") -> tuple[np.ndarray, np.ndarray]:
-    labels = binary.validated_labels(y_true)
-    return labels, binary.validated_probabilities(y_prob, labels.size, name)
+    from mlops_assets.evaluate.weighted import validated_labels, validated_probabilities
+
+    labels = validated_labels(y_true)
+    return labels, validated_probabilities(y_prob, labels.size, name)
+
+
+def _validated_multiclass(y_true: Any, y_prob: Any, name: str = "y_prob") -> tuple[np.ndarray, np.ndarray]:
+    return _kernel("weighted_tasks:validated_class_pair")(y_true, y_prob, name)
+
+
+def _validated_numbers(y_true: Any, y_pred: Any, name: str = "y_pred") -> tuple[np.ndarray, np.ndarray]:
+    return _kernel("weighted_tasks:validated_number_pair")(y_true, y_pred, name)
 
 
 def _numbers(values: Any, classes: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
     return np.asarray(values, dtype=np.float64)
 
 
 def _class_codes(values: Any, classes: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
     code = {name: index for index, name in enumerate(classes)}
     texts = [str(value) for value in values]
     unknown = sorted({text for text in texts if text not in code})
@@ -142,10 +167,14 @@ def _class_codes(values: Any, classes: Sequence[str]) -> np.ndarray:
 
 
 def _one_column(predictions: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     return np.asarray(predictions, dtype=np.float64)
 
 
 def _most_probable_class_probability(predictions: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     return np.asarray(predictions, dtype=np.float64).max(axis=1)
 
 
@@ -195,10 +224,11 @@ class Task:
         found: dict[str, WeightedMetric] = {}
         for name in self.metric_names:
             metric = METRIC_REGISTRY[name]
+            kernel = _kernel(metric.kernels[self.name])
             if metric.per_class:
-                found |= {per_class_name(name, c): metric.kernels[self.name](i) for i, c in enumerate(classes)}
+                found |= {per_class_name(name, c): kernel(i) for i, c in enumerate(classes)}
             else:
-                found[name] = metric.kernels[self.name]
+                found[name] = kernel
         return found
 
     def higher_is_better(self, metric: str) -> bool:
@@ -216,6 +246,7 @@ class Task:
 
     def output_frame(self, predictions: np.ndarray, classes: Sequence[str], index: Any):
         """The registered model's answer: one column per ``output_columns``."""
+        import numpy as np
         import pandas as pd
 
         columns = self.output_columns(classes)
@@ -227,6 +258,8 @@ class Task:
 
     def stored_predictions(self, predictions: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
         """The values of ``score`` and every ``stored_columns`` entry, one per row."""
+        import numpy as np
+
         found: dict[str, Any] = {"score": self.score(predictions)}
         if self.has_classes:
             found["predicted_class"] = [classes[code] for code in np.asarray(predictions).argmax(axis=1)]
@@ -258,7 +291,7 @@ TASKS: dict[str, Task] = {
             objective="multi:softprob", eval_metric="mlogloss", primary_metric="log_loss",
             paired_metrics=("log_loss", "macro_f1", "accuracy"), label_statistic="class_frequencies",
             baseline_name="class frequencies", baseline=_class_frequencies, label_statistics=_frequencies_per_split,
-            labels=_class_codes, validate=other.validated_class_pair, score=_most_probable_class_probability,
+            labels=_class_codes, validate=_validated_multiclass, score=_most_probable_class_probability,
             has_classes=True, extra_params=lambda classes: {"num_class": len(classes)},
             stored_columns=(("predicted_class", "VARCHAR"), ("class_probabilities", "DOUBLE[]")),
             stored_metric_input="class_probabilities",
@@ -269,7 +302,7 @@ TASKS: dict[str, Task] = {
             objective="reg:squarederror", eval_metric="rmse", primary_metric="rmse",
             paired_metrics=("rmse", "mae", "r2"), label_statistic="label_mean", baseline_name="mean",
             baseline=_constant, label_statistics=_mean_per_split, labels=_numbers,
-            validate=other.validated_number_pair, score=_one_column,
+            validate=_validated_numbers, score=_one_column,
             single_value_problem="there is no variation for a regressor to learn",
         ),
     )

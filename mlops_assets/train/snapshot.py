@@ -26,7 +26,6 @@ from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import passed_hashes_sql
-from mlops_assets.evaluate.tasks import task_of
 from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, table_columns, table_exists, transaction
 
 SPLIT_COLUMN = "_split"
@@ -149,6 +148,7 @@ def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end:
 def build_training_snapshot(
     spec: DatasetSpec, layout: StateLayout, window: TrainingWindow, run_id: str | None = None
 ) -> TrainingSnapshot:
+    from mlops_assets.evaluate.tasks import task_of
     from mlops_assets.train.rejudge import rejudge_stale_days
 
     with connect(layout.warehouse_path) as con:

@@ -96,6 +96,10 @@ def test_a_regressor_on_the_flights_arrival_delay_goes_through(flights, regresso
     with connect(flights.warehouse_path) as con:
         stored = con.execute("SELECT metric, auc FROM performance_history").fetchall()
     assert stored == [("rmse", performance.auc)]
+    from mlops_assets.cli.report import model_summary
+
+    summary = model_summary(regressor, flights)
+    assert "test RMSE" in summary and "live RMSE is held against this" in summary and "AUC" not in summary
 
 
 def test_a_regressor_worse_than_the_mean_is_refused(flights, regressor):

@@ -237,6 +237,9 @@ def evaluate_candidate(
         evaluation.champion_note = f"champion v{champion.version} could not be loaded safely: {champion.error}"
     elif champion is not None:
         try:
+            champion_classes = list(champion.encoding.classes) if kind.has_classes else []
+            if champion_classes != classes:  # its probability columns mean other classes
+                raise ValueError(f"it predicts the classes {champion_classes}, the candidate {classes}")
             p_champion = champion.predict(compared)
         except ValueError as error:
             evaluation.champion_status = ChampionStatus.CANNOT_SCORE

@@ -130,3 +130,34 @@ def test_labels_and_prediction_columns() -> None:
     assert task_of("binary").output_columns(()) == ("probability",)
     assert task_of("regression").output_columns(()) == ("prediction",)
     assert multiclass.params(["a", "b", "c"])["num_class"] == 3
+
+
+def test_a_multiclass_champion_of_other_classes_cannot_be_compared(tmp_path) -> None:
+    """Its probability columns mean other classes: the comparison gates must fail, not misread them."""
+    import pandas as pd
+    from types import SimpleNamespace
+
+    from mlops_assets.evaluate.evaluation import ChampionStatus, evaluate_candidate
+    from mlops_assets.evaluate.settings import EvaluationSettings
+
+    class Model:
+        threshold = None
+
+        def __init__(self, classes, version=None):
+            self.version, self.encoding = version, SimpleNamespace(columns=["x"], classes=classes)
+            self.booster = SimpleNamespace(get_score=lambda importance_type: {"x": 1.0})
+
+        def predict(self, frame):
+            return np.full((len(frame), len(self.encoding.classes)), 1 / len(self.encoding.classes))
+
+    rows = pd.DataFrame({"state": ["a", "b", "c"] * 20, "x": range(60)})
+    found = evaluate_candidate(
+        dataset="d", slices=[], target="state", test=rows, candidate=Model(["a", "b", "c"]),
+        candidate_sha256="ab" * 32, snapshot_hash="cd" * 32, train_label_rate={"a": 0.4, "b": 0.3, "c": 0.3},
+        champion=Model(["a", "b", "c", "d"], "2"), plots_dir=tmp_path, task="multiclass",
+        settings=EvaluationSettings(bootstrap_resamples=10),
+    )
+    assert found.champion_status is ChampionStatus.CANNOT_SCORE
+    assert "predicts the classes ['a', 'b', 'c', 'd'], the candidate ['a', 'b', 'c']" in found.champion_note
+    # the class-frequency baseline on rows a, b, c in equal numbers
+    assert found.baseline["log_loss"] == pytest.approx(-(np.log(0.4) + 2 * np.log(0.3)) / 3)

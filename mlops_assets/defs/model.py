@@ -364,14 +364,16 @@ METRICS_COLUMNS = {
     "delta_low": ("float", "95% paired bootstrap interval"),
     "delta_high": ("float", "95% paired bootstrap interval"),
 }
-SLICES_COLUMNS = {
-    "slice": ("string", "the column sliced on"),
-    "value": ("string", ""),
-    "rows": ("int", "test rows in the slice"),
-    "auc": ("float", "candidate AUC"),
-    "champion_auc": ("float", ""),
-    "auc_delta": ("float", "candidate minus champion"),
-}
+def slices_columns(metric: str, spoken: str) -> dict[str, tuple[str, str]]:
+    """The slice table's columns on the task's primary metric (binary: AUC)."""
+    return {
+        "slice": ("string", "the column sliced on"),
+        "value": ("string", ""),
+        "rows": ("int", "test rows in the slice"),
+        metric: ("float", f"candidate {spoken}"),
+        f"champion_{metric}": ("float", ""),
+        f"{metric}_delta": ("float", "candidate minus champion"),
+    }
 
 
 def _evaluation_metadata(evaluation) -> dict[str, Any]:
@@ -388,7 +390,7 @@ def _evaluation_metadata(evaluation) -> dict[str, Any]:
             "champion": champion.get("value"),
             "paired_delta": paired.get("value"), "delta_low": paired.get("low"), "delta_high": paired.get("high"),
         })
-    from mlops_assets.evaluate.tasks import task_of
+    from mlops_assets.evaluate.tasks import METRIC_REGISTRY, task_of
 
     task = task_of(evaluation.task)
     metrics += [{"metric": f"baseline ({task.baseline_name}) {name}", "candidate": evaluation.baseline.get(name)}
@@ -407,7 +409,7 @@ def _evaluation_metadata(evaluation) -> dict[str, Any]:
         "champion_status": evaluation.champion_status.value,
         "champion_note": evaluation.champion_note,
         "metrics": records_table(metrics, METRICS_COLUMNS),
-        "slices": records_table(evaluation.slices, SLICES_COLUMNS),
+        "slices": records_table(evaluation.slices, slices_columns(primary, METRIC_REGISTRY[primary].spoken)),
         "plots": dg.MetadataValue.md(plots),
         **({"roc_plot": dg.MetadataValue.path(evaluation.plots["roc"])} if "roc" in evaluation.plots else {}),
     }

@@ -177,7 +177,7 @@ def evaluate_candidate(
     """
     from mlops_assets.evaluate import metrics as m
     from mlops_assets.evaluate.bootstrap import bootstrap_estimates, paired_bootstrap_difference
-    from mlops_assets.evaluate.slices import slice_metrics
+    from mlops_assets.evaluate.slices import primary_metric_slices, slice_metrics
     from mlops_assets.evaluate import plots
 
     from mlops_assets.evaluate.weighted import full_data_value
@@ -281,6 +281,12 @@ def evaluate_candidate(
             "calibration": str(plots.plot_calibration(y, {k: v for k, v in curves.items() if k != "baseline"},
                                                       plots_dir / "calibration.png")),
         }
+    else:
+        slice_table = primary_metric_slices(
+            compared, [c for c in slices if c in compared.columns], y, p_candidate,
+            p_champion if champion_column else None, task, classes, settings.min_slice_rows,
+        )
+        evaluation.slices = json.loads(slice_table.to_json(orient="records"))
     evaluation.plots["feature_importance"] = str(
         plots.plot_feature_importance(evaluation.importance, plots_dir / "feature_importance.png"))
     return evaluation

@@ -367,6 +367,24 @@ def baseline_gate(check: str, task: str, metric: str, threshold: Threshold) -> P
         (metric,), (threshold,), rule, "test", (task,)))
 
 
+def slice_gate(check: str, task: str, metric: str, threshold: Threshold) -> PromotionGate:
+    """No slice of the held-out days with at least ``min_slice_rows`` rows is worse than the champion
+    in ``metric`` by more than a share of the champion's value on it."""
+
+    def rule(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:
+        tolerance = getattr(thresholds, threshold.name)
+        if not evaluation.champion_status.compared:
+            return _uncompared(evaluation, check, f"slice_{metric}", tolerance)
+        return rules.gate_no_slice_worse(check, metric, _spoken(metric), evaluation.slice_frame(), tolerance,
+                                         thresholds.min_slice_rows, _higher_is_better(metric))
+
+    return register(PromotionGate(
+        check, f"No slice with at least min_slice_rows rows of the held-out days is worse in {_spoken(metric)} than "
+        "the champion by more than the tolerance (a share of the champion's; passes by rule with no champion; "
+        "fails when a champion exists but could not be compared).", (f"slice_{metric}",), (threshold,), rule, "oot",
+        (task,)))
+
+
 def _paired(evaluation: Evaluation, metric: str) -> Estimate | None:
     from mlops_assets.evaluate.metrics import Estimate
 
@@ -387,6 +405,9 @@ champion_gate("check_rmse_not_worse_than_champion", "regression", "rmse",
 baseline_gate("check_beats_mean_baseline", "regression", "rmse",
               Threshold("min_rmse_reduction_over_baseline", 0.02,
                         "share by which a regressor's RMSE must undercut predicting the training mean"))
+# slices are noisier than the whole: a wider share than the global tolerance, and min_slice_rows
+slice_gate("check_no_slice_rmse_regression", "regression", "rmse",
+           Threshold("max_slice_rmse_rise", 0.10, "largest share by which a slice's RMSE may exceed the champion's"))
 # multiclass: macro-F1 counts every class alike, so a model that only ever predicts the majority
 # class fails the floor; log loss (the primary metric) is compared in nats
 metric_floor_gate("check_min_macro_f1", "multiclass", "macro_f1",
@@ -398,3 +419,6 @@ champion_gate("check_log_loss_not_worse_than_champion", "multiclass", "log_loss"
 baseline_gate("check_beats_class_frequency_baseline", "multiclass", "log_loss",
               Threshold("min_log_loss_reduction_over_baseline", 0.02,
                         "share by which a multiclass model's log loss must undercut the class frequencies'"))
+slice_gate("check_no_slice_log_loss_regression", "multiclass", "log_loss",
+           Threshold("max_slice_log_loss_rise", 0.10,
+                     "largest share by which a slice's log loss may exceed the champion's"))

@@ -341,3 +341,42 @@ def gate_beats_trivial_baseline(
     return GateResult(check=check, passed=passed, metric=metric, observed=finite_or_none(candidate),
                       threshold=min_improvement, champion_value=finite_or_none(baseline),
                       delta=finite_or_none(candidate - baseline), summary=reason)
+
+
+def gate_no_slice_worse(
+    check: str, metric: str, spoken: str, slice_table: pd.DataFrame, tolerance: float, min_rows: int,
+    higher_is_better: bool,
+) -> GateResult:
+    """No slice with enough rows may be worse than the champion on it by more than ``tolerance`` of
+    the champion's value there (``primary_metric_slices``' table). Without champion columns it
+    passes by rule; with no slice to compare it passes: there is no evidence of a regression."""
+    delta, champion = f"{metric}_delta", f"champion_{metric}"
+
+    def verdict(passed: bool, reason: str, worst: pd.Series | None = None) -> GateResult:
+        return GateResult(check=check, passed=passed, metric=f"slice_{metric}", threshold=tolerance, summary=reason,
+                          observed=None if worst is None else finite_or_none(worst[metric]),
+                          champion_value=None if worst is None else finite_or_none(worst[champion]),
+                          delta=None if worst is None else finite_or_none(worst[delta]))
+
+    if delta not in slice_table.columns:
+        return verdict(True, "no champion yet: passes by rule")
+    table = slice_table[slice_table["enough_rows"].astype(bool) & (slice_table["rows"] >= min_rows)
+                        & slice_table[delta].notna() & slice_table[champion].notna()].copy()
+    if table.empty:
+        return verdict(True, f"none of {len(slice_table)} slices has at least {min_rows} rows with {spoken} "
+                             "defined, so no slice can be compared")
+    table["share_worse"] = (-table[delta] if higher_is_better else table[delta]) / table[champion].abs()
+    table = table.sort_values(["share_worse", "slice", "value"], ascending=[False, True, True], kind="stable")
+    worst = table.iloc[0]
+
+    def describe(row: pd.Series) -> str:
+        return (f"{row['slice']}={row['value']} {spoken} {row[metric]:.3f} vs champion {row[champion]:.3f} "
+                f"({row['share_worse']:+.1%} worse, {int(row['rows']):,} rows)")
+
+    offenders = table[table["share_worse"] > tolerance]
+    if offenders.empty:
+        return verdict(True, f"no slice out of {len(table)} compared is more than {tolerance:.1%} worse in {spoken} "
+                             f"than the champion; worst was {describe(worst)}", worst)
+    listed = "; ".join(describe(row) for _, row in offenders.head(_MAX_SLICES_IN_REASON).iterrows())
+    return verdict(False, f"{len(offenders)} of {len(table)} slices compared are more than {tolerance:.1%} worse in "
+                          f"{spoken} than the champion: {listed}", worst)

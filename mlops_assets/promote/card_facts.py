@@ -70,7 +70,7 @@ def build_card(
                 card.ChampionComparisonRow(name, candidate_value, champion_value, paired["value"],
                                            paired.get("low"), paired.get("high"))
             )
-    slices = slice_rows(evaluation.slices)
+    slices = slice_rows(evaluation.slices, task.primary_metric)
     return card.ModelCard(
         model_details=card.ModelDetails(
             name=model_name(spec),
@@ -110,6 +110,7 @@ def build_card(
         champion_note=evaluation.champion_note,
         oot_metrics=oot_metrics,
         gated_on=gated_on(evaluation),
+        slice_metric=METRIC_REGISTRY[task.primary_metric].spoken,
     )
 
 
@@ -134,11 +135,12 @@ def gated_on(evaluation: Evaluation) -> str:
     return text
 
 
-def slice_rows(slices: list[dict[str, Any]]) -> list[card.SliceRow]:
-    """The card's slice rows from an evaluation's slice table; a slice that slice_metrics did not
-    find big enough (or with both classes) to trust is marked not gated."""
+def slice_rows(slices: list[dict[str, Any]], metric: str = "auc") -> list[card.SliceRow]:
+    """The card's slice rows from an evaluation's slice table, on ``metric`` (the task's primary: the
+    binary table's AUC); a slice not found big enough (or with both classes) to trust is marked not gated."""
     return [
-        card.SliceRow(str(row["slice"]), str(row["value"]), int(row["rows"]), row.get("auc"),
-                      row.get("champion_auc"), row.get("auc_delta"), gated=bool(row.get("enough_rows", True)))
+        card.SliceRow(str(row["slice"]), str(row["value"]), int(row["rows"]), row.get(metric),
+                      row.get(f"champion_{metric}"), row.get(f"{metric}_delta"),
+                      gated=bool(row.get("enough_rows", True)))
         for row in slices
     ]

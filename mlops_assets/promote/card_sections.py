@@ -223,7 +223,8 @@ def _slices_section(card: ModelCard) -> tuple[Block, ...]:
 
     blocks: tuple[Block, ...] = (
         Table(
-            headers=("Slice", "Value", "Rows", "AUC", "Champion AUC", "AUC delta", "Gated"),
+            headers=("Slice", "Value", "Rows", card.slice_metric, f"Champion {card.slice_metric}",
+                     f"{card.slice_metric} delta", "Gated"),
             rows=tuple((row.slice, row.value, _format_number(row.rows), *cells(row)) for row in card.slices),
             numeric_columns=frozenset({2, 3, 4, 5}),
         ),

@@ -22,9 +22,11 @@ def verdicts(found: Evaluation, **thresholds) -> dict[str, object]:
 
 def test_every_task_has_a_floor_a_champion_and_a_baseline_gate() -> None:
     assert list(gates_for("regression")) == [
-        "check_min_r2", "check_rmse_not_worse_than_champion", "check_beats_mean_baseline"]
+        "check_min_r2", "check_rmse_not_worse_than_champion", "check_beats_mean_baseline",
+        "check_no_slice_rmse_regression"]
     assert list(gates_for("multiclass")) == [
-        "check_min_macro_f1", "check_log_loss_not_worse_than_champion", "check_beats_class_frequency_baseline"]
+        "check_min_macro_f1", "check_log_loss_not_worse_than_champion", "check_beats_class_frequency_baseline",
+        "check_no_slice_log_loss_regression"]
     for task in TASKS:
         splits = [gate.split for gate in gates_for(task).values()]
         assert "oot" in splits and "test" in splits, task
@@ -79,3 +81,22 @@ def test_multiclass_gates_read_macro_f1_and_log_loss() -> None:
     assert verdicts(majority_only, min_macro_f1=0.1)["check_min_macro_f1"].passed
     learned = evaluation("multiclass", {"log_loss": 0.6, "macro_f1": 0.7, "accuracy": 0.75}, {"log_loss": 1.04})
     assert all(v.passed for v in verdicts(learned).values())
+
+
+def test_a_regressor_much_worse_than_the_champion_on_a_large_slice_is_refused() -> None:
+    def with_slices(rows: int, candidate_rmse: float) -> object:
+        slices = [{"slice": "carrier", "value": "UA", "rows": rows, "rmse": candidate_rmse, "champion_rmse": 20.0,
+                   "rmse_delta": candidate_rmse - 20.0, "enough_rows": True},
+                  {"slice": "carrier", "value": "AA", "rows": 900, "rmse": 19.0, "champion_rmse": 20.0,
+                   "rmse_delta": -1.0, "enough_rows": True}]
+        found = evaluation("regression", {"rmse": 20.0, "mae": 15.0, "r2": 0.4}, {"rmse": 40.0},
+                           champion_status=ChampionStatus.SCORED, comparison_split="oot", slices=slices,
+                           comparison_metrics={"rmse": {"value": 20.0}}, champion_metrics={"rmse": {"value": 20.0}},
+                           paired={"rmse": {"value": 0.0, "low": -0.1, "high": 0.1}})
+        return verdicts(found)["check_no_slice_rmse_regression"]
+
+    refused = with_slices(500, 23.0)  # 15% worse than the champion on 500 rows
+    assert not refused.passed
+    assert "carrier=UA RMSE 23.000 vs champion 20.000 (+15.0% worse, 500 rows)" in refused.summary
+    assert with_slices(500, 21.0).passed  # 5%: within the 10% tolerance
+    assert with_slices(50, 30.0).passed  # fewer rows than min_slice_rows: not judged

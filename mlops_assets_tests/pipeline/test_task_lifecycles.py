@@ -82,6 +82,7 @@ def test_a_regressor_on_the_flights_arrival_delay_goes_through(flights, regresso
     assert evaluation.baseline["label_mean"] == pytest.approx(snapshot.label_rates["train"])
     assert evaluation.metric("rmse") < evaluation.baseline["rmse"]
     assert set(evaluation.plots) == {"feature_importance"}  # no ROC or reliability curve of a number
+    assert evaluation.slices and {"slice", "value", "rows", "rmse", "enough_rows"} <= set(evaluation.slices[0])
     assert list(found["judged"]) == list(gates_for("regression"))
     assert all(j.verdict.passed for j in found["judged"].values()), {
         k: j.verdict.summary for k, j in found["judged"].items()}

@@ -54,7 +54,7 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
     """The same steps train_job runs, called directly."""
     from mlops_assets.defs.model import CODE_VERSIONS
     from mlops_assets.defs.resources import ModelRegistryResource
-    from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds
+    from mlops_assets.gate.registry import GateThresholds, gates_for
     from mlops_assets.promote.card import missing_sections
     from mlops_assets.core.registry import model_name
     from mlops_assets.evaluate.settings import EvaluationSettings
@@ -71,7 +71,7 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
                                  code_version=CODE_VERSIONS["candidate_model"], log=lambda _: None)
     evaluate_and_store(spec, layout, registry, candidate, settings=EvaluationSettings(), run_id=run_id)
     thresholds = GateThresholds()
-    judged = judge(spec, layout, candidate["model_sha256"], list(PROMOTION_GATES), thresholds, run_id)
+    judged = judge(spec, layout, candidate["model_sha256"], list(gates_for(spec.model.task)), thresholds, run_id)
     if not all(judgement.verdict.passed for judgement in judged.values()):
         raise RuntimeError("a gate failed in the plain path")
     card, markdown, html = write_candidate_card(spec, layout, candidate, dagster_run_id=run_id, code_versions=CODE_VERSIONS)

@@ -14,12 +14,12 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def promotion_gates_table() -> str:
     rows = [
-        f"| `{gate.check}` | {gate.description} | {', '.join(gate.metrics)} on `{gate.split}` | "
+        f"| `{gate.check}` | {', '.join(gate.tasks)} | {gate.description} | {', '.join(gate.metrics)} on `{gate.split}` | "
         + ", ".join(f"`{t.name}` {t.default:g}" for t in gate.thresholds) + " |"
         for gate in PROMOTION_GATES.values()
     ]
-    return "\n".join(["| promotion gate | passes when | reads (split) | thresholds (`gate_policy`, default) |",
-                      "|---|---|---|---|", *rows])
+    return "\n".join(["| promotion gate | task | passes when | reads (split) | thresholds (`gate_policy`, default) |",
+                      "|---|---|---|---|---|", *rows])
 
 
 def daily_checks_table() -> str:

@@ -57,12 +57,14 @@ def _failed(day: dt.date, verdicts: dict[str, tuple[bool, str]]) -> list[str]:
 
 
 def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
-    """The champion, its test AUC with interval, its gate verdicts, and where its card is."""
+    """The champion, its test primary metric (binary: AUC) with interval, its gate verdicts, and where
+    its card is."""
 
     from mlops_assets.promote import ledger
     from mlops_assets.evaluate.evaluation import load_evaluation
     from mlops_assets.core.registry import model_name
     from mlops_assets.core.secrets import redact
+    from mlops_assets.evaluate.tasks import METRIC_REGISTRY
 
     with connect(layout.warehouse_path) as con:
         entries = ledger.entries(con, spec.model.name)
@@ -70,15 +72,17 @@ def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
             return "no champion yet: no candidate has passed every gate"
         latest = entries[-1]
         evaluation = load_evaluation(con, spec.model.name, latest.model_sha256)
-    auc = evaluation.metrics["auc"]
+    primary = evaluation.primary_metric
+    spoken = METRIC_REGISTRY[primary].spoken
+    value = evaluation.metrics[primary]
     lines = [
         f"champion: {model_name(spec)} version {latest.to_version} "
         f"(previous: {latest.from_version or 'none'}), model sha256 {latest.model_sha256[:12]}",
-        f"test AUC {auc['value']:.4f} [95% CI {auc['low']:.4f}, {auc['high']:.4f}] on {evaluation.test_rows} rows; "
-        f"baseline AUC {evaluation.baseline['auc']}",
-        *([f"out-of-time AUC {evaluation.metric('auc', 'oot'):.4f} on {evaluation.oot_rows} rows of the held-out days, "
-           f"{evaluation.oot_mean_daily_auc:.4f} averaged per day (live AUC is held against this)"]
-          if evaluation.oot_mean_daily_auc is not None and evaluation.metric("auc", "oot") is not None else []),
+        f"test {spoken} {value['value']:.4f} [95% CI {value['low']:.4f}, {value['high']:.4f}] on "
+        f"{evaluation.test_rows} rows; baseline {spoken} {evaluation.baseline[primary]}",
+        *([f"out-of-time {spoken} {evaluation.metric(primary, 'oot'):.4f} on {evaluation.oot_rows} rows of the "
+           f"held-out days, {evaluation.oot_mean_daily_auc:.4f} averaged per day (live {spoken} is held against this)"]
+          if evaluation.oot_mean_daily_auc is not None and evaluation.metric(primary, "oot") is not None else []),
         "gates:",
     ]
     for verdict in latest.verdicts:

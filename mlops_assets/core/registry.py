@@ -46,7 +46,7 @@ class LoadedModel:
     with what the registry records about it."""
 
     pyfunc: Any
-    threshold: float
+    threshold: float | None  # the binary decision threshold; None for a task that decides none
     version: str | None
     run_id: str
     sha256: str
@@ -61,8 +61,18 @@ class LoadedModel:
         return self.pyfunc.encoding
 
     def predict(self, frame: Any):
-        """P(positive) per row, through the pyfunc's own ``predict``: what ``mlflow models serve`` answers."""
-        return self.pyfunc.probabilities(frame)
+        """What the task's metrics take (binary: P(positive) per row), through the pyfunc's own
+        ``predict``: what ``mlflow models serve`` answers."""
+        return self.pyfunc.predictions(frame)
+
+    @property
+    def task(self) -> Any:
+        """The model's task (``evaluate.tasks.Task``), as its manifest-checked encoding records it."""
+        return self.pyfunc.kind
+
+    def scores(self, frame: Any):
+        """The one number per row that scoring stores and prediction drift follows (``Task.score``)."""
+        return self.task.score(self.predict(frame))
 
 
 class ModelRegistry:
@@ -105,9 +115,12 @@ class ModelRegistry:
         platform verifies and loads."""
         import mlflow
 
+        from mlops_assets.train.model import ENCODING_FILE, FeatureEncoding
         from mlops_assets.train.pyfunc import (
             ARTIFACT, ENTRY_FILE, MANIFEST_CONFIG_KEY, pinned_requirements, signature,
         )
+
+        encoding = FeatureEncoding.from_json((model_dir / ENCODING_FILE).read_text())
 
         mlflow.set_tracking_uri(self.tracking_uri)
         experiment_id = self.experiment_id()
@@ -119,7 +132,7 @@ class ModelRegistry:
                 python_model=str(ENTRY_FILE),
                 artifacts={ARTIFACT: str(model_dir)},
                 model_config={MANIFEST_CONFIG_KEY: manifest_sha256},
-                signature=signature(sample_input),
+                signature=signature(sample_input, encoding.task, encoding.classes),
                 # saved as serving_input_example.json: a ready request body for a registry consumer
                 input_example=sample_input.head(INPUT_EXAMPLE_ROWS),
                 pip_requirements=pinned_requirements(),
@@ -128,10 +141,14 @@ class ModelRegistry:
             return run.info.run_id, info.model_uri
 
     def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Log the defined values; a name MLflow refuses (a class name in a per-class metric may hold
+        any character) has each refused character replaced by ``_``."""
+        import re
+
         client = self.client
         for key, value in metrics.items():
             if value is not None and value == value:
-                client.log_metric(run_id, key, float(value))
+                client.log_metric(run_id, re.sub(r"[^\w\-. :/]", "_", key), float(value))
 
     def log_artifacts(self, run_id: str, folder: Path, artifact_path: str) -> None:
         self.client.log_artifacts(run_id, str(folder), artifact_path)
@@ -142,7 +159,8 @@ class ModelRegistry:
             client.set_tag(run_id, key, value)
 
     def load_run_model(
-        self, run_id: str, expected_sha256: str, expected_manifest: str, threshold: float, version: str | None = None
+        self, run_id: str, expected_sha256: str, expected_manifest: str, threshold: float | None,
+        version: str | None = None
     ) -> LoadedModel:
         """Download the run's platform model folder and load it as the registered pyfunc after checking
         every file in it against the manifest digest recorded at training."""
@@ -165,7 +183,8 @@ class ModelRegistry:
             )
             pyfunc = PlatformModel.from_folder(local, expected_manifest, expected_sha256)
             smoke_sample = read_smoke_sample(local)
-        return LoadedModel(pyfunc, threshold, version, run_id, expected_sha256, smoke_sample)
+        return LoadedModel(pyfunc, threshold if pyfunc.kind.thresholded else None, version, run_id, expected_sha256,
+                           smoke_sample)
 
     def register(self, *, run_id: str, model_uri: str, tags: dict[str, str], description: str) -> str:
         client = self.client

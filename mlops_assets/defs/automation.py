@@ -111,7 +111,8 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
                 drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.model.name, last)
                          if can_trigger_retraining(spec, f)]
                 performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.model.name)]
-                trigger = decide(drift, performance, last, policy) or _expired_override(con, spec, last, policy)
+                trigger = (decide(drift, performance, last, policy, spec.model.task)
+                           or _expired_override(con, spec, last, policy))
                 window_start = trigger.day - dt.timedelta(days=policy.retrain_window_days - 1) if trigger else None
                 trainable = len(passed_feature_days(con, spec, window_start, trigger.day)) if trigger else 0
         except WarehouseBusyError:

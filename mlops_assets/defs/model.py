@@ -9,7 +9,7 @@ from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
 from mlops_assets.defs.config import derived_config
 from mlops_assets.defs.names import ModelNames
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
-from mlops_assets.gate.registry import PROMOTION_GATES
+from mlops_assets.gate.registry import gates_for
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.evaluate.settings import EvaluationSettings
 from mlops_assets.train.snapshot import TrainingWindow
@@ -19,19 +19,23 @@ TRIGGER_TAG = "mlops/trigger_reason"
 CODE_VERSIONS = {
     # 2: days judged under an earlier spec are re-judged (or refused) first, and the window's last
     # holdout_days days are the out-of-time split
-    "training_snapshot": "2",
+    # 3: the label statistic and the single-value refusal of the model's task; held-out classes trained on
+    "training_snapshot": "3",
     # 2: the training split streams into a QuantileDMatrix; 3: one tuned-parameter set, a manifest of the files;
     # 4: logged as a self-contained pyfunc (encoding inside, every prediction package pinned)
-    "candidate_model": "4",
+    # 5: the objective, labels and tuning metric of the model's task (multiclass: its classes in the encoding)
+    "candidate_model": "5",
     # 2: records the champion status (an unloadable champion is recorded, not fatal); 3: the calibration
     # plot uses the gated ECE's bins; 4: refuses to run when the registry cannot produce the ledger's
     # champion; 5: models predict through the registered pyfunc class, the out-of-time test, the
     # champion compared on held-out days neither model trained on
-    "candidate_evaluation": "5",
+    # 6: the metrics, paired differences and trivial baseline of the model's task (evaluate.tasks)
+    "candidate_evaluation": "6",
     # 2: in-period and out-of-time figures side by side, and which test each gate judged on; 3: slices
     # too small (or with one class) to gate are marked; 4: a rebuilt registered model's card goes beside
     # the registered card, never over it
-    "model_card": "4",
+    # 5: names the model's task and its label statistic
+    "model_card": "5",
     # 2: the same agreement check before the alias moves, and the ledger names the sensor, schedule or
     # user that promoted, never a bare "dagster"; 3: a rebuilt champion is reported "unchanged: the
     # candidate is the champion vN"
@@ -105,7 +109,8 @@ def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: Tun
                 "rebuilt_days": dg.MetadataValue.json(snapshot.rebuilt_days),
                 "oot_days": dg.MetadataValue.json(snapshot.oot_days),
                 "rows": dg.MetadataValue.json(snapshot.rows),
-                "label_rate": dg.MetadataValue.json({k: round(v, 4) for k, v in snapshot.label_rates.items()}),
+                # the task's label statistic per split: label_rate, label_mean or class_frequencies
+                _label_statistic(spec): dg.MetadataValue.json(_rounded(snapshot.label_rates)),
                 "dagster/row_count": sum(snapshot.rows.values()),
             },
         )
@@ -147,9 +152,9 @@ def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: Tun
             metadata={
                 "model_sha256": sha256,
                 "model_manifest_sha256": handle["model_manifest_sha256"],
-                "validation_auc": dg.MetadataValue.float(trained.validation_auc),
+                trained.validation_metric: dg.MetadataValue.float(trained.validation_score),
                 "trees": dg.MetadataValue.int(trained.best_rounds),
-                "threshold": dg.MetadataValue.float(trained.threshold),
+                **({"threshold": dg.MetadataValue.float(trained.threshold)} if trained.threshold is not None else {}),
                 "mlflow_run_id": run_id,
                 "trials": _trials_table(trained.trials),
                 "trigger_reason": trigger,
@@ -292,14 +297,14 @@ def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: Tun
 
 
 def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) -> dg.AssetChecksDefinition:
-    """The promotion gates (every gate declared in gate/registry.py): blocking checks on
+    """The promotion gates of the model's task (declared in gate/registry.py): blocking checks on
     candidate_evaluation, judged in one step.
 
     One step, not one per gate: each step costs the run a dozen event-log writes while a gate is a
     millisecond of arithmetic on the stored evaluation. Each gate is still its own check in the UI,
     and any subset can be re-run alone (after a policy change or an override) without retraining.
     """
-    gates = list(PROMOTION_GATES.values())
+    gates = list(gates_for(spec.model.task).values())
     specs = [dg.AssetCheckSpec(gate.check, asset=evaluation_asset, blocking=True, description=gate.description)
              for gate in gates]
 
@@ -341,12 +346,23 @@ def _gate_result(asset_key: dg.AssetKey, name: str, judgement, sha: str) -> dg.A
                                description=verdict.summary, metadata=metadata)
 
 
+def _label_statistic(spec: DatasetSpec) -> str:
+    from mlops_assets.evaluate.tasks import task_of
+
+    return task_of(spec.model.task).label_statistic
+
+
+def _rounded(value: Any) -> Any:
+    return {k: _rounded(v) for k, v in value.items()} if isinstance(value, dict) else round(value, 4)
+
+
 def _trials_table(trials: list[dict[str, Any]]):
     from mlops_assets.defs.metadata import records_table
 
     if not trials:
         return None
-    columns = {"trial": ("int", ""), "validation_auc": ("float", ""), "rounds": ("int", "trees kept by early stopping")}
+    validation = next(name for name in trials[0] if name.startswith("validation_"))  # the task's primary metric
+    columns = {"trial": ("int", ""), validation: ("float", ""), "rounds": ("int", "trees kept by early stopping")}
     for name in trials[0]:
         if name not in columns:
             kind = "float" if isinstance(trials[0][name], float) else "int" if isinstance(trials[0][name], int) else "string"
@@ -365,14 +381,16 @@ METRICS_COLUMNS = {
     "delta_low": ("float", "95% paired bootstrap interval"),
     "delta_high": ("float", "95% paired bootstrap interval"),
 }
-SLICES_COLUMNS = {
-    "slice": ("string", "the column sliced on"),
-    "value": ("string", ""),
-    "rows": ("int", "test rows in the slice"),
-    "auc": ("float", "candidate AUC"),
-    "champion_auc": ("float", ""),
-    "auc_delta": ("float", "candidate minus champion"),
-}
+def slices_columns(metric: str, spoken: str) -> dict[str, tuple[str, str]]:
+    """The slice table's columns on the task's primary metric (binary: AUC)."""
+    return {
+        "slice": ("string", "the column sliced on"),
+        "value": ("string", ""),
+        "rows": ("int", "test rows in the slice"),
+        metric: ("float", f"candidate {spoken}"),
+        f"champion_{metric}": ("float", ""),
+        f"{metric}_delta": ("float", "candidate minus champion"),
+    }
 
 
 def _evaluation_metadata(evaluation) -> dict[str, Any]:
@@ -389,15 +407,18 @@ def _evaluation_metadata(evaluation) -> dict[str, Any]:
             "champion": champion.get("value"),
             "paired_delta": paired.get("value"), "delta_low": paired.get("low"), "delta_high": paired.get("high"),
         })
-    baseline = evaluation.baseline
-    metrics += [{"metric": "baseline (class prior) auc", "candidate": baseline["auc"]},
-                {"metric": "baseline (class prior) log_loss", "candidate": baseline["log_loss"]}]
+    from mlops_assets.evaluate.tasks import METRIC_REGISTRY, task_of
+
+    task = task_of(evaluation.task)
+    metrics += [{"metric": f"baseline ({task.baseline_name}) {name}", "candidate": evaluation.baseline.get(name)}
+                for name in task.paired_metrics]
     plots = "\n\n".join(png_markdown(path, name) for name, path in evaluation.plots.items())
+    primary = task.primary_metric
     return {
-        "test_auc": dg.MetadataValue.float(float(evaluation.metric("auc") or 0.0)),
+        f"test_{primary}": dg.MetadataValue.float(float(evaluation.metric(primary) or 0.0)),
         "test_rows": dg.MetadataValue.int(evaluation.test_rows),
-        "oot_auc": dg.MetadataValue.float(float(evaluation.metric("auc", "oot") or 0.0)),
-        "oot_mean_daily_auc": dg.MetadataValue.float(float(evaluation.oot_mean_daily_auc or 0.0)),
+        f"oot_{primary}": dg.MetadataValue.float(float(evaluation.metric(primary, "oot") or 0.0)),
+        f"oot_mean_daily_{primary}": dg.MetadataValue.float(float(evaluation.oot_mean_daily_auc or 0.0)),
         "oot_rows": dg.MetadataValue.int(evaluation.oot_rows),
         "comparison": f"{evaluation.comparison_rows} {evaluation.comparison_split} rows of "
                       f"{', '.join(evaluation.comparison_days) or 'no day'}",
@@ -405,7 +426,7 @@ def _evaluation_metadata(evaluation) -> dict[str, Any]:
         "champion_status": evaluation.champion_status.value,
         "champion_note": evaluation.champion_note,
         "metrics": records_table(metrics, METRICS_COLUMNS),
-        "slices": records_table(evaluation.slices, SLICES_COLUMNS),
+        "slices": records_table(evaluation.slices, slices_columns(primary, METRIC_REGISTRY[primary].spoken)),
         "plots": dg.MetadataValue.md(plots),
-        "roc_plot": dg.MetadataValue.path(evaluation.plots["roc"]),
+        **({"roc_plot": dg.MetadataValue.path(evaluation.plots["roc"])} if "roc" in evaluation.plots else {}),
     }

@@ -15,15 +15,17 @@ from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.monitor.policy import LoopPolicy
 from mlops_assets.monitor.statistics import DRIFT_STATISTICS
 
-# each: a range of days in one run (batch_predictions 3, drift_report 4, live_performance 3)
 MONITORING_CODE_VERSIONS = {
-    "batch_predictions": "3",  # 2: the champion predicts through its registered pyfunc class
+    # 2: the champion predicts through its registered pyfunc class; 3: a range of days in one run;
+    # 4: stores the task's score (and classes)
+    "batch_predictions": "4",
     # 2: every statistic of the registry, recorded one row per statistic; 3: the champion predicts through
-    # its registered pyfunc class
-    "drift_report": "4",
+    # its registered pyfunc class; 4: a range of days in one run; 5: prediction drift on the task's score
+    "drift_report": "5",
     # 2: held against the champion's out-of-time AUC averaged per day, with an absolute noise band;
-    # 3: also a data version, the measurement's hash
-    "live_performance": "3",
+    # 3: also a data version, the measurement's hash; 4: the task's primary metric, in its direction,
+    # with its noise band
+    "live_performance": "4",
     # 2: drift by the policy's statistic, only features that can trigger; 3: live AUC's out-of-time reference;
     # 4: a run that rebuilt the champion is "unchanged"
     "monitoring_timeline": "4",

@@ -71,11 +71,13 @@ def performance_day(spec: DatasetSpec, layout: StateLayout, registry: Any, day: 
     from mlops_assets.monitor.performance import measure_day
 
     measured = measure_day(spec, layout, registry, day, label_delay_days=policy.label_delay_days,
-                           auc_noise_band=policy.auc_noise_band, as_of=None, run_id=run_id)
+                           policy=policy, as_of=None, run_id=run_id)
     # the measurement itself: a day re-measured with the same scores and labels is the same version
     version = hashlib.sha256(repr((measured.model_version, measured.rows, measured.auc, measured.ece,
                                    measured.reference_auc)).encode()).hexdigest()[:32]
     return DayOutcome(day, version, {
+        # the task's primary metric (AUC for a binary model), and its out-of-time reference
+        "metric": measured.metric,
         "auc": dg.MetadataValue.float(measured.auc if measured.auc is not None else float("nan")),
         "reference_auc": dg.MetadataValue.float(measured.reference_auc),
         "relative_drop": dg.MetadataValue.float(measured.relative_drop or 0.0),

@@ -12,10 +12,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from mlops_assets.evaluate.metrics import METRICS, Estimate
-from mlops_assets.evaluate.weighted import (
-    WEIGHTED_METRICS, WeightedMetric, full_data_value, validated_labels, validated_pair, validated_probabilities,
-)
+from mlops_assets.evaluate.metrics import Estimate
+from mlops_assets.evaluate.tasks import BINARY, task_of
+from mlops_assets.evaluate.weighted import WeightedMetric, full_data_value
 
 _MAX_WEIGHT_CELLS_PER_CHUNK = 1 << 22
 """Upper bound on the size of one resample-weight matrix (~32 MB of float64).
@@ -62,11 +61,12 @@ def _check_alpha(alpha: float) -> None:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
 
 
-def _weighted_metric(name: str) -> WeightedMetric:
+def _weighted_metric(name: str, task: str, classes: Sequence[str]) -> WeightedMetric:
+    metrics = task_of(task).metrics(classes)
     try:
-        return WEIGHTED_METRICS[name]
+        return metrics[name]
     except KeyError:
-        raise ValueError(f"unknown metric {name!r}; choose one of {sorted(METRICS)}") from None
+        raise ValueError(f"unknown metric {name!r} for a {task} model; choose one of {sorted(metrics)}") from None
 
 
 def bootstrap_estimates(
@@ -76,22 +76,28 @@ def bootstrap_estimates(
     n_boot: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
+    task: str = BINARY,
+    classes: Sequence[str] = (),
 ) -> dict[str, Estimate]:
-    """Every metric in METRICS with a (1 - alpha) percentile bootstrap interval.
+    """Every metric of ``task`` (``tasks.Task.metrics``) with a (1 - alpha) percentile bootstrap
+    interval. ``y_prob`` is what the task's metrics take: probabilities (binary), a (rows, classes)
+    probability matrix (multiclass, whose ``classes`` name the columns), numbers (regression).
 
     All metrics see the same resampled rows, so their intervals describe the
     same sampling variability. Resamples where a metric is undefined (e.g.
     one class only) are left out of that metric's interval.
     """
     _check_alpha(alpha)
-    labels, probs = validated_pair(y_true, y_prob)
-    replicates: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
+    kind = task_of(task)
+    labels, probs = kind.validate(y_true, y_prob)
+    kernels = kind.metrics(classes)
+    replicates: dict[str, list[np.ndarray]] = {name: [] for name in kernels}
     for weights in _resample_weight_chunks(labels.size, n_boot, seed):
         for name, values in replicates.items():
-            values.append(_weighted_metric(name)(labels, probs, weights, threshold))
+            values.append(kernels[name](labels, probs, weights, threshold))
     return {
         name: _percentile_interval(
-            full_data_value(_weighted_metric(name), labels, probs, threshold),
+            full_data_value(kernels[name], labels, probs, threshold),
             np.concatenate(values),
             alpha,
         )
@@ -108,6 +114,8 @@ def paired_bootstrap_difference(
     n_boot: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
+    task: str = BINARY,
+    classes: Sequence[str] = (),
 ) -> Estimate:
     """Candidate minus champion for one metric, with a paired bootstrap interval.
 
@@ -116,10 +124,10 @@ def paired_bootstrap_difference(
     comparing two independent intervals. value is the difference on the full data.
     """
     _check_alpha(alpha)
-    weighted_metric = _weighted_metric(metric)
-    labels = validated_labels(y_true)
-    candidate = validated_probabilities(prob_candidate, labels.size, "prob_candidate")
-    champion = validated_probabilities(prob_champion, labels.size, "prob_champion")
+    weighted_metric = _weighted_metric(metric, task, classes)
+    kind = task_of(task)
+    labels, candidate = kind.validate(y_true, prob_candidate, "prob_candidate")
+    _, champion = kind.validate(y_true, prob_champion, "prob_champion")
     differences = [
         weighted_metric(labels, candidate, weights, threshold)
         - weighted_metric(labels, champion, weights, threshold)

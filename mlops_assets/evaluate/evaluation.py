@@ -27,6 +27,7 @@ import numpy as np
 from mlops_assets.core.spec import DAY_COLUMN
 from mlops_assets.core.warehouse import ensure_model_keyed
 from mlops_assets.evaluate.settings import EvaluationSettings
+from mlops_assets.evaluate.tasks import BINARY, METRIC_REGISTRY, task_of
 
 EVALUATIONS_DDL = """
     CREATE TABLE IF NOT EXISTS evaluations (
@@ -38,7 +39,6 @@ EVALUATIONS_DDL = """
         run_id VARCHAR
     )
 """
-PAIRED_METRICS = ("auc", "log_loss", "brier")
 NO_CHAMPION_NOTE = "No champion existed; the champion comparison passed by rule."
 
 
@@ -70,9 +70,9 @@ class Evaluation:
     model_sha256: str
     snapshot_hash: str
     test_rows: int
-    threshold: float
+    threshold: float | None  # the binary decision threshold; None for tasks without one
     metrics: dict[str, dict[str, float | None]]
-    baseline: dict[str, float | None]
+    baseline: dict[str, Any]  # the trivial baseline's paired metrics and the training label statistic
     champion_version: str | None = None
     champion_metrics: dict[str, dict[str, float | None]] | None = None
     paired: dict[str, dict[str, float | None]] = field(default_factory=dict)
@@ -84,13 +84,20 @@ class Evaluation:
     # out of time; empty in evaluations of snapshots without an oot split (and those stored before it)
     oot_rows: int = 0
     oot_metrics: dict[str, dict[str, float | None]] | None = None
+    # per held-out day, the task's primary metric (AUC for binary models: the names predate tasks)
     oot_daily_auc: dict[str, float | None] = field(default_factory=dict)
     # where the champion comparison (champion_metrics, paired, slices, plots) ran: "oot" or "test"
     comparison_split: str = "test"
     comparison_rows: int = 0
     comparison_days: list[str] = field(default_factory=list)
     comparison_metrics: dict[str, dict[str, float | None]] | None = None  # the candidate on those rows
-    comparison_daily_auc: dict[str, float | None] = field(default_factory=dict)  # mean per-day AUC, by model
+    comparison_daily_auc: dict[str, float | None] = field(default_factory=dict)  # mean per-day primary, by model
+    task: str = BINARY  # evaluations stored before tasks are binary
+    classes: list[str] = field(default_factory=list)  # multiclass: the model's classes, in column order
+
+    @property
+    def primary_metric(self) -> str:
+        return task_of(self.task).primary_metric
 
     def __post_init__(self) -> None:
         self.champion_status = ChampionStatus(self.champion_status)
@@ -126,11 +133,13 @@ class Evaluation:
         return mean_of_days(self.oot_daily_auc)
 
     def live_reference(self) -> tuple[float | None, str]:
-        """What live per-day AUC is held against, and its kind: the per-day-averaged out-of-time AUC;
-        an evaluation without an out-of-time test has only its pooled in-period test AUC."""
+        """What the live per-day primary metric (binary: AUC) is held against, and its kind: its
+        per-day-averaged out-of-time value; an evaluation without an out-of-time test has only its
+        pooled in-period test value."""
+        spoken = METRIC_REGISTRY[self.primary_metric].spoken
         if self.oot_mean_daily_auc is not None:
-            return self.oot_mean_daily_auc, "out-of-time AUC averaged per day"
-        return self.metric("auc"), "in-period test AUC (pooled; no out-of-time test)"
+            return self.oot_mean_daily_auc, f"out-of-time {spoken} averaged per day"
+        return self.metric(self.primary_metric), f"in-period test {spoken} (pooled; no out-of-time test)"
 
     def champion_metric(self, name: str) -> float | None:
         return (self.champion_metrics or {}).get(name, {}).get("value")
@@ -157,8 +166,11 @@ def evaluate_candidate(
     oot: Any | None = None,
     champion_trained_days: Iterable[str] = (),
     day_column: str = DAY_COLUMN,
+    task: str = BINARY,
 ) -> Evaluation:
-    """Score the test rows with every model and compute what the gates and the card need.
+    """Score the test rows with every model and compute what the gates and the card need: the
+    metrics, paired differences and trivial baseline of ``task`` (``tasks.TASKS``), whose label
+    statistic on the train split is ``train_label_rate`` (binary: the positive rate).
 
     ``champion`` is the loaded champion, an UnloadableChampion, or None when there is none yet; the
     evaluation's ``champion_status`` records which, and whether the champion could score the rows.
@@ -168,16 +180,22 @@ def evaluate_candidate(
     """
     from mlops_assets.evaluate import metrics as m
     from mlops_assets.evaluate.bootstrap import bootstrap_estimates, paired_bootstrap_difference
-    from mlops_assets.evaluate.slices import slice_metrics
+    from mlops_assets.evaluate.slices import primary_metric_slices, slice_metrics
     from mlops_assets.evaluate import plots
 
-    n_boot, seed = settings.bootstrap_resamples, settings.seed
+    from mlops_assets.evaluate.weighted import full_data_value
 
-    y = test[target].to_numpy(dtype="int64")
+    n_boot, seed = settings.bootstrap_resamples, settings.seed
+    kind = task_of(task)
+    classes = list(candidate.encoding.classes) if kind.has_classes else []
+    measured = {"task": task, "classes": classes, "n_boot": n_boot, "seed": seed}
+    kernels = kind.metrics(classes)
+
+    y = kind.labels(test[target], classes)
     p_candidate = candidate.predict(test)
-    threshold = float(candidate.threshold)
-    estimates = bootstrap_estimates(y, p_candidate, threshold, n_boot=n_boot, seed=seed)
-    baseline = m.class_prior_baseline(train_label_rate, len(y))
+    threshold = None if candidate.threshold is None else float(candidate.threshold)
+    estimates = bootstrap_estimates(y, p_candidate, threshold, **measured)
+    baseline = kind.baseline(train_label_rate, len(y), classes)
     evaluation = Evaluation(
         model=model,
         model_sha256=candidate_sha256,
@@ -186,12 +204,13 @@ def evaluate_candidate(
         threshold=threshold,
         metrics={name: e.to_dict() for name, e in estimates.items()},
         baseline={
-            "auc": _finite(m.roc_auc(y, baseline)),
-            "log_loss": _finite(m.log_loss(y, baseline)),
-            "brier": _finite(m.brier_score(y, baseline)),
-            "label_rate": float(train_label_rate),
+            **{name: _finite(full_data_value(kernels[name], *kind.validate(y, baseline), threshold))
+               for name in kind.paired_metrics},
+            kind.label_statistic: train_label_rate,
         },
         importance=_importance(candidate),
+        task=task,
+        classes=classes,
     )
     compared = test
     if oot is not None and len(oot):
@@ -199,7 +218,7 @@ def evaluate_candidate(
                                     settings)
         if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
             champion = None
-    y = compared[target].to_numpy(dtype="int64")
+    y = kind.labels(compared[target], classes)
     p_candidate = candidate.predict(compared) if compared is not test else p_candidate
     evaluation.comparison_rows = int(len(y))
     if day_column in compared.columns:
@@ -208,9 +227,10 @@ def evaluate_candidate(
         evaluation.comparison_rows, evaluation.comparison_days = 0, []
     if len(y):
         evaluation.comparison_metrics = {name: e.to_dict() for name, e in
-                                         bootstrap_estimates(y, p_candidate, threshold, n_boot=n_boot, seed=seed).items()}
+                                         bootstrap_estimates(y, p_candidate, threshold, **measured).items()}
     frame = compared[[c for c in slices if c in compared.columns]].copy()
-    frame["__label"], frame["__candidate"] = y, p_candidate
+    if kind.probability_plots:
+        frame["__label"], frame["__candidate"] = y, p_candidate
     curves = {"candidate": p_candidate}
     champion_column = None
     if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
@@ -220,45 +240,58 @@ def evaluate_candidate(
         evaluation.champion_note = f"champion v{champion.version} could not be loaded safely: {champion.error}"
     elif champion is not None:
         try:
+            champion_classes = list(champion.encoding.classes) if kind.has_classes else []
+            if champion_classes != classes:  # its probability columns mean other classes
+                raise ValueError(f"it predicts the classes {champion_classes}, the candidate {classes}")
             p_champion = champion.predict(compared)
         except ValueError as error:
             evaluation.champion_status = ChampionStatus.CANNOT_SCORE
             evaluation.champion_note = f"champion v{champion.version} cannot score these features: {error}"
         else:
             evaluation.champion_status = ChampionStatus.SCORED
-            champion_estimates = bootstrap_estimates(y, p_champion, float(champion.threshold), n_boot=n_boot, seed=seed)
+            champion_threshold = None if champion.threshold is None else float(champion.threshold)
+            champion_estimates = bootstrap_estimates(y, p_champion, champion_threshold, **measured)
             evaluation.champion_version = champion.version
             evaluation.champion_metrics = {name: e.to_dict() for name, e in champion_estimates.items()}
             evaluation.paired = {
-                name: paired_bootstrap_difference(
-                    y, p_candidate, p_champion, name, threshold, n_boot=n_boot, seed=seed
-                ).to_dict()
-                for name in PAIRED_METRICS
+                name: paired_bootstrap_difference(y, p_candidate, p_champion, name, threshold, **measured).to_dict()
+                for name in kind.paired_metrics
             }
-            frame["__champion"] = p_champion
+            if kind.probability_plots:
+                frame["__champion"] = p_champion
             champion_column = "__champion"
             curves["champion"] = p_champion
             if day_column in compared.columns:
                 evaluation.comparison_daily_auc = {
-                    "candidate": m.mean_of_days(m.daily_auc(compared[day_column], y, p_candidate)),
-                    "champion": m.mean_of_days(m.daily_auc(compared[day_column], y, p_champion)),
+                    "candidate": m.mean_of_days(m.daily_values(compared[day_column], y, p_candidate, task)),
+                    "champion": m.mean_of_days(m.daily_values(compared[day_column], y, p_champion, task)),
                 }
     else:
         evaluation.champion_status = ChampionStatus.NONE
         evaluation.champion_note = NO_CHAMPION_NOTE
-    curves["baseline"] = m.class_prior_baseline(train_label_rate, len(y))
-    slice_table = slice_metrics(
-        frame, [c for c in slices if c in frame.columns], "__label", "__candidate", champion_column,
-        settings.min_slice_rows, threshold,
-    )
-    evaluation.slices = json.loads(slice_table.to_json(orient="records"))
     plots_dir.mkdir(parents=True, exist_ok=True)
-    evaluation.plots = {
-        "roc": str(plots.plot_roc(y, curves, plots_dir / "roc.png")),
-        "calibration": str(plots.plot_calibration(y, {k: v for k, v in curves.items() if k != "baseline"},
-                                                  plots_dir / "calibration.png")),
-        "feature_importance": str(plots.plot_feature_importance(evaluation.importance, plots_dir / "feature_importance.png")),
-    }
+    evaluation.plots = {}
+    # the slice table, ROC and reliability curves read one probability per row: binary models'
+    if kind.probability_plots:
+        curves["baseline"] = kind.baseline(train_label_rate, len(y), classes)
+        slice_table = slice_metrics(
+            frame, [c for c in slices if c in frame.columns], "__label", "__candidate", champion_column,
+            settings.min_slice_rows, threshold,
+        )
+        evaluation.slices = json.loads(slice_table.to_json(orient="records"))
+        evaluation.plots = {
+            "roc": str(plots.plot_roc(y, curves, plots_dir / "roc.png")),
+            "calibration": str(plots.plot_calibration(y, {k: v for k, v in curves.items() if k != "baseline"},
+                                                      plots_dir / "calibration.png")),
+        }
+    else:
+        slice_table = primary_metric_slices(
+            compared, [c for c in slices if c in compared.columns], y, p_candidate,
+            p_champion if champion_column else None, task, classes, settings.min_slice_rows,
+        )
+        evaluation.slices = json.loads(slice_table.to_json(orient="records"))
+    evaluation.plots["feature_importance"] = str(
+        plots.plot_feature_importance(evaluation.importance, plots_dir / "feature_importance.png"))
     return evaluation
 
 
@@ -271,11 +304,12 @@ def _measure_forward(evaluation: Evaluation, oot: Any, target: str, candidate: A
     from mlops_assets.evaluate import metrics as m
     from mlops_assets.evaluate.bootstrap import bootstrap_estimates
 
-    y, p = oot[target].to_numpy(dtype="int64"), candidate.predict(oot)
+    y, p = task_of(evaluation.task).labels(oot[target], evaluation.classes), candidate.predict(oot)
     evaluation.oot_rows = int(len(y))
     evaluation.oot_metrics = {name: e.to_dict() for name, e in bootstrap_estimates(
-        y, p, evaluation.threshold, n_boot=settings.bootstrap_resamples, seed=settings.seed).items()}
-    evaluation.oot_daily_auc = m.daily_auc(oot[day_column], y, p)
+        y, p, evaluation.threshold, n_boot=settings.bootstrap_resamples, seed=settings.seed, task=evaluation.task,
+        classes=evaluation.classes).items()}
+    evaluation.oot_daily_auc = m.daily_values(oot[day_column], y, p, evaluation.task)
     evaluation.comparison_split = "oot"
     trained = {str(d)[:10] for d in champion_trained_days}
     forward = oot[~oot[day_column].map(lambda d: str(d)[:10]).isin(trained)]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from mlops_assets.evaluate.tasks import METRIC_REGISTRY
 from mlops_assets.evaluate.weighted import (
     DEFAULT_CALIBRATION_BINS, calibration_bin_ids, full_data_value, safe_ratio, validated_pair, weighted_auc,
     weighted_brier, weighted_ece, weighted_log_loss, weighted_precision, weighted_recall,
@@ -159,13 +160,17 @@ def _ignoring_threshold(
     return with_threshold
 
 
+# the binary metrics as plain functions; each one's direction is the one declared in tasks.METRIC_REGISTRY
 METRICS: dict[str, MetricSpec] = {
-    "auc": MetricSpec(_ignoring_threshold(roc_auc), True),
-    "log_loss": MetricSpec(_ignoring_threshold(log_loss), False),
-    "brier": MetricSpec(_ignoring_threshold(brier_score), False),
-    "precision": MetricSpec(precision_at, True),
-    "recall": MetricSpec(recall_at, True),
-    "ece": MetricSpec(_ignoring_threshold(expected_calibration_error), False),
+    name: MetricSpec(function, METRIC_REGISTRY[name].higher_is_better)
+    for name, function in {
+        "auc": _ignoring_threshold(roc_auc),
+        "log_loss": _ignoring_threshold(log_loss),
+        "brier": _ignoring_threshold(brier_score),
+        "precision": precision_at,
+        "recall": recall_at,
+        "ece": _ignoring_threshold(expected_calibration_error),
+    }.items()
 }
 
 # --------------------------------------------------------------------------- #
@@ -187,17 +192,24 @@ def class_prior_baseline(train_label_rate: float, n: int) -> np.ndarray:
     return np.full(n, float(train_label_rate))
 
 
-def daily_auc(days: Sequence[Any], y_true: np.ndarray, y_prob: np.ndarray) -> dict[str, float | None]:
-    """AUC per partition (day), oldest first; None for a day with a single label value. Live
-    performance is measured one day at a time, so a reference for it must be too: pooling days
-    adds the between-day spread of the score to the ranking and reads higher."""
-    import pandas as pd
+def daily_values(days: Sequence[Any], y_true: np.ndarray, predictions: np.ndarray, task: str = "binary",
+                 classes: Sequence[str] = ()) -> dict[str, float | None]:
+    """The task's primary metric (binary: AUC) per partition (day), oldest first; None for a day where
+    it is undefined (AUC: a single label value). Live performance is measured one day at a time, so a
+    reference for it must be too: pooling days adds the between-day spread of the score to the
+    ranking and reads higher."""
+    from mlops_assets.evaluate.tasks import task_of
+    from mlops_assets.evaluate.weighted import full_data_value
 
-    frame = pd.DataFrame({"day": [str(d)[:10] for d in days], "y": y_true, "p": y_prob})
+    kind = task_of(task)
+    kernel = kind.metrics(classes)[kind.primary_metric]
+    labels, predictions = kind.validate(y_true, predictions)
+    day_of_row = np.array([str(d)[:10] for d in days])
     found = {}
-    for day, rows in frame.groupby("day", sort=True):
-        value = roc_auc(rows["y"].to_numpy(), rows["p"].to_numpy()) if rows["y"].nunique() == 2 else float("nan")
-        found[str(day)] = float(value) if math.isfinite(value) else None
+    for day in sorted(set(day_of_row)):
+        rows = day_of_row == day
+        value = full_data_value(kernel, labels[rows], predictions[rows], None)
+        found[day] = float(value) if math.isfinite(value) else None
     return found
 
 

@@ -102,3 +102,43 @@ def slice_metrics(
         columns += SLICE_COLUMNS_CHAMPION
     columns.append("enough_rows")
     return pd.DataFrame.from_records(records, columns=columns)
+
+
+def primary_metric_slices(
+    frame: pd.DataFrame,
+    slice_columns: list[str],
+    labels: np.ndarray,
+    candidate: np.ndarray,
+    champion: np.ndarray | None,
+    task: str,
+    classes: list[str],
+    min_rows: int,
+) -> pd.DataFrame:
+    """The task's primary metric (and the champion's, and the difference) per value of each slice
+    column, for tasks whose predictions are not one probability per row (``slice_metrics`` is the
+    binary table). ``labels`` and the predictions are row-aligned with ``frame``; a slice is marked
+    ``enough_rows`` when it has ``min_rows`` rows and the metric is defined on it."""
+    import pandas as pd
+
+    from mlops_assets.evaluate.tasks import task_of
+    from mlops_assets.evaluate.weighted import full_data_value
+
+    kind = task_of(task)
+    metric = kind.primary_metric
+    kernel = kind.metrics(classes)[metric]
+    records = []
+    for column in slice_columns:
+        values_as_text = frame[column].astype(str).to_numpy()
+        for value in np.unique(values_as_text):
+            rows = values_as_text == value
+            own = full_data_value(kernel, labels[rows], candidate[rows], None)
+            record = {"slice": column, "value": str(value), "rows": int(rows.sum()), metric: own}
+            if champion is not None:
+                record[f"champion_{metric}"] = full_data_value(kernel, labels[rows], champion[rows], None)
+                record[f"{metric}_delta"] = own - record[f"champion_{metric}"]
+            record["enough_rows"] = bool(rows.sum() >= min_rows and np.isfinite(own))
+            records.append(record)
+    columns = ["slice", "value", "rows", metric]
+    if champion is not None:
+        columns += [f"champion_{metric}", f"{metric}_delta"]
+    return pd.DataFrame.from_records(records, columns=[*columns, "enough_rows"])

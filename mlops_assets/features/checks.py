@@ -126,8 +126,13 @@ FEATURE_CHECKS = check_registry(
 
 def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, columns: set[str]) -> dict[str, float]:
     """max(AUC, 1 - AUC) against the label of each numeric feature alone (rank-based, in SQL) and
-    of each feature's null indicator."""
-    label = quote(spec.target.name)
+    of each feature's null indicator. The label is a boolean target (the model's, else the dataset's
+    first boolean one): the features are shared by every model of the dataset, and a separation AUC
+    is defined against a yes/no outcome only. A dataset without one is checked by lineage alone."""
+    boolean = [target for target in (spec.target, *spec.targets) if target.type == "boolean"]
+    if not boolean:
+        return {}
+    label = quote(boolean[0].name)
     where = f"{quote(DAY_COLUMN)} = DATE '{day.isoformat()}' AND {label} IS NOT NULL"
     counts = con.execute(
         f"SELECT count(*), sum({label}) FROM {features_table(spec)} WHERE {where}"
@@ -152,7 +157,7 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
             result[f"{name} IS NULL"] = max(null_auc, 1 - null_auc)
     for name, feature in spec.features.items():
         if feature.kind is FeatureKind.CATEGORICAL and name in columns:
-            auc = _categorical_separation(con, spec, name, where)
+            auc = _categorical_separation(con, spec, name, where, label)
             if auc is not None:
                 result[name] = auc
         if feature.kind is not FeatureKind.NUMERIC or name not in columns:
@@ -177,10 +182,11 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
     return result
 
 
-def _categorical_separation(con: Any, spec: DatasetSpec, name: str, where: str) -> float | None:
+def _categorical_separation(con: Any, spec: DatasetSpec, name: str, where: str, label: str) -> float | None:
     """max(AUC, 1 - AUC) of a categorical feature scored by its own categories' label rates (the
-    best any model can do with it alone), rare values pooled (MIN_ROWS_PER_CATEGORY)."""
-    label, column = quote(spec.target.name), quote(name)
+    best any model can do with it alone), rare values pooled (MIN_ROWS_PER_CATEGORY); ``label`` is
+    the quoted boolean target."""
+    column = quote(name)
     groups = con.execute(
         f"""
         WITH categories AS (

@@ -196,7 +196,7 @@ def relation_predictions(con: Any, relation: str, model: Any, batch_rows: int = 
     import numpy as np
 
     reader = con.sql(f"SELECT * FROM {relation}").to_arrow_reader(batch_rows)
-    scores = [model.predict(batch.to_pandas()) for batch in reader if batch.num_rows]
+    scores = [model.scores(batch.to_pandas()) for batch in reader if batch.num_rows]
     return np.concatenate(scores) if scores else np.empty(0, dtype="float64")
 
 

@@ -6,6 +6,10 @@ error go to ``performance_history`` beside the champion's reference: its out-of-
 day, measured the way live AUC is (one unseen day at a time), so the two differ by decline and noise,
 not by kind. A day more than the policy's noise band below it is flagged; the retraining rule judges
 the trailing mean of several days.
+
+A model of another task is measured on its primary metric (``evaluate.tasks``), recorded in the same
+columns with the metric's name in ``metric`` (the ``auc`` column names predate tasks), in the
+metric's direction and against the policy's relative noise band.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ PERFORMANCE_DDL = """
     CREATE TABLE IF NOT EXISTS performance_history (
         model VARCHAR NOT NULL, day DATE NOT NULL, model_version VARCHAR NOT NULL, rows BIGINT NOT NULL,
         auc DOUBLE, ece DOUBLE, reference_auc DOUBLE, relative_drop DOUBLE, degraded BOOLEAN NOT NULL,
-        computed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR
-    )
+        computed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR, metric VARCHAR DEFAULT 'auc'
+    );
+    ALTER TABLE performance_history ADD COLUMN IF NOT EXISTS metric VARCHAR DEFAULT 'auc'
 """
 
 
@@ -44,6 +49,7 @@ class DayPerformance:
     reference_auc: float
     relative_drop: float | None
     degraded: bool
+    metric: str = "auc"  # what auc and reference_auc hold: the task's primary metric
 
 
 def labels_arrived(day: dt.date, as_of: dt.date, delay_days: int) -> bool:
@@ -62,12 +68,16 @@ def measure_day(
     day: dt.date,
     *,
     label_delay_days: int,
-    auc_noise_band: float,
+    policy: Any,
     as_of: dt.date | None,
     run_id: str | None,
 ) -> DayPerformance:
+    """``policy``: the LoopPolicy whose noise bands say what counts as degraded."""
     from mlops_assets.evaluate.evaluation import load_evaluation
-    from mlops_assets.evaluate.metrics import expected_calibration_error, roc_auc
+    from mlops_assets.evaluate.tasks import task_of
+    from mlops_assets.evaluate.weighted import full_data_value
+
+    task = task_of(spec.model.task)
 
     with connect(layout.warehouse_path) as con:
         now = as_of or latest_landed_day(con, spec) or day
@@ -77,7 +87,7 @@ def measure_day(
             )
         keys = " AND ".join(f"p.{quote(k)} IS NOT DISTINCT FROM f.{quote(k)}" for k in spec.entity_key)
         rows = con.execute(
-            f"SELECT p.{SCORE_COLUMN}, f.{quote(spec.target.name)}, p.model_version, p.model_sha256 "
+            f"SELECT p.{quote(task.stored_metric_input)}, f.{quote(spec.target.name)}, p.model_version, p.model_sha256 "
             f"FROM {predictions_table(spec)} p JOIN {features_table(spec)} f "
             f"ON f.{quote(DAY_COLUMN)} = p.{quote(DAY_COLUMN)} AND {keys} "
             f"WHERE p.{quote(DAY_COLUMN)} = ? AND f.{quote(spec.target.name)} IS NOT NULL",
@@ -86,27 +96,32 @@ def measure_day(
         if not rows:
             raise ScoringError(f"no scored, labelled rows of {spec.model.name} for {day.isoformat()}; score the day first")
         version, sha = rows[0][2], rows[0][3]
-        reference_auc, _ = load_evaluation(con, spec.model.name, sha).live_reference()
+        evaluation = load_evaluation(con, spec.model.name, sha)
+        reference_auc, _ = evaluation.live_reference()
     if reference_auc is None:
-        raise ScoringError(f"champion v{version} has no reference AUC in its evaluation; it cannot be monitored")
+        raise ScoringError(f"champion v{version} has no reference {task.primary_metric} in its evaluation; "
+                           "it cannot be monitored")
     import numpy as np
 
-    scores = np.array([r[0] for r in rows], dtype="float64")
-    labels = np.array([r[1] for r in rows], dtype="int64")
-    auc = roc_auc(labels, scores)
+    labels, predictions = task.validate(task.labels([r[1] for r in rows], evaluation.classes),
+                                        np.array([r[0] for r in rows], dtype="float64"))
+    kernels = task.metrics(evaluation.classes)
+    auc = full_data_value(kernels[task.primary_metric], labels, predictions, None)
     auc = None if np.isnan(auc) else float(auc)
-    ece = float(expected_calibration_error(labels, scores))
-    drop = None if auc is None else (reference_auc - auc) / reference_auc
-    degraded = auc is not None and reference_auc - auc > auc_noise_band
-    result = DayPerformance(day, version, len(rows), auc, ece, reference_auc, drop, degraded)
+    # calibration error where the task declares it (binary probabilities)
+    ece = float(full_data_value(kernels["ece"], labels, predictions, None)) if "ece" in kernels else None
+    degraded, worse, _ = policy.degradation(task.name, auc, reference_auc) if auc is not None else (False, None, None)
+    drop = None if auc is None else worse / abs(reference_auc)
+    result = DayPerformance(day, version, len(rows), auc, ece, reference_auc, drop, degraded, task.primary_metric)
     with connect(layout.warehouse_path) as con:
         ensure_model_keyed(con, PERFORMANCE_DDL)
         with transaction(con):
             con.execute("DELETE FROM performance_history WHERE model = ? AND day = ?", [spec.model.name, day])
             con.execute(
-                "INSERT INTO performance_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO performance_history (model, day, model_version, rows, auc, ece, reference_auc, "
+                "relative_drop, degraded, computed_at, run_id, metric) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [spec.model.name, day, version, len(rows), auc, ece, reference_auc, drop, degraded,
-                 dt.datetime.now(dt.timezone.utc), run_id],
+                 dt.datetime.now(dt.timezone.utc), run_id, task.primary_metric],
             )
     return result
 

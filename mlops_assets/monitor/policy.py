@@ -36,6 +36,11 @@ class LoopPolicy:
         "degradation is a mean live AUC more than this below the champion's out-of-time AUC (both averaged "
         "per day): per-day AUC moves by 0.03-0.05 on nycflights, so a smaller band fires on noise",
     )
+    relative_noise_band: float = setting(
+        0.10,
+        "for models whose primary metric is in the target's units or a loss (regression RMSE, multiclass log "
+        "loss): degradation is a mean live value worse than the out-of-time reference by more than this share of it",
+    )
     label_delay_days: int = setting(1, "labels of a day arrive this many days later")
     drift_window_days: int = setting(
         28,
@@ -54,6 +59,17 @@ class LoopPolicy:
         moderate, high = self.levels(self.drift_statistic)  # an unknown statistic is named here
         if moderate > high:
             raise ValueError(f"moderate drift ({moderate:g}) is above high drift ({high:g}) for {self.drift_statistic}")
+
+    def degradation(self, task: str, live: float, reference: float) -> tuple[bool, float, float]:
+        """Whether a live value of the task's primary metric is degraded against its reference: (degraded,
+        how much worse it is in the metric's direction, the noise band it must exceed). Binary AUC uses
+        the absolute ``auc_noise_band``; the other tasks' primary metrics a share of the reference."""
+        from mlops_assets.evaluate.tasks import task_of
+
+        kind = task_of(task)
+        worse = reference - live if kind.higher_is_better(kind.primary_metric) else live - reference
+        band = self.relative_noise_band * abs(reference) if kind.relative_noise else self.auc_noise_band
+        return worse > band, worse, band
 
     def levels(self, statistic: str) -> tuple[float, float]:
         """The moderate and high values of ``statistic``: the policy's for the triggering statistic

@@ -40,10 +40,13 @@ def predictions_table(spec: DatasetSpec) -> str:
 
 
 def predictions_ddl(spec: DatasetSpec) -> str:
+    from mlops_assets.evaluate.tasks import task_of
+
     keys = ", ".join(f"{quote(k)} {spec.columns[k].type.duckdb_type}" for k in spec.entity_key)
+    stored = "".join(f"{quote(name)} {kind}, " for name, kind in task_of(spec.model.task).stored_columns)
     return (
         f"CREATE TABLE IF NOT EXISTS {predictions_table(spec)} ("
-        f"{quote(DAY_COLUMN)} DATE NOT NULL, {keys}, {SCORE_COLUMN} DOUBLE NOT NULL, "
+        f"{quote(DAY_COLUMN)} DATE NOT NULL, {keys}, {SCORE_COLUMN} DOUBLE NOT NULL, {stored}"
         "model_version VARCHAR NOT NULL, model_sha256 VARCHAR NOT NULL, feature_hash VARCHAR NOT NULL, "
         "scored_at TIMESTAMPTZ NOT NULL, run_id VARCHAR)"
     )
@@ -78,10 +81,12 @@ def score_day(spec: DatasetSpec, layout: StateLayout, registry: Any, day: dt.dat
     model = registry.load_version(champion)  # refuses an artifact whose sha256 does not match its tag
     with connect(layout.warehouse_path) as con:
         frame, feature_hash = checked_features(con, spec, day)
-    scores = model.predict(frame)
+    stored = model.task.stored_predictions(model.predict(frame), model.encoding.classes)
+    scores = stored[SCORE_COLUMN]
     out = frame[[*spec.entity_key]].copy()
     out.insert(0, DAY_COLUMN, day)
-    out[SCORE_COLUMN] = scores
+    for column, values in stored.items():
+        out[column] = values
     out["model_version"] = champion.version
     out["model_sha256"] = model.sha256
     out["feature_hash"] = feature_hash

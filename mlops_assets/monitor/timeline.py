@@ -28,6 +28,7 @@ class Timeline:
     retrainings: list[dict[str, Any]] = field(default_factory=list)  # run, trigger, outcome, failed gates
     promotions: list[dict[str, Any]] = field(default_factory=list)  # ledger rows
     performance: list[dict[str, Any]] = field(default_factory=list)  # day, version, auc, reference
+    performance_metric: str = "AUC"  # what live performance measured: the model's primary metric, spoken
 
 
 def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[dict[str, Any]],
@@ -39,7 +40,10 @@ def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[d
     from mlops_assets.monitor.statistics import drift_statistic
 
     statistic = drift_statistic(policy.drift_statistic)
-    timeline = Timeline(statistic=statistic.label)
+    from mlops_assets.evaluate.tasks import METRIC_REGISTRY, task_of
+
+    primary = task_of(spec.model.task).primary_metric
+    timeline = Timeline(statistic=statistic.label, performance_metric=METRIC_REGISTRY[primary].spoken)
     with connect(layout.warehouse_path) as con:
         by_day: dict[dt.date, list[tuple[str, float, str]]] = {}
         for day, feature, _, value, _ in drift_history(con, spec.model.name, statistic=statistic.name):
@@ -107,7 +111,9 @@ def timeline_markdown(timeline: Timeline) -> str:
             lines.append(f"| {row['day']} | {row['level']} | {row['max_value']:.3f} | {_top(row['drifted'])} |")
     if timeline.not_triggering:
         lines += ["", f"Not counted (`drift_triggers_retraining: false`): {_days_by_feature(timeline.not_triggering)}."]
-    lines += ["", "### Live performance", "| day | champion | AUC | reference AUC (out of time, per day) | drop |", "|---|---|---|---|---|"]
+    measured = timeline.performance_metric
+    lines += ["", "### Live performance", f"| day | champion | {measured} | reference {measured} (out of time, per day) "
+              "| drop |", "|---|---|---|---|---|"]
     for row in timeline.performance:
         auc = "n/a" if row["auc"] is None else f"{row['auc']:.3f}"
         drop = "" if row["relative_drop"] is None else f"{row['relative_drop']:+.1%}"

@@ -59,8 +59,9 @@ def train_and_log(
             {column: "float64" for column in trained.encoding.numeric}
         ),
         # the seed is no hyperparameter, but MLflow keeps it so a run can be reproduced from there
-        params={**tuned, "seed": trained.params["seed"], "trees": trained.best_rounds, "threshold": trained.threshold},
-        metrics={"validation_auc": trained.validation_auc},
+        params={**tuned, "seed": trained.params["seed"], "trees": trained.best_rounds,
+                **({"threshold": trained.threshold} if trained.threshold is not None else {})},
+        metrics={trained.validation_metric: trained.validation_score},
         tags={
             "run_name": f"{spec.name}-{snapshot.content_hash[:8]}",
             "dataset": spec.name,
@@ -82,7 +83,7 @@ def train_and_log(
         "params": tuned,
         "best_rounds": trained.best_rounds,
         "threshold": trained.threshold,
-        "validation_auc": trained.validation_auc,
+        trained.validation_metric: trained.validation_score,
         "features": trained.encoding.columns,
         "trigger_reason": trigger_reason,
         "dagster_run_id": dagster_run_id,
@@ -132,7 +133,7 @@ def evaluate_and_store(
         candidate_sha256=candidate["model_sha256"], snapshot_hash=snapshot.content_hash,
         train_label_rate=snapshot.label_rates["train"], champion=champion,
         plots_dir=layout.model_reports_dir(spec.model.name) / "evaluations" / candidate["model_sha256"][:16],
-        settings=settings,
+        settings=settings, task=spec.model.task,
     )
     with connect(layout.warehouse_path) as con:
         store_evaluation(con, evaluation, run_id)

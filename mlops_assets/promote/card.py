@@ -51,8 +51,10 @@ class TrainingData:
     start: date
     end: date
     rows_per_split: dict[str, int]
-    label_rate_per_split: dict[str, float]
+    # the task's label statistic per split: the positive rate, the mean, or the class frequencies
+    label_rate_per_split: dict[str, float | dict[str, float]]
     features: list[str]
+    label_statistic: str = "Label rate"
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ class ChampionComparisonRow:
 
 @dataclass(frozen=True)
 class SliceRow:
-    """Quality on one slice (e.g. slice ``carrier``, value ``UA``); AUC is None for one-class slices.
+    """Quality on one slice (e.g. slice ``carrier``, value ``UA``) in the card's ``slice_metric`` (binary:
+    AUC, None for one-class slices; the field names predate tasks).
 
     ``gated`` is False for a slice with fewer test rows than ``min_slice_rows`` or with one class:
     no gate reads it, and its AUC (1.000 on 4 rows) is noise, so the card does not print it."""
@@ -147,6 +150,7 @@ class ModelCard:
     gated_on: str = ""  # which test each gate judged on, and what the comparison rows were
     oot_metrics: list[MetricRow] = field(default_factory=list)  # on the held-out last days, when any
     gated_on: str = ""  # which test each gate judged on, and what the comparison rows were
+    slice_metric: str = "AUC"  # what the slice table's values are: the task's primary metric, spoken
 
 
 # --- completeness -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 from mlops_assets.promote import card
 from mlops_assets.evaluate.evaluation import Evaluation
+from mlops_assets.evaluate.tasks import METRIC_REGISTRY, task_of
 from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.verdicts import GateResult
@@ -52,6 +53,7 @@ def build_card(
 ) -> card.ModelCard:
     """``candidate`` is the candidate_model handle (params, MLflow ids, trigger reason, features);
     ``overrides`` the gate overrides granted for this model (overrides.GateOverride)."""
+    task = task_of(evaluation.task)
     metrics, oot_metrics = (
         [card.MetricRow(name, values["value"], values.get("low"), values.get("high"))
          for name, values in (found or {}).items() if values.get("value") is not None]
@@ -68,16 +70,17 @@ def build_card(
                 card.ChampionComparisonRow(name, candidate_value, champion_value, paired["value"],
                                            paired.get("low"), paired.get("high"))
             )
-    slices = slice_rows(evaluation.slices)
+    slices = slice_rows(evaluation.slices, task.primary_metric)
     return card.ModelCard(
         model_details=card.ModelDetails(
             name=model_name(spec),
             version=version,
-            model_type="xgboost gradient-boosted trees (hist), binary classifier",
+            model_type=f"xgboost gradient-boosted trees (hist), {task.describes}",
             created_at=dt.datetime.now(dt.timezone.utc),
             framework_versions=framework_versions(),
             hyperparameters={**candidate["params"], "trees": candidate["best_rounds"],
-                             "decision_threshold": round(candidate["threshold"], 4)},
+                             **({"decision_threshold": round(candidate["threshold"], 4)}
+                                if candidate["threshold"] is not None else {})},
         ),
         intended_use=spec.intended_use.strip(),
         limitations=list(spec.limitations),
@@ -87,6 +90,7 @@ def build_card(
             end=snapshot.end,
             rows_per_split=dict(snapshot.rows),
             label_rate_per_split=dict(snapshot.label_rates),
+            label_statistic=task.label_statistic.replace("_", " ").capitalize(),
             features=list(candidate["features"]),
         ),
         metrics=metrics,
@@ -106,34 +110,37 @@ def build_card(
         champion_note=evaluation.champion_note,
         oot_metrics=oot_metrics,
         gated_on=gated_on(evaluation),
+        slice_metric=METRIC_REGISTRY[task.primary_metric].spoken,
     )
 
 
 def gated_on(evaluation: Evaluation) -> str:
     """Which test each promotion gate judged on (declared with the gate), and the comparison's rows."""
-    from mlops_assets.gate.registry import PROMOTION_GATES, SPLITS
+    from mlops_assets.gate.registry import SPLITS, gates_for
 
     by_split: dict[str, list[str]] = {}
-    for gate in PROMOTION_GATES.values():
+    for gate in gates_for(evaluation.task).values():
         by_split.setdefault(gate.split, []).append(gate.check)
     parts = [f"{', '.join(checks)} judged on the {SPLITS[split]}" for split, checks in by_split.items()]
     text = "Gated: " + "; ".join(parts) + "."
     if evaluation.comparison_rows:
         text += (f" The champion comparison and slices used {evaluation.comparison_rows} {evaluation.comparison_split} "
                  f"rows of {', '.join(evaluation.comparison_days)}.")
+    spoken = METRIC_REGISTRY[evaluation.primary_metric].spoken
     if evaluation.oot_mean_daily_auc is not None:
-        text += (f" Out-of-time AUC averaged per day: {evaluation.oot_mean_daily_auc:.3f} over "
-                 f"{len(evaluation.oot_daily_auc)} day(s), the reference live AUC is held against.")
+        text += (f" Out-of-time {spoken} averaged per day: {evaluation.oot_mean_daily_auc:.3f} over "
+                 f"{len(evaluation.oot_daily_auc)} day(s), the reference live {spoken} is held against.")
     else:
-        text += " No out-of-time test was held out: live AUC is held against the pooled in-period test AUC."
+        text += f" No out-of-time test was held out: live {spoken} is held against the pooled in-period test {spoken}."
     return text
 
 
-def slice_rows(slices: list[dict[str, Any]]) -> list[card.SliceRow]:
-    """The card's slice rows from an evaluation's slice table; a slice that slice_metrics did not
-    find big enough (or with both classes) to trust is marked not gated."""
+def slice_rows(slices: list[dict[str, Any]], metric: str = "auc") -> list[card.SliceRow]:
+    """The card's slice rows from an evaluation's slice table, on ``metric`` (the task's primary: the
+    binary table's AUC); a slice not found big enough (or with both classes) to trust is marked not gated."""
     return [
-        card.SliceRow(str(row["slice"]), str(row["value"]), int(row["rows"]), row.get("auc"),
-                      row.get("champion_auc"), row.get("auc_delta"), gated=bool(row.get("enough_rows", True)))
+        card.SliceRow(str(row["slice"]), str(row["value"]), int(row["rows"]), row.get(metric),
+                      row.get(f"champion_{metric}"), row.get(f"{metric}_delta"),
+                      gated=bool(row.get("enough_rows", True)))
         for row in slices
     ]

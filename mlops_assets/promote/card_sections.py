@@ -24,6 +24,13 @@ def is_blank(text: str | None) -> bool:
     return text is None or not text.strip()
 
 
+def _format_statistic(value: float | dict[str, float] | None) -> str:
+    """A label statistic: a number, or class frequencies as ``class share`` pairs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{name} {_format_number(share)}" for name, share in value.items())
+    return _format_number(value)
+
+
 def _format_number(value: float | int | None, *, signed: bool = False) -> str:
     """Four decimals for scores and rates; thousands separators for counts."""
     if value is None:
@@ -131,12 +138,12 @@ def _training_data_section(card: ModelCard) -> tuple[Block, ...]:
         name for name in data.label_rate_per_split if name not in data.rows_per_split
     ]
     splits = Table(
-        headers=("Split", "Rows", "Label rate"),
+        headers=("Split", "Rows", data.label_statistic),
         rows=tuple(
             (
                 name,
                 _format_number(data.rows_per_split.get(name)),
-                _format_number(data.label_rate_per_split.get(name)),
+                _format_statistic(data.label_rate_per_split.get(name)),
             )
             for name in split_names
         ),
@@ -216,7 +223,8 @@ def _slices_section(card: ModelCard) -> tuple[Block, ...]:
 
     blocks: tuple[Block, ...] = (
         Table(
-            headers=("Slice", "Value", "Rows", "AUC", "Champion AUC", "AUC delta", "Gated"),
+            headers=("Slice", "Value", "Rows", card.slice_metric, f"Champion {card.slice_metric}",
+                     f"{card.slice_metric} delta", "Gated"),
             rows=tuple((row.slice, row.value, _format_number(row.rows), *cells(row)) for row in card.slices),
             numeric_columns=frozenset({2, 3, 4, 5}),
         ),

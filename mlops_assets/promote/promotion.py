@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlops_assets.promote import ledger
-from mlops_assets.gate.registry import PROMOTION_GATES
+from mlops_assets.gate.registry import PROMOTION_GATES, gates_for
 from mlops_assets.promote.agreement import check_agreement
 from mlops_assets.gate.overrides import GateOverride, active_overrides
 from mlops_assets.core.spec import DatasetSpec
@@ -48,7 +48,7 @@ def promote(
     with connect(layout.warehouse_path) as con:
         check_agreement(con, spec.model.name, registry)
         unmet = unmet_gates_by_name(con, dataset=spec.name, asset=evaluation_asset(spec.model.name), day=None, content_hash=sha,
-                                    required=list(PROMOTION_GATES))
+                                    required=list(gates_for(spec.model.task)))
         in_force = active_overrides(con, spec.model.name, sha)
         details = recorded_verdicts(con, spec.model.name, sha)
         moves = [e for e in ledger.entries(con, spec.model.name) if e.action in ledger.ALIAS_MOVES]
@@ -87,7 +87,7 @@ def promote(
             "dagster_run_id": dagster_run_id,
             "trained_by_run": candidate.get("dagster_run_id", ""),
             "code_version": candidate.get("code_version", ""),
-            "threshold": str(candidate["threshold"]),
+            **({"threshold": str(candidate["threshold"])} if candidate["threshold"] is not None else {}),
             "gate_verdicts": verdicts_tag([verdict.to_dict() for verdict in details]),
             "gate_overrides": overrides_tag(overridden),
             "trigger_reason": candidate.get("trigger_reason", ""),

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from mlops_assets.promote import ledger
-from mlops_assets.gate.registry import PROMOTION_GATES
+from mlops_assets.gate.registry import gates_for
 from mlops_assets.promote.agreement import ChampionDisagreement, check_agreement
 from mlops_assets.gate.overrides import active_overrides, grant
 from mlops_assets.promote.promotion import recorded_verdicts
@@ -72,7 +72,7 @@ def rollback(
     now = dt.datetime.now(dt.timezone.utc)
     with connect(layout.warehouse_path) as con:
         unmet = unmet_gates_by_name(con, dataset=spec.name, asset=evaluation_asset(spec.model.name), day=None, content_hash=sha,
-                                    required=list(PROMOTION_GATES))
+                                    required=list(gates_for(spec.model.task)))
         in_force = active_overrides(con, spec.model.name, sha, now)
         verdicts = recorded_verdicts(con, spec.model.name, sha)
     uncovered = {gate: why for gate, why in unmet.items() if gate not in in_force}
@@ -96,7 +96,7 @@ def rollback(
     with connect(layout.warehouse_path) as con:
         if uncovered:
             granted = grant(con, model=spec.model.name, model_sha256=sha, gates=list(uncovered), operator=operator,
-                            reason=f"rollback: {reason}", expires_at=override_until, known_gates=list(PROMOTION_GATES),
+                            reason=f"rollback: {reason}", expires_at=override_until, known_gates=list(gates_for(spec.model.task)),
                             now=now)
             overrides = [o.to_dict() for o in granted]
         overrides += [in_force[gate].to_dict() for gate in unmet if gate in in_force]

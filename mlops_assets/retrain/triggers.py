@@ -31,6 +31,7 @@ def decide(
     performance_rows: list[tuple[dt.date, str, float | None, float | None]],
     last_trigger_day: dt.date | None,
     policy: LoopPolicy,
+    task: str = "binary",
 ) -> Trigger | None:
     """The first rule that fires on the latest day with data, unless still cooling down.
 
@@ -39,8 +40,12 @@ def decide(
     champion version, auc, champion reference auc), the reference being the champion's out-of-time
     AUC averaged per day, measured as live AUC is. A single day's AUC is too noisy to act on (a day
     has ~900 flights), so degradation is the mean of the champion's last ``performance_days``
-    labelled days falling more than ``auc_noise_band`` below the reference.
+    labelled days falling more than ``auc_noise_band`` below the reference. A model of another
+    ``task`` is judged the same way on its primary metric (its column in the rows), in that metric's
+    direction and against the policy's relative noise band (``LoopPolicy.degradation``).
     """
+    from mlops_assets.evaluate.tasks import METRIC_REGISTRY, task_of
+
     statistic = drift_statistic(policy.drift_statistic)
     moderate, high = policy.levels(statistic.name)
     drift_rows = [(day, feature, value) for day, feature, name, value in drift_rows if name == statistic.name]
@@ -73,14 +78,19 @@ def decide(
         version = labelled[-1][1]
         recent = [row for row in labelled if row[1] == version][-policy.performance_days:]
         if len(recent) >= policy.performance_days:
-            mean_auc = sum(row[2] for row in recent) / len(recent)
+            mean_live = sum(row[2] for row in recent) / len(recent)
             reference = recent[-1][3]
-            if reference is not None and reference - mean_auc > policy.auc_noise_band:
+            degraded, _, band = policy.degradation(task, mean_live, reference) if reference is not None else (
+                False, 0.0, 0.0)
+            if degraded:
                 day = recent[-1][0]
-                return Trigger(day, "performance_degraded", {"mean_live_auc": mean_auc},
-                               f"champion v{version}'s live AUC averaged {mean_auc:.3f} over {len(recent)} labelled "
-                               f"days up to {day}, more than the noise band {policy.auc_noise_band:.3f} below its "
-                               f"out-of-time AUC {reference:.3f} (averaged per day)")
+                primary = task_of(task).primary_metric
+                spoken = METRIC_REGISTRY[primary].spoken
+                side = "below" if METRIC_REGISTRY[primary].higher_is_better else "above"
+                return Trigger(day, "performance_degraded", {f"mean_live_{primary}": mean_live},
+                               f"champion v{version}'s live {spoken} averaged {mean_live:.3f} over {len(recent)} "
+                               f"labelled days up to {day}, more than the noise band {band:.3f} {side} its "
+                               f"out-of-time {spoken} {reference:.3f} (averaged per day)")
     return None
 
 

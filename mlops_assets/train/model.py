@@ -20,6 +20,7 @@ from mlops_assets.core.files import (
     ModelFilesRefused, atomic_path, file_hashes, file_sha256, manifest_digest, write_text_atomically,
 )
 from mlops_assets.core.spec import DatasetSpec, FeatureKind
+from mlops_assets.evaluate.tasks import BINARY, METRIC_REGISTRY, task_of
 from mlops_assets.train.smoke import SMOKE_FILE
 from mlops_assets.train.tuning import TuningBudget
 
@@ -37,9 +38,15 @@ MODEL_FILES = (MODEL_FILE, ENCODING_FILE, SMOKE_FILE)
 
 @dataclass(frozen=True)
 class FeatureEncoding:
+    """How the model reads a frame: the feature columns and vocabularies, the target, the task and
+    (multiclass) the classes in the order of the model's probability columns. It is a model file,
+    so the manifest covers the class list: prediction maps codes back to exactly these classes."""
+
     numeric: list[str]
     categorical: dict[str, list[str]]
     target: str
+    task: str = BINARY
+    classes: list[str] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -52,12 +59,21 @@ class FeatureEncoding:
     @classmethod
     def from_batches(cls, batches: Any, spec: DatasetSpec) -> "FeatureEncoding":
         """The encoding of a training split given as an iterable of frames (one pass over it)."""
+        task = task_of(spec.model.task)
         numeric = [n for n, f in spec.features.items() if f.kind is FeatureKind.NUMERIC]
         seen: dict[str, set[str]] = {n: set() for n, f in spec.features.items() if f.kind is FeatureKind.CATEGORICAL}
+        classes: set[str] = set()
         for frame in batches:
             for name, values in seen.items():
                 values.update(str(v) for v in frame[name].dropna().unique())
-        return cls(numeric, {name: sorted(values) for name, values in seen.items()}, spec.target.name)
+            if task.has_classes:
+                classes.update(str(v) for v in frame[spec.target.name].dropna().unique())
+        return cls(numeric, {name: sorted(values) for name, values in seen.items()}, spec.target.name,
+                   task.name, sorted(classes))
+
+    def labels(self, frame: Any) -> np.ndarray:
+        """The target column as the numbers xgboost learns: 0/1, the number, or the class code."""
+        return task_of(self.task).labels(frame[self.target], self.classes)
 
     def matrix(self, frame: Any):
         """The model's input frame: floats for numbers, fixed-vocabulary categoricals."""
@@ -72,7 +88,12 @@ class FeatureEncoding:
         return pd.DataFrame(data, index=frame.index)[self.columns]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))  # key order is column order: do not sort
+        # key order is column order: do not sort. A binary encoding is written without task and
+        # classes, byte for byte as before tasks existed, so a rebuilt binary model stays identical.
+        document = asdict(self)
+        if self.task == BINARY:
+            del document["task"], document["classes"]
+        return json.dumps(document)
 
     @classmethod
     def from_json(cls, text: str) -> "FeatureEncoding":
@@ -100,9 +121,13 @@ class TrainedModel:
     encoding: FeatureEncoding
     params: dict[str, Any]
     best_rounds: int
-    validation_auc: float
-    threshold: float
+    validation_score: float  # the task's primary metric on the validation split
+    threshold: float | None  # the binary decision threshold; None for tasks that decide no threshold
     trials: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def validation_metric(self) -> str:
+        return f"validation_{task_of(self.encoding.task).primary_metric}"
 
     def predict(self, frame: Any) -> np.ndarray:
         return predict(self.booster, self.encoding, frame)
@@ -178,10 +203,10 @@ def load_model(
     return booster, encoding
 
 
-def sample_params(rng: np.random.Generator, budget: TuningBudget) -> dict[str, Any]:
+def sample_params(rng: np.random.Generator, budget: TuningBudget, task_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One trial's parameters; ``task_params`` the task's objective settings (binary when absent)."""
     return {
-        "objective": "binary:logistic",
-        "eval_metric": "auc",
+        **(task_params or task_of(BINARY).params(())),
         "tree_method": "hist",
         "max_depth": int(rng.integers(3, 9)),
         "learning_rate": float(np.round(10 ** rng.uniform(-1.7, -0.7), 4)),
@@ -225,7 +250,7 @@ def quantile_matrix(batches: Any, encoding: FeatureEncoding, nthread: int):
             frame = next(self._iterator, None)
             if frame is None:
                 return False
-            input_data(data=encoding.matrix(frame), label=frame[encoding.target].to_numpy(dtype="float32"))
+            input_data(data=encoding.matrix(frame), label=encoding.labels(frame).astype("float32"))
             return True
 
         def reset(self) -> None:
@@ -241,46 +266,55 @@ def train_candidate(
     budget: TuningBudget,
     log: Callable[[str], None] = print,
 ) -> TrainedModel:
-    """Random search over ``budget.trials`` parameter sets, each early-stopped on validation AUC.
+    """Random search over ``budget.trials`` parameter sets, each early-stopped on the task's eval
+    metric and ranked by its primary metric on validation (binary: AUC).
 
     ``train`` is a pandas frame or a re-iterable of frames (a split streamed from the warehouse);
     ``validation`` is a pandas frame.
     """
     import xgboost as xgb
 
-    from mlops_assets.evaluate.metrics import choose_threshold, roc_auc
+    from mlops_assets.evaluate.metrics import choose_threshold
+    from mlops_assets.evaluate.weighted import full_data_value
 
     if budget.trials < 1:
         raise ValueError("the tuning budget needs at least one trial")
+    task = task_of(spec.model.task)
     batches = FrameBatches(train) if hasattr(train, "iloc") else train
     encoding = FeatureEncoding.from_batches(batches, spec)
-    y_val = validation[spec.target.name].to_numpy(dtype="float32")
+    y_val = encoding.labels(validation).astype("float32")
     dtrain = quantile_matrix(batches, encoding, budget.nthread)
     dval = xgb.DMatrix(encoding.matrix(validation), label=y_val, enable_categorical=True, nthread=budget.nthread)
+    primary = task.primary_metric
+    kernel, sign = task.metrics(encoding.classes)[primary], (1.0 if task.higher_is_better(primary) else -1.0)
+    label = METRIC_REGISTRY[primary].spoken
     rng = np.random.default_rng(budget.seed)
     best: TrainedModel | None = None
     trials = []
     for trial in range(1, budget.trials + 1):
-        params = sample_params(rng, budget)
+        params = sample_params(rng, budget, task.params(encoding.classes))
         booster = xgb.train(
             params, dtrain, num_boost_round=budget.max_rounds, evals=[(dval, "validation")],
             early_stopping_rounds=budget.early_stopping_rounds, verbose_eval=False,
         )
         rounds = booster.best_iteration + 1
         booster = booster[:rounds]
-        auc = roc_auc(y_val, booster.predict(dval))
-        trials.append({"trial": trial, "validation_auc": auc, "rounds": rounds, **tuned_params(params)})
-        if best is None or auc > best.validation_auc:
-            best = TrainedModel(booster, encoding, params, rounds, auc, 0.5)
-        log(f"trial {trial}/{budget.trials}: validation AUC {auc:.4f} ({rounds} trees); best so far {best.validation_auc:.4f}")
-    best.threshold = choose_threshold(y_val, best.booster.predict(dval))
+        labels, predictions = task.validate(y_val, booster.predict(dval).astype("float64"))
+        score = full_data_value(kernel, labels, predictions, 0.5)
+        trials.append({"trial": trial, f"validation_{primary}": score, "rounds": rounds, **tuned_params(params)})
+        if best is None or sign * score > sign * best.validation_score:
+            best = TrainedModel(booster, encoding, params, rounds, score, None)
+        log(f"trial {trial}/{budget.trials}: validation {label} {score:.4f} ({rounds} trees); "
+            f"best so far {best.validation_score:.4f}")
+    if task.thresholded:
+        best.threshold = choose_threshold(y_val, best.booster.predict(dval))
     best.trials = trials
     return best
 
 
 # Settings every model shares (the task, the tree method) or that say how it ran, not what it is:
 # recording them as hyperparameters would only hide the ones the search chose.
-UNTUNED_PARAMS = ("objective", "eval_metric", "tree_method", "seed", "nthread")
+UNTUNED_PARAMS = ("objective", "eval_metric", "num_class", "tree_method", "seed", "nthread")
 
 
 def tuned_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -25,10 +25,9 @@ ARTIFACT = "platform_model"
 # the pyfunc's model config holds the manifest digest under the name of the registry tag that records it
 MANIFEST_CONFIG_KEY = MANIFEST_TAG
 ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
-# The output columns per task, in order: a task the platform learns to train adds its own row
-# (a probability column per class, or one ``prediction`` column), and nothing else changes shape.
-OUTPUT_COLUMNS = {"binary": ("probability",)}
-BINARY_TASK = "binary"
+# The output columns of each task are declared with the task (``evaluate.tasks.Task.output_columns``):
+# binary ``probability``; regression ``prediction``; multiclass a ``probability_<class>`` per class
+# and the ``predicted_class``.
 # Every distribution the prediction path imports (loading this module in MLflow, reading the model
 # folder, encoding, predicting), pinned at the installed version when a model is logged. Measured by
 # test_pyfunc.test_the_requirements_pin_every_package_prediction_imports; mlops_assets itself is
@@ -47,9 +46,8 @@ def pinned_requirements() -> list[str]:
 
 class PlatformModel(mlflow.pyfunc.PythonModel):
     """An xgboost booster with its feature encoding; ``predict`` takes the raw feature columns
-    (strings for categoricals, numbers, nulls) and returns a frame of ``OUTPUT_COLUMNS[task]``."""
-
-    task = BINARY_TASK
+    (strings for categoricals, numbers, nulls) and returns a frame of the task's output columns
+    (the task and, for multiclass, the classes are read from the encoding, a manifest-checked file)."""
 
     def __init__(self) -> None:
         self.booster: Any = None
@@ -84,22 +82,32 @@ class PlatformModel(mlflow.pyfunc.PythonModel):
             raise RuntimeError("the model is not loaded: use PlatformModel.from_folder or mlflow.pyfunc.load_model")
         if not isinstance(model_input, pd.DataFrame):
             raise TypeError(f"the model takes a pandas DataFrame of feature columns, got {type(model_input).__name__}")
-        (column,) = OUTPUT_COLUMNS[self.task]
-        return pd.DataFrame({column: predict(self.booster, self.encoding, model_input)}, index=model_input.index)
+        predictions = predict(self.booster, self.encoding, model_input)
+        return self.kind.output_frame(predictions, self.encoding.classes, model_input.index)
 
-    def probabilities(self, frame: Any):
-        """P(positive) per row as float64: the binary task's one output column."""
-        (column,) = OUTPUT_COLUMNS[self.task]
-        return self.predict(None, frame)[column].to_numpy(dtype="float64")
+    @property
+    def kind(self):
+        from mlops_assets.evaluate.tasks import task_of
+
+        return task_of(self.encoding.task)
+
+    def predictions(self, frame: Any):
+        """What the task's metrics take, read back from ``predict``'s answer: P(positive) per row
+        (binary), the number (regression), a (rows, classes) probability matrix (multiclass)."""
+        return self.kind.predictions_of(self.predict(None, frame), self.encoding.classes)
 
 
-def signature(sample_input: Any):
+def signature(sample_input: Any, task: str = "binary", classes: Any = ()):
     """The pyfunc's signature: every feature column by the type of its raw values, each optional
-    (scoring sees missing values in any column), and the task's output columns as doubles."""
+    (scoring sees missing values in any column), and the task's output columns: numbers, and the
+    predicted class (multiclass) as a string."""
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import ColSpec, Schema
 
+    from mlops_assets.evaluate.tasks import task_of
+
     inferred = infer_signature(sample_input).inputs
     inputs = Schema([ColSpec(column.type, column.name, required=False) for column in inferred.inputs])
-    outputs = Schema([ColSpec("double", name) for name in OUTPUT_COLUMNS[BINARY_TASK]])
+    outputs = Schema([ColSpec("string" if name == "predicted_class" else "double", name)
+                      for name in task_of(task).output_columns(classes)])
     return ModelSignature(inputs=inputs, outputs=outputs)

@@ -1,4 +1,4 @@
-"""The smoke sample: a few stored input rows and the probabilities the model gave them at training.
+"""The smoke sample: a few stored input rows and the predictions the model gave them at training.
 
 Saved beside the model (Parquet, never pickle) and logged with it. Before a rollback puts an old
 version back in front of traffic, it must still load and give the same answers on these rows: a
@@ -21,11 +21,19 @@ class SmokeTestFailed(RuntimeError):
 
 
 def write_smoke_sample(folder: Path, model: Any, frame: Any, rows: int = SMOKE_ROWS) -> Path:
-    """Store ``rows`` rows of ``frame`` (the model's feature columns) and ``model``'s predictions."""
+    """Store ``rows`` rows of ``frame`` (the model's feature columns) and ``model``'s predictions: one
+    ``EXPECTED_COLUMN`` (binary, regression), or one per class (``<EXPECTED_COLUMN>_<code>``, multiclass)."""
+    import numpy as np
+
     from mlops_assets.core.files import atomic_path
 
     sample = frame[model.encoding.columns].head(rows).reset_index(drop=True)
-    sample[EXPECTED_COLUMN] = model.predict(sample)
+    predictions = np.asarray(model.predict(sample), dtype="float64")
+    if predictions.ndim == 1:
+        sample[EXPECTED_COLUMN] = predictions
+    else:
+        for code in range(predictions.shape[1]):
+            sample[f"{EXPECTED_COLUMN}_{code}"] = predictions[:, code]
     path = folder / SMOKE_FILE
     with atomic_path(path) as temp:
         sample.to_parquet(temp, index=False)
@@ -45,9 +53,12 @@ def smoke_test(model: Any, sample: Any, label: str) -> float:
 
     if sample is None or len(sample) == 0:
         raise SmokeTestFailed(f"{label} has no stored smoke sample ({SMOKE_FILE}); cannot verify it predicts")
-    expected = sample[EXPECTED_COLUMN].to_numpy(dtype="float64")
+    expected_columns = [c for c in sample.columns if c == EXPECTED_COLUMN or c.startswith(f"{EXPECTED_COLUMN}_")]
+    expected = sample[expected_columns].to_numpy(dtype="float64")
+    if len(expected_columns) == 1:
+        expected = expected[:, 0]
     try:
-        actual = np.asarray(model.predict(sample.drop(columns=[EXPECTED_COLUMN])), dtype="float64")
+        actual = np.asarray(model.predict(sample.drop(columns=expected_columns)), dtype="float64")
     except Exception as error:  # noqa: BLE001 - any failure to predict is the finding
         raise SmokeTestFailed(f"{label} failed to predict its smoke sample: {error}") from error
     if actual.shape != expected.shape or not np.all(np.isfinite(actual)):

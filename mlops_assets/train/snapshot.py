@@ -78,7 +78,7 @@ class TrainingSnapshot:
     end: dt.date
     days: dict[str, str]  # day -> feature content hash
     rows: dict[str, int]
-    label_rates: dict[str, float]
+    label_rates: dict[str, Any]  # per split, the task's label statistic (tasks.Task.label_statistic)
     skipped_days: list[str]
     # day -> why: judged again under the current spec (and passed), or refused by it
     rejudged_days: dict[str, str] = field(default_factory=dict)
@@ -148,6 +148,7 @@ def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end:
 def build_training_snapshot(
     spec: DatasetSpec, layout: StateLayout, window: TrainingWindow, run_id: str | None = None
 ) -> TrainingSnapshot:
+    from mlops_assets.evaluate.tasks import task_of
     from mlops_assets.train.rejudge import rejudge_stale_days
 
     with connect(layout.warehouse_path) as con:
@@ -185,15 +186,14 @@ def build_training_snapshot(
         )
         content_hash = relation_sha256(con, "new_snapshot")
         table_name = f"training_{spec.name}__{content_hash[:16]}"
-        stats = con.execute(
-            f"SELECT {SPLIT_COLUMN}, count(*), avg({quote(spec.target.name)}) FROM new_snapshot GROUP BY 1"
-        ).fetchall()
-        rows = {split: 0 for split in splits} | {s: n for s, n, _ in stats}
-        label_rates = {s: float(r) for s, _, r in stats}
+        task = task_of(spec.model.task)
+        stats = con.execute(f"SELECT {SPLIT_COLUMN}, count(*) FROM new_snapshot GROUP BY 1").fetchall()
+        rows = {split: 0 for split in splits} | {s: n for s, n in stats}
+        label = quote(spec.target.name)
+        label_rates = task.label_statistics(con, "new_snapshot", label, SPLIT_COLUMN)
         for split in splits:
             if rows[split] == 0:
                 raise TrainingDataError(f"the {split} split of the window {start}..{end} is empty")
-        label = quote(spec.target.name)
         for split in splits:
             values, only = con.execute(
                 f"SELECT count(DISTINCT {label}), any_value({label}) FROM new_snapshot WHERE {SPLIT_COLUMN} = ?",
@@ -202,8 +202,10 @@ def build_training_snapshot(
             if values < 2:
                 raise TrainingDataError(
                     f"the {split} split of {start}..{end} has a single label value ({spec.target.name} = {only} "
-                    f"in all {rows[split]} rows); cannot train or evaluate a classifier on it"
+                    f"in all {rows[split]} rows); {task.single_value_problem}"
                 )
+        if task.has_classes:
+            _require_trained_classes(label_rates, spec, start, end)
         uninformative = _uninformative_features(con, spec)
         if len(uninformative) == len(spec.features):
             raise TrainingDataError(
@@ -361,6 +363,19 @@ def _rebuild_hint(spec: DatasetSpec, day: dt.date) -> str:
         f"--select {spec.features_asset_name} --partition {day.isoformat()}` for each day (or rerun the ingest "
         "job for them), then train again"
     )
+
+
+def _require_trained_classes(frequencies: dict[str, dict[str, float]], spec: DatasetSpec, start: dt.date,
+                             end: dt.date) -> None:
+    """A class the training split never shows cannot be predicted, and its rows' log loss is infinite."""
+    trained = set(frequencies["train"])
+    for split, found in frequencies.items():
+        unseen = sorted(set(found) - trained)
+        if unseen:
+            raise TrainingDataError(
+                f"the {split} split of {start}..{end} holds {spec.target.name} class(es) {unseen} that the train "
+                f"split never shows ({sorted(trained)}); widen the window so every class is trained on"
+            )
 
 
 def _uninformative_features(con: Any, spec: DatasetSpec) -> dict[str, str]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds
+from mlops_assets.gate.registry import PROMOTION_GATES, GateThresholds, gates_for
 from mlops_assets.gate.rules import (
     gate_beats_baseline,
     gate_calibration,
@@ -304,7 +304,7 @@ def test_slice_gate_rejects_a_table_that_is_not_from_slice_metrics() -> None:
 
 
 def test_gate_names_are_stable_and_match_the_verdicts() -> None:
-    assert tuple(PROMOTION_GATES) == (
+    assert tuple(gates_for("binary")) == (
         "check_min_quality",
         "check_not_worse_than_champion",
         "check_beats_baseline",
@@ -319,7 +319,7 @@ def test_gate_names_are_stable_and_match_the_verdicts() -> None:
         gate_no_slice_regression(table, DEFAULTS),
         gate_calibration(0.01, DEFAULTS),
     ]
-    assert tuple(verdict.check for verdict in verdicts) == tuple(PROMOTION_GATES)
+    assert tuple(verdict.check for verdict in verdicts) == tuple(gates_for("binary"))
 
 
 def test_gates_on_metrics_from_a_first_model() -> None:

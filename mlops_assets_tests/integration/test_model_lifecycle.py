@@ -22,7 +22,7 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets_tests.flight_names import INGEST_JOB, TRAIN_JOB
 from mlops_assets.defs.model import CARD_CHECK
 from mlops_assets.defs.resources import GatePolicy, ModelRegistryResource, StateResource
-from mlops_assets.gate.registry import PROMOTION_GATES
+from mlops_assets.gate.registry import gates_for
 from mlops_assets.ingest.landing import replay
 from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
@@ -38,6 +38,7 @@ pytestmark = pytest.mark.integration
 START = dt.date(2013, 1, 1)
 DAYS = 21
 MODEL_NAME = "nycflights_late"
+BINARY_GATES = gates_for("binary")  # the flights late-arrival classifier is judged by the binary gates
 CARD_SECTIONS = (
     "## Model details", "## Intended use", "## Limitations", "## Training data",
     "## Metrics", "## Gate verdicts", "## Lineage",
@@ -141,7 +142,7 @@ def test_first_training_run_promotes_version_1(lifecycle):
     assert champion.tags["model_sha256"] == candidate["model_sha256"]
     assert champion.tags["snapshot_hash"] == candidate["snapshot_hash"]
     assert champion.tags["dagster_run_id"] == result.run_id
-    assert json.loads(champion.tags["gate_verdicts"]) == {name: "pass" for name in PROMOTION_GATES}
+    assert json.loads(champion.tags["gate_verdicts"]) == {name: "pass" for name in BINARY_GATES}
 
 
 def test_first_training_run_writes_complete_card(lifecycle):
@@ -185,8 +186,8 @@ def test_first_training_run_ledger_and_checks(lifecycle):
     assert rows[0].operator == f"{os_user()} (run {lifecycle.first.run_id})"
 
     checks = check_evaluations(lifecycle.first)
-    assert set(PROMOTION_GATES) | {CARD_CHECK} <= set(checks)
-    failed = {name: checks[name].description for name in [*PROMOTION_GATES, CARD_CHECK] if not checks[name].passed}
+    assert set(BINARY_GATES) | {CARD_CHECK} <= set(checks)
+    failed = {name: checks[name].description for name in [*BINARY_GATES, CARD_CHECK] if not checks[name].passed}
     assert failed == {}
 
 
@@ -280,8 +281,8 @@ def test_worse_challenger_is_refused(lifecycle):
     })
     assert not result.success
     checks = check_evaluations(result)
-    assert set(PROMOTION_GATES) <= set(checks)
-    failed = {name: checks[name] for name in PROMOTION_GATES if not checks[name].passed}
+    assert set(BINARY_GATES) <= set(checks)
+    failed = {name: checks[name] for name in BINARY_GATES if not checks[name].passed}
     assert failed, "no gate failed for a 3-tree model trained on 3 days"
     # the champion comparison is the gate this challenger must fail: it was scored against v1
     assert lifecycle.handle("candidate_evaluation")["champion_version"] == "1"

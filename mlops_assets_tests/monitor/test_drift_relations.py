@@ -73,7 +73,7 @@ def test_predictions_over_a_relation_cover_every_row_in_batches():
         def __init__(self):
             self.batches = []
 
-        def predict(self, frame):
+        def scores(self, frame):  # the one number per row prediction drift follows (LoadedModel.scores)
             self.batches.append(len(frame))
             return frame["x"].to_numpy(dtype="float64") / 10
 

@@ -18,7 +18,8 @@ from mlops_assets.core.registry import ModelRegistry, model_name
 from mlops_assets.core.spec import FeatureKind, load_spec
 from mlops_assets.core.files import ModelFilesRefused
 from mlops_assets.train.model import ENCODING_FILE, train_candidate, write_manifest
-from mlops_assets.train.pyfunc import MANIFEST_CONFIG_KEY, OUTPUT_COLUMNS, PREDICTION_PACKAGES, pinned_requirements
+from mlops_assets.evaluate.tasks import task_of
+from mlops_assets.train.pyfunc import MANIFEST_CONFIG_KEY, PREDICTION_PACKAGES, pinned_requirements
 from mlops_assets.train.smoke import write_smoke_sample
 from mlops_assets.train.tuning import TuningBudget
 
@@ -80,7 +81,7 @@ def test_the_logged_pyfunc_predicts_raw_columns_as_the_platform_does(logged):
     spec, trained, registry, run_id, model_uri, sha256, manifest = logged
     rows = raw_rows(spec, trained)
     served = mlflow.pyfunc.load_model(model_uri).predict(rows)  # through MLflow's schema enforcement
-    assert list(served.columns) == list(OUTPUT_COLUMNS["binary"])
+    assert list(served.columns) == list(task_of("binary").output_columns(()))
     platform = registry.load_run_model(run_id, sha256, manifest, threshold=0.5).predict(rows)
     np.testing.assert_allclose(served["probability"].to_numpy(dtype="float64"), platform, rtol=0, atol=1e-9)
     np.testing.assert_allclose(platform, trained.predict(rows), rtol=0, atol=1e-9)

@@ -212,20 +212,22 @@ def evaluate_candidate(
         task=task,
         classes=classes,
     )
-    compared = test
+    compared, p_compared = test, p_candidate
     if oot is not None and len(oot):
-        compared = _measure_forward(evaluation, oot, target, candidate, champion, champion_trained_days, day_column,
-                                    settings)
+        compared, p_compared = _measure_forward(evaluation, oot, target, candidate, champion, champion_trained_days,
+                                                day_column, settings)
         if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
             champion = None
     y = kind.labels(compared[target], classes)
-    p_candidate = candidate.predict(compared) if compared is not test else p_candidate
+    p_candidate = candidate.predict(compared) if p_compared is None else p_compared
     evaluation.comparison_rows = int(len(y))
     if day_column in compared.columns:
         evaluation.comparison_days = sorted({str(d)[:10] for d in compared[day_column]})
     if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
         evaluation.comparison_rows, evaluation.comparison_days = 0, []
-    if len(y):
+    if len(y) and compared is oot:  # the same rows, predictions, threshold and resamples: the same intervals
+        evaluation.comparison_metrics = {name: dict(values) for name, values in evaluation.oot_metrics.items()}
+    elif len(y):
         evaluation.comparison_metrics = {name: e.to_dict() for name, e in
                                          bootstrap_estimates(y, p_candidate, threshold, **measured).items()}
     frame = compared[[c for c in slices if c in compared.columns]].copy()
@@ -296,11 +298,13 @@ def evaluate_candidate(
 
 
 def _measure_forward(evaluation: Evaluation, oot: Any, target: str, candidate: Any, champion: Any,
-                     champion_trained_days: Iterable[str], day_column: str, settings: EvaluationSettings) -> Any:
+                     champion_trained_days: Iterable[str], day_column: str, settings: EvaluationSettings
+                     ) -> tuple[Any, Any]:
     """Record the candidate on the out-of-time rows (pooled and per day); return the rows the champion
     comparison uses: those of days the champion did not train on (all of them, with the status
     NO_FORWARD_ROWS, when the champion trained on every held-out day: the candidate's own slices
-    and plots still read them)."""
+    and plots still read them), with the candidate's predictions when they are the out-of-time rows
+    themselves (the usual case: a champion trained before them), else None."""
     from mlops_assets.evaluate import metrics as m
     from mlops_assets.evaluate.bootstrap import bootstrap_estimates
 
@@ -313,13 +317,15 @@ def _measure_forward(evaluation: Evaluation, oot: Any, target: str, candidate: A
     evaluation.comparison_split = "oot"
     trained = {str(d)[:10] for d in champion_trained_days}
     forward = oot[~oot[day_column].map(lambda d: str(d)[:10]).isin(trained)]
+    if len(forward) == len(oot):
+        return oot, p
     if champion is None or isinstance(champion, UnloadableChampion) or not forward.empty:
-        return forward
+        return forward, None
     evaluation.champion_status = ChampionStatus.NO_FORWARD_ROWS
     evaluation.champion_note = (f"champion v{champion.version} trained on every held-out day "
                                 f"({', '.join(evaluation.oot_daily_auc)}): no rows that neither model trained on; "
                                 "hold out later days")
-    return oot
+    return oot, p
 
 
 def store_evaluation(con: Any, evaluation: Evaluation, run_id: str | None) -> None:

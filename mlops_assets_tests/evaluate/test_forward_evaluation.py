@@ -117,3 +117,31 @@ def test_the_live_reference_is_the_per_day_mean_of_the_out_of_time_auc(tmp_path)
     older = Evaluation.from_json(json.dumps(document))
     assert older.live_reference() == (older.metric("auc"), "in-period test AUC (pooled; no out-of-time test)")
     assert older.compared_metric("auc") == older.metric("auc")
+
+
+class CountingModel(PeriodModel):
+    """A PeriodModel that records the length of every frame it scores."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.scored: list[int] = []
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        self.scored.append(len(frame))
+        return super().predict(frame)
+
+
+def test_when_the_champion_trained_on_no_held_out_day_the_out_of_time_rows_are_scored_and_bootstrapped_once(tmp_path):
+    candidate, champion = CountingModel(None, 1.0, 1.0), PeriodModel("4", 1.0, 1.0)
+    evaluation = evaluate(candidate, champion, tmp_path, champion_trained_days=[d.isoformat() for d in IN_PERIOD])
+    assert candidate.scored == [len(IN_PERIOD) * 400, len(HELD_OUT) * 400]  # test, then out of time: no third pass
+    assert evaluation.comparison_rows == evaluation.oot_rows and evaluation.champion_status is ChampionStatus.SCORED
+    assert evaluation.comparison_metrics == evaluation.oot_metrics
+
+
+def test_when_the_champion_trained_on_some_held_out_days_the_comparison_rows_are_scored_on_their_own(tmp_path):
+    candidate, champion = CountingModel(None, 1.0, 1.0), PeriodModel("4", 1.0, 1.0)
+    evaluation = evaluate(candidate, champion, tmp_path, champion_trained_days=[HELD_OUT[0].isoformat()])
+    assert candidate.scored == [len(IN_PERIOD) * 400, len(HELD_OUT) * 400, (len(HELD_OUT) - 1) * 400]
+    assert evaluation.comparison_rows == (len(HELD_OUT) - 1) * 400
+    assert evaluation.comparison_metrics != evaluation.oot_metrics

@@ -31,8 +31,8 @@ def score(args) -> int:
     from mlops_assets.defs.common import execute_in_process
     from mlops_assets.defs.jobs import SCORE_JOB
 
-    day = args.day
     layout, spec = state_layout(args), dataset_spec(args)
+    day = spec.grain.first_day(args.day)  # the partition holding the day asked for
     partitions = spec.partitions
     if day < partitions.start_date or (partitions.end_date and day >= partitions.end_date):
         raise UsageError(f"--day {day} is outside {spec.name}'s partitions "

@@ -59,7 +59,7 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
     job = build_definitions(spec).resolve_job_def(INGEST_JOB)
     failed = []
     with dg.DagsterInstance.get() as instance:
-        for first, last in day_ranges(days, spec.partitions.backfill_days_per_run):
+        for first, last in day_ranges(days, spec.partitions.backfill_days_per_run, spec.grain):
             step_started = time.monotonic()
             result = execute_in_process(
                 job, **run_partitions(first, last), instance=instance, raise_on_error=False, run_config=quiet(),

@@ -54,8 +54,11 @@ def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
             if not spec.partitions.start_date <= day < (spec.partitions.end_date or dt.date.max):
                 context.log.warning(f"{path.name} is outside the partitions of {spec.name}; ignored")
                 continue
+            if not spec.grain.is_start(day):
+                context.log.warning(f"{path.name} does not start a {spec.grain.name} partition of {spec.name}; ignored")
+                continue
             arrived[day] = (path, digest)
-        for first, last in day_ranges(arrived, spec.partitions.backfill_days_per_run):
+        for first, last in day_ranges(arrived, spec.partitions.backfill_days_per_run, spec.grain):
             yield _landing_request(first, last, {day: arrived[day] for day in sorted(arrived) if first <= day <= last})
         context.update_cursor(json.dumps(seen))
 
@@ -104,8 +107,8 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
                 drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.name, last)
                          if can_trigger_retraining(spec, f)]
                 performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.name)]
-                trigger = decide(drift, performance, last, policy) or _expired_override(con, spec, last, policy)
-                window_start = trigger.day - dt.timedelta(days=policy.retrain_window_days - 1) if trigger else None
+                trigger = decide(drift, performance, last, policy, spec.grain) or _expired_override(con, spec, last, policy)
+                window_start = spec.grain.shift(trigger.day, 1 - policy.retrain_window_days) if trigger else None
                 trainable = len(passed_feature_days(con, spec, window_start, trigger.day)) if trigger else 0
         except WarehouseBusyError:
             return dg.SkipReason("the warehouse is busy; trying again next tick")
@@ -137,7 +140,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
 def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     """The champion's gate override has expired (checked after the drift and performance rules)."""
     from mlops_assets.promote import ledger
-    from mlops_assets.retrain.triggers import override_expired
+    from mlops_assets.retrain.triggers import cooling_down, override_expired
     from mlops_assets.train.snapshot import passed_feature_days
 
     moves = [e for e in ledger.entries(con, spec.name) if e.action in ledger.ALIAS_MOVES]
@@ -145,7 +148,7 @@ def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     if not moves or not days:
         return None
     latest = max(days)
-    if last is not None and (latest - last).days < policy.cooldown_days:
+    if last is not None and cooling_down(last, latest, policy, spec.grain):
         return None
     return override_expired(moves[-1].to_version, moves[-1].overrides, latest, dt.datetime.now(dt.timezone.utc))
 

@@ -7,7 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.defs.config import derived_config
-from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, daily_partitions, partition_day
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, partitions_definition, partition_day
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DatasetSpec
@@ -48,7 +48,7 @@ class DriftReportConfig(dg.Config):
 def build_monitoring_assets(
     spec: DatasetSpec, raw_asset: dg.AssetsDefinition, features_asset: dg.AssetsDefinition
 ) -> list[dg.AssetsDefinition]:
-    partitions = daily_partitions(spec)
+    partitions = partitions_definition(spec)
     registered_name = model_name(spec)
 
     @dg.asset(

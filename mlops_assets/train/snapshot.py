@@ -57,7 +57,7 @@ class TrainingDataError(RuntimeError):
 class TrainingWindow:
     start_date: dt.date | None = setting(None, "first feature day (YYYY-MM-DD); default: the earliest")
     end_date: dt.date | None = setting(None, "last feature day, inclusive; default: the latest")
-    last_n_days: int | None = setting(None, "train on the N days ending at end_date")
+    last_n_days: int | None = setting(None, "train on the N partitions (days for a daily dataset) ending at end_date")
     min_days: int = setting(3, "refuse to train on fewer gate-passed days (not counting the held-out ones)")
     holdout_days: int = setting(
         7, "the window's last N gate-passed days are held out whole as the out-of-time test that judges "
@@ -388,7 +388,7 @@ def _resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tupl
     if window.start_date is not None:
         start = window.start_date
     elif window.last_n_days:
-        start = end - dt.timedelta(days=window.last_n_days - 1)
+        start = spec.grain.shift(end, 1 - window.last_n_days)
     else:
         start = bounds[0]
     if start > end:

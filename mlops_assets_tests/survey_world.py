@@ -11,7 +11,7 @@ from pathlib import Path
 from mlops_assets_tests.conftest import write_csv
 
 SURVEY_YEARS = list(range(2012, 2022))
-SURVEY_PEOPLE_PER_YEAR = 160
+SURVEY_PEOPLE_PER_YEAR = 600
 SURVEY_FIELDS = ["household", "person", "year", "age", "region", "hours", "status"]
 
 SURVEY_SPEC_YAML = """\

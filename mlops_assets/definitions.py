@@ -73,7 +73,7 @@ def build_definitions(
                 "as soon as the inputs exist and every blocking check upstream passed.",
             ),
         ],
-        schedules=build_schedules(score_job, train_job),
+        schedules=build_schedules(spec, score_job, train_job),
         resources={
             "state": state,
             "model_registry": ModelRegistryResource(),

@@ -183,7 +183,7 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, state: StateRe
     context.log.info(f"alert for {run.job_name} run {run.run_id[:8]}: {reason} (webhook: {status})")
 
 
-def build_schedules(score_job, train_job) -> list:
+def build_schedules(spec: DatasetSpec, score_job, train_job) -> list:
     @dg.schedule(
         name="weekly_retraining_schedule",
         cron_schedule="0 2 * * 1",
@@ -204,10 +204,12 @@ def build_schedules(score_job, train_job) -> list:
         cron_schedule="0 6 * * *",
         job=score_job,
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Every day at 06:00: score yesterday and compute its drift (a fallback to the automation sensor).",
+        description="Every day at 06:00: score the last complete partition (yesterday for a daily dataset) and "
+                    "compute its drift (a fallback to the automation sensor).",
     )
     def daily_monitoring_schedule(context: dg.ScheduleEvaluationContext):
-        day = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
-        return dg.RunRequest(run_key=f"score-{day.isoformat()}", partition_key=day.isoformat())
+        # the run key names the partition: a yearly dataset's last year is scored once, not every day
+        day = spec.grain.previous(spec.grain.first_day(context.scheduled_execution_time.date()))
+        return dg.RunRequest(run_key=f"score-{day.isoformat()}", partition_key=spec.grain.key(day))
 
     return [weekly_retraining_schedule, daily_monitoring_schedule]

@@ -202,7 +202,8 @@ DATA_GATES = check_registry(
           check_row_count),
     Check("check_unique_entity_key", "No two rows share the entity key, nor does any other day's accepted snapshot "
           "hold one of the day's keys (unless the spec sets entity_key_scope: partition).", check_unique_entity_key),
-    Check("check_rows_in_partition", "Every row's timestamp falls on the partition day, in the spec's timezone.",
+    Check("check_rows_in_partition", "Every row's timestamp (read from its column or derived by the spec) falls in "
+          "the partition (the day, week, month or year of the spec's grain), in the spec's timezone.",
           check_rows_in_partition),
 )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_assets.core.files import atomic_path
+from mlops_assets.core.grain import DEFAULT_GRAIN, grain
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import EVALUATION_ASSET
@@ -28,6 +29,7 @@ class Timeline:
     retrainings: list[dict[str, Any]] = field(default_factory=list)  # run, trigger, outcome, failed gates
     promotions: list[dict[str, Any]] = field(default_factory=list)  # ledger rows
     performance: list[dict[str, Any]] = field(default_factory=list)  # day, version, auc, reference
+    grain: str = DEFAULT_GRAIN  # how long each "day" above (a partition) lasts
 
 
 def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[dict[str, Any]],
@@ -39,7 +41,7 @@ def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[d
     from mlops_assets.monitor.statistics import drift_statistic
 
     statistic = drift_statistic(policy.drift_statistic)
-    timeline = Timeline(statistic=statistic.label)
+    timeline = Timeline(statistic=statistic.label, grain=spec.partitions.grain)
     with connect(layout.warehouse_path) as con:
         by_day: dict[dt.date, list[tuple[str, float, str]]] = {}
         for day, feature, _, value, _ in drift_history(con, spec.name, statistic=statistic.name):
@@ -131,7 +133,7 @@ def plot_timeline(timeline: Timeline, path: Path) -> Path:
             axes.axhline(rows[0]["reference_auc"], linestyle=":", linewidth=0.8)
     high = [row["day"] for row in timeline.drift_days if row["level"] == "high"]
     for index, day in enumerate(high):
-        axes.axvspan(day, day + dt.timedelta(days=1), color="tab:red", alpha=0.08,
+        axes.axvspan(day, grain(timeline.grain).end_of(day), color="tab:red", alpha=0.08,
                      label="high drift" if index == 0 else None)
     axes.set_ylabel("live AUC")
     axes.set_title("Champion performance on labelled days")

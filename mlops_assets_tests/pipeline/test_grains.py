@@ -130,3 +130,21 @@ def test_a_monthly_ledger_partitions_by_the_month_of_its_timezone(tmp_path):
     snapshot = build_training_snapshot(spec, layout, TrainingWindow(last_n_days=6, holdout_days=1))
     assert list(snapshot.days) == [f"2023-{month:02d}-01" for month in range(3, 9)]
     assert snapshot.oot_days == ["2023-08-01"]
+
+
+@pytest.mark.parametrize("scope, refused", [("dataset", True), ("partition", False)])
+def test_a_person_back_every_year_is_one_key_per_year_only_when_the_scope_says_so(tmp_path, scope, refused):
+    """Keyed by (household, person) alone, the survey's people come back every year: refused across
+    the dataset, accepted with entity_key_scope: partition (unique within each year)."""
+    folder = tmp_path / "survey"
+    spec_path = write_survey(folder, SURVEY_YEARS[:2])
+    spec_path.write_text(spec_path.read_text().replace(
+        "entity_key: [household, person, year]", f"entity_key: [household, person]\nentity_key_scope: {scope}"))
+    spec = load_spec(spec_path)
+    layout = StateLayout((tmp_path / "state").resolve()).ensure()
+    replay(spec, layout, YEARS[0], 2)
+    assert all(r.passed for r in ingest_and_featurize(spec, layout, YEARS[0]))
+    second = {r.check: r for r in ingest_and_featurize(spec, layout, YEARS[1])}
+    assert (not second["check_unique_entity_key"].passed) is refused
+    if refused:
+        assert second["check_unique_entity_key"].stats["keys_held_by_other_days"] == SURVEY_PEOPLE_PER_YEAR

@@ -37,10 +37,9 @@ class GrainError(ValueError):
 @dataclass(frozen=True)
 class Grain:
     name: str
-    unit: str  # the duration unit one partition lasts
+    unit: str  # the duration one partition lasts, what one is called ("year"), and DuckDB's date_trunc part
     cron_schedule: str  # when a partition starts (Dagster's partitions definition)
     key_format: str  # strftime of the partition key
-    truncate: str  # DuckDB date_trunc part
     _start_of: Callable[[dt.datetime], dt.datetime]
     _shift: Callable[[dt.datetime, int], dt.datetime]
     pipeline_ready: bool = True  # whether partitions can be stored as their first day (a DATE)
@@ -48,10 +47,6 @@ class Grain:
     @property
     def is_calendar(self) -> bool:
         return self.unit in _CALENDAR_MONTHS
-
-    @property
-    def partition_noun(self) -> str:
-        return {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month", "yearly": "year"}[self.name]
 
     # -- partitions -------------------------------------------------------------------------------
 
@@ -114,7 +109,7 @@ class Grain:
 
     def start_sql(self, local_time_sql: str) -> str:
         """SQL for the partition start of a local wall time (a DATE for the date grains)."""
-        truncated = f"date_trunc({sql_string(self.truncate)}, {local_time_sql})"
+        truncated = f"date_trunc({sql_string(self.unit)}, {local_time_sql})"
         return f"CAST({truncated} AS DATE)" if self.pipeline_ready else f"CAST({truncated} AS TIMESTAMP)"
 
     # -- windows ----------------------------------------------------------------------------------
@@ -144,13 +139,13 @@ class Grain:
             kind = "calendar months and years" if self.is_calendar else "hours, days and weeks"
             raise GrainError(
                 f"window {window!r}: a {self.name} dataset counts {kind}; {unit}s have no fixed number of "
-                f"{self.partition_noun}s (write the window in {self.partition_noun}s or partitions)"
+                f"{self.unit}s (write the window in {self.unit}s or partitions)"
             )
         length, per_partition = count * theirs, units[self.unit]
         if length % per_partition:
             raise GrainError(
-                f"window {window!r} is not a whole number of {self.partition_noun}s "
-                f"({length / per_partition:g}); write it in {self.partition_noun}s or partitions"
+                f"window {window!r} is not a whole number of {self.unit}s "
+                f"({length / per_partition:g}); write it in {self.unit}s or partitions"
             )
         return length // per_partition
 
@@ -163,20 +158,20 @@ def _months_later(moment: dt.datetime, months: int) -> dt.datetime:
 GRAINS: dict[str, Grain] = {
     grain.name: grain
     for grain in (
-        Grain("hourly", "hour", "0 * * * *", "%Y-%m-%d-%H:%M", "hour",
+        Grain("hourly", "hour", "0 * * * *", "%Y-%m-%d-%H:%M",
               lambda m: m.replace(minute=0, second=0, microsecond=0),
               lambda m, n: m + dt.timedelta(hours=n), pipeline_ready=False),
-        Grain("daily", "day", "0 0 * * *", "%Y-%m-%d", "day",
+        Grain("daily", "day", "0 0 * * *", "%Y-%m-%d",
               lambda m: m.replace(hour=0, minute=0, second=0, microsecond=0),
               lambda m, n: m + dt.timedelta(days=n)),
         # ISO weeks, Monday first (DuckDB's date_trunc('week') agrees)
-        Grain("weekly", "week", "0 0 * * 1", "%Y-%m-%d", "week",
+        Grain("weekly", "week", "0 0 * * 1", "%Y-%m-%d",
               lambda m: m.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=m.weekday()),
               lambda m, n: m + dt.timedelta(weeks=n)),
-        Grain("monthly", "month", "0 0 1 * *", "%Y-%m-%d", "month",
+        Grain("monthly", "month", "0 0 1 * *", "%Y-%m-%d",
               lambda m: m.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
               _months_later),
-        Grain("yearly", "year", "0 0 1 1 *", "%Y-%m-%d", "year",
+        Grain("yearly", "year", "0 0 1 1 *", "%Y-%m-%d",
               lambda m: m.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0),
               lambda m, n: _months_later(m, 12 * n)),
     )

@@ -246,7 +246,7 @@ class PartitionSpec(_Strict):
         grain = GRAINS[self.grain]
         if not grain.pipeline_ready:
             raise ValueError(
-                f"grain {self.grain}: partitions are stored by their first day, so an {grain.partition_noun} "
+                f"grain {self.grain}: partitions are stored by their first day, so an {grain.unit} "
                 "cannot be told from the next; use daily or a longer grain"
             )
         for name in ("start_date", "end_date"):

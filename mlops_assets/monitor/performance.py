@@ -76,7 +76,7 @@ def measure_day(
         now = as_of or latest_landed_day(con, spec) or day
         if not labels_arrived(day, now, label_delay_days, spec.grain):
             raise LabelsNotArrived(
-                f"labels of {day.isoformat()} arrive {label_delay_days} {spec.grain.partition_noun}(s) later; "
+                f"labels of {day.isoformat()} arrive {label_delay_days} {spec.grain.unit}(s) later; "
                 f"data time is {now.isoformat()}"
             )
         keys = " AND ".join(f"p.{quote(k)} IS NOT DISTINCT FROM f.{quote(k)}" for k in spec.entity_key)

@@ -170,7 +170,7 @@ def check_unique_entity_key(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> 
 def check_rows_in_partition(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
     """Every row's timestamp falls in the snapshot's partition (in the spec's timezone); a derived
     timestamp must also exist (no schema gate reads it)."""
-    column, noun = spec.timestamp.column, spec.grain.partition_noun
+    column, noun = spec.timestamp.column, spec.grain.unit
     if column is not None and column not in snapshot.columns:
         return GateResult.from_failures("check_rows_in_partition", [RuleFailure(column, "timestamp present", "missing", "a timestamp column")], "")
     readable = f"({instant_sql(spec, snapshot.columns, strict=False)})"

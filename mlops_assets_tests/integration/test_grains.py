@@ -50,3 +50,25 @@ def test_a_yearly_survey_goes_from_its_csv_to_a_scored_champion(state, tmp_path,
     with dg.DagsterInstance.get() as instance:
         drift = instance.fetch_materializations(dg.AssetKey("drift_report"), limit=1).records
     assert drift and drift[0].partition_key == "2021-01-01"
+
+
+def test_the_landing_sensor_takes_years_and_ignores_a_file_inside_a_year(state, tmp_path):
+    """Yearly files land in ranged runs of consecutive years; a file named by a day inside a year
+    starts no partition, and Dagster would refuse its key, so the sensor leaves it alone."""
+    from mlops_assets.definitions import build_definitions
+    from mlops_assets.defs.resources import StateResource
+    from mlops_assets.ingest.landing import landing_path, replay
+
+    spec = load_spec(write_survey(tmp_path / "survey"))
+    replay(spec, state, dt.date(2012, 1, 1), 6)
+    landing_path(state, spec, dt.date(2013, 1, 1)).rename(landing_path(state, spec, dt.date(2013, 7, 1)))
+    definitions = build_definitions(spec, StateResource(state_dir=str(state.root)))
+    with dg.DagsterInstance.ephemeral() as instance, dg.build_sensor_context(
+        instance=instance, definitions=definitions, resources=definitions.resources, sensor_name="landing_sensor",
+    ) as context:
+        requests = definitions.resolve_sensor_def("landing_sensor").evaluate_tick(context).run_requests
+    spans = [(r.partition_key,) if r.partition_key else (r.tags["dagster/asset_partition_range_start"],
+                                                         r.tags["dagster/asset_partition_range_end"])
+             for r in requests]
+    # 2013 is missing (its file is misnamed): 2012 alone, then 2014..2017 (4 years a run)
+    assert spans == [("2012-01-01",), ("2014-01-01", "2017-01-01")]

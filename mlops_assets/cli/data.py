@@ -87,7 +87,8 @@ def demo(args) -> int:
     start = args.start or spec.partitions.start_date
     print(f"state folder: {layout.root}")
     landed = replay_some(spec, layout, start, args.days)
-    print(f"landed {len(landed)} days of {spec.name} ({sum(f.rows for f in landed)} rows) in {layout.landing_dir_for(spec.name)}")
+    print(f"landed {len(landed)} {spec.grain.unit}s of {spec.name} ({sum(f.rows for f in landed)} rows) in "
+          f"{layout.landing_dir_for(spec.name)}")
     days = [f.day for f in landed]
     failed_days = runs.run_ingestion(spec, days)
     print()

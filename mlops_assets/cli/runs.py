@@ -30,7 +30,7 @@ def run_training(
     with dg.DagsterInstance.get() as instance:
         result = execute_in_process(job, instance=instance, raise_on_error=False, run_config=quiet({"ops": ops}))
     status = "ok" if result.success else "FAILED"
-    span = f"last {last_days} days to {end or 'the latest'}" if last_days else f"{start or 'earliest'}..{end or 'latest'}"
+    span = f"last {last_days} {spec.grain.unit}s to {end or 'the latest'}" if last_days else f"{start or 'earliest'}..{end or 'latest'}"
     print(f"  {TRAIN_JOB} {span}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
     if not result.success:
         print(f"    {step_failure_message(result)}")

@@ -109,16 +109,18 @@ def split_expression(spec: DatasetSpec, oot_days: list[dt.date] = ()) -> str:
     return f"CASE WHEN {quote(DAY_COLUMN)} IN ({held_out}) THEN '{OOT_SPLIT}' ELSE {hashed} END"
 
 
-def held_out_days(usable: list[dt.date], window: TrainingWindow, start: dt.date, end: dt.date) -> list[dt.date]:
-    """The window's last ``holdout_days`` usable days; refuses a window that would keep fewer than
-    ``min_days`` to train on."""
+def held_out_days(
+    usable: list[dt.date], window: TrainingWindow, start: dt.date, end: dt.date, unit: str = "day"
+) -> list[dt.date]:
+    """The window's last ``holdout_days`` usable partitions (``unit``: what one is called); refuses a
+    window that would keep fewer than ``min_days`` to train on."""
     if window.holdout_days == 0:
         return []
     days = sorted(usable)
     left = len(days) - window.holdout_days
     if left < max(window.min_days, 1):
         raise TrainingDataError(
-            f"the window {start}..{end} has {len(days)} gate-passed day(s): holding out the last "
+            f"the window {start}..{end} has {len(days)} gate-passed {unit}(s): holding out the last "
             f"{window.holdout_days} as the out-of-time test leaves {max(left, 0)} to train on (need at least "
             f"{max(window.min_days, 1)}); widen the window or lower holdout_days (0 disables the out-of-time test)"
         )
@@ -168,13 +170,13 @@ def build_training_snapshot(
         if len(usable) < window.min_days:
             refused = "; ".join(f"{day} {why}" for day, why in sorted(currency.refused.items()))
             raise TrainingDataError(
-                f"only {len(usable)} day(s) of {spec.name} features between {start} and {end} passed their "
+                f"only {len(usable)} {spec.grain.unit}(s) of {spec.name} features between {start} and {end} passed their "
                 f"checks (need at least {window.min_days}); skipped: {skipped or 'none'}"
                 + (f"; refused under the current spec: {refused}" if refused else "")
             )
         wanted = list(dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name]))
         _require_current_features(con, spec, wanted, usable, start)
-        oot_days = held_out_days(list(usable), window, start, end)
+        oot_days = held_out_days(list(usable), window, start, end, spec.grain.unit)
         splits = SPLITS if oot_days else IN_PERIOD_SPLITS
         columns = ", ".join(quote(c) for c in wanted)
         days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(usable))

@@ -148,3 +148,17 @@ def test_a_person_back_every_year_is_one_key_per_year_only_when_the_scope_says_s
     assert (not second["check_unique_entity_key"].passed) is refused
     if refused:
         assert second["check_unique_entity_key"].stats["keys_held_by_other_days"] == SURVEY_PEOPLE_PER_YEAR
+
+
+def test_a_window_too_short_to_hold_out_names_years(survey):
+    from mlops_assets.train.snapshot import TrainingDataError
+
+    spec, layout = survey
+    replay(spec, layout, YEARS[0], 3)
+    for year in YEARS[:3]:
+        ingest_and_featurize(spec, layout, year)
+    with pytest.raises(TrainingDataError, match=r"has 3 gate-passed year\(s\): holding out the last 2 as the out-of-time "
+                                                r"test leaves 1 to train on \(need at least 3\)"):
+        build_training_snapshot(spec, layout, TrainingWindow(holdout_days=2, min_days=3))
+    with pytest.raises(TrainingDataError, match=r"only 3 year\(s\) of survey features"):
+        build_training_snapshot(spec, layout, TrainingWindow(holdout_days=0, min_days=4))

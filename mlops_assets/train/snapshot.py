@@ -1,5 +1,6 @@
 """training_snapshot: a window of gate-passed feature days, frozen and split: its last
-``holdout_days`` days are the out-of-time test (``oot``), the earlier days split 80/10/10.
+``holdout_days`` days are the out-of-time test (``oot``), the earlier days split 80/10/10. A "day"
+here is a partition of the spec's grain (``core.grain``): a year of a yearly dataset.
 
 The out-of-time days are what judges a model forward in time: no row of them, nor of their days, was
 trained on, as no row of tomorrow will be. The in-period split is by a hash of the entity key (md5 of the key columns, mod 100), not by a seeded shuffle:
@@ -55,13 +56,13 @@ class TrainingDataError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainingWindow:
-    start_date: dt.date | None = setting(None, "first feature day (YYYY-MM-DD); default: the earliest")
-    end_date: dt.date | None = setting(None, "last feature day, inclusive; default: the latest")
+    start_date: dt.date | None = setting(None, "first feature partition (YYYY-MM-DD, its first day); default: the earliest")
+    end_date: dt.date | None = setting(None, "last feature partition, inclusive; default: the latest")
     last_n_days: int | None = setting(None, "train on the N partitions (days for a daily dataset) ending at end_date")
-    min_days: int = setting(3, "refuse to train on fewer gate-passed days (not counting the held-out ones)")
+    min_days: int = setting(3, "refuse to train on fewer gate-passed partitions (not counting the held-out ones)")
     holdout_days: int = setting(
-        7, "the window's last N gate-passed days are held out whole as the out-of-time test that judges "
-        "promotion and sets the live reference (0: no out-of-time test)"
+        7, "the window's last N gate-passed partitions (days for a daily dataset) are held out whole as the "
+        "out-of-time test that judges promotion and sets the live reference (0: no out-of-time test)"
     )
 
     def __post_init__(self) -> None:

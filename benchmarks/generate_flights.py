@@ -28,7 +28,8 @@ def generate(spec, layout, *, start: dt.date, days: int, rows: int, seed: int = 
     import duckdb
 
     from mlops_assets.core.files import atomic_path
-    from mlops_assets.ingest.landing import day_expression, landing_path
+    from mlops_assets.core.timestamps import instant_sql, partition_sql
+    from mlops_assets.ingest.landing import landing_path
     from mlops_assets.ingest.sources import source_relation_sql
     from mlops_assets.core.sql import sql_string
 
@@ -37,7 +38,9 @@ def generate(spec, layout, *, start: dt.date, days: int, rows: int, seed: int = 
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone='UTC'")
-        day_sql = day_expression(spec)
+        source = con.sql(source_relation_sql(spec, layout.cache_dir))
+        stored = dict(zip(source.columns, (str(t) for t in source.types)))
+        day_sql = partition_sql(spec, instant_sql(spec, stored, strict=True))
         end = start + dt.timedelta(days=days)
         con.execute(
             f"CREATE TEMP TABLE real_days AS SELECT *, {day_sql} AS __day "

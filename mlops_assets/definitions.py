@@ -88,7 +88,7 @@ def build_model_definitions(
                 "check upstream passed.",
             ),
         ],
-        schedules=build_schedules(names, score_job, train_job, schedules),
+        schedules=build_schedules(spec, score_job, train_job, schedules),
         resources={
             names.gate_policy: gate_policy or gate_policy_class()(),
             names.monitoring_policy: monitoring_policy or MonitoringPolicy(),

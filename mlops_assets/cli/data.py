@@ -27,7 +27,7 @@ def replay_some(spec, layout: StateLayout, start: dt.date, days: int):
 
     landed = replay(spec, layout, start, days)
     if not landed:
-        end = start + dt.timedelta(days=days - 1)
+        end = spec.grain.shift(spec.grain.first_day(start), days - 1)
         raise UsageError(f"the source of {spec.name} has no rows from {start} to {end}: "
                          "is --start beyond (or before) the data?")
     return landed
@@ -37,8 +37,8 @@ def backfill(args) -> int:
     from mlops_assets.ingest.landing import landed_days
 
     layout, spec = state_layout(args), dataset_spec(args)
-    start = args.start or spec.partitions.start_date
-    wanted = [start + dt.timedelta(days=i) for i in range(args.days)]
+    start = spec.grain.first_day(args.start or spec.partitions.start_date)
+    wanted = [spec.grain.shift(start, i) for i in range(args.days)]
     landed = {day for day, _ in landed_days(layout, spec)}
     missing = [day for day in wanted if day not in landed]
     if missing:
@@ -53,18 +53,26 @@ def backfill(args) -> int:
 
 def validate(args) -> int:
     from mlops_assets.core.spec import SpecError, load_spec, source_type_problems
-    from mlops_assets.ingest.sources import SourceError, source_column_types
+    from mlops_assets.ingest.sources import SourceError, source_column_types, source_partitions
 
     spec = load_spec(args.path or args.spec)
+    cache_dir = StateLayout.from_env().cache_dir
     try:
-        source_types = source_column_types(spec, StateLayout.from_env().cache_dir)
+        source_types = source_column_types(spec, cache_dir)
+        problems = source_type_problems(spec, source_types) if source_types is not None else []
+        spans = source_partitions(spec, cache_dir) if source_types is not None and not problems else None
     except SourceError as error:
         raise SpecError(str(error)) from None
-    problems = source_type_problems(spec, source_types) if source_types is not None else []
+    if spans is not None and spans.rows_without_time and spec.timestamp.derive:
+        # (an unreadable timestamp column is the schema gate's finding, with the rows named)
+        problems.append(f"timestamp.derive ({spec.timestamp.derive}): gives no time for {spans.rows_without_time} "
+                        "row(s) of the source, so no partition holds them")
     if problems:
         raise SpecError(f"spec {spec.name!r} does not match its source:\n" + "\n".join(f"  - {p}" for p in problems))
     source_note = (f"{len(source_types)} source columns read" if source_types is not None
                    else "no replay source: landing files are checked when ingested")
+    if spans is not None and spans.count:
+        source_note += f"; {spans.count} {spec.partitions.grain} partitions from {spans.first} to {spans.last}"
     print(f"spec {spec.name!r} is valid: {len(spec.columns)} columns, {len(spec.features)} features, "
           f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}; "
           f"{source_note}")
@@ -80,7 +88,8 @@ def demo(args) -> int:
     start = args.start or spec.partitions.start_date
     print(f"state folder: {layout.root}")
     landed = replay_some(spec, layout, start, args.days)
-    print(f"landed {len(landed)} days of {spec.name} ({sum(f.rows for f in landed)} rows) in {layout.landing_dir_for(spec.name)}")
+    print(f"landed {len(landed)} {spec.grain.unit}s of {spec.name} ({sum(f.rows for f in landed)} rows) in "
+          f"{layout.landing_dir_for(spec.name)}")
     days = [f.day for f in landed]
     failed_days = runs.run_ingestion(spec, days)
     print()

@@ -32,10 +32,10 @@ def score(args) -> int:
     from mlops_assets.defs.common import execute_in_process
     from mlops_assets.defs.names import ModelNames
 
-    day = args.day
     layout = state_layout(args)
     spec, defs = model_target(args)
     score_job = ModelNames.of(spec).job("score")
+    day = spec.grain.first_day(args.day)  # the partition holding the day asked for
     partitions = spec.partitions
     if day < partitions.start_date or (partitions.end_date and day >= partitions.end_date):
         raise UsageError(f"--day {day} is outside {spec.name}'s partitions "

@@ -31,7 +31,7 @@ def run_training(
         result = execute_in_process(job, instance=instance, raise_on_error=False,
                                     run_config=quiet(names.run_config(configs)))
     status = "ok" if result.success else "FAILED"
-    span = f"last {last_days} days to {end or 'the latest'}" if last_days else f"{start or 'earliest'}..{end or 'latest'}"
+    span = f"last {last_days} {spec.grain.unit}s to {end or 'the latest'}" if last_days else f"{start or 'earliest'}..{end or 'latest'}"
     print(f"  {names.train_job} {span}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
     if not result.success:
         print(f"    {step_failure_message(result)}")
@@ -61,7 +61,7 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
     job = build_definitions(spec).resolve_job_def(ingest_job)
     failed = []
     with dg.DagsterInstance.get() as instance:
-        for first, last in day_ranges(days, spec.partitions.backfill_days_per_run):
+        for first, last in day_ranges(days, spec.partitions.backfill_days_per_run, spec.grain):
             step_started = time.monotonic()
             result = execute_in_process(
                 job, **run_partitions(first, last), instance=instance, raise_on_error=False, run_config=quiet(),

@@ -22,12 +22,18 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain, GrainError, grain
 from mlops_assets.core.sql import IDENTIFIER_PATTERN
 
 SPEC_ENV = "MLOPS_DATASET_SPEC"
 BUILTIN_SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
 DEFAULT_SPEC_NAME = "nycflights"
+# the partition's first day (a year's 1 January, a week's Monday); named for the daily grain it began with
 DAY_COLUMN = "_day"
+GrainName = Literal["hourly", "daily", "weekly", "monthly", "yearly"]
+# a window: a number of partitions, or a duration such as "28 days", "2 weeks" or "3 years" (core.grain)
+Window = int | str
+WINDOW_HELP = "a number of partitions, or a duration: '28 days', '2 weeks', '6 months', '3 years'"
 
 
 class SpecError(ValueError):
@@ -129,15 +135,26 @@ class FeatureSpec(ValueRules):
 
 
 class TrailingRate(_Strict):
-    """A target's mean per group over the ``days`` days strictly before the partition day."""
+    """A target's mean per group over the ``window`` (or ``days`` days) strictly before the partition."""
 
     name: str
     group_by: list[str] = Field(min_length=1)
-    days: int = Field(ge=1, le=366)
+    window: Window | None = Field(default=None, description=WINDOW_HELP)
+    days: int | None = Field(default=None, ge=1, le=366, description="the same as window: '<days> days'")
     min_rows: int = Field(default=1, ge=1, description="fewer labelled rows than this gives NULL")
     target: str | None = Field(
         default=None, description="the boolean or numeric target averaged; the dataset's first target when absent"
     )
+
+    @model_validator(mode="after")
+    def _one_window(self) -> "TrailingRate":
+        if (self.window is None) == (self.days is None):
+            raise ValueError("give one of window or days")
+        return self
+
+    @property
+    def span(self) -> Window:
+        return self.window if self.window is not None else f"{self.days} days"
 
 
 TargetType = Literal["boolean", "numeric", "class"]
@@ -179,7 +196,12 @@ class ModelSection(_Strict):
 
 
 class TimestampSpec(_Strict):
-    column: str
+    column: str | None = Field(default=None, description="the raw timestamp or date column (or give derive)")
+    derive: str | None = Field(
+        default=None, min_length=1,
+        description="SQL over the raw columns giving each row's date or local time, when no column holds one "
+        "(e.g. make_date(year, 1, 1) for a yearly survey)",
+    )
     timezone: str = "UTC"
     offsets: Literal["local", "required"] = Field(
         default="local",
@@ -196,15 +218,24 @@ class TimestampSpec(_Strict):
             raise ValueError(f"unknown timezone {value!r}") from error
         return value
 
+    @model_validator(mode="after")
+    def _column_or_derive(self) -> "TimestampSpec":
+        if (self.column is None) == (self.derive is None):
+            raise ValueError("give one of column (a raw timestamp or date column) or derive (SQL giving one)")
+        return self
+
 
 class PartitionSpec(_Strict):
-    start_date: dt.date
+    grain: GrainName = Field(default=DEFAULT_GRAIN, description="how long one partition lasts")
+    start_date: dt.date = Field(description="the first partition's first day (a Monday for weekly, the 1st for "
+                                            "monthly, 1 January for yearly)")
     end_date: dt.date | None = Field(default=None, description="exclusive; open-ended when absent")
     backfill_days_per_run: int | None = Field(
         default=31, ge=1,
         description=(
-            "days one backfill run covers (raw snapshots and features): fewer runs cost less Dagster "
-            "bookkeeping, smaller ones isolate a failing day better; none: the whole range in one run"
+            "partitions (days for a daily dataset) one backfill run covers (raw snapshots and features): fewer "
+            "runs cost less Dagster bookkeeping, smaller ones isolate a failing partition better; none: the "
+            "whole range in one run"
         ),
     )
 
@@ -212,7 +243,23 @@ class PartitionSpec(_Strict):
     def _ordered(self) -> "PartitionSpec":
         if self.end_date is not None and self.end_date <= self.start_date:
             raise ValueError("end_date must be after start_date")
+        grain = GRAINS[self.grain]
+        if not grain.pipeline_ready:
+            raise ValueError(
+                f"grain {self.grain}: partitions are stored by their first day, so an {grain.unit} "
+                "cannot be told from the next; use daily or a longer grain"
+            )
+        for name in ("start_date", "end_date"):
+            value = getattr(self, name)
+            if value is not None and not grain.is_start(value):
+                raise ValueError(
+                    f"{name} {value} does not start a {self.grain} partition (that one starts {grain.first_day(value)})"
+                )
         return self
+
+    @property
+    def grain_rules(self) -> Grain:
+        return grain(self.grain)
 
 
 class CsvOptions(_Strict):
@@ -251,7 +298,14 @@ class ReferenceTable(_Strict):
 
 
 class RowCountRule(_Strict):
-    trailing_days: int = Field(default=7, ge=1)
+    trailing: Window = Field(default=7, description="the history a partition's row count is held against: " + WINDOW_HELP)
+    trailing_days: int | None = Field(default=None, ge=1, description="the same as trailing: '<days> days'")
+
+    @model_validator(mode="after")
+    def _one_history(self) -> "RowCountRule":
+        if self.trailing_days is not None and "trailing" in self.model_fields_set:
+            raise ValueError("give one of trailing or trailing_days")
+        return self
     min_history: int = Field(default=3, ge=1, description="fewer trailing partitions: passes by rule")
     min_ratio: float = Field(default=0.5, gt=0)
     max_ratio: float = Field(default=2.0, gt=0)
@@ -266,6 +320,11 @@ class QualitySpec(_Strict):
     max_string_length: int = Field(
         default=10_000, ge=1, description="longest value a string column may hold (the schema gate)"
     )
+
+    @property
+    def row_count_history(self) -> Window:
+        rule = self.row_count
+        return f"{rule.trailing_days} days" if rule.trailing_days is not None else rule.trailing
 
 
 class DatasetSpec(_Strict):
@@ -377,14 +436,27 @@ class DatasetSpec(_Strict):
     def passthrough_columns(self) -> list[str]:
         """Raw columns carried into the feature table: key, timestamp, slices, raw features."""
         ordered: list[str] = []
-        for name in [*self.entity_key, self.timestamp.column, *self.slices, *self.features]:
+        for name in [*self.entity_key, *self.timestamp_columns, *self.slices, *self.features]:
             if name in self.columns and name not in ordered:
                 ordered.append(name)
         return ordered
 
     @property
-    def max_trailing_days(self) -> int:
-        return max((rate.days for rate in self.trailing_rates), default=0)
+    def grain(self) -> Grain:
+        return self.partitions.grain_rules
+
+    def partitions_in(self, window: Window) -> int:
+        """A window of this spec in whole partitions of its grain (``core.grain``)."""
+        return self.grain.partitions_in(window)
+
+    @property
+    def max_trailing_partitions(self) -> int:
+        return max((self.partitions_in(rate.span) for rate in self.trailing_rates), default=0)
+
+    @property
+    def timestamp_columns(self) -> list[str]:
+        """The raw column the partition timestamp is read from (none when it is derived)."""
+        return [self.timestamp.column] if self.timestamp.column else []
 
     def max_null_rate(self, column: str) -> float:
         rules = self.columns[column]
@@ -424,10 +496,20 @@ def _semantic_problems(spec: DatasetSpec) -> list[str]:
         elif key in forbidden:
             problems.append(f"entity_key[{index}]: {key!r} is a forbidden outcome-side column")
     ts = spec.timestamp.column
-    if ts not in columns:
+    if ts is None:
+        pass  # derived: its SQL is bound with the other spec SQL (core.spec_sql)
+    elif ts not in columns:
         problems.append(f"timestamp.column: unknown column {ts!r}")
     elif columns[ts].type not in (ColumnType.TIMESTAMP, ColumnType.DATE):
         problems.append(f"timestamp.column: {ts!r} has type {columns[ts].type.value}, not timestamp or date")
+    windows = {f"trailing_rates.{rate.name}": rate.span for rate in spec.trailing_rates}
+    windows["quality.row_count"] = spec.quality.row_count_history
+    for where, window in windows.items():
+        try:
+            if spec.partitions_in(window) < 1:
+                problems.append(f"{where}: the window must cover at least one partition")
+        except GrainError as error:
+            problems.append(f"{where}: {error}")
     for index, name in enumerate(spec.forbidden_columns):
         if name not in columns:
             problems.append(f"forbidden_columns[{index}]: unknown column {name!r}")

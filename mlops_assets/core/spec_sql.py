@@ -42,11 +42,35 @@ def sql_problems(spec: DatasetSpec) -> list[str]:
                         problems.append(f"{where}.expression: {problem}")
             except (duckdb.Error, ValueError) as error:
                 problems.append(f"{where}.expression: {first_line(error)}")
+        if spec.timestamp.derive:
+            problems.extend(_derived_timestamp_problems(con, spec))
         if spec.feature_sql and not any(p.startswith("reference_tables.") for p in problems):
             problems.extend(_feature_sql_problems(con, spec))
     finally:
         con.close()
     return problems
+
+
+def _derived_timestamp_problems(con: Any, spec: DatasetSpec) -> list[str]:
+    """The derived timestamp reads only the row's own columns and gives a date or a timestamp."""
+    import duckdb
+
+    from mlops_assets.core.spec import type_family
+
+    where, expression = "timestamp.derive", spec.timestamp.derive
+    try:
+        lineage = parse_select(con, f"SELECT ({expression}) AS t FROM base")
+        if lineage.table_functions or lineage.tables - {"base"}:
+            return [f"{where}: may only read the row's own columns (no tables or table functions)"]
+        unknown = lineage.all_columns - set(spec.columns)
+        if unknown:
+            return [f"{where}: unknown column(s) {sorted(unknown)}"]
+        result_type = con.execute(f"DESCRIBE SELECT ({expression}) AS t FROM base").fetchall()[0][1]
+    except (duckdb.Error, ValueError) as error:
+        return [f"{where}: {first_line(error)}"]
+    if type_family(result_type) not in ("date", "timestamp"):
+        return [f"{where}: gives {result_type}, not a date or timestamp (e.g. make_date(year, 1, 1))"]
+    return []
 
 
 def _target_type_problem(con: Any, target: TargetSpec) -> str | None:

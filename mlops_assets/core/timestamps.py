@@ -1,6 +1,6 @@
 """How a stored value becomes the instant (or date) the spec declares: one definition, used by the
 schema gate (which finds the values it cannot turn), the typed snapshot the features read, the
-partition-day rule and replay.
+partition rule and replay.
 
 Text is read in one format only, ISO 8601, never guessed (a sniffer reading ``03/04/2024`` as the
 3rd of April is a silent error). A value with a UTC offset is that instant. A value without one is
@@ -115,6 +115,20 @@ def _naive_text_sql(name: str, stored_type: str) -> str:
 
 
 def instant_sql(spec: DatasetSpec, stored_types: dict[str, str], *, strict: bool) -> str:
-    """The spec's timestamp column as a TIMESTAMPTZ (or DATE), given how the relation stores it."""
+    """The spec's timestamp column as a TIMESTAMPTZ (or DATE), given how the relation stores it; a
+    derived timestamp (``timestamp.derive``) is its SQL over the row, read as a local wall time."""
+    if spec.timestamp.derive:
+        return f"CAST(({spec.timestamp.derive}) AS TIMESTAMP)"
     name = spec.timestamp.column
     return value_sql(spec, name, stored_types.get(name, "VARCHAR"), strict=strict)
+
+
+def partition_sql(spec: DatasetSpec, instant: str) -> str:
+    """SQL for a row's partition (its first day), from its timestamp already read by ``instant_sql``:
+    the grain's partition holding the row's wall time in the spec's timezone. A date, or a derived
+    timestamp, is already a wall time."""
+    if spec.timestamp.derive or spec.columns[spec.timestamp.column].type is ColumnType.DATE:
+        local = f"CAST({instant} AS TIMESTAMP)"
+    else:
+        local = f"timezone({sql_string(spec.timestamp.timezone)}, {instant})"
+    return spec.grain.start_sql(local)

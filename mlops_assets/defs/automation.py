@@ -58,8 +58,11 @@ def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
             if not spec.partitions.start_date <= day < (spec.partitions.end_date or dt.date.max):
                 context.log.warning(f"{path.name} is outside the partitions of {spec.name}; ignored")
                 continue
+            if not spec.grain.is_start(day):
+                context.log.warning(f"{path.name} does not start a {spec.grain.name} partition of {spec.name}; ignored")
+                continue
             arrived[day] = (path, digest)
-        for first, last in day_ranges(arrived, spec.partitions.backfill_days_per_run):
+        for first, last in day_ranges(arrived, spec.partitions.backfill_days_per_run, spec.grain):
             yield _landing_request(first, last, {day: arrived[day] for day in sorted(arrived) if first <= day <= last})
         context.update_cursor(json.dumps(seen))
 
@@ -111,9 +114,9 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
                 drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.model.name, last)
                          if can_trigger_retraining(spec, f)]
                 performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.model.name)]
-                trigger = (decide(drift, performance, last, policy, spec.model.task)
+                trigger = (decide(drift, performance, last, policy, task=spec.model.task, grain=spec.grain)
                            or _expired_override(con, spec, last, policy))
-                window_start = trigger.day - dt.timedelta(days=policy.retrain_window_days - 1) if trigger else None
+                window_start = spec.grain.shift(trigger.day, 1 - policy.retrain_window_days) if trigger else None
                 trainable = len(passed_feature_days(con, spec, window_start, trigger.day)) if trigger else 0
         except WarehouseBusyError:
             return dg.SkipReason("the warehouse is busy; trying again next tick")
@@ -145,7 +148,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
 def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     """The champion's gate override has expired (checked after the drift and performance rules)."""
     from mlops_assets.promote import ledger
-    from mlops_assets.retrain.triggers import override_expired
+    from mlops_assets.retrain.triggers import cooling_down, override_expired
     from mlops_assets.train.snapshot import passed_feature_days
 
     moves = [e for e in ledger.entries(con, spec.model.name) if e.action in ledger.ALIAS_MOVES]
@@ -153,7 +156,7 @@ def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
     if not moves or not days:
         return None
     latest = max(days)
-    if last is not None and (latest - last).days < policy.cooldown_days:
+    if last is not None and cooling_down(last, latest, policy, spec.grain):
         return None
     return override_expired(moves[-1].to_version, moves[-1].overrides, latest, dt.datetime.now(dt.timezone.utc))
 
@@ -188,11 +191,12 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, state: StateRe
     context.log.info(f"alert for {run.job_name} run {run.run_id[:8]}: {reason} (webhook: {status})")
 
 
-def build_schedules(names: ModelNames, score_job, train_job, settings=None) -> list:
+def build_schedules(spec: DatasetSpec, score_job, train_job, settings=None) -> list:
     """The model's wall-clock schedules; ``settings`` (the component's ``schedules:`` block) sets
     their crons and whether they start switched on."""
     from mlops_assets.defs.lifecycle import ScheduleSettings
 
+    names = ModelNames.of(spec)
     settings = settings or ScheduleSettings()
     status = dg.DefaultScheduleStatus.RUNNING if settings.running else dg.DefaultScheduleStatus.STOPPED
 
@@ -218,10 +222,12 @@ def build_schedules(names: ModelNames, score_job, train_job, settings=None) -> l
         cron_schedule=settings.score_cron,
         job=score_job,
         default_status=status,
-        description="Scores the previous day and computes its drift (a fallback to the automation sensor).",
+        description="Scores the last complete partition (yesterday for a daily dataset) and computes its drift "
+                    "(a fallback to the automation sensor).",
     )
     def daily_monitoring_schedule(context: dg.ScheduleEvaluationContext):
-        day = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
-        return dg.RunRequest(run_key=f"score-{day.isoformat()}", partition_key=day.isoformat())
+        # the run key names the partition: a yearly dataset's last year is scored once, not every day
+        day = spec.grain.previous(spec.grain.first_day(context.scheduled_execution_time.date()))
+        return dg.RunRequest(run_key=f"score-{day.isoformat()}", partition_key=spec.grain.key(day))
 
     return [weekly_retraining_schedule, daily_monitoring_schedule]

@@ -9,7 +9,7 @@ from typing import Callable
 import dagster as dg
 
 from mlops_assets.pipeline.ingest_day import NotMaterializedError
-from mlops_assets.defs.common import WAREHOUSE_POOL, daily_partitions, partition_days
+from mlops_assets.defs.common import WAREHOUSE_POOL, partitions_definition, partition_days
 from mlops_assets.defs.metadata import check_result
 from mlops_assets.defs.ranges import check_outputs, day_check_evaluations, downstream_in_run
 from mlops_assets.defs.resources import StateResource
@@ -29,7 +29,7 @@ def daily_checks_step(
     run_checks: DayChecks,
     description: str,
 ) -> dg.AssetChecksDefinition:
-    partitions = daily_partitions(spec)
+    partitions = partitions_definition(spec)
     specs = [
         dg.AssetCheckSpec(check.name, asset=asset, blocking=True, partitions_def=partitions,
                           description=check.description)

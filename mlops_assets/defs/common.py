@@ -16,16 +16,20 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def daily_partitions(spec: DatasetSpec) -> dg.DailyPartitionsDefinition:
-    return dg.DailyPartitionsDefinition(
-        start_date=spec.partitions.start_date.isoformat(),
-        end_date=spec.partitions.end_date.isoformat() if spec.partitions.end_date else None,
+def partitions_definition(spec: DatasetSpec) -> dg.TimeWindowPartitionsDefinition:
+    """The spec's partitions, one per period of its grain (``core.grain``), named by their first day."""
+    grain = spec.grain
+    return dg.TimeWindowPartitionsDefinition(
+        cron_schedule=grain.cron_schedule,
+        fmt=grain.key_format,
+        start=grain.key(spec.partitions.start_date),
+        end=grain.key(spec.partitions.end_date) if spec.partitions.end_date else None,
         timezone=spec.timestamp.timezone,
     )
 
 
 def backfill_policy(spec: DatasetSpec) -> dg.BackfillPolicy:
-    """How a backfill of the daily data assets is cut into runs (the spec's backfill_days_per_run)."""
+    """How a backfill of the data assets is cut into runs (the spec's backfill_days_per_run partitions)."""
     days = spec.partitions.backfill_days_per_run
     return dg.BackfillPolicy.single_run() if days is None else dg.BackfillPolicy.multi_run(days)
 

@@ -5,7 +5,7 @@ import dagster as dg
 
 from mlops_assets.pipeline.ingest_day import check_feature_day
 from mlops_assets.defs.checks import daily_checks_step
-from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, daily_partitions, partition_days
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, partitions_definition, partition_days
 from mlops_assets.defs.names import DatasetNames
 from mlops_assets.defs.metadata import check_result, records_table, table_schema
 from mlops_assets.defs.ranges import checks_in_run, day_check_evaluations, day_materialization, range_output
@@ -20,7 +20,7 @@ from mlops_assets.core.spec_sql import sql_problems
 def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.features_asset_name,
-        partitions_def=daily_partitions(spec),
+        partitions_def=partitions_definition(spec),
         deps=[raw_asset],
         group_name=DatasetNames.of(spec).group,
         kinds={"duckdb", "sql"},

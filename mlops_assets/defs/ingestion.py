@@ -5,7 +5,7 @@ import dagster as dg
 from mlops_assets.validate.data_gates import DATA_GATES
 from mlops_assets.pipeline.ingest_day import gate_raw_day, ingest_and_gate
 from mlops_assets.defs.checks import daily_checks_step
-from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, daily_partitions, partition_days
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, partitions_definition, partition_days
 from mlops_assets.defs.names import DatasetNames
 from mlops_assets.defs.metadata import table_schema
 from mlops_assets.defs.ranges import day_materialization, range_output
@@ -14,8 +14,8 @@ from mlops_assets.ingest.snapshots import IngestionError, Snapshot
 from mlops_assets.core.spec import DatasetSpec, sections_digest
 
 # 2: dates and times stored as their text, read one way; 3: the data gates' verdicts are written in
-# the snapshot's own transaction; 4: a range of days in one run
-INGESTION_CODE_VERSION = "4"
+# the snapshot's own transaction; 4: a range of days in one run; 5: partitions of the spec's grain
+INGESTION_CODE_VERSION = "5"
 
 
 def ingestion_code_version(spec: DatasetSpec) -> str:
@@ -25,7 +25,7 @@ def ingestion_code_version(spec: DatasetSpec) -> str:
 def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.raw_asset_name,
-        partitions_def=daily_partitions(spec),
+        partitions_def=partitions_definition(spec),
         group_name=DatasetNames.of(spec).group,
         kinds={"duckdb", spec.source.format},
         owners=OWNERS,

@@ -7,7 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.defs.config import derived_config
-from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, daily_partitions
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, partitions_definition
 from mlops_assets.defs.monitoring_days import day_errors, drift_day, performance_day, scored_day
 from mlops_assets.defs.names import ModelNames
 from mlops_assets.defs.ranges import independent_days
@@ -52,7 +52,7 @@ class DriftReportConfig(dg.Config):
 
 def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_key: dg.AssetKey) -> list[dg.AssetsDefinition]:
     """The model's monitoring loop, under its own key prefix; the dataset's assets upstream by key."""
-    partitions = daily_partitions(spec)
+    partitions = partitions_definition(spec)
     names = ModelNames.of(spec)
     registered_name = spec.model.name
     # the loop policy is the model's own resource (its key carries the model's name)

@@ -147,7 +147,7 @@ def simulate(spec, layout: StateLayout, *, start: dt.date, train_days: int, days
         replay(spec, layout, start, train_days)
         datasets, names = loop.dataset_names, loop.names
         loop.run_sensor_requests(datasets.landing_sensor, datasets.ingest_job)
-        first_end = start + dt.timedelta(days=train_days - 1)
+        first_end = spec.grain.shift(start, train_days - 1)
         result = loop.train({TRIGGER_TAG: f"initial training on {start}..{first_end}", "mlops/trigger_rule": "initial"},
                             train_window_config(names, first_end, train_days))
         say(f"initial champion trained on {start}..{first_end}: {'ok' if result.success else 'FAILED'}")
@@ -155,7 +155,7 @@ def simulate(spec, layout: StateLayout, *, start: dt.date, train_days: int, days
         # automation was switched on are not backfilled), as the daemon's sensor does when turned on.
         loop.run_automation(0)
         for index in range(days):
-            day = first_end + dt.timedelta(days=index + 1)
+            day = spec.grain.shift(first_end, index + 1)
             if spec.partitions.end_date and day >= spec.partitions.end_date:
                 break
             landed = replay(spec, layout, day, 1)

@@ -27,7 +27,8 @@ from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates
 from mlops_assets.core.warehouse import connect, table_columns, table_exists, transaction
 
-FEATURES_CODE_VERSION = "3"  # 3: no trailing rates needed; a categorical feature is always text
+# 3: no trailing rates needed; a categorical feature is always text; 4: trailing windows in partitions of the grain
+FEATURES_CODE_VERSION = "4"
 FEATURE_SQL_ALIAS = "__feature_sql"
 
 
@@ -88,7 +89,7 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
     relation ``__feature_sql`` (the spec's feature SQL, already run in its sandbox). Every target
     of the dataset is a column, so every model built on it reads the same feature rows."""
     day_literal = f"DATE '{day.isoformat()}'"
-    joins = []
+    joins: list[str] = []
     selected = [f"{day_literal} AS {quote(DAY_COLUMN)}"]
     selected += [_feature_column(spec, "b", c) for c in spec.passthrough_columns]
     if spec.feature_sql:
@@ -107,7 +108,7 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
         ctes.append(
             f"{alias} AS (SELECT {groups}, CASE WHEN count({label}) >= {rate.min_rows} "
             f"THEN avg({label}) END AS {quote(rate.name)} FROM history "
-            f"WHERE {quote(DAY_COLUMN)} >= {day_literal} - INTERVAL {rate.days} DAY "
+            f"WHERE {quote(DAY_COLUMN)} >= DATE '{spec.grain.shift(day, -spec.partitions_in(rate.span)).isoformat()}' "
             f"AND {quote(DAY_COLUMN)} < {day_literal} GROUP BY {groups})"
         )
         on = " AND ".join(f"{alias}.{quote(c)} IS NOT DISTINCT FROM b.{quote(c)}" for c in rate.group_by)
@@ -207,7 +208,7 @@ def current_feature_version(con: Any, spec: DatasetSpec, day: dt.date) -> tuple[
 def _history_snapshots(con: Any, spec: DatasetSpec, day: dt.date) -> list[Snapshot]:
     if not spec.trailing_rates:
         return []
-    start = day - dt.timedelta(days=spec.max_trailing_days)
+    start = spec.grain.shift(day, -spec.max_trailing_partitions)
     hashes = accepted_hashes(con, spec, start, day)
     return [snapshot_by_hash(con, spec, d, h) for d, h in sorted(hashes.items())]
 

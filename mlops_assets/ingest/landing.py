@@ -1,7 +1,8 @@
-"""The landing zone: one file per dataset day, the only door data comes in through.
+"""The landing zone: one file per dataset partition, the only door data comes in through.
 
-``replay`` simulates arrival by slicing whole days out of a spec's source and landing them as files
-(``landing/<dataset>/<YYYY-MM-DD>.<csv|parquet>``). Ingestion and the landing sensor only ever read
+``replay`` simulates arrival by slicing whole partitions out of a spec's source and landing them as
+files named by the partition's first day (``landing/<dataset>/<YYYY-MM-DD>.<csv|parquet>``; for a
+yearly dataset ``2019-01-01.csv`` holds 2019). Ingestion and the landing sensor only ever read
 files whose names match that pattern exactly, are regular files (not symlinks), and resolve inside
 the landing folder, so a crafted file name cannot make the platform read anything else.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from mlops_assets.core.files import atomic_path, file_sha256
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.sql import quote, sql_string
-from mlops_assets.core.timestamps import instant_sql
+from mlops_assets.core.timestamps import instant_sql, partition_sql
 from mlops_assets.core.paths import StateLayout
 
 LANDING_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
@@ -73,19 +74,12 @@ def landed_days(layout: StateLayout, spec: DatasetSpec) -> list[tuple[dt.date, P
     return found
 
 
-def day_expression(spec: DatasetSpec, instant: str) -> str:
-    """SQL for the partition day of a row: the calendar date, in the spec's timezone, of its
-    timestamp already read as an instant (``core.timestamps.instant_sql``), or its date."""
-    if spec.columns[spec.timestamp.column].type.value == "date":
-        return f"CAST({instant} AS DATE)"
-    return f"CAST(timezone({sql_string(spec.timestamp.timezone)}, {instant}) AS DATE)"
-
-
 def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) -> list[LandedFile]:
-    """Land ``days`` whole days from the spec's source, starting at ``start``; returns what landed.
+    """Land ``days`` whole partitions (days for a daily dataset) from the spec's source, starting
+    with the partition holding ``start``; returns what landed.
 
-    Each file is written under a temporary name and renamed, so a reader never sees half a day.
-    Days with no rows in the source are skipped (and not returned).
+    Each file is written under a temporary name and renamed, so a reader never sees half a partition.
+    Partitions with no rows in the source are skipped (and not returned).
     """
     import duckdb
 
@@ -95,7 +89,8 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
         raise ValueError("days must be at least 1")
     zone = layout.landing_dir_for(spec.name)
     zone.mkdir(parents=True, exist_ok=True)
-    end = start + dt.timedelta(days=days)
+    start = spec.grain.first_day(start)
+    end = spec.grain.shift(start, days)
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone='UTC'")
@@ -105,13 +100,13 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
         source = source_relation_sql(spec, layout.cache_dir)
         relation = con.sql(source)
         stored = dict(zip(relation.columns, (str(t) for t in relation.types)))
-        day_sql = day_expression(spec, instant_sql(spec, stored, strict=True))
+        day_sql = partition_sql(spec, instant_sql(spec, stored, strict=True))
         con.execute(
             f"CREATE TEMP TABLE replay_window AS SELECT *, {day_sql} AS __day "
             f"FROM ({source}) WHERE {day_sql} >= ? AND {day_sql} < ?",
             [start, end],
         )
-        order = ", ".join(quote(c) for c in [spec.timestamp.column, *spec.entity_key])
+        order = ", ".join(quote(c) for c in [*spec.timestamp_columns, *spec.entity_key])
         landed = []
         for (day,) in con.execute("SELECT DISTINCT __day FROM replay_window ORDER BY 1").fetchall():
             target = landing_path(layout, spec, day)

@@ -216,17 +216,27 @@ def _ordered_select(spec: DatasetSpec, columns: dict[str, str]) -> str:
 
 
 def _time_range(con: Any, spec: DatasetSpec, columns: dict[str, str]):
-    if spec.timestamp.column not in columns:
+    import duckdb
+
+    if spec.timestamp.column is not None and spec.timestamp.column not in columns:
         return None, None
     instant = instant_sql(spec, columns, strict=False)
-    return con.execute(f"SELECT min({instant}), max({instant}) FROM incoming").fetchall()[0]
+    try:
+        return con.execute(f"SELECT min({instant}), max({instant}) FROM incoming").fetchall()[0]
+    except duckdb.Error:  # a derived timestamp over a column the file lacks: the gates name it
+        return None, None
 
 
 def _check_day(spec: DatasetSpec, day: dt.date) -> None:
-    """A day outside the spec's partitions, or one that has not happened yet, has no partition to
-    ingest into (Dagster would refuse it too)."""
+    """A day that starts no partition, is outside the spec's partitions, or has not happened yet has
+    no partition to ingest into (Dagster would refuse it too)."""
     import zoneinfo
 
+    if not spec.grain.is_start(day):
+        raise IngestionError(
+            f"{day.isoformat()} does not start a {spec.grain.name} partition of {spec.name} "
+            f"(that one starts {spec.grain.first_day(day).isoformat()}): refusing to ingest it"
+        )
     start, end = spec.partitions.start_date, spec.partitions.end_date
     if day < start or (end is not None and day >= end):
         until = f"before {end.isoformat()}" if end else "open-ended"

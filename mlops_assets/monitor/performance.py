@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain
 from mlops_assets.features.build import features_table
 from mlops_assets.monitor.scoring import SCORE_COLUMN, ScoringError, predictions_table
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
@@ -52,8 +53,10 @@ class DayPerformance:
     metric: str = "auc"  # what auc and reference_auc hold: the task's primary metric
 
 
-def labels_arrived(day: dt.date, as_of: dt.date, delay_days: int) -> bool:
-    return day + dt.timedelta(days=delay_days) <= as_of
+def labels_arrived(day: dt.date, as_of: dt.date, delay_days: int, grain: Grain = GRAINS[DEFAULT_GRAIN]) -> bool:
+    """Whether the labels of partition ``day`` have arrived by partition ``as_of``, ``delay_days``
+    partitions (days for a daily dataset) after it."""
+    return grain.shift(day, delay_days) <= as_of
 
 
 def latest_landed_day(con: Any, spec: DatasetSpec) -> dt.date | None:
@@ -81,9 +84,10 @@ def measure_day(
 
     with connect(layout.warehouse_path) as con:
         now = as_of or latest_landed_day(con, spec) or day
-        if not labels_arrived(day, now, label_delay_days):
+        if not labels_arrived(day, now, label_delay_days, spec.grain):
             raise LabelsNotArrived(
-                f"labels of {day.isoformat()} arrive {label_delay_days} day(s) later; data time is {now.isoformat()}"
+                f"labels of {day.isoformat()} arrive {label_delay_days} {spec.grain.unit}(s) later; "
+                f"data time is {now.isoformat()}"
             )
         keys = " AND ".join(f"p.{quote(k)} IS NOT DISTINCT FROM f.{quote(k)}" for k in spec.entity_key)
         rows = con.execute(

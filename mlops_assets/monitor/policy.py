@@ -1,7 +1,8 @@
 """The monitoring loop's policy, declared once: drift levels, windows, degradation, retraining.
 
 The Dagster resource ``monitoring_policy`` (defs/monitoring.py) is derived from this dataclass, so
-a default or its meaning is changed here and nowhere else. Every drift statistic is recorded; the
+a default or its meaning is changed here and nowhere else. Its windows count partitions of the
+spec's grain (``core.grain``): days for a daily dataset, years for a yearly one. Every drift statistic is recorded; the
 policy names the one whose levels trigger retraining, and its levels default to the statistic's own
 (declared with it in monitor/statistics.py).
 """
@@ -29,8 +30,8 @@ class LoopPolicy:
     high_drift: float | None = setting(
         None, "drift_statistic at or above this is high drift (retrain at once)" + _own("high")
     )
-    moderate_persist_days: int = setting(3, "moderate drift on this many consecutive days retrains")
-    cooldown_days: int = setting(7, "after a retraining request, wait this many data days")
+    moderate_persist_days: int = setting(3, "moderate drift on this many consecutive partitions (days for a daily dataset) retrains")
+    cooldown_days: int = setting(7, "after a retraining request, wait this many partitions of data (days for a daily dataset)")
     auc_noise_band: float = setting(
         0.05,
         "degradation is a mean live AUC more than this below the champion's out-of-time AUC (both averaged "
@@ -41,17 +42,17 @@ class LoopPolicy:
         "for models whose primary metric is in the target's units or a loss (regression RMSE, multiclass log "
         "loss): degradation is a mean live value worse than the out-of-time reference by more than this share of it",
     )
-    label_delay_days: int = setting(1, "labels of a day arrive this many days later")
+    label_delay_days: int = setting(1, "labels of a partition arrive this many partitions later (days for a daily dataset)")
     drift_window_days: int = setting(
         28,
-        "a day's drift is measured over the N days ending on it (weather is autocorrelated: "
+        "a partition's drift is measured over the N partitions ending on it (weather is autocorrelated: "
         "shorter windows drift against any reference within a season)",
     )
-    retrain_window_days: int = setting(28, "a triggered retraining learns from the last N days")
-    performance_days: int = setting(7, "degradation is judged on the mean live AUC of N labelled days")
+    retrain_window_days: int = setting(28, "a triggered retraining learns from the last N partitions (days for a daily dataset)")
+    performance_days: int = setting(7, "degradation is judged on the mean live AUC of N labelled partitions")
     min_training_days: int = setting(
         7,
-        "a fired rule waits (without starting the cool-down) until the window has N checked days; days beyond "
+        "a fired rule waits (without starting the cool-down) until the window has N checked partitions; those beyond "
         "N (up to the training snapshot's holdout_days) are held out to judge the result forward",
     )
 

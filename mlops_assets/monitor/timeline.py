@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_assets.core.files import atomic_path
+from mlops_assets.core.grain import DEFAULT_GRAIN, grain
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import evaluation_asset
@@ -29,6 +30,7 @@ class Timeline:
     promotions: list[dict[str, Any]] = field(default_factory=list)  # ledger rows
     performance: list[dict[str, Any]] = field(default_factory=list)  # day, version, auc, reference
     performance_metric: str = "AUC"  # what live performance measured: the model's primary metric, spoken
+    grain: str = DEFAULT_GRAIN  # how long each "day" above (a partition) lasts
 
 
 def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[dict[str, Any]],
@@ -43,7 +45,8 @@ def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[d
     from mlops_assets.evaluate.tasks import METRIC_REGISTRY, task_of
 
     primary = task_of(spec.model.task).primary_metric
-    timeline = Timeline(statistic=statistic.label, performance_metric=METRIC_REGISTRY[primary].spoken)
+    timeline = Timeline(statistic=statistic.label, performance_metric=METRIC_REGISTRY[primary].spoken,
+                        grain=spec.partitions.grain)
     with connect(layout.warehouse_path) as con:
         by_day: dict[dt.date, list[tuple[str, float, str]]] = {}
         for day, feature, _, value, _ in drift_history(con, spec.model.name, statistic=statistic.name):
@@ -137,7 +140,7 @@ def plot_timeline(timeline: Timeline, path: Path) -> Path:
             axes.axhline(rows[0]["reference_auc"], linestyle=":", linewidth=0.8)
     high = [row["day"] for row in timeline.drift_days if row["level"] == "high"]
     for index, day in enumerate(high):
-        axes.axvspan(day, day + dt.timedelta(days=1), color="tab:red", alpha=0.08,
+        axes.axvspan(day, grain(timeline.grain).end_of(day), color="tab:red", alpha=0.08,
                      label="high drift" if index == 0 else None)
     axes.set_ylabel("live AUC")
     axes.set_title("Champion performance on labelled days")

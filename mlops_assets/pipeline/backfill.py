@@ -10,17 +10,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable
 
+from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain
 
-def day_ranges(days: Iterable[dt.date], max_days: int | None = None) -> list[tuple[dt.date, dt.date]]:
-    """(first, last) of each run, inclusive, in order; ``max_days`` None: no limit."""
+
+def day_ranges(
+    days: Iterable[dt.date], max_days: int | None = None, grain: Grain = GRAINS[DEFAULT_GRAIN]
+) -> list[tuple[dt.date, dt.date]]:
+    """(first, last) of each run, inclusive, in order; ``days`` are partitions of ``grain`` and
+    ``max_days`` counts them; None: no limit."""
     if max_days is not None and max_days < 1:
         raise ValueError(f"max_days must be at least 1, got {max_days}")
     ranges: list[tuple[dt.date, dt.date]] = []
     for day in sorted(set(days)):
         if ranges:
             first, last = ranges[-1]
-            consecutive = day == last + dt.timedelta(days=1)
-            if consecutive and (max_days is None or (day - first).days < max_days):
+            consecutive = day == grain.next(last)
+            if consecutive and (max_days is None or grain.count_between(first, day) <= max_days):
                 ranges[-1] = (first, day)
                 continue
         ranges.append((day, day))

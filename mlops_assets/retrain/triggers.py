@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain
 from mlops_assets.monitor.policy import LoopPolicy
 from mlops_assets.monitor.statistics import drift_statistic
 
@@ -31,7 +32,9 @@ def decide(
     performance_rows: list[tuple[dt.date, str, float | None, float | None]],
     last_trigger_day: dt.date | None,
     policy: LoopPolicy,
+    *,
     task: str = "binary",
+    grain: Grain = GRAINS[DEFAULT_GRAIN],
 ) -> Trigger | None:
     """The first rule that fires on the latest day with data, unless still cooling down.
 
@@ -53,7 +56,7 @@ def decide(
     if not days:
         return None
     latest = days[-1]
-    if last_trigger_day is not None and (latest - last_trigger_day).days < policy.cooldown_days:
+    if last_trigger_day is not None and cooling_down(last_trigger_day, latest, policy, grain):
         return None
     by_day: dict[dt.date, dict[str, float]] = {}
     for day, feature, value in drift_rows:  # prediction drift (__prediction__) counts like a feature
@@ -63,7 +66,7 @@ def decide(
     if high_drift:
         return Trigger(latest, "high_drift", high_drift,
                        f"high drift on {latest}: {_list(high_drift)} ({statistic.label} >= {high:g})")
-    window = [latest - dt.timedelta(days=i) for i in range(policy.moderate_persist_days)]
+    window = [grain.shift(latest, -i) for i in range(policy.moderate_persist_days)]
     if all(day in by_day for day in window):
         persistent = {
             f: today[f] for f in today
@@ -92,6 +95,12 @@ def decide(
                                f"labelled days up to {day}, more than the noise band {band:.3f} {side} its "
                                f"out-of-time {spoken} {reference:.3f} (averaged per day)")
     return None
+
+
+def cooling_down(last_trigger_day: dt.date, latest: dt.date, policy: LoopPolicy, grain: Grain) -> bool:
+    """Whether ``latest`` is fewer than the policy's cool-down partitions (days for a daily dataset)
+    after the last retraining request."""
+    return latest < grain.shift(last_trigger_day, policy.cooldown_days)
 
 
 def holdout_days_for(trainable_days: int, policy: LoopPolicy, default_holdout: int) -> int:

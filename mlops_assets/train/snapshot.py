@@ -1,5 +1,6 @@
 """training_snapshot: a window of gate-passed feature days, frozen and split: its last
-``holdout_days`` days are the out-of-time test (``oot``), the earlier days split 80/10/10.
+``holdout_days`` days are the out-of-time test (``oot``), the earlier days split 80/10/10. A "day"
+here is a partition of the spec's grain (``core.grain``): a year of a yearly dataset.
 
 The out-of-time days are what judges a model forward in time: no row of them, nor of their days, was
 trained on, as no row of tomorrow will be. The in-period split is by a hash of the entity key (md5 of the key columns, mod 100), not by a seeded shuffle:
@@ -55,13 +56,13 @@ class TrainingDataError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainingWindow:
-    start_date: dt.date | None = setting(None, "first feature day (YYYY-MM-DD); default: the earliest")
-    end_date: dt.date | None = setting(None, "last feature day, inclusive; default: the latest")
-    last_n_days: int | None = setting(None, "train on the N days ending at end_date")
-    min_days: int = setting(3, "refuse to train on fewer gate-passed days (not counting the held-out ones)")
+    start_date: dt.date | None = setting(None, "first feature partition (YYYY-MM-DD, its first day); default: the earliest")
+    end_date: dt.date | None = setting(None, "last feature partition, inclusive; default: the latest")
+    last_n_days: int | None = setting(None, "train on the N partitions (days for a daily dataset) ending at end_date")
+    min_days: int = setting(3, "refuse to train on fewer gate-passed partitions (not counting the held-out ones)")
     holdout_days: int = setting(
-        7, "the window's last N gate-passed days are held out whole as the out-of-time test that judges "
-        "promotion and sets the live reference (0: no out-of-time test)"
+        7, "the window's last N gate-passed partitions (days for a daily dataset) are held out whole as the "
+        "out-of-time test that judges promotion and sets the live reference (0: no out-of-time test)"
     )
 
     def __post_init__(self) -> None:
@@ -109,16 +110,18 @@ def split_expression(spec: DatasetSpec, oot_days: list[dt.date] = ()) -> str:
     return f"CASE WHEN {quote(DAY_COLUMN)} IN ({held_out}) THEN '{OOT_SPLIT}' ELSE {hashed} END"
 
 
-def held_out_days(usable: list[dt.date], window: TrainingWindow, start: dt.date, end: dt.date) -> list[dt.date]:
-    """The window's last ``holdout_days`` usable days; refuses a window that would keep fewer than
-    ``min_days`` to train on."""
+def held_out_days(
+    usable: list[dt.date], window: TrainingWindow, start: dt.date, end: dt.date, unit: str = "day"
+) -> list[dt.date]:
+    """The window's last ``holdout_days`` usable partitions (``unit``: what one is called); refuses a
+    window that would keep fewer than ``min_days`` to train on."""
     if window.holdout_days == 0:
         return []
     days = sorted(usable)
     left = len(days) - window.holdout_days
     if left < max(window.min_days, 1):
         raise TrainingDataError(
-            f"the window {start}..{end} has {len(days)} gate-passed day(s): holding out the last "
+            f"the window {start}..{end} has {len(days)} gate-passed {unit}(s): holding out the last "
             f"{window.holdout_days} as the out-of-time test leaves {max(left, 0)} to train on (need at least "
             f"{max(window.min_days, 1)}); widen the window or lower holdout_days (0 disables the out-of-time test)"
         )
@@ -169,13 +172,13 @@ def build_training_snapshot(
         if len(usable) < window.min_days:
             refused = "; ".join(f"{day} {why}" for day, why in sorted(currency.refused.items()))
             raise TrainingDataError(
-                f"only {len(usable)} day(s) of {spec.name} features between {start} and {end} passed their "
+                f"only {len(usable)} {spec.grain.unit}(s) of {spec.name} features between {start} and {end} passed their "
                 f"checks (need at least {window.min_days}); skipped: {skipped or 'none'}"
                 + (f"; refused under the current spec: {refused}" if refused else "")
             )
         wanted = list(dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name]))
         _require_current_features(con, spec, wanted, usable, start)
-        oot_days = held_out_days(list(usable), window, start, end)
+        oot_days = held_out_days(list(usable), window, start, end, spec.grain.unit)
         splits = SPLITS if oot_days else IN_PERIOD_SPLITS
         columns = ", ".join(quote(c) for c in wanted)
         days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(usable))
@@ -403,7 +406,7 @@ def _resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tupl
     if window.start_date is not None:
         start = window.start_date
     elif window.last_n_days:
-        start = end - dt.timedelta(days=window.last_n_days - 1)
+        start = spec.grain.shift(end, 1 - window.last_n_days)
     else:
         start = bounds[0]
     if start > end:

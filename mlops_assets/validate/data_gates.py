@@ -14,10 +14,9 @@ import statistics
 from typing import Any
 
 from mlops_assets.ingest.snapshots import Snapshot
-from mlops_assets.ingest.landing import day_expression
 from mlops_assets.core.spec import ColumnType, DatasetSpec, sections_digest
 from mlops_assets.core.sql import quote, sql_string
-from mlops_assets.core.timestamps import instant_sql, is_temporal, value_sql
+from mlops_assets.core.timestamps import instant_sql, is_temporal, partition_sql, value_sql
 from mlops_assets.validate.time_values import time_value_failures
 from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_registry, passed_hashes_sql
 
@@ -98,7 +97,7 @@ def check_row_count(
     duplicated export shows up here)."""
     rule = spec.quality.row_count
     if trailing_counts is None:
-        trailing_counts = accepted_row_counts(con, spec, snapshot.day, rule.trailing_days)
+        trailing_counts = accepted_row_counts(con, spec, snapshot.day, spec.partitions_in(spec.quality.row_count_history))
     failures = []
     if snapshot.rows < spec.quality.min_rows:
         failures.append(RuleFailure(None, "minimum rows", f"{snapshot.rows} rows", f"at least {spec.quality.min_rows}"))
@@ -169,24 +168,28 @@ def check_unique_entity_key(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> 
 
 
 def check_rows_in_partition(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
-    """Every row's timestamp falls on the partition's day (in the spec's timezone)."""
-    column = spec.timestamp.column
-    if column not in snapshot.columns:
+    """Every row's timestamp falls in the snapshot's partition (in the spec's timezone); a derived
+    timestamp must also exist (no schema gate reads it)."""
+    column, noun = spec.timestamp.column, spec.grain.unit
+    if column is not None and column not in snapshot.columns:
         return GateResult.from_failures("check_rows_in_partition", [RuleFailure(column, "timestamp present", "missing", "a timestamp column")], "")
     readable = f"({instant_sql(spec, snapshot.columns, strict=False)})"
-    day_sql = day_expression(spec, readable)
-    # an unreadable timestamp is the schema gate's finding, not a row on another day
-    condition = f"{readable} IS NOT NULL AND ({day_sql} IS DISTINCT FROM DATE '{snapshot.day.isoformat()}')"
+    partition = partition_sql(spec, readable)
+    elsewhere = f"{partition} IS DISTINCT FROM DATE '{snapshot.day.isoformat()}'"
+    # an unreadable timestamp column is the schema gate's finding, not a row in another partition
+    condition = f"{readable} IS NULL OR {elsewhere}" if column is None else f"{readable} IS NOT NULL AND ({elsewhere})"
     outside = con.execute(f"SELECT count(*) FROM {snapshot.qualified_table} WHERE {condition}").fetchall()[0][0]
     failures = []
     if outside:
-        samples = _sample_rows(con, spec, snapshot, condition, [column])
+        shown = [column] if column else list(spec.entity_key)
+        samples = _sample_rows(con, spec, snapshot, condition, shown)
+        where = f"timestamp.derive ({spec.timestamp.derive})" if column is None else column
         failures.append(
-            RuleFailure(column, "timestamp on the partition day", f"{outside} rows on other days",
+            RuleFailure(where, f"timestamp on the partition {noun}", f"{outside} rows on other {noun}s",
                         f"all rows on {snapshot.day.isoformat()} ({spec.timestamp.timezone})", samples)
         )
     return GateResult.from_failures("check_rows_in_partition", failures, f"all timestamps on {snapshot.day.isoformat()}",
-                   {"rows_outside_day": outside})
+                   {f"rows_outside_{noun}": outside})
 
 
 # The data gates, in the order they run: rule(con, spec, snapshot) -> GateResult.
@@ -199,7 +202,8 @@ DATA_GATES = check_registry(
           check_row_count),
     Check("check_unique_entity_key", "No two rows share the entity key, nor does any other day's accepted snapshot "
           "hold one of the day's keys (unless the spec sets entity_key_scope: partition).", check_unique_entity_key),
-    Check("check_rows_in_partition", "Every row's timestamp falls on the partition day, in the spec's timezone.",
+    Check("check_rows_in_partition", "Every row's timestamp (read from its column or derived by the spec) falls in "
+          "the partition (the day, week, month or year of the spec's grain), in the spec's timezone.",
           check_rows_in_partition),
 )
 
@@ -225,8 +229,9 @@ def accepted_hashes(con: Any, spec: DatasetSpec, start: dt.date, end: dt.date) -
     return {day: content_hash for day, content_hash in rows}
 
 
-def accepted_row_counts(con: Any, spec: DatasetSpec, before: dt.date, days: int) -> list[int]:
-    start = before - dt.timedelta(days=days)
+def accepted_row_counts(con: Any, spec: DatasetSpec, before: dt.date, partitions: int) -> list[int]:
+    """Row counts of the accepted snapshots of the ``partitions`` partitions before ``before``."""
+    start = spec.grain.shift(before, -partitions)
     hashes = accepted_hashes(con, spec, start, before)
     if not hashes:
         return []

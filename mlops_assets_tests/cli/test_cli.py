@@ -122,3 +122,23 @@ def test_train_and_score_refuse_bad_arguments_in_one_line(state, sensors, monkey
     monkeypatch.setattr(cli_runs, "run_training", lambda *_, **__: pytest.fail("trained on bad arguments"))
     assert cli.main(["--spec", str(sensors.spec_path), *arguments]) == 2
     assert capsys.readouterr().err == message + "\n"
+
+
+def test_validate_names_the_partitions_a_derived_timestamp_spans(state, tmp_path, capsys):
+    from mlops_assets_tests.survey_world import write_survey
+
+    assert cli.main(["validate", str(write_survey(tmp_path / "survey"))]) == 0
+    assert "; 7 source columns read; 10 yearly partitions from 2012-01-01 to 2021-01-01" in capsys.readouterr().out
+
+
+def test_validate_refuses_a_derived_timestamp_that_gives_no_time_for_some_rows(state, tmp_path, capsys):
+    from mlops_assets_tests.survey_world import write_survey
+
+    spec_path = write_survey(tmp_path / "survey")
+    data = tmp_path / "survey" / "data" / "survey.csv"
+    lines = data.read_text().splitlines()
+    lines[1] = lines[1].replace(",2012,", ",,", 1)  # one row with no year
+    data.write_text("\n".join(lines) + "\n")
+    assert cli.main(["validate", str(spec_path)]) == 2
+    assert ("timestamp.derive (make_date(year, 1, 1)): gives no time for 1 row(s) of the source, so no partition "
+            "holds them") in capsys.readouterr().err

@@ -51,7 +51,7 @@ def test_builtin_spec_loads_and_is_consistent(spec):
     assert set(spec.forbidden_columns) == {"dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"}
     assert not set(spec.features) & set(spec.forbidden_columns)
     assert spec.trailing_rate_names == ["carrier_late_rate_7d", "origin_late_rate_7d", "route_late_rate_28d"]
-    assert spec.max_trailing_days == 28
+    assert spec.max_trailing_partitions == 28
     assert spec.columns["time_hour"].type is ColumnType.TIMESTAMP
     assert spec.features["carrier"].kind is FeatureKind.CATEGORICAL
     # features computed by feature SQL are neither raw columns nor trailing rates

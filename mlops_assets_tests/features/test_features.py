@@ -369,7 +369,7 @@ def test_trailing_window_drops_days_older_than_its_length(state, sensors, gate):
     path = sensors.spec_path.with_name("two_rates.yaml")
     path.write_text(text)
     sensor_spec = load_spec(path)
-    assert sensor_spec.max_trailing_days == 3
+    assert sensor_spec.max_trailing_partitions == 3
     days = [*sensors.days, sensors.days[-1] + dt.timedelta(days=1)]
     for index, day in enumerate(days):
         rows = sensors.rows(day)

@@ -73,3 +73,19 @@ def test_a_retraining_that_rebuilds_the_champion_is_reported_unchanged(spec, lay
     assert "run-two  UNCHANGED (is v1)" in text
     assert "run-thre  REJECTED" in text
     assert "| run-two | t | unchanged (is v1) |" in timeline_markdown(timeline)
+
+
+def test_a_high_drift_partition_is_shaded_for_its_whole_length(tmp_path, monkeypatch):
+    """A yearly dataset's drifted year is shaded as a year on the plot, not as its first day."""
+    import datetime as dt
+
+    from matplotlib.axes import Axes
+
+    from mlops_assets.monitor.timeline import Timeline, plot_timeline
+
+    shaded = []
+    drawn = Axes.axvspan
+    monkeypatch.setattr(Axes, "axvspan", lambda self, start, end, **kw: shaded.append((start, end)) or drawn(self, start, end, **kw))
+    timeline = Timeline(grain="yearly", drift_days=[{"day": dt.date(2019, 1, 1), "level": "high"}])
+    plot_timeline(timeline, tmp_path / "timeline.png")
+    assert shaded == [(dt.date(2019, 1, 1), dt.datetime(2020, 1, 1))]

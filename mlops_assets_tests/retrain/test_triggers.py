@@ -237,3 +237,27 @@ def test_naming_js_distance_with_its_own_levels_changes_what_triggers():
 @pytest.mark.parametrize(("trainable", "held_out"), [(28, 7), (10, 3), (7, 0), (3, 0)])
 def test_a_triggered_window_holds_out_what_it_spares_beyond_min_training_days(trainable, held_out):
     assert holdout_days_for(trainable, LoopPolicy(min_training_days=7), default_holdout=7) == held_out
+
+
+def test_a_yearly_dataset_counts_persistence_and_cool_down_in_years():
+    from mlops_assets.core.grain import grain
+
+    yearly = grain("yearly")
+    years = [dt.date(2010 + i, 1, 1) for i in range(12)]
+    persistent = decide(drift(years[:3], {"carrier": 0.25}), [], None, POLICY, grain=yearly)
+    assert persistent is not None and persistent.rule == "persistent_moderate_drift"
+    # three moderate years in a row; counted in days they would be three days apart and never persist
+    assert decide(drift(years[:3], {"carrier": 0.25}), [], None, POLICY) is None
+    high = drift(years[:8], {"carrier": 1.5})
+    assert decide(high, [], years[1], POLICY, grain=yearly) is None  # 7 years of cool-down: 2011 + 7 > 2017
+    assert decide(drift(years[:9], {"carrier": 1.5}), [], years[1], POLICY, grain=yearly).day == years[8]
+
+
+def test_labels_of_a_year_arrive_the_partition_after_it():
+    from mlops_assets.core.grain import grain
+    from mlops_assets.monitor.performance import labels_arrived
+
+    yearly = grain("yearly")
+    assert not labels_arrived(dt.date(2020, 1, 1), dt.date(2020, 1, 1), 1, yearly)
+    assert labels_arrived(dt.date(2020, 1, 1), dt.date(2021, 1, 1), 1, yearly)
+    assert not labels_arrived(dt.date(2020, 1, 1), dt.date(2020, 1, 2), 1, yearly)  # a day is no year

@@ -1,0 +1,51 @@
+"""Dagster's partitions and the monitoring schedule follow the spec's grain (core.grain)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from mlops_assets.core.spec import load_spec
+from mlops_assets.defs.common import partitions_definition
+from mlops_assets_tests.survey_world import write_ledger, write_survey
+
+
+def scheduled_partition(spec, when: dt.datetime) -> dg.RunRequest:
+    """The run the monitoring schedule asks for at ``when``, in the definitions built from ``spec``."""
+    from mlops_assets.definitions import build_definitions
+
+    from mlops_assets.defs.names import ModelNames
+
+    definitions = build_definitions(spec)
+    schedule = definitions.get_schedule_def(ModelNames.of(spec).daily_monitoring_schedule)
+    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=definitions.get_repository_def())
+    return schedule.evaluate_tick(context).run_requests[0]
+
+
+@pytest.fixture
+def survey_spec(tmp_path):
+    return load_spec(write_survey(tmp_path / "survey"))
+
+
+def test_the_partitions_are_the_grain_s_periods_named_by_their_first_day(spec, survey_spec, tmp_path):
+    assert partitions_definition(survey_spec).get_partition_keys()[:3] == ["2012-01-01", "2013-01-01", "2014-01-01"]
+    assert len(partitions_definition(survey_spec).get_partition_keys()) == 10
+    ledger = load_spec(write_ledger(tmp_path / "ledger", [dt.date(2023, 1, 1)]))
+    assert partitions_definition(ledger).get_partition_keys()[-2:] == ["2023-11-01", "2023-12-01"]
+    daily = partitions_definition(spec).get_partition_keys()
+    assert daily[:2] == ["2013-01-01", "2013-01-02"] and len(daily) == 365
+
+
+@pytest.mark.parametrize("when, key", [
+    (dt.datetime(2020, 3, 15, 6), "2019-01-01"),  # a yearly dataset scores last year
+    (dt.datetime(2021, 1, 1, 6), "2020-01-01"),
+])
+def test_the_monitoring_schedule_scores_the_last_complete_partition(survey_spec, when, key):
+    request = scheduled_partition(survey_spec, when)
+    assert request.partition_key == key and request.run_key == f"score-{key}"
+
+
+def test_a_daily_dataset_s_monitoring_schedule_still_scores_yesterday(spec):
+    assert scheduled_partition(spec, dt.datetime(2013, 5, 2, 6)).partition_key == "2013-05-01"

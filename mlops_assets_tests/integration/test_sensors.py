@@ -149,7 +149,9 @@ def add_performance(state, day: dt.date, auc: float, reference: float = 0.75) ->
     with connect(state.warehouse_path) as con:
         con.execute(PERFORMANCE_DDL)
         con.execute(
-            "INSERT INTO performance_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # the columns a binary model's row fills; metric takes its default, auc
+            "INSERT INTO performance_history (model, day, model_version, rows, auc, ece, reference_auc, "
+            "relative_drop, degraded, computed_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ["nycflights_late", day, "1", 1000, auc, 0.02, reference, drop, drop > 0.05,
              dt.datetime.now(dt.timezone.utc), None],
         )

@@ -123,3 +123,55 @@ def write_ledger(folder: Path, months: list[dt.date]) -> Path:
     spec_path = folder / "ledger.yaml"
     spec_path.write_text(LEDGER_SPEC_YAML)
     return spec_path
+
+
+HOUSING_YEARS = list(range(2014, 2024))
+HOUSING_FIELDS = ["household", "year", "age", "region", "income", "tenure"]
+HOUSING_SPEC_YAML = """\
+name: housing
+description: A yearly housing survey; does a household own, rent privately or rent social housing?
+source: {files: data/housing.csv, format: csv}
+timestamp: {derive: "make_date(year, 1, 1)"}
+partitions: {grain: yearly, start_date: 2014-01-01, end_date: 2024-01-01, backfill_days_per_run: 5}
+entity_key: [household, year]
+targets:
+  - {name: tenure_class, type: class, expression: tenure, description: own / private / social}
+columns:
+  household: {type: int, min: 1, max_null_rate: 0}
+  year: {type: int, min: 2000, max: 2100, max_null_rate: 0}
+  age: {type: int, min: 18, max: 99, max_null_rate: 0}
+  region: {type: int, allowed: [1, 2, 3], max_null_rate: 0}
+  income: {type: float, min: 0, max: 500, max_null_rate: 0}
+  tenure: {type: string, allowed: [own, private, social], max_null_rate: 0}
+forbidden_columns: [tenure]
+features:
+  age: {kind: numeric}
+  region: {kind: categorical}
+  income: {kind: numeric}
+slices: [region]
+quality:
+  row_count: {trailing: 5 years, min_history: 3}
+intended_use: Tests of the platform with a multiclass model on a yearly grain.
+limitations: [Synthetic data.]
+"""
+
+
+def housing_rows(year: int, households: int = 600) -> list[dict]:
+    """Older, richer households own; poorer ones rent social housing; the rest rent privately."""
+    rng = random.Random(f"housing-{year}")
+    rows = []
+    for household in range(1, households + 1):
+        age, region = rng.randint(18, 90), rng.randint(1, 3)
+        income = round(max(0.0, rng.gauss(40 + (age - 18) * 0.6 + (10 if region == 1 else 0), 15)), 1)
+        score = income / 20 + age / 30 + rng.gauss(0, 0.8)
+        tenure = "own" if score > 5.2 else ("social" if score < 3.6 else "private")
+        rows.append({"household": household, "year": year, "age": age, "region": region, "income": income,
+                     "tenure": tenure})
+    return rows
+
+
+def write_housing(folder: Path, years: list[int] = HOUSING_YEARS) -> Path:
+    write_csv(folder / "data" / "housing.csv", [row for year in years for row in housing_rows(year)], HOUSING_FIELDS)
+    spec_path = folder / "housing.yaml"
+    spec_path.write_text(HOUSING_SPEC_YAML)
+    return spec_path

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import random
 import shutil
 from pathlib import Path
@@ -234,3 +235,14 @@ def sensors(tmp_path) -> SensorDataset:
 @pytest.fixture
 def sensor_spec(sensors) -> DatasetSpec:
     return load_spec(sensors.spec_path)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """Every test leaves the environment as it found it. The CLI points MLflow and Dagster at its
+    state folder through the environment (``cli.common.state_layout``); a test that runs it in process
+    must not leave a later test's fixtures reading another test's MLflow store."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

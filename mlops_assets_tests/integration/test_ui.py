@@ -362,13 +362,13 @@ def test_asset_graph_and_catalog_render(dagster, trained, browser):
     page.get_by_text("Global asset lineage").wait_for()
     dismiss_community_dialog(page)
     for group in (*(d.group for d in PROJECT_DATASETS), *(m.group for m in PROJECT_MODELS)):
-        page.get_by_text(group, exact=True).first.wait_for()
+        page.get_by_text(group, exact=True).filter(visible=True).first.wait_for()
     # a new reader wants to see the assets, not six closed boxes: expand every group (Alt+E)
     page.locator("body").click(position={"x": 900, "y": 700})
     page.keyboard.press("Alt+e")
     # (long names are shortened in graph nodes: wait for short ones)
     for asset in ("raw_nycflights", "training_snapshot", "model_card", "champion_model", "drift_report"):
-        page.get_by_text(asset, exact=True).first.wait_for()
+        page.get_by_text(asset, exact=True).filter(visible=True).first.wait_for()
     page.wait_for_timeout(1500)  # let the graph layout settle before the picture
     shot = save(page, "asset-graph")
     if os.environ.get("MLOPS_UPDATE_DOCS") == "1":  # refresh the README's picture on purpose only
@@ -377,7 +377,7 @@ def test_asset_graph_and_catalog_render(dagster, trained, browser):
 
     page.goto(f"{dagster.url}/assets", wait_until="domcontentloaded")
     for entry in sorted({asset.split("/")[0] for asset in ASSETS}):  # a model's assets are in its folder
-        page.get_by_text(entry, exact=True).first.wait_for()
+        page.get_by_text(entry, exact=True).filter(visible=True).first.wait_for()
     save(page, "catalog")
     page.close()
 
@@ -385,9 +385,9 @@ def test_asset_graph_and_catalog_render(dagster, trained, browser):
 def test_champion_page_renders(dagster, trained, browser):
     page = open_page(browser, f"{dagster.url}/assets/{LATE.model}/champion_model")
     dismiss_community_dialog(page)
-    page.get_by_text("champion_model", exact=True).first.wait_for()
+    page.get_by_text("champion_model", exact=True).filter(visible=True).first.wait_for()
     page.get_by_text("Latest materialization").wait_for()
-    page.get_by_text("model_card", exact=True).first.wait_for()  # its upstream in the lineage panel
+    page.get_by_text("model_card", exact=True).filter(visible=True).first.wait_for()  # its upstream in the lineage panel
     save(page, "champion-model")
     page.close()
 

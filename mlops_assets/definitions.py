@@ -1,7 +1,9 @@
 """The Dagster code location: ``dagster dev``, ``dg`` and the CLI all load ``defs`` from here.
 
-This module must import about as fast as dagster itself: the spec is validated without DuckDB here
-(its SQL is bound when a run starts), and the heavy libraries load inside the steps that use them.
+``defs`` is every model of the project (a ``ModelLifecycle`` folder under ``defs/models/``), each
+dataset they are built on, once, and the resources they share. This module must import about as
+fast as dagster itself: specs are validated without DuckDB here (their SQL is bound when a run
+starts), and the heavy libraries load inside the steps that use them.
 """
 
 from __future__ import annotations

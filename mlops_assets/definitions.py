@@ -71,7 +71,8 @@ def build_model_definitions(
     names = ModelNames.of(spec)
     raw_key, features_key = dg.AssetKey(spec.raw_asset_name), dg.AssetKey(spec.features_asset_name)
     snapshot, candidate, evaluation, card, champion = build_model_assets(spec, features_key, tuning)
-    monitoring = build_monitoring_assets(spec, raw_key, features_key)
+    monitoring_policy = monitoring_policy or MonitoringPolicy()
+    monitoring = build_monitoring_assets(spec, raw_key, features_key, monitoring_policy.label_delay_days)
     batch_predictions, drift_report, live_performance, _ = monitoring
     train_job = build_train_job(names, [snapshot, candidate, evaluation, card, champion])
     score_job, performance_job, timeline_job = build_monitoring_jobs(names, *monitoring)
@@ -93,7 +94,7 @@ def build_model_definitions(
         schedules=build_schedules(spec, score_job, train_job, schedules),
         resources={
             names.gate_policy: gate_policy or gate_policy_class()(),
-            names.monitoring_policy: monitoring_policy or MonitoringPolicy(),
+            names.monitoring_policy: monitoring_policy,
         },
     )
 

@@ -30,7 +30,6 @@ MONITORING_CODE_VERSIONS = {
     # 4: a run that rebuilt the champion is "unchanged"
     "monitoring_timeline": "4",
 }
-LABEL_ARRIVAL_OFFSET_DAYS = 1
 # Run a day as soon as its inputs exist and every blocking check upstream passed. eager() alone only
 # looks at the latest time window on the wall clock; replayed (or late, or backfilled) days are
 # history, so the condition keeps eager's parts without that window.
@@ -50,8 +49,10 @@ class DriftReportConfig(dg.Config):
     evidently_sample_rows: int = Field(default=5000, description="rows sampled from each side for that report")
 
 
-def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_key: dg.AssetKey) -> list[dg.AssetsDefinition]:
-    """The model's monitoring loop, under its own key prefix; the dataset's assets upstream by key."""
+def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_key: dg.AssetKey,
+                            label_delay: int = LoopPolicy().label_delay_days) -> list[dg.AssetsDefinition]:
+    """The model's monitoring loop, under its own key prefix; the dataset's assets upstream by key.
+    ``label_delay``: the model's declared label delay in partitions, which the automation waits for."""
     partitions = partitions_definition(spec)
     names = ModelNames.of(spec)
     registered_name = spec.model.name
@@ -126,10 +127,10 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
 
     @dg.asset(
         partitions_def=partitions,
-        # A day's labels count as arrived once the next day has landed: the automation waits for
-        # that; measure_day enforces the configured label_delay_days.
+        # A partition's labels count as arrived once the partition ``label_delay`` later has landed:
+        # the automation waits for it (it does not run and fail); measure_day checks the same delay.
         deps=[batch_predictions, dg.AssetDep(raw_key, partition_mapping=dg.TimeWindowPartitionMapping(
-            start_offset=LABEL_ARRIVAL_OFFSET_DAYS, end_offset=LABEL_ARRIVAL_OFFSET_DAYS))],
+            start_offset=label_delay, end_offset=label_delay))],
         automation_condition=EAGER_AFTER_GATES,
         key_prefix=names.prefix,
         group_name=names.group,
@@ -159,7 +160,7 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
 
     scored_parents = {features_key: 0}
     drift_parents = {features_key: 0, batch_predictions.key: 0}
-    performance_parents = {batch_predictions.key: 0, raw_key: LABEL_ARRIVAL_OFFSET_DAYS}
+    performance_parents = {batch_predictions.key: 0, raw_key: label_delay}
 
     @dg.asset(
         key_prefix=names.prefix,

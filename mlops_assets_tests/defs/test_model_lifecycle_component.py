@@ -3,6 +3,7 @@ prefix, its policies from the YAML, and a scaffold a user edits."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,19 @@ def test_dg_lists_the_component_and_every_model():
 def test_a_bare_spec_keeps_its_one_model_under_the_name_registries_hold():
     spec = load_spec()
     assert spec.model.name == "nycflights_late" and ModelNames.of(spec).train_job == "nycflights_late_train_job"
+
+
+@pytest.mark.parametrize("delay", [1, 3])
+def test_the_declared_label_delay_is_what_the_automation_waits_for(delay):
+    """live_performance of a day depends on the raw partition ``label_delay_days`` later, so the
+    automation (eager, every dependency present) waits for it rather than running and failing."""
+    defs = code_location(component(name="waits", monitoring={"label_delay_days": delay}))
+    names = ModelNames("waits")
+    performance = defs.resolve_assets_def(names.key("live_performance"))
+    mapping = performance.get_partition_mapping(dg.AssetKey("raw_nycflights"))
+    assert (mapping.start_offset, mapping.end_offset) == (delay, delay)
+    partitions = performance.partitions_def
+    upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        partitions.subset_with_partition_keys(["2013-01-10"]), partitions, partitions,
+    ).partitions_subset.get_partition_keys()
+    assert list(upstream) == [(dt.date(2013, 1, 10) + dt.timedelta(days=delay)).isoformat()]

@@ -52,7 +52,8 @@ def backfill(args) -> int:
 
 
 def validate(args) -> int:
-    from mlops_assets.core.spec import SpecError, load_spec, source_type_problems
+    from mlops_assets.core.spec import SpecError, load_spec
+    from mlops_assets.core.spec_checks import source_type_problems
     from mlops_assets.ingest.sources import SourceError, source_column_types, source_partitions
 
     spec = load_spec(args.path or args.spec)

@@ -5,9 +5,10 @@ raw columns with their types and allowed values (these drive the data gates), th
 columns, columns computed by optional feature SQL, and point-in-time trailing rates), the
 outcome-side columns that must never become features, and the text the model card needs.
 
-A spec is validated completely before anything runs: first its shape (pydantic), then its meaning
-(every name resolves, no forbidden column feeds a feature), then its SQL (DuckDB parses and binds the
-target rule and feature SQL against empty tables of the declared types). Every error names the field.
+A spec is validated completely before anything runs: first its shape (pydantic, here), then its
+meaning (every name resolves, no forbidden column feeds a feature: ``core.spec_checks``), then its SQL
+(DuckDB parses and binds the targets and feature SQL against empty tables of the declared types:
+``core.spec_sql``). Every error names the field.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain, GrainError, grain
-from mlops_assets.core.sql import IDENTIFIER_PATTERN
+from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain, grain
 
 SPEC_ENV = "MLOPS_DATASET_SPEC"
 BUILTIN_SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
@@ -367,7 +367,9 @@ class DatasetSpec(_Strict):
 
     @model_validator(mode="after")
     def _names_resolve(self) -> "DatasetSpec":
-        problems = list(_semantic_problems(self))
+        from mlops_assets.core.spec_checks import semantic_problems
+
+        problems = semantic_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -473,113 +475,6 @@ class DatasetSpec(_Strict):
         if not candidate.is_absolute() and self.base_dir is not None:
             candidate = self.base_dir / candidate
         return candidate
-
-
-def _semantic_problems(spec: DatasetSpec) -> list[str]:
-    problems: list[str] = []
-    columns = spec.columns
-    forbidden = set(spec.forbidden_columns)
-    trailing = spec.trailing_rate_names
-
-    for name in columns:
-        if not IDENTIFIER_PATTERN.fullmatch(name):
-            problems.append(f"columns.{name}: not a plain identifier")
-    target_names = [target.name for target in spec.targets]
-    for name in [*spec.features, *trailing, *spec.reference_tables, *target_names]:
-        if not IDENTIFIER_PATTERN.fullmatch(name):
-            problems.append(f"{name!r}: not a plain identifier")
-    if len(set(target_names)) != len(target_names):
-        problems.append(f"targets: names repeat ({', '.join(target_names)})")
-    for index, key in enumerate(spec.entity_key):
-        if key not in columns:
-            problems.append(f"entity_key[{index}]: unknown column {key!r}")
-        elif key in forbidden:
-            problems.append(f"entity_key[{index}]: {key!r} is a forbidden outcome-side column")
-    ts = spec.timestamp.column
-    if ts is None:
-        pass  # derived: its SQL is bound with the other spec SQL (core.spec_sql)
-    elif ts not in columns:
-        problems.append(f"timestamp.column: unknown column {ts!r}")
-    elif columns[ts].type not in (ColumnType.TIMESTAMP, ColumnType.DATE):
-        problems.append(f"timestamp.column: {ts!r} has type {columns[ts].type.value}, not timestamp or date")
-    windows = {f"trailing_rates.{rate.name}": rate.span for rate in spec.trailing_rates}
-    windows["quality.row_count"] = spec.quality.row_count_history
-    for where, window in windows.items():
-        try:
-            if spec.partitions_in(window) < 1:
-                problems.append(f"{where}: the window must cover at least one partition")
-        except GrainError as error:
-            problems.append(f"{where}: {error}")
-    for index, name in enumerate(spec.forbidden_columns):
-        if name not in columns:
-            problems.append(f"forbidden_columns[{index}]: unknown column {name!r}")
-    for index, target in enumerate(spec.targets):
-        if target.name in columns or target.name in spec.features:
-            problems.append(f"targets[{index}].name: {target.name!r} collides with a column or feature")
-    for name, feature in spec.features.items():
-        where = f"features.{name}"
-        if name in forbidden:
-            problems.append(f"{where}: forbidden outcome-side column used as a feature")
-        elif name in target_names:
-            problems.append(f"{where}: a target cannot be a feature")
-        elif name in columns:
-            column_type = columns[name].type
-            if feature.kind is FeatureKind.NUMERIC and not column_type.is_numeric:
-                problems.append(f"{where}: numeric feature on {column_type.value} column")
-        elif name not in trailing and not spec.feature_sql:
-            problems.append(
-                f"{where}: unknown column {name!r} (not a raw column, trailing rate or feature_sql output)"
-            )
-    for name in trailing:
-        if name not in spec.features:
-            problems.append(f"trailing_rates.{name}: declare it under features too (kind: numeric)")
-        if name in columns:
-            problems.append(f"trailing_rates.{name}: collides with a raw column")
-    for rate in spec.trailing_rates:
-        if rate.target is not None and rate.target not in target_names:
-            problems.append(f"trailing_rates.{rate.name}.target: unknown target {rate.target!r}")
-        elif (spec.rate_target(rate).type == "class"):
-            problems.append(f"trailing_rates.{rate.name}: averages a class target; name a boolean or numeric one")
-        for column in rate.group_by:
-            if column not in columns:
-                problems.append(f"trailing_rates.{rate.name}.group_by: unknown column {column!r}")
-            elif column in forbidden:
-                problems.append(
-                    f"trailing_rates.{rate.name}.group_by: forbidden outcome-side column {column!r}"
-                )
-    for index, name in enumerate(spec.slices):
-        if name not in columns and name not in spec.features:
-            problems.append(f"slices[{index}]: unknown column {name!r}")
-        elif name in forbidden:
-            problems.append(f"slices[{index}]: forbidden outcome-side column {name!r}")
-    for name, rules in columns.items():
-        if rules.allowed is not None and rules.type in (ColumnType.TIMESTAMP, ColumnType.DATE):
-            problems.append(f"columns.{name}.allowed: not supported for {rules.type.value} columns")
-        if (rules.min is not None or rules.max is not None) and not rules.type.is_numeric:
-            problems.append(f"columns.{name}: min/max only apply to numeric columns")
-    return problems
-
-
-def source_type_problems(spec: DatasetSpec, source_types: dict[str, str]) -> list[str]:
-    """Every declared column against the source's header and column types (``ingest.sources``):
-    present, and of a type the declared one can hold. Each problem names the column."""
-    problems = []
-    for name, column in spec.columns.items():
-        where = f"columns.{name}"
-        if name not in source_types:
-            problems.append(f"{where}: not in the source (its columns: {', '.join(source_types)})")
-        elif not column.type.holds(source_types[name]):
-            source_type = source_types[name]
-            hint = ""
-            if type_family(source_type) == "text" and column.type.is_numeric:
-                hint = f" (the source holds a value that is not a {column.type.value} there)"
-            elif type_family(source_type) == "float" and column.type is ColumnType.INT:
-                hint = " (declare it float)"
-            problems.append(
-                f"{where}: declared {column.type.value}, but the source stores it as {source_type}, "
-                f"which a {column.type.value} column cannot hold{hint}"
-            )
-    return problems
 
 
 # -- loading ---------------------------------------------------------------------------------------

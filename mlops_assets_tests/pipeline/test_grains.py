@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from mlops_assets.core.paths import StateLayout
-from mlops_assets.core.spec import DAY_COLUMN, load_spec, source_type_problems
+from mlops_assets.core.spec import DAY_COLUMN, load_spec
+from mlops_assets.core.spec_checks import source_type_problems
 from mlops_assets.core.warehouse import connect
 from mlops_assets.features.build import features_table
 from mlops_assets.ingest.landing import landed_days, replay

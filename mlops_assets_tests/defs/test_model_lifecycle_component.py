@@ -127,6 +127,23 @@ def test_the_code_location_loads_every_model_of_the_project_folder():
         assert f"{model['attributes']['name']}/champion_model" in keys
 
 
+def test_the_project_bundles_three_models_of_three_tasks_on_two_datasets_of_two_grains():
+    from mlops_assets.definitions import project_models
+
+    models = {name: (spec.name, spec.partitions.grain, spec.model.task, spec.model.target)
+              for name, spec in project_models().items()}
+    assert models == {
+        "nycflights_late": ("nycflights", "daily", "binary", "late"),
+        "flight_delay": ("nycflights", "daily", "regression", "arrival_delay_minutes"),
+        "airport_visibility": ("nycweather", "weekly", "multiclass", "visibility_class"),
+    }
+    jobs = {job.name for job in project_definitions().resolve_all_job_defs()}
+    assert {"nycflights_ingest_job", "nycweather_ingest_job", "airport_visibility_train_job"} <= jobs
+    # the weather model learns the sensor's class from the other sensors: its reading is no input
+    weather = project_models()["airport_visibility"]
+    assert weather.forbidden_columns == ["visib"] and "visib" not in weather.features
+
+
 def test_dg_lists_the_component_and_every_model():
     dg_cli = [sys.executable, "-c", "from dagster_dg_cli.cli import main; main()"]
     listed = subprocess.run([*dg_cli, "list", "components", "--json"], cwd=PROJECT_ROOT, capture_output=True,

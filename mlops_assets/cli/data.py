@@ -80,43 +80,68 @@ def validate(args) -> int:
     return 0
 
 
+# What the demo lands of each dataset, in partitions of its grain: a training window with its
+# out-of-time tail (7 partitions by default) and some partitions to learn from, run in about a minute.
+DEMO_PARTITIONS = {"hourly": 24 * 14, "daily": 28, "weekly": 10, "monthly": 12, "yearly": 10}
+
+
 def demo(args) -> int:
     from mlops_assets.cli.report import data_summary
 
     started = time.monotonic()
     layout = state_layout(args)
-    spec = model_spec(args)[0] if args.model else dataset_spec(args)
-    start = args.start or spec.partitions.start_date
     print(f"state folder: {layout.root}")
-    landed = replay_some(spec, layout, start, args.days)
-    print(f"landed {len(landed)} {spec.grain.unit}s of {spec.name} ({sum(f.rows for f in landed)} rows) in "
-          f"{layout.landing_dir_for(spec.name)}")
-    days = [f.day for f in landed]
-    failed_days = runs.run_ingestion(spec, days)
-    print()
-    print(data_summary(spec, layout, days))
-    if failed_days:
-        # training on what did ingest would only add a second, misleading error ("no features yet")
-        print(f"\nerror: ingest failed on {len(failed_days)} of {len(days)} days (first: {failed_days[0]}); "
-              "fix that and rerun, nothing was trained", file=sys.stderr)
-        return 1
+    ingested = []
+    for spec in demo_datasets(args):
+        partitions = args.days or DEMO_PARTITIONS[spec.partitions.grain]
+        landed = replay_some(spec, layout, args.start or spec.partitions.start_date, partitions)
+        print(f"landed {len(landed)} {spec.grain.unit}s of {spec.name} ({sum(f.rows for f in landed)} rows) in "
+              f"{layout.landing_dir_for(spec.name)}")
+        days = [f.day for f in landed]
+        failed_days = runs.run_ingestion(spec, days)
+        print()
+        print(data_summary(spec, layout, days))
+        if failed_days:
+            # training on what did ingest would only add a second, misleading error ("no features yet")
+            print(f"\nerror: ingest of {spec.name} failed on {len(failed_days)} of {len(days)} {spec.grain.unit}s "
+                  f"(first: {failed_days[0]}); fix that and rerun, nothing was trained", file=sys.stderr)
+            return 1
+        ingested.append((spec, days))
+        print()
     trained = True
     if not args.skip_training:
         from mlops_assets.cli.report import model_summary
 
-        for model, defs in demo_models(args, spec):
-            print(f"\nmodel {model.model.name} ({model.model.task}, target {model.target.name}):")
-            trained = runs.run_training(model, defs, days[0], days[-1]) and trained
-            print(model_summary(model, layout))
-    print(f"\ndone in {time.monotonic() - started:.1f}s")
+        for spec, days in ingested:
+            for model, defs in demo_models(args, spec):
+                print(f"model {model.model.name} ({model.model.task}, target {model.target.name}, "
+                      f"dataset {model.name}):")
+                trained = runs.run_training(model, defs, days[0], days[-1]) and trained
+                print(model_summary(model, layout))
+                print()
+    print(f"done in {time.monotonic() - started:.1f}s")
     print("Dagster UI: `mlops-assets dev` (http://127.0.0.1:3000); "
           "MLflow UI: `mlops-assets mlflow-ui` (http://127.0.0.1:5000)")
-    return 1 if failed_days or not trained else 0
+    return 0 if trained else 1
+
+
+def demo_datasets(args) -> list:
+    """What the demo lands and ingests: the dataset of ``--model``, of ``--spec`` (or
+    MLOPS_DATASET_SPEC), else every dataset the project's models are built on, each once."""
+    from mlops_assets.core.spec import SPEC_ENV
+    from mlops_assets.definitions import project_models
+
+    if args.model:
+        return [model_spec(args)[0]]
+    if args.spec or os.environ.get(SPEC_ENV):
+        return [dataset_spec(args)]
+    datasets = {spec.name: spec for spec in project_models().values()}
+    return [datasets[name] for name in sorted(datasets)] or [dataset_spec(args)]
 
 
 def demo_models(args, spec) -> list:
-    """What the demo trains: ``--model`` alone, else every model of the project built on the demo's
-    dataset (the spec's own model when the spec is not one of the project's)."""
+    """What the demo trains on a dataset: ``--model`` alone, else every model of the project built on
+    it (the spec's own model when the spec is not one of the project's)."""
     from mlops_assets.definitions import project_definitions, project_models
 
     if args.model or args.spec:

@@ -1,7 +1,8 @@
 """``mlops-assets``: the command line for people who are not in the Dagster UI.
 
-- ``demo``: land the first days of the dataset and run the lifecycle on them through Dagster, on the
-  embedded defaults, then print what happened. Runs are recorded in the local Dagster instance, so
+- ``demo``: land the first partitions of each dataset the project's models use (or of ``--spec`` /
+  ``--model``'s) and run the lifecycle on them through Dagster, on the embedded defaults, then print
+  what happened. Runs are recorded in the local Dagster instance, so
   ``mlops-assets dev`` shows them afterwards.
 - ``replay``: land whole days from the dataset's source into the landing folder.
 - ``backfill``: ingest the landed days of a range through Dagster, in ranged runs.
@@ -79,9 +80,11 @@ def _parser() -> argparse.ArgumentParser:
                         "<dataset>_<first target>")
     commands = parser.add_subparsers(dest="command")
 
-    demo = commands.add_parser("demo", help="land the first days and run the lifecycle on them")
-    demo.add_argument("--start", type=day, help="first day (default: the spec's start)")
-    demo.add_argument("--days", type=positive_days, default=28, help="how many days to land and ingest (default 28)")
+    demo = commands.add_parser("demo", help="land the first partitions of each dataset and run the lifecycle on them")
+    demo.add_argument("--start", type=day, help="first day (default: each spec's start)")
+    demo.add_argument("--days", type=positive_days,
+                      help="how many partitions of each dataset to land and ingest (default: 28 of a daily dataset, "
+                      "10 of a weekly one; data.DEMO_PARTITIONS)")
     demo.add_argument("--skip-training", action="store_true", help="only the data half")
     demo.set_defaults(handler=data.demo)
 

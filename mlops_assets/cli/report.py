@@ -16,9 +16,10 @@ from mlops_assets.core.warehouse import connect
 
 
 def data_summary(spec: DatasetSpec, layout: StateLayout, days: list[dt.date]) -> str:
-    """One line per day: rows, snapshot hash, data-gate verdicts, features; then where things are."""
+    """One line per partition (named by its first day): rows, snapshot hash, data-gate verdicts, features;
+    then where things are."""
     lines = [
-        f"{'day':<10}  {'rows':>6}  {'snapshot':<12}  {'data gates':<14}  {'features':<12}  {'feature checks':<14}",
+        f"{spec.grain.unit:<10}  {'rows':>6}  {'snapshot':<12}  {'data gates':<14}  {'features':<12}  {'feature checks':<14}",
     ]
     failures: list[str] = []
     with connect(layout.warehouse_path) as con:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 
 import pytest
@@ -51,7 +52,29 @@ def test_demo_stops_at_the_first_failed_ingest_without_training(state, sensors, 
     monkeypatch.setattr(cli_runs, "run_training", lambda *_: pytest.fail("demo trained after a failed ingest"))
     assert cli.main(["--spec", str(sensors.spec_path), "demo", "--days", "3"]) == 1
     error = capsys.readouterr().err
-    assert "error: ingest failed on 2 of 3 days (first: 2024-03-02); fix that and rerun, nothing was trained" in error
+    assert "error: ingest of sensors failed on 2 of 3 days (first: 2024-03-02); fix that and rerun, nothing was trained" in error
+
+
+def test_demo_trains_every_project_model_on_its_own_datasets_window(state, monkeypatch, capsys):
+    """Without --spec or --model the demo lands each dataset the project's models use, in its own grain
+    and window, then trains every model on its dataset's partitions."""
+    ingested, trained = [], []
+    monkeypatch.setattr(cli_runs, "run_ingestion", lambda spec, days: ingested.append((spec.name, days)) or [])
+    monkeypatch.setattr(cli_runs, "run_training",
+                        lambda model, defs, start, end: trained.append((model.model.name, model.name, start, end)) or True)
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert [(name, len(days)) for name, days in ingested] == [("nycflights", 28), ("nycweather", 10)]
+    assert "landed 28 days of nycflights" in out and "landed 10 weeks of nycweather (4951 rows)" in out
+    first_day, last_day, first_week, last_week = (dt.date(2013, 1, 1), dt.date(2013, 1, 28),
+                                                  dt.date(2012, 12, 31), dt.date(2013, 3, 4))
+    assert trained == [
+        ("flight_delay", "nycflights", first_day, last_day),
+        ("nycflights_late", "nycflights", first_day, last_day),
+        ("airport_visibility", "nycweather", first_week, last_week),
+    ]
+    assert "model airport_visibility (multiclass, target visibility_class, dataset nycweather):" in out
+    assert any(line.startswith("week ") for line in out.splitlines())  # the weather summary lists weeks
 
 
 def rewrite_sensors(sensors, spec_text=lambda text: text, row=lambda row: row):

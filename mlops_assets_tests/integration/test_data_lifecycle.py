@@ -294,23 +294,32 @@ def test_a_bad_day_is_stopped_at_the_gates(lifecycle, spec, flight_landing):
 
 
 def test_cli_demo_lands_ingests_and_summarizes(state, spec, flight_landing, flight_days, capsys):
-    # the data half only: training in the demo belongs to the model half's tests
+    # the data half only: training in the demo belongs to the model half's tests. The project's models
+    # use two datasets: 3 partitions of each, in its own grain (days of flights, weeks of weather)
     assert main(["--state-dir", str(state.root), "demo", "--days", "3", "--skip-training"]) == 0
     out = capsys.readouterr().out
     total = sum(flight_landing[d].rows for d in flight_days[:3])
     assert f"landed 3 days of nycflights ({total} rows)" in out
-    # the three days are ingested in one ranged run
+    assert "landed 3 weeks of nycweather (1434 rows)" in out  # 1-6 January, then two full weeks of 504 hours
+    weeks = [dt.date(2012, 12, 31), dt.date(2013, 1, 7), dt.date(2013, 1, 14)]
+    # each dataset's partitions are ingested in one ranged run
     assert re.search(rf"{INGEST_JOB} {flight_days[0]}..{flight_days[2]}: ok", out)
+    assert re.search(rf"nycweather_ingest_job {weeks[0]}..{weeks[2]}: ok", out)
     for day in flight_days[:3]:
         line = next(line for line in out.splitlines() if line.startswith(day.isoformat()))
         assert f"{flight_landing[day].rows:>6}" in line
+        assert "5/5 passed" in line and "2/2 passed" in line
+    for week in weeks:
+        line = next(line for line in out.splitlines() if line.startswith(week.isoformat()))
         assert "5/5 passed" in line and "2/2 passed" in line
     assert "FAILED" not in out
     assert f"warehouse: {state.warehouse_path}" in out
     # the runs were recorded in the state's own Dagster instance
     with dg.DagsterInstance.from_config(str(state.dagster_home)) as instance:
-        assert instance.get_runs_count() == 1
+        assert instance.get_runs_count() == 2
         assert instance.get_materialized_partitions(FEATURES) == {d.isoformat() for d in flight_days[:3]}
+        assert instance.get_materialized_partitions(dg.AssetKey("nycweather_features")) == {
+            w.isoformat() for w in weeks}
 
 
 def test_cli_validate_refuses_a_broken_spec(state, sensors, capsys):

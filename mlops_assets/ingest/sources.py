@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +59,8 @@ def _cache_stem(reference: str) -> str:
 def extracted_csv(reference: str, cache_dir: Path) -> Path:
     """A bundled CSV DuckDB can read: the file itself, or, when it is shipped zipped (DuckDB cannot
     read zip), its one CSV extracted once into the cache."""
+    import zipfile  # not at module level: spec validation imports this module with every code location load
+
     shipped = resolve_builtin_path(builtin_file(reference))
     if shipped.suffix != ".zip":
         return shipped

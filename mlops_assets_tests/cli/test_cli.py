@@ -94,6 +94,17 @@ def test_validate_reads_the_source_and_accepts_a_matching_spec(state, sensors, c
     assert "; 5 source columns read" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("name, source", [
+    ("nycflights", "19 source columns read; 365 daily partitions from 2013-01-01 to 2013-12-31"),
+    # the source's last week (one day) spans a partition the spec leaves out (end_date 2013-12-30)
+    ("nycweather", "15 source columns read; 53 weekly partitions from 2012-12-31 to 2013-12-30"),
+])
+def test_validate_reads_each_bundled_file_and_accepts_its_spec(state, name, source, capsys):
+    assert cli.main(["validate", name]) == 0
+    out = capsys.readouterr().out
+    assert f"spec {name!r} is valid" in out and source in out
+
+
 def test_validate_refuses_a_date_column_on_an_integer_source_column_naming_both_types(state, sensors, capsys):
     path = rewrite_sensors(
         sensors,

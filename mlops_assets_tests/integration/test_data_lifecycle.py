@@ -21,7 +21,7 @@ from mlops_assets.cli.main import main
 from mlops_assets.defs.runs import QUIET_RUN_CONFIG
 from mlops_assets.validate.data_gates import DATA_GATES
 from mlops_assets.definitions import build_definitions
-from mlops_assets_tests.flight_names import INGEST_JOB
+from mlops_assets_tests.flight_names import INGEST_JOB, LABELS_JOB
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.features.checks import FEATURE_CHECKS
 from mlops_assets.features.build import current_feature_version
@@ -299,8 +299,11 @@ def test_cli_demo_lands_ingests_and_summarizes(state, spec, flight_landing, flig
     out = capsys.readouterr().out
     total = sum(flight_landing[d].rows for d in flight_days[:3])
     assert f"landed 3 days of nycflights ({total} rows)" in out
-    # the three days are ingested in one ranged run
+    # the three days are ingested in one ranged run; the outcomes of the first two (the third's land
+    # tomorrow) in another
     assert re.search(rf"{INGEST_JOB} {flight_days[0]}..{flight_days[2]}: ok", out)
+    assert f"landed the outcomes of 2 of them ({flight_days[0]}..{flight_days[1]})" in out
+    assert re.search(rf"{LABELS_JOB} {flight_days[0]}..{flight_days[1]}: ok", out)
     for day in flight_days[:3]:
         line = next(line for line in out.splitlines() if line.startswith(day.isoformat()))
         assert f"{flight_landing[day].rows:>6}" in line
@@ -309,7 +312,7 @@ def test_cli_demo_lands_ingests_and_summarizes(state, spec, flight_landing, flig
     assert f"warehouse: {state.warehouse_path}" in out
     # the runs were recorded in the state's own Dagster instance
     with dg.DagsterInstance.from_config(str(state.dagster_home)) as instance:
-        assert instance.get_runs_count() == 1
+        assert instance.get_runs_count() == 2
         assert instance.get_materialized_partitions(FEATURES) == {d.isoformat() for d in flight_days[:3]}
 
 

@@ -51,12 +51,21 @@ def build_dataset_definitions(spec: DatasetSpec) -> dg.Definitions:
     names = DatasetNames.of(spec)
     raw = build_raw_asset(spec)
     features = build_features_asset(spec, raw)
-    return dg.Definitions(
+    definitions = dg.Definitions(
         assets=[raw, features],
         asset_checks=[build_data_gate_checks(spec, raw), build_feature_checks(spec, features)],
         jobs=[build_ingest_job(names, raw, features)],
         sensors=[build_landing_sensor(spec)],
     )
+    if spec.labels is None:
+        return definitions
+    from mlops_assets.defs.jobs import build_labels_job
+    from mlops_assets.defs.labels import build_labels_asset
+
+    labels = build_labels_asset(spec)
+    return dg.Definitions.merge(definitions, dg.Definitions(
+        assets=[labels], jobs=[build_labels_job(names, labels)], sensors=[build_landing_sensor(spec, labels=True)],
+    ))
 
 
 def build_model_definitions(

@@ -39,9 +39,22 @@ def flights_csv(tmp_path_factory) -> Path:
     return extracted_flights_csv(tmp_path_factory.mktemp("flights_cache"))
 
 
+def outcomes_in_rows(spec: DatasetSpec) -> DatasetSpec:
+    """``spec`` with its outcomes arriving in the same files as the rows (no label feed): what every
+    spec without a ``labels`` section does, and the state most tests start from."""
+    return spec.model_copy(update={"labels": None})
+
+
 @pytest.fixture(scope="session")
 def spec() -> DatasetSpec:
-    """The built-in nycflights spec."""
+    """The built-in nycflights spec, its outcomes landing with the rows (``outcomes_in_rows``); the
+    label feed the bundled spec declares is tested on its own (``ingest/test_labels.py``)."""
+    return outcomes_in_rows(load_spec(DEFAULT_SPEC_NAME))
+
+
+@pytest.fixture(scope="session")
+def two_feed_spec() -> DatasetSpec:
+    """The built-in nycflights spec as bundled: departures land first, their outcomes a day later."""
     return load_spec(DEFAULT_SPEC_NAME)
 
 

@@ -17,7 +17,7 @@ def replay(args) -> int:
     layout, spec = state_layout(args), dataset_spec(args)
     start = args.start or spec.partitions.start_date
     for landed in replay_some(spec, layout, start, args.days):
-        print(f"landed {landed.day}  {landed.rows:>7} rows  {landed.path}")
+        print(f"landed {landed.day}  {landed.rows:>7} {'labels' if landed.labels else 'rows':<6}  {landed.path}")
     return 0
 
 
@@ -26,7 +26,7 @@ def replay_some(spec, layout: StateLayout, start: dt.date, days: int):
     from mlops_assets.ingest.landing import replay
 
     landed = replay(spec, layout, start, days)
-    if not landed:
+    if not any(not f.labels for f in landed):
         end = spec.grain.shift(spec.grain.first_day(start), days - 1)
         raise UsageError(f"the source of {spec.name} has no rows from {start} to {end}: "
                          "is --start beyond (or before) the data?")
@@ -48,7 +48,11 @@ def backfill(args) -> int:
     if not days:
         print(f"error: nothing landed in {layout.landing_dir_for(spec.name)} for {start}..{wanted[-1]}", file=sys.stderr)
         return 2
-    return 1 if runs.run_ingestion(spec, days) else 0
+    failed = runs.run_ingestion(spec, days)
+    label_days = [day for day, _ in landed_days(layout, spec, labels=True) if day in set(wanted)]
+    if spec.labels is not None and label_days:
+        failed += runs.run_ingestion(spec, label_days, labels=True)
+    return 1 if failed else 0
 
 
 def validate(args) -> int:
@@ -95,10 +99,17 @@ def demo(args) -> int:
     for spec in demo_datasets(args):
         partitions = args.days or DEMO_PARTITIONS[spec.partitions.grain]
         landed = replay_some(spec, layout, args.start or spec.partitions.start_date, partitions)
-        print(f"landed {len(landed)} {spec.grain.unit}s of {spec.name} ({sum(f.rows for f in landed)} rows) in "
+        rows, labelled = [f for f in landed if not f.labels], [f for f in landed if f.labels]
+        print(f"landed {len(rows)} {spec.grain.unit}s of {spec.name} ({sum(f.rows for f in rows)} rows) in "
               f"{layout.landing_dir_for(spec.name)}")
-        days = [f.day for f in landed]
+        days = [f.day for f in rows]
         failed_days = runs.run_ingestion(spec, days)
+        if labelled:
+            # the outcomes land after the rows: the last partitions are scored before theirs exist
+            print(f"landed the outcomes of {len(labelled)} of them ({labelled[0].day}..{labelled[-1].day}) in "
+                  f"{layout.landing_dir_for(spec.name) / 'labels'}; the rest are due {spec.labels.delay} "
+                  f"{spec.grain.unit}(s) after theirs")
+            failed_days += runs.run_ingestion(spec, [f.day for f in labelled], labels=True)
         print()
         print(data_summary(spec, layout, days))
         if failed_days:

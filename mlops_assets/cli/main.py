@@ -88,12 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--skip-training", action="store_true", help="only the data half")
     demo.set_defaults(handler=data.demo)
 
-    replay = commands.add_parser("replay", help="land whole days from the dataset's source")
+    replay = commands.add_parser("replay", help="land whole days from the dataset's source (with a label feed: "
+                                    "and the outcomes due by then, in landing/<dataset>/labels/)")
     replay.add_argument("--start", type=day, help="first day (default: the spec's start)")
     replay.add_argument("--days", type=positive_days, default=1)
     replay.set_defaults(handler=data.replay)
 
-    backfill = commands.add_parser("backfill", help="ingest the landed days of a range, in ranged ingest_job runs")
+    backfill = commands.add_parser("backfill", help="ingest the landed days of a range (and their landed outcomes), "
+                                      "in ranged runs")
     backfill.add_argument("--start", type=day, help="first day (default: the spec's start)")
     backfill.add_argument("--days", type=positive_days, default=1)
     backfill.set_defaults(handler=data.backfill)

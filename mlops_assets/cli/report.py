@@ -19,10 +19,12 @@ def data_summary(spec: DatasetSpec, layout: StateLayout, days: list[dt.date]) ->
     """One line per partition (named by its first day): rows, snapshot hash, data-gate verdicts, features;
     then where things are."""
     lines = [
-        f"{spec.grain.unit:<10}  {'rows':>6}  {'snapshot':<12}  {'data gates':<14}  {'features':<12}  {'feature checks':<14}",
+        f"{spec.grain.unit:<10}  {'rows':>6}  {'snapshot':<12}  {'data gates':<14}  {'features':<12}  {'feature checks':<14}"
+        + ("  outcomes" if spec.labels is not None else ""),
     ]
     failures: list[str] = []
     with connect(layout.warehouse_path) as con:
+        labelled = _labelled_rows_by_day(con, spec)
         for day in days:
             snapshot = current_snapshot(con, spec, day)
             if snapshot is None:
@@ -37,15 +39,26 @@ def data_summary(spec: DatasetSpec, layout: StateLayout, days: list[dt.date]) ->
                                          content_hash=feature_version[0])
                 feature_checks = _verdict_cell(checks, FEATURE_CHECKS)
                 failures += _failed(day, checks)
+            outcomes = "" if spec.labels is None else (
+                f"  {labelled[day]} landed" if day in labelled else "  not landed yet")
             lines.append(
                 f"{day.isoformat():<10}  {snapshot.rows:>6}  {snapshot.content_hash[:12]:<12}  "
-                f"{_verdict_cell(raw, DATA_GATES):<14}  {feature_cell:<12}  {feature_checks:<14}"
+                f"{_verdict_cell(raw, DATA_GATES):<14}  {feature_cell:<12}  {feature_checks:<14}{outcomes}"
             )
             failures += _failed(day, raw)
     lines += [f"  FAILED {line}" for line in failures]
     lines.append(f"warehouse: {layout.warehouse_path}")
     lines.append(f"landing:   {layout.landing_dir_for(spec.name)}")
     return "\n".join(lines)
+
+
+def _labelled_rows_by_day(con, spec: DatasetSpec) -> dict[dt.date, int]:
+    from mlops_assets.core.warehouse import table_exists
+    from mlops_assets.ingest.labels import labels_table
+
+    if spec.labels is None or not table_exists(con, f"labels_{spec.name}"):
+        return {}
+    return dict(con.execute(f"SELECT _day, count(*) FROM {labels_table(spec)} GROUP BY 1").fetchall())
 
 
 def _verdict_cell(verdicts: dict[str, tuple[bool, str]], required: Any) -> str:

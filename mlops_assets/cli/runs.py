@@ -47,9 +47,10 @@ def run_training(
     return result.success
 
 
-def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
-    """Run the ingest job on the local instance, one ranged run per stretch of consecutive days (at
-    most the spec's backfill_days_per_run); returns the days whose run failed."""
+def run_ingestion(spec, days: list[dt.date], *, labels: bool = False) -> list[dt.date]:
+    """Run the ingest job (with ``labels``: the labels job) on the local instance, one ranged run per
+    stretch of consecutive days (at most the spec's backfill_days_per_run); returns the days whose
+    run failed."""
     import dagster as dg
 
     from mlops_assets.definitions import build_definitions
@@ -57,7 +58,8 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
     from mlops_assets.defs.names import DatasetNames
     from mlops_assets.pipeline.backfill import day_ranges
 
-    ingest_job = DatasetNames.of(spec).ingest_job
+    names = DatasetNames.of(spec)
+    ingest_job = names.labels_job if labels else names.ingest_job
     job = build_definitions(spec).resolve_job_def(ingest_job)
     failed = []
     with dg.DagsterInstance.get() as instance:

@@ -313,6 +313,22 @@ class ReferenceTable(_Strict):
     csv: CsvOptions = Field(default_factory=CsvOptions)
 
 
+class LabelFeed(_Strict):
+    """Outcomes that arrive after the rows they describe, in files of their own keyed by the entity
+    key (``landing/<dataset>/labels/<partition>.<format>``): the scoring input never carries them,
+    so a partition is scored before its outcomes exist, and a row is learned from only once its
+    label has landed."""
+
+    columns: list[str] = Field(
+        min_length=1, description="the outcome-side columns the label files carry beside the entity key "
+        "(each a forbidden column; the targets read only these and the key)"
+    )
+    delay: Window = Field(
+        default=1, description="when a partition's labels are due after it (what replay simulates, "
+        "and how far trailing rates stay back from the day they describe): " + WINDOW_HELP
+    )
+
+
 class RowCountRule(_Strict):
     trailing: Window = Field(default=7, description="the history a partition's row count is held against: " + WINDOW_HELP)
     trailing_days: int | None = Field(default=None, ge=1, description="the same as trailing: '<days> days'")
@@ -364,6 +380,10 @@ class DatasetSpec(_Strict):
     features: dict[str, FeatureSpec] = Field(min_length=1)
     trailing_rates: list[TrailingRate] = Field(default_factory=list)
     forbidden_columns: list[str] = Field(default_factory=list)
+    labels: LabelFeed | None = Field(
+        default=None, description="outcomes arriving as their own feed; absent: they arrive in the same "
+        "files as the rows (every ingested row is labelled at once)"
+    )
     slices: list[str] = Field(default_factory=list)
     quality: QualitySpec = Field(default_factory=QualitySpec)
     intended_use: str = Field(min_length=1)
@@ -472,6 +492,21 @@ class DatasetSpec(_Strict):
         return max((self.partitions_in(rate.span) for rate in self.trailing_rates), default=0)
 
     @property
+    def label_columns(self) -> list[str]:
+        """Columns that arrive in label files rather than with the rows (none without a label feed)."""
+        return list(self.labels.columns) if self.labels else []
+
+    @property
+    def input_columns(self) -> dict[str, ColumnSpec]:
+        """The columns a landing file of rows carries: all of them, but the label feed's."""
+        outcomes = set(self.label_columns)
+        return {name: rules for name, rules in self.columns.items() if name not in outcomes}
+
+    @property
+    def label_delay_partitions(self) -> int:
+        return self.partitions_in(self.labels.delay) if self.labels else 0
+
+    @property
     def timestamp_columns(self) -> list[str]:
         """The raw column the partition timestamp is read from (none when it is derived)."""
         return [self.timestamp.column] if self.timestamp.column else []
@@ -496,12 +531,19 @@ class DatasetSpec(_Strict):
 # -- loading ---------------------------------------------------------------------------------------
 
 
+UNSET_SECTIONS_LEFT_OUT = ("labels",)
+
+
 def sections_digest(spec: DatasetSpec, sections: set[str]) -> str:
     """A short sha256 of some sections of the spec: code versions and verdicts name the rules they
     were made under with it, so editing those sections makes them stale."""
     from mlops_assets.core.hashing import json_sha256
 
-    return json_sha256(spec.model_dump(mode="json", include=sections))[:10]
+    dumped = spec.model_dump(mode="json", include=sections)
+    for section in UNSET_SECTIONS_LEFT_OUT:  # so verdicts recorded before the section existed keep their fingerprint
+        if dumped.get(section, ...) is None:
+            del dumped[section]
+    return json_sha256(dumped)[:10]
 
 
 def load_spec(source: str | os.PathLike | None = None, *, check_sql: bool = True) -> DatasetSpec:

@@ -51,6 +51,7 @@ def semantic_problems(spec: DatasetSpec) -> list[str]:
                 problems.append(f"{where}: the window must cover at least one partition")
         except GrainError as error:
             problems.append(f"{where}: {error}")
+    problems.extend(_label_feed_problems(spec))
     for index, name in enumerate(spec.forbidden_columns):
         if name not in columns:
             problems.append(f"forbidden_columns[{index}]: unknown column {name!r}")
@@ -98,6 +99,29 @@ def semantic_problems(spec: DatasetSpec) -> list[str]:
             problems.append(f"columns.{name}.allowed: not supported for {rules.type.value} columns")
         if (rules.min is not None or rules.max is not None) and not rules.type.is_numeric:
             problems.append(f"columns.{name}: min/max only apply to numeric columns")
+    return problems
+
+
+def _label_feed_problems(spec: DatasetSpec) -> list[str]:
+    """A label feed carries outcome-side columns only, and the targets read nothing else (besides the
+    key), because a target is computed when the labels land, not from the scoring input."""
+    if spec.labels is None:
+        return []
+    problems = []
+    forbidden = set(spec.forbidden_columns)
+    for index, name in enumerate(spec.labels.columns):
+        where = f"labels.columns[{index}]"
+        if name not in spec.columns:
+            problems.append(f"{where}: unknown column {name!r}")
+        elif name in spec.entity_key or name in spec.timestamp_columns:
+            problems.append(f"{where}: {name!r} is part of the entity key or the timestamp, which the rows carry")
+        elif name not in forbidden:
+            problems.append(f"{where}: {name!r} arrives with the outcome, so list it under forbidden_columns too")
+    try:
+        if spec.label_delay_partitions < 0:
+            problems.append("labels.delay: cannot be negative")
+    except GrainError as error:
+        problems.append(f"labels.delay: {error}")
     return problems
 
 

@@ -31,11 +31,15 @@ def sql_problems(spec: DatasetSpec) -> list[str]:
             try:
                 lineage = parse_select(con, f"SELECT ({target.expression}) AS t FROM base")
                 unknown = lineage.all_columns - set(spec.columns)
+                unlabelled = lineage.all_columns - set(spec.label_columns) - set(spec.entity_key)
                 if lineage.table_functions or lineage.tables - {"base"}:
                     problems.append(f"{where}.expression: may only read the row's own columns "
                                     "(no tables or table functions)")
                 elif unknown:
                     problems.append(f"{where}.expression: unknown column(s) {sorted(unknown)}")
+                elif spec.labels is not None and unlabelled:
+                    problems.append(f"{where}.expression: reads {sorted(unlabelled)}, which the label files "
+                                    "do not carry (a target reads labels.columns and the entity key)")
                 else:
                     problem = _target_type_problem(con, target)
                     if problem:

@@ -34,16 +34,19 @@ WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
 SENSOR_LOCK_WAIT_SECONDS = 20.0
 
 
-def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
+def build_landing_sensor(spec: DatasetSpec, *, labels: bool = False) -> dg.SensorDefinition:
+    """The sensor on the landing zone of the rows (ingestion), or with ``labels`` on the label zone."""
     names = DatasetNames.of(spec)
+    job_name = names.labels_job if labels else names.ingest_job
+    zone = f"landing/{spec.name}/labels/" if labels else f"landing/{spec.name}/"
 
     @dg.sensor(
-        name=names.landing_sensor,
-        job_name=names.ingest_job,
+        name=names.label_sensor if labels else names.landing_sensor,
+        job_name=job_name,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            f"Starts {names.ingest_job} for the new or changed files in landing/{spec.name}/: one run per stretch of "
+            f"Starts {job_name} for the new or changed files in {zone}: one run per stretch of "
             "consecutive days (at most the spec's backfill_days_per_run); run key: the days and the files' sha256."
         ),
     )
@@ -52,7 +55,7 @@ def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         from mlops_assets.pipeline.backfill import day_ranges
 
         seen = json.loads(context.cursor) if context.cursor else {}
-        changed, seen = new_landings(state.layout(), spec, seen)
+        changed, seen = new_landings(state.layout(), spec, seen, labels=labels)
         arrived = {}
         for day, path, digest in changed:
             if not spec.partitions.start_date <= day < (spec.partitions.end_date or dt.date.max):
@@ -103,7 +106,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         from mlops_assets.monitor.drift_store import drift_history
         from mlops_assets.monitor.performance import performance_history
         from mlops_assets.retrain.triggers import decide, holdout_days_for
-        from mlops_assets.train.snapshot import TrainingWindow, passed_feature_days
+        from mlops_assets.train.snapshot import TrainingWindow, learnable_days
         from mlops_assets.core.warehouse import WarehouseBusyError, connect
 
         cursor = json.loads(context.cursor) if context.cursor else {}
@@ -117,7 +120,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
                 trigger = (decide(drift, performance, last, policy, task=spec.model.task, grain=spec.grain)
                            or _expired_override(con, spec, last, policy))
                 window_start = spec.grain.shift(trigger.day, 1 - policy.retrain_window_days) if trigger else None
-                trainable = len(passed_feature_days(con, spec, window_start, trigger.day)) if trigger else 0
+                trainable = len(learnable_days(con, spec, window_start, trigger.day)) if trigger else 0
         except WarehouseBusyError:
             return dg.SkipReason("the warehouse is busy; trying again next tick")
         if trigger is None:
@@ -127,7 +130,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
             # e.g. the first days after a gap: drift is real, but a model of one day would be worse
             return dg.SkipReason(
                 f"{trigger.rule} fired on {trigger.day}, but the last {policy.retrain_window_days} days hold only "
-                f"{trainable} checked day(s) (need {policy.min_training_days}); waiting for more data"
+                f"{trainable} checked day(s) with their outcomes (need {policy.min_training_days}); waiting for more data"
             )
         holdout = holdout_days_for(trainable, policy, TrainingWindow().holdout_days)
         context.update_cursor(json.dumps({"last_trigger_day": trigger.day.isoformat()}))

@@ -20,6 +20,17 @@ def build_ingest_job(names: DatasetNames, raw_asset: dg.AssetsDefinition,
     )
 
 
+def build_labels_job(names: DatasetNames, labels_asset: dg.AssetsDefinition) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        names.labels_job,
+        selection=dg.AssetSelection.assets(labels_asset),
+        description=(
+            f"Store the labels landed for partitions of {names.dataset} (landing/{names.dataset}/labels/): "
+            "training learns from these rows, and each model's live performance is measured on them."
+        ),
+    )
+
+
 def build_train_job(names: ModelNames, model_assets: list) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         names.train_job,

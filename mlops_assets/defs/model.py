@@ -63,6 +63,14 @@ def tuning_config(tuning: TuningBudget | None) -> type[dg.Config]:
     return type("TuningConfig", (derived_config(TuningBudget, dg.Config, tuning),), {"__doc__": TuningConfig.__doc__})
 
 
+def learned_from(spec: DatasetSpec, features_key: dg.AssetKey) -> list[dg.AssetKey]:
+    """What a training snapshot reads: the features, and with a label feed the labels that landed."""
+    from mlops_assets.defs.names import DatasetNames
+
+    labels = [dg.AssetKey(DatasetNames.of(spec).labels_asset)] if spec.labels is not None else []
+    return [features_key, *labels]
+
+
 def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: TuningBudget | None = None) -> list:
     """The model's training chain, under its own key prefix and group (``defs.names``); the
     dataset's features asset is upstream by key, since every model on the dataset shares it."""
@@ -71,7 +79,7 @@ def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: Tun
     registered_name = spec.model.name
 
     @dg.asset(
-        deps=[dg.AssetDep(features_key, partition_mapping=dg.AllPartitionMapping())],
+        deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in learned_from(spec, features_key)],
         key_prefix=names.prefix,
         group_name=names.group,
         kinds={"duckdb"},

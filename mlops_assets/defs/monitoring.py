@@ -49,6 +49,18 @@ class DriftReportConfig(dg.Config):
     evidently_sample_rows: int = Field(default=5000, description="rows sampled from each side for that report")
 
 
+def _labels_dependency(spec: DatasetSpec, raw_key: dg.AssetKey, label_delay: int) -> tuple[dg.AssetDep, int]:
+    """What live performance waits for, so the automation waits (it does not run and fail): with a
+    label feed, the partition's own labels (measured again whenever more land); otherwise the raw
+    partition ``label_delay`` later, by which time the day's outcomes count as arrived."""
+    if spec.labels is not None:
+        from mlops_assets.defs.names import DatasetNames
+
+        return dg.AssetDep(dg.AssetKey(DatasetNames.of(spec).labels_asset)), 0
+    mapping = dg.TimeWindowPartitionMapping(start_offset=label_delay, end_offset=label_delay)
+    return dg.AssetDep(raw_key, partition_mapping=mapping), label_delay
+
+
 def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_key: dg.AssetKey,
                             label_delay: int = LoopPolicy().label_delay_days) -> list[dg.AssetsDefinition]:
     """The model's monitoring loop, under its own key prefix; the dataset's assets upstream by key.
@@ -56,6 +68,7 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
     partitions = partitions_definition(spec)
     names = ModelNames.of(spec)
     registered_name = spec.model.name
+    labels_dep, labels_offset = _labels_dependency(spec, raw_key, label_delay)
     # the loop policy is the model's own resource (its key carries the model's name)
     resources = {"state", "model_registry", names.monitoring_policy}
 
@@ -127,10 +140,7 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
 
     @dg.asset(
         partitions_def=partitions,
-        # A partition's labels count as arrived once the partition ``label_delay`` later has landed:
-        # the automation waits for it (it does not run and fail); measure_day checks the same delay.
-        deps=[batch_predictions, dg.AssetDep(raw_key, partition_mapping=dg.TimeWindowPartitionMapping(
-            start_offset=label_delay, end_offset=label_delay))],
+        deps=[batch_predictions, labels_dep],
         automation_condition=EAGER_AFTER_GATES,
         key_prefix=names.prefix,
         group_name=names.group,
@@ -160,7 +170,7 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
 
     scored_parents = {features_key: 0}
     drift_parents = {features_key: 0, batch_predictions.key: 0}
-    performance_parents = {batch_predictions.key: 0, raw_key: label_delay}
+    performance_parents = {batch_predictions.key: 0, labels_dep.asset_key: labels_offset}
 
     @dg.asset(
         key_prefix=names.prefix,

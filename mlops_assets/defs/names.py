@@ -36,6 +36,18 @@ class DatasetNames:
         return f"{self.dataset}_landing_sensor"
 
     @property
+    def labels_asset(self) -> str:
+        return f"{self.dataset}_labels"
+
+    @property
+    def labels_job(self) -> str:
+        return f"{self.dataset}_labels_job"
+
+    @property
+    def label_sensor(self) -> str:
+        return f"{self.dataset}_label_sensor"
+
+    @property
     def data_gates_step(self) -> str:
         return f"{self.dataset}_data_gates"
 

@@ -82,6 +82,13 @@ class Loop:
             results.append(result)
         return results
 
+    def ingest_landed(self) -> None:
+        """What the landing sensors start for the files that arrived: the rows, then (a dataset with
+        a label feed) the outcomes landed for earlier partitions."""
+        self.run_sensor_requests(self.dataset_names.landing_sensor, self.dataset_names.ingest_job)
+        if self.spec.labels is not None:
+            self.run_sensor_requests(self.dataset_names.label_sensor, self.dataset_names.labels_job)
+
     def run_automation(self, day_index: int, max_ticks: int = 3) -> None:
         """Tick the automation until it requests nothing more (scoring unlocks drift on the next
         tick), running what each tick requests as the daemon does under the assets' backfill policy:
@@ -145,8 +152,8 @@ def simulate(spec, layout: StateLayout, *, start: dt.date, train_days: int, days
     with dg.DagsterInstance.get() as instance:
         loop = Loop(spec, layout, instance, evidently_every=evidently_every, say=say, defs=defs)
         replay(spec, layout, start, train_days)
-        datasets, names = loop.dataset_names, loop.names
-        loop.run_sensor_requests(datasets.landing_sensor, datasets.ingest_job)
+        names = loop.names
+        loop.ingest_landed()
         first_end = spec.grain.shift(start, train_days - 1)
         result = loop.train({TRIGGER_TAG: f"initial training on {start}..{first_end}", "mlops/trigger_rule": "initial"},
                             train_window_config(names, first_end, train_days))
@@ -159,7 +166,7 @@ def simulate(spec, layout: StateLayout, *, start: dt.date, train_days: int, days
             if spec.partitions.end_date and day >= spec.partitions.end_date:
                 break
             landed = replay(spec, layout, day, 1)
-            loop.run_sensor_requests(datasets.landing_sensor, datasets.ingest_job)
+            loop.ingest_landed()
             loop.run_automation(index)
             for outcome in loop.run_sensor_requests(names.retraining_sensor, names.train_job):
                 reason = outcome.dagster_run.tags.get(TRIGGER_TAG, "")

@@ -56,7 +56,7 @@ def features_table(spec: DatasetSpec) -> str:
 def features_code_version(spec: DatasetSpec) -> str:
     """Changes when the feature logic or the spec's feature definition changes (UI shows stale)."""
     sections = {"columns", "targets", "feature_sql", "features", "trailing_rates", "slices", "entity_key", "timestamp",
-                "reference_tables"}
+                "reference_tables", "labels"}
     return f"{FEATURES_CODE_VERSION}-{sections_digest(spec, sections)}"
 
 
@@ -64,24 +64,46 @@ def _rate_label(spec: DatasetSpec, rate_target: TargetSpec) -> str:
     return quote(f"__label_{rate_target.name}")
 
 
-def history_sql(spec: DatasetSpec, history: list[Snapshot]) -> str:
+def history_sql(spec: DatasetSpec, history: list[Snapshot], labels_stored: bool = True) -> str:
     """The labelled rows of earlier accepted days: the columns trailing rates group by and the
-    targets they average."""
+    targets they average (from the row itself, or with a label feed from the labels that landed for
+    it: a row whose label has not landed is not averaged)."""
+    from mlops_assets.ingest.labels import labels_table
+
     group_columns = list(dict.fromkeys(c for rate in spec.trailing_rates for c in rate.group_by))
     averaged = list({spec.rate_target(rate).name: spec.rate_target(rate) for rate in spec.trailing_rates}.values())
     # a spec without trailing rates groups by nothing: no empty item may reach the select list
-    selected = "".join(f"{quote(c)}, " for c in group_columns)
-    labels = ", ".join(
-        f"CAST(({target.expression}) AS {target.sql_type}) AS {_rate_label(spec, target)}" for target in averaged
-    ) or "NULL AS __no_label"
-    parts = [
-        f"SELECT DATE '{snapshot.day.isoformat()}' AS {quote(DAY_COLUMN)}, {selected}{labels} "
-        f"FROM ({typed_snapshot_sql(spec, snapshot)})"
-        for snapshot in history
-    ]
+    selected = "".join(f"s.{quote(c)}, " for c in group_columns)
+    if spec.labels is None:
+        labels = ", ".join(
+            f"CAST(({target.expression}) AS {target.sql_type}) AS {_rate_label(spec, target)}" for target in averaged
+        ) or "NULL AS __no_label"
+    else:
+        labels = ", ".join(f"l.{quote(target.name)} AS {_rate_label(spec, target)}" for target in averaged) \
+            or "NULL AS __no_label"
+    on = " AND ".join(f"l.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)}" for k in spec.entity_key)
+    parts = []
+    for snapshot in history:
+        day = f"DATE '{snapshot.day.isoformat()}'"
+        rows = f"({typed_snapshot_sql(spec, snapshot)}) s"
+        if spec.labels is not None:
+            if not labels_stored:
+                continue
+            rows += (f" JOIN (SELECT * FROM {labels_table(spec)} WHERE {quote(DAY_COLUMN)} = {day}) l ON {on}")
+        parts.append(f"SELECT {day} AS {quote(DAY_COLUMN)}, {selected}{labels} FROM {rows}")
     if not parts:
-        return f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {selected}{labels} FROM base WHERE false"
+        empty = ", ".join(f"CAST(NULL AS {t.sql_type}) AS {_rate_label(spec, t)}" for t in averaged) or "NULL AS __no_label"
+        group_nulls = "".join(f"{quote(c)}, " for c in group_columns)
+        return f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {group_nulls}{empty} FROM base WHERE false"
     return " UNION ALL ".join(parts)
+
+
+def trailing_bounds(spec: DatasetSpec, day: dt.date, span_partitions: int) -> tuple[dt.date, dt.date]:
+    """[first, end) of the partitions a trailing window for ``day`` averages: the ``span`` before it,
+    moved back by the label delay with a label feed, so only labels due before ``day`` count and a
+    rebuild of ``day`` never depends on how early the latest labels happened to land."""
+    end = spec.grain.shift(day, -spec.label_delay_partitions)
+    return spec.grain.shift(end, -span_partitions), end
 
 
 def feature_query(spec: DatasetSpec, day: dt.date) -> str:
@@ -96,25 +118,28 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
         on = " AND ".join(f"f.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in spec.entity_key)
         joins.append(f"LEFT JOIN {FEATURE_SQL_ALIAS} f ON {on}")
         selected += [_feature_column(spec, "f", c) for c in spec.sql_feature_names]
-    computed = ", ".join(
-        f"CAST(({t.expression}) AS {t.sql_type}) AS {quote(f'__target_{t.name}')}" for t in spec.targets
+    # with a label feed the rows carry no outcome; the targets arrive later (ingest.labels)
+    row_targets = [] if spec.labels is not None else spec.targets
+    computed = "".join(
+        f", CAST(({t.expression}) AS {t.sql_type}) AS {quote(f'__target_{t.name}')}" for t in row_targets
     )
     # targets are computed before any join, so their columns cannot be ambiguous with feature SQL's
-    ctes = [f"labelled AS (SELECT *, {computed} FROM base)"]
+    ctes = [f"labelled AS (SELECT *{computed} FROM base)"]
     for index, rate in enumerate(spec.trailing_rates):
         alias = f"r{index}"
         groups = ", ".join(quote(c) for c in rate.group_by)
         label = _rate_label(spec, spec.rate_target(rate))
+        first, end = trailing_bounds(spec, day, spec.partitions_in(rate.span))
         ctes.append(
             f"{alias} AS (SELECT {groups}, CASE WHEN count({label}) >= {rate.min_rows} "
             f"THEN avg({label}) END AS {quote(rate.name)} FROM history "
-            f"WHERE {quote(DAY_COLUMN)} >= DATE '{spec.grain.shift(day, -spec.partitions_in(rate.span)).isoformat()}' "
-            f"AND {quote(DAY_COLUMN)} < {day_literal} GROUP BY {groups})"
+            f"WHERE {quote(DAY_COLUMN)} >= DATE '{first.isoformat()}' "
+            f"AND {quote(DAY_COLUMN)} < DATE '{end.isoformat()}' GROUP BY {groups})"
         )
         on = " AND ".join(f"{alias}.{quote(c)} IS NOT DISTINCT FROM b.{quote(c)}" for c in rate.group_by)
         joins.append(f"LEFT JOIN {alias} ON {on}")
         selected.append(f"{alias}.{quote(rate.name)}")
-    selected += [f"b.{quote(f'__target_{t.name}')} AS {quote(t.name)}" for t in spec.targets]
+    selected += [f"b.{quote(f'__target_{t.name}')} AS {quote(t.name)}" for t in row_targets]
     return (
         "WITH " + ",\n".join(ctes)
         + "\nSELECT " + ", ".join(selected)
@@ -157,7 +182,8 @@ def build_features(
         history = _history_snapshots(con, spec, day)
         reference_hashes = _reference_hashes(spec)
         con.execute(f"CREATE OR REPLACE TEMP VIEW base AS {typed_snapshot_sql(spec, snapshot)}")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW history AS {history_sql(spec, history)}")
+        labels_stored = spec.labels is not None and table_exists(con, f"labels_{spec.name}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW history AS {history_sql(spec, history, labels_stored)}")
         if spec.feature_sql:
             _create_feature_sql_output(con, spec, day)
         con.execute(f"CREATE OR REPLACE TEMP TABLE new_features AS {feature_query(spec, day)}")
@@ -169,12 +195,13 @@ def build_features(
             )
         content_hash = relation_sha256(con, "new_features")
         columns = table_columns(con, "new_features")
-        label_rate = None if spec.target.type == "class" else con.execute(
+        label_rate = None if spec.target.type == "class" or spec.labels is not None else con.execute(
             f"SELECT avg({quote(spec.target.name)}) FROM new_features").fetchall()[0][0]
         null_rates = _null_rates(con, list(spec.features))
         inputs = {
             "raw_hash": snapshot.content_hash,
             "history": {d.day.isoformat(): d.content_hash for d in history},
+            "history_labels": _history_label_hashes(con, spec, history),
             "reference_tables": reference_hashes,
         }
         with transaction(con):
@@ -208,9 +235,18 @@ def current_feature_version(con: Any, spec: DatasetSpec, day: dt.date) -> tuple[
 def _history_snapshots(con: Any, spec: DatasetSpec, day: dt.date) -> list[Snapshot]:
     if not spec.trailing_rates:
         return []
-    start = spec.grain.shift(day, -spec.max_trailing_partitions)
-    hashes = accepted_hashes(con, spec, start, day)
+    start, end = trailing_bounds(spec, day, spec.max_trailing_partitions)
+    hashes = accepted_hashes(con, spec, start, end)
     return [snapshot_by_hash(con, spec, d, h) for d, h in sorted(hashes.items())]
+
+
+def _history_label_hashes(con: Any, spec: DatasetSpec, history: list[Snapshot]) -> dict[str, str]:
+    if spec.labels is None:
+        return {}
+    from mlops_assets.ingest.labels import label_versions
+
+    versions = label_versions(con, spec)
+    return {s.day.isoformat(): versions[s.day] for s in history if s.day in versions}
 
 
 def _reference_hashes(spec: DatasetSpec) -> dict[str, str]:

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from mlops_assets.features.build import features_table
+from mlops_assets.ingest.labels import labelled_rows_sql
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind
 from mlops_assets.core.spec_sql import forbidden_lineage
 from mlops_assets.core.sql import quote
@@ -133,9 +134,12 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
     if not boolean:
         return {}
     label = quote(boolean[0].name)
+    # with a label feed only the rows whose outcome has landed can be scored (often none on the day
+    # the features are built: then the lineage check is what holds)
+    rows = f"({labelled_rows_sql(con, spec)})"
     where = f"{quote(DAY_COLUMN)} = DATE '{day.isoformat()}' AND {label} IS NOT NULL"
     counts = con.execute(
-        f"SELECT count(*), sum({label}) FROM {features_table(spec)} WHERE {where}"
+        f"SELECT count(*), sum({label}) FROM {rows} WHERE {where}"
     ).fetchall()[0]
     total, positives = counts[0], counts[1] or 0
     negatives = total - positives
@@ -150,14 +154,14 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
         null_given_pos, null_given_neg = con.execute(
             f"SELECT avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 1), "
             f"avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 0) "
-            f"FROM {features_table(spec)} WHERE {where}"
+            f"FROM {rows} WHERE {where}"
         ).fetchall()[0]
         null_auc = 0.5 + (null_given_pos - null_given_neg) / 2
         if abs(null_auc - 0.5) > 1e-12:
             result[f"{name} IS NULL"] = max(null_auc, 1 - null_auc)
     for name, feature in spec.features.items():
         if feature.kind is FeatureKind.CATEGORICAL and name in columns:
-            auc = _categorical_separation(con, spec, name, where, label)
+            auc = _categorical_separation(con, spec, name, rows, where, label)
             if auc is not None:
                 result[name] = auc
         if feature.kind is not FeatureKind.NUMERIC or name not in columns:
@@ -169,7 +173,7 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
             WITH ranked AS (
                 SELECT {label} AS y, rank() OVER (ORDER BY {column}) AS low,
                        count(*) OVER (PARTITION BY {column}) AS ties
-                FROM {features_table(spec)} WHERE {where} AND {column} IS NOT NULL
+                FROM {rows} WHERE {where} AND {column} IS NOT NULL
             )
             SELECT sum(CASE WHEN y = 1 THEN low + (ties - 1) / 2.0 END), sum(y), count(*) FROM ranked
             """
@@ -182,7 +186,7 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
     return result
 
 
-def _categorical_separation(con: Any, spec: DatasetSpec, name: str, where: str, label: str) -> float | None:
+def _categorical_separation(con: Any, spec: DatasetSpec, name: str, rows: str, where: str, label: str) -> float | None:
     """max(AUC, 1 - AUC) of a categorical feature scored by its own categories' label rates (the
     best any model can do with it alone), rare values pooled (MIN_ROWS_PER_CATEGORY); ``label`` is
     the quoted boolean target."""
@@ -191,7 +195,7 @@ def _categorical_separation(con: Any, spec: DatasetSpec, name: str, where: str, 
         f"""
         WITH categories AS (
             SELECT {column} AS value, count(*) AS n, sum({label}) AS positives
-            FROM {features_table(spec)} WHERE {where} GROUP BY ALL
+            FROM {rows} WHERE {where} GROUP BY ALL
         )
         SELECT n >= {MIN_ROWS_PER_CATEGORY} OR value IS NULL AS scored,
                CASE WHEN n >= {MIN_ROWS_PER_CATEGORY} OR value IS NULL THEN value END AS bucket,

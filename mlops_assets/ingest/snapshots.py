@@ -195,7 +195,7 @@ def typed_snapshot_sql(spec: DatasetSpec, snapshot: Snapshot) -> str:
     the schema gate, so nothing fails; if something did, it raises rather than becoming NULL)."""
     selected = ", ".join(
         f"{value_sql(spec, name, snapshot.columns.get(name, 'VARCHAR'), strict=True)} AS {quote(name)}"
-        for name in spec.columns
+        for name in spec.input_columns
     )
     return f"SELECT {selected} FROM {snapshot.qualified_table}"
 
@@ -304,7 +304,7 @@ def _csv_layout_problem(spec: DatasetSpec, path: Path, read_columns: list[str]) 
         detail = _csv_problem(spec, path) or "the rows do not match the header line"
         return f"the header line names {len(header)} column(s) but the file reads as {read_columns[:8]}: {detail}"
     delimiter = spec.source.csv.delimiter
-    if len(header) == 1 and len(spec.columns) > 1:
+    if len(header) == 1 and len(spec.input_columns) > 1:
         for other in (";", "\t", "|", ","):
             if other != delimiter and other in header[0]:
                 return (

@@ -1,7 +1,9 @@
 """live_performance: the champion's quality on each day once that day's labels have arrived.
 
-Labels arrive ``label_delay_days`` after the day (simulated on replayed data: a day's labels count
-as arrived once the landing zone has reached day + delay). Each labelled day's AUC and calibration
+With a label feed (the spec's ``labels``), a day is measured on the rows whose outcomes have landed
+(``ingest.labels``), again each time more land. Without one, the outcomes came with the rows and count
+as arrived ``label_delay_days`` after the day (once the landing zone has reached day + delay). Each
+labelled day's AUC and calibration
 error go to ``performance_history`` beside the champion's reference: its out-of-time AUC averaged per
 day, measured the way live AUC is (one unseen day at a time), so the two differ by decline and noise,
 not by kind. A day more than the policy's noise band below it is flagged; the retraining rule judges
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain
-from mlops_assets.features.build import features_table
-from mlops_assets.monitor.scoring import SCORE_COLUMN, ScoringError, predictions_table
+from mlops_assets.ingest.labels import labelled_rows_sql
+from mlops_assets.monitor.scoring import ScoringError, predictions_table
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout
@@ -84,7 +86,8 @@ def measure_day(
 
     with connect(layout.warehouse_path) as con:
         now = as_of or latest_landed_day(con, spec) or day
-        if not labels_arrived(day, now, label_delay_days, spec.grain):
+        # with a label feed, arrival is a fact (rows in the labels table), not a policy
+        if spec.labels is None and not labels_arrived(day, now, label_delay_days, spec.grain):
             raise LabelsNotArrived(
                 f"labels of {day.isoformat()} arrive {label_delay_days} {spec.grain.unit}(s) later; "
                 f"data time is {now.isoformat()}"
@@ -92,11 +95,14 @@ def measure_day(
         keys = " AND ".join(f"p.{quote(k)} IS NOT DISTINCT FROM f.{quote(k)}" for k in spec.entity_key)
         rows = con.execute(
             f"SELECT p.{quote(task.stored_metric_input)}, f.{quote(spec.target.name)}, p.model_version, p.model_sha256 "
-            f"FROM {predictions_table(spec)} p JOIN {features_table(spec)} f "
+            f"FROM {predictions_table(spec)} p JOIN ({labelled_rows_sql(con, spec)}) f "
             f"ON f.{quote(DAY_COLUMN)} = p.{quote(DAY_COLUMN)} AND {keys} "
             f"WHERE p.{quote(DAY_COLUMN)} = ? AND f.{quote(spec.target.name)} IS NOT NULL",
             [day],
         ).fetchall()
+        if not rows and spec.labels is not None:
+            raise LabelsNotArrived(f"no labels of {spec.name} {day.isoformat()} match its scored rows yet "
+                                   f"(label zone: landing/{spec.name}/labels/)")
         if not rows:
             raise ScoringError(f"no scored, labelled rows of {spec.model.name} for {day.isoformat()}; score the day first")
         version, sha = rows[0][2], rows[0][3]

@@ -42,7 +42,9 @@ class LoopPolicy:
         "for models whose primary metric is in the target's units or a loss (regression RMSE, multiclass log "
         "loss): degradation is a mean live value worse than the out-of-time reference by more than this share of it",
     )
-    label_delay_days: int = setting(1, "labels of a partition arrive this many partitions later (days for a daily dataset)")
+    label_delay_days: int = setting(
+        1, "without a label feed in the spec: a partition's outcomes (in its rows) count as arrived this many "
+        "partitions later (days for a daily dataset); with one, live performance waits for the labels to land")
     drift_window_days: int = setting(
         28,
         "a partition's drift is measured over the N partitions ending on it (weather is autocorrelated: "

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 from mlops_assets.features.checks import FEATURE_CHECKS, FEATURES_ASSET
 from mlops_assets.features.build import features_code_version, features_table
+from mlops_assets.ingest.labels import label_versions, labelled_rows_sql
 from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.core.settings import setting
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
@@ -57,7 +58,8 @@ class TrainingDataError(RuntimeError):
 @dataclass(frozen=True)
 class TrainingWindow:
     start_date: dt.date | None = setting(None, "first feature partition (YYYY-MM-DD, its first day); default: the earliest")
-    end_date: dt.date | None = setting(None, "last feature partition, inclusive; default: the latest")
+    end_date: dt.date | None = setting(
+        None, "last feature partition, inclusive; default: the latest (with a label feed: the latest with outcomes)")
     last_n_days: int | None = setting(None, "train on the N partitions (days for a daily dataset) ending at end_date")
     min_days: int = setting(3, "refuse to train on fewer gate-passed partitions (not counting the held-out ones)")
     holdout_days: int = setting(
@@ -148,6 +150,15 @@ def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end:
     return {day: h for day, h in rows if (day, h) in passed}
 
 
+def learnable_days(con: Any, spec: DatasetSpec, start: dt.date | None, end: dt.date | None) -> dict[dt.date, str]:
+    """The days a model can learn from: passed features, and with a label feed landed outcomes."""
+    passed = passed_feature_days(con, spec, start, end)
+    if spec.labels is None:
+        return passed
+    labelled = label_versions(con, spec)
+    return {day: h for day, h in passed.items() if day in labelled}
+
+
 def build_training_snapshot(
     spec: DatasetSpec, layout: StateLayout, window: TrainingWindow, run_id: str | None = None
 ) -> TrainingSnapshot:
@@ -168,6 +179,14 @@ def build_training_snapshot(
         ).fetchall()
         usable = {day: h for day, h in passed_feature_days(con, spec, start, end).items()
                   if day.isoformat() not in currency.refused}
+        if spec.labels is not None:  # a partition whose outcomes have not landed has nothing to learn from
+            learnable = learnable_days(con, spec, start, end)
+            if usable and not learnable:
+                raise TrainingDataError(
+                    f"no labels of {spec.name} have landed for {start}..{end}: a row is learned from only once its "
+                    f"outcome has arrived in the label zone (landing/{spec.name}/labels/)"
+                )
+            usable = {day: h for day, h in usable.items() if day in learnable}
         skipped = sorted(d.isoformat() for (d,) in all_days if d not in usable)
         if len(usable) < window.min_days:
             refused = "; ".join(f"{day} {why}" for day, why in sorted(currency.refused.items()))
@@ -184,9 +203,14 @@ def build_training_snapshot(
         days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(usable))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE new_snapshot AS SELECT {columns}, {split_expression(spec, oot_days)} AS {SPLIT_COLUMN} "
-            f"FROM {features_table(spec)} WHERE {quote(DAY_COLUMN)} IN ({days_sql}) "
+            f"FROM ({labelled_rows_sql(con, spec)}) WHERE {quote(DAY_COLUMN)} IN ({days_sql}) "
             f"AND {quote(spec.target.name)} IS NOT NULL"
         )
+        if spec.labels is not None and not con.execute("SELECT count(*) FROM new_snapshot").fetchall()[0][0]:
+            raise TrainingDataError(
+                f"no labels of {spec.name} have landed for {start}..{end}: a row is learned from only once its "
+                f"outcome has arrived in the label zone (landing/{spec.name}/labels/)"
+            )
         content_hash = relation_sha256(con, "new_snapshot")
         table_name = f"training_{spec.name}__{content_hash[:16]}"
         task = task_of(spec.model.task)
@@ -325,7 +349,8 @@ def _require_current_features(
     a later day was rebuilt) holds no value on the days built before: say which days, and what
     rebuilds them, instead of failing in the binder or training on a column of nulls."""
     stored = table_columns(con, features_table(spec))
-    missing = [c for c in wanted if c not in stored]
+    from_labels = {t.name for t in spec.targets} if spec.labels is not None else set()
+    missing = [c for c in wanted if c not in stored and c not in from_labels]
     if missing:
         raise TrainingDataError(
             f"the spec's column(s) {missing} are not in the stored features of {spec.name}: the spec changed "
@@ -403,6 +428,10 @@ def _resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tupl
     if bounds[0] is None:
         raise TrainingDataError(f"no features of {spec.name} exist yet; run the ingest job first")
     end = window.end_date or bounds[1]
+    if spec.labels is not None:
+        # the newest partitions have no outcomes yet: the window (and its last N partitions) ends at
+        # the newest one before its requested end that has
+        end = max((day for day in label_versions(con, spec) if day <= end), default=end)
     if window.start_date is not None:
         start = window.start_date
     elif window.last_n_days:

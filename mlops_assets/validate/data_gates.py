@@ -23,7 +23,7 @@ from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_reg
 RAW_ASSET = "raw"
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{80}-\x{9f}]"
 # the spec sections the data gates read: a verdict given under other values of these is stale
-DATA_GATE_SECTIONS = {"columns", "entity_key", "timestamp", "quality"}
+DATA_GATE_SECTIONS = {"columns", "entity_key", "timestamp", "quality", "labels"}
 
 
 def data_gate_rules(spec: DatasetSpec) -> str:
@@ -37,16 +37,16 @@ def check_schema(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
 
     failures: list[RuleFailure] = []
     present = snapshot.columns
-    for name, column in spec.columns.items():
+    for name, column in spec.input_columns.items():
         if name not in present:
             failures.append(RuleFailure(name, "column present", "missing", f"a {column.type.value} column"))
-    extra = sorted(set(present) - set(spec.columns))
+    extra = sorted(set(present) - set(spec.input_columns))
     for name in extra:
         failures.append(
             RuleFailure(name, "no undeclared columns", f"unexpected column of type {present[name]}",
                         "only the columns declared in the spec")
         )
-    checked = [name for name in spec.columns if name in present]
+    checked = [name for name in spec.input_columns if name in present]
     if checked and snapshot.rows:
         failures.extend(_value_failures(con, spec, snapshot, checked))
         # dates and timestamps are read the one way the typed snapshot reads them, not coerced
@@ -71,7 +71,7 @@ def check_schema(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
 
 def check_null_rates(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> GateResult:
     """Each column's share of nulls stays under its ceiling (spec ``max_null_rate``)."""
-    columns = [name for name in spec.columns if name in snapshot.columns]
+    columns = [name for name in spec.input_columns if name in snapshot.columns]
     if not columns or snapshot.rows == 0:
         return GateResult("check_null_rates", True, "no rows to check (see check_row_count)")
     rates = con.execute(

@@ -59,12 +59,15 @@ def test_demo_trains_every_project_model_on_its_own_datasets_window(state, monke
     """Without --spec or --model the demo lands each dataset the project's models use, in its own grain
     and window, then trains every model on its dataset's partitions."""
     ingested, trained = [], []
-    monkeypatch.setattr(cli_runs, "run_ingestion", lambda spec, days: ingested.append((spec.name, days)) or [])
+    monkeypatch.setattr(cli_runs, "run_ingestion",
+                        lambda spec, days, labels=False: ingested.append((spec.name, labels, days)) or [])
     monkeypatch.setattr(cli_runs, "run_training",
                         lambda model, defs, start, end: trained.append((model.model.name, model.name, start, end)) or True)
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert [(name, len(days)) for name, days in ingested] == [("nycflights", 28), ("nycweather", 10)]
+    # the flights' outcomes land a day after their departures: those of the first 27 days
+    assert [(name, labels, len(days)) for name, labels, days in ingested] == [
+        ("nycflights", False, 28), ("nycflights", True, 27), ("nycweather", False, 10)]
     assert "landed 28 days of nycflights" in out and "landed 10 weeks of nycweather (4951 rows)" in out
     first_day, last_day, first_week, last_week = (dt.date(2013, 1, 1), dt.date(2013, 1, 28),
                                                   dt.date(2012, 12, 31), dt.date(2013, 3, 4))

@@ -53,9 +53,11 @@ def test_two_models_share_one_dataset_and_own_everything_else():
         assert {names.retraining_sensor, names.automation_sensor} <= {s.name for s in defs.sensors}
         assert {names.weekly_retraining_schedule, names.daily_monitoring_schedule} <= {s.name for s in defs.schedules}
         assert {names.gate_policy, names.monitoring_policy} <= set(defs.resources)
-        # the model's training reads the shared features; nothing of the other model
+        # the model's training reads the shared features and labels; nothing of the other model
         parents = graph.get(names.key("training_snapshot")).parent_keys
-        assert parents == {dg.AssetKey("nycflights_features")}
+        assert parents == {dg.AssetKey("nycflights_features"), dg.AssetKey("nycflights_labels")}
+        assert graph.get(names.key("live_performance")).parent_keys == {
+            names.key("batch_predictions"), dg.AssetKey("nycflights_labels")}
     assert DatasetNames("nycflights").ingest_job in {j.name for j in defs.jobs}
     assert delay.model_spec().model.task == "regression" and late.model_spec().model.task == "binary"
 
@@ -165,9 +167,12 @@ def test_a_bare_spec_keeps_its_one_model_under_the_name_registries_hold():
 
 @pytest.mark.parametrize("delay", [1, 3])
 def test_the_declared_label_delay_is_what_the_automation_waits_for(delay):
-    """live_performance of a day depends on the raw partition ``label_delay_days`` later, so the
-    automation (eager, every dependency present) waits for it rather than running and failing."""
-    defs = code_location(component(name="waits", monitoring={"label_delay_days": delay}))
+    """Without a label feed (outcomes in the rows), live_performance of a day depends on the raw
+    partition ``label_delay_days`` later, so the automation (eager, every dependency present) waits
+    for it rather than running and failing."""
+    document = yaml.safe_load((PROJECT_ROOT / "mlops_assets/specs/nycflights.yaml").read_text())
+    del document["labels"]
+    defs = code_location(component(name="waits", dataset=document, monitoring={"label_delay_days": delay}))
     names = ModelNames("waits")
     performance = defs.resolve_assets_def(names.key("live_performance"))
     mapping = performance.get_partition_mapping(dg.AssetKey("raw_nycflights"))

@@ -18,7 +18,7 @@ from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import connect
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.common import range_tags
-from mlops_assets_tests.flight_names import INGEST_JOB
+from mlops_assets_tests.flight_names import FLIGHTS, INGEST_JOB, LABELS_JOB
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.features.checks import FEATURE_CHECKS
 from mlops_assets.ingest.landing import landing_path
@@ -160,17 +160,20 @@ def test_a_day_failing_a_gate_stops_itself_and_later_days_not_earlier_ones(
         assert built == {flight_days[0]}
 
 
-def test_cli_backfill_ingests_the_landed_days_in_one_ranged_run(state, land_flights, flight_days, capsys):
+def test_cli_backfill_ingests_the_landed_days_in_one_ranged_run(state, two_feed_spec, flight_days, capsys):
     from mlops_assets.cli.main import main
+    from mlops_assets.ingest.landing import replay
 
-    land_flights(*flight_days[:2])
+    replay(two_feed_spec, state, flight_days[0], 2)  # two days of departures, the first day's outcomes
     assert main(["--state-dir", str(state.root), "backfill", "--start", flight_days[0].isoformat(), "--days", "3"]) == 0
     out = capsys.readouterr().out
     assert f"no landing file for 1 day(s), skipped: {flight_days[2]}" in out
     assert f"{INGEST_JOB} {flight_days[0]}..{flight_days[1]}: ok" in out
+    assert f"{LABELS_JOB} {flight_days[0]}: ok" in out
     with dg.DagsterInstance.from_config(str(state.dagster_home)) as instance:
-        assert instance.get_runs_count() == 1
+        assert instance.get_runs_count() == 2  # the departures in one ranged run, the outcomes in another
         assert instance.get_materialized_partitions(FEATURES) == {d.isoformat() for d in flight_days[:2]}
+        assert instance.get_materialized_partitions(dg.AssetKey(FLIGHTS.labels_asset)) == {flight_days[0].isoformat()}
     assert main(["--state-dir", str(state.root), "backfill", "--start", "2013-06-01", "--days", "2"]) == 2
     assert "nothing landed" in capsys.readouterr().err
 

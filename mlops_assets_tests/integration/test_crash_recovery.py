@@ -144,7 +144,9 @@ def main():
 
     prepare(StateLayout.from_env())  # what every mlops-assets command does before it runs a job
     install(point)
-    defs = build_definitions(load_spec("nycflights"), StateResource(state_dir=os.environ["MLOPS_STATE_DIR"]))
+    # the flights with their outcomes in the rows, as the tests' fixtures land them (conftest.outcomes_in_rows)
+    spec = load_spec("nycflights").model_copy(update={"labels": None})
+    defs = build_definitions(spec, StateResource(state_dir=os.environ["MLOPS_STATE_DIR"]))
     job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
         started = os.environ.get("MLOPS_TEST_STARTED_FILE")

@@ -21,7 +21,7 @@ from mlops_assets.cli.main import main
 from mlops_assets.defs.runs import QUIET_RUN_CONFIG
 from mlops_assets.validate.data_gates import DATA_GATES
 from mlops_assets.definitions import build_definitions
-from mlops_assets_tests.flight_names import INGEST_JOB
+from mlops_assets_tests.flight_names import INGEST_JOB, LABELS_JOB
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.features.checks import FEATURE_CHECKS
 from mlops_assets.features.build import current_feature_version
@@ -302,9 +302,12 @@ def test_cli_demo_lands_ingests_and_summarizes(state, spec, flight_landing, flig
     assert f"landed 3 days of nycflights ({total} rows)" in out
     assert "landed 3 weeks of nycweather (1434 rows)" in out  # 1-6 January, then two full weeks of 504 hours
     weeks = [dt.date(2012, 12, 31), dt.date(2013, 1, 7), dt.date(2013, 1, 14)]
-    # each dataset's partitions are ingested in one ranged run
+    # each dataset's partitions are ingested in one ranged run; the flights' outcomes of the first two
+    # days (the third's land tomorrow) in another
     assert re.search(rf"{INGEST_JOB} {flight_days[0]}..{flight_days[2]}: ok", out)
     assert re.search(rf"nycweather_ingest_job {weeks[0]}..{weeks[2]}: ok", out)
+    assert f"landed the outcomes of 2 of them ({flight_days[0]}..{flight_days[1]})" in out
+    assert re.search(rf"{LABELS_JOB} {flight_days[0]}..{flight_days[1]}: ok", out)
     for day in flight_days[:3]:
         line = next(line for line in out.splitlines() if line.startswith(day.isoformat()))
         assert f"{flight_landing[day].rows:>6}" in line
@@ -316,7 +319,7 @@ def test_cli_demo_lands_ingests_and_summarizes(state, spec, flight_landing, flig
     assert f"warehouse: {state.warehouse_path}" in out
     # the runs were recorded in the state's own Dagster instance
     with dg.DagsterInstance.from_config(str(state.dagster_home)) as instance:
-        assert instance.get_runs_count() == 2
+        assert instance.get_runs_count() == 3  # flights, their outcomes, weather
         assert instance.get_materialized_partitions(FEATURES) == {d.isoformat() for d in flight_days[:3]}
         assert instance.get_materialized_partitions(dg.AssetKey("nycweather_features")) == {
             w.isoformat() for w in weeks}

@@ -15,6 +15,8 @@ import dagster as dg
 import numpy as np
 import pytest
 
+from mlops_assets_tests.conftest import outcomes_in_rows
+
 from mlops_assets_tests.flight_names import LATE, LATE_EVALUATION
 from mlops_assets.promote import ledger
 from mlops_assets.defs.runs import QUIET_RUN_CONFIG
@@ -103,7 +105,7 @@ def lifecycle(tmp_path_factory, flights_csv) -> ModelLifecycle:
         mp.delenv(SPEC_ENV, raising=False)
         # the bundled flights are extracted once per session (conftest); link them, never unzip again
         (layout.cache_dir / flights_csv.name).symlink_to(flights_csv)
-        spec = load_spec(DEFAULT_SPEC_NAME)
+        spec = outcomes_in_rows(load_spec(DEFAULT_SPEC_NAME))
         landed = replay(spec, layout, START, DAYS)
         assert [f.day for f in landed] == [START + dt.timedelta(days=i) for i in range(DAYS)]
         defs = build_definitions(spec, StateResource(state_dir=str(root)))

@@ -1,7 +1,8 @@
 """The monitoring loop end to end on real flights: a January champion, then a summer week replayed
 one day at a time through the platform's real sensors and declarative automation (simulation.Loop).
 
-Proves: every landed day is ingested, scored by champion v1 and measured for drift; the summer
+The bundled spec's two feeds: a day's departures land (and are scored) before their outcomes, which
+land the day after. Proves: every landed day is ingested, scored by champion v1 and measured for drift; the summer
 weather drifts far from January's; the retraining sensor asks for exactly one retraining in the
 week (cool-down) and the reason travels into the Dagster run, MLflow, the ledger and the card; the
 retrained candidate is judged against v1 on the same test rows and the registry agrees with the
@@ -23,14 +24,15 @@ from mlops_assets_tests.flight_names import LANDING_SENSOR, LATE, RETRAINING_SEN
 from mlops_assets.promote import ledger
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.common import RANGE_END_TAG, RANGE_START_TAG
-from mlops_assets_tests.flight_names import INGEST_JOB, TIMELINE_JOB, TRAIN_JOB
+from mlops_assets_tests.flight_names import INGEST_JOB, LABEL_SENSOR, LABELS_JOB, TIMELINE_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.evaluate.evaluation import load_evaluation
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-from mlops_assets.ingest.landing import replay
+from mlops_assets.ingest.labels import ingest_labels
+from mlops_assets.ingest.landing import landing_path, replay
 from mlops_assets.core.registry import model_name
-from mlops_assets.defs.runs import QUIET_RUN_CONFIG
+from mlops_assets.defs.runs import QUIET_RUN_CONFIG, step_failure_message
 from mlops_assets.defs.simulation import Loop
 from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
@@ -41,7 +43,8 @@ from mlops_assets.core.warehouse import connect
 pytestmark = pytest.mark.integration
 
 JANUARY = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(21)]
-JULY = [dt.date(2013, 7, 1) + dt.timedelta(days=i) for i in range(7)]
+# eight days: the retraining sensor waits for min_training_days days whose outcomes have landed
+JULY = [dt.date(2013, 7, 1) + dt.timedelta(days=i) for i in range(8)]
 WEATHER = {"origin_temp", "origin_dewpoint"}
 FIRST_TRAIN = {
     "ops": {
@@ -60,6 +63,7 @@ class Scenario:
     loop: Loop
     first: dg.ExecuteInProcessResult
     ingests: dict[dt.date, list] = field(default_factory=dict)
+    labels: dict[dt.date, list] = field(default_factory=dict)
     retrains: dict[dt.date, list] = field(default_factory=dict)
 
     def registry(self):
@@ -74,12 +78,18 @@ class Scenario:
 
 
 def _prepare_january(spec, layout) -> None:
-    """Land, ingest, gate and featurize January with the plain functions."""
+    """Land, ingest, gate and featurize January with the plain functions: the departures of every
+    day, and the outcomes of every day but the last (they land a day after their flights)."""
     landed = replay(spec, layout, JANUARY[0], len(JANUARY))
-    assert [item.day for item in landed] == JANUARY
+    assert [item.day for item in landed if not item.labels] == JANUARY
+    assert [item.day for item in landed if item.labels] == JANUARY[:-1]
     for item in landed:
-        for result in ingest_and_featurize(spec, layout, item.day):
-            assert result.passed, (item.day, result)
+        if item.labels:
+            ingest_labels(spec, layout, item.day)
+    for item in landed:
+        if not item.labels:
+            for result in ingest_and_featurize(spec, layout, item.day):
+                assert result.passed, (item.day, result)
 
 
 @pytest.fixture(scope="module")
@@ -109,12 +119,16 @@ def scenario(tmp_path_factory, flights_csv):
             (january,) = loop.tick_sensor(LANDING_SENSOR)  # one ranged request for the stretch
             assert (january.tags[RANGE_START_TAG], january.tags[RANGE_END_TAG]) == (
                 JANUARY[0].isoformat(), JANUARY[-1].isoformat())
+            (january_outcomes,) = loop.tick_sensor(LABEL_SENSOR)
+            assert january_outcomes.tags[RANGE_END_TAG] == JANUARY[-2].isoformat()
             # switching the automation on: its first evaluation records where things stand
             loop.run_automation(0)
             run = Scenario(root, layout, spec, instance, loop, first)
             for index, day in enumerate(JULY):
-                assert [f.day for f in replay(spec, layout, day, 1)] == [day]
+                landed = replay(spec, layout, day, 1)  # the day's departures, and the day before's outcomes
+                assert sorted((f.day, f.labels) for f in landed) == [(day - dt.timedelta(days=1), True), (day, False)]
                 run.ingests[day] = loop.run_sensor_requests(LANDING_SENSOR, INGEST_JOB)
+                run.labels[day] = loop.run_sensor_requests(LABEL_SENSOR, LABELS_JOB)
                 loop.run_automation(index)
                 run.retrains[day] = loop.run_sensor_requests(RETRAINING_SENSOR, TRAIN_JOB)
             yield run
@@ -249,7 +263,7 @@ def test_registry_and_ledger_agree_with_the_retraining_outcome(scenario):
 def retrained_candidate(scenario) -> tuple[dg.ExecuteInProcessResult, dict]:
     result = retraining(scenario)
     handle = json.loads((scenario.root / "handles" / f"{LATE.model}__candidate_model.json").read_text())
-    assert handle["dagster_run_id"] == result.run_id, "the candidate handle is not this run's"
+    assert handle["dagster_run_id"] == result.run_id, f"the candidate handle is not this run's: {step_failure_message(result)}"
     assert "candidate_model" in {
         e.asset_key.path[-1] for e in result.all_events
         if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key is not None
@@ -270,7 +284,8 @@ def test_retrained_candidate_was_judged_against_v1_on_the_same_rows(scenario):
         evaluation = load_evaluation(con, scenario.spec.model.name, handle["model_sha256"])
     assert evaluation.champion_version == "1"
     snapshot = load_training_snapshot(scenario.layout, scenario.spec.name, handle["snapshot_hash"])
-    assert snapshot.end == dt.date.fromisoformat(result.dagster_run.tags["mlops/trigger_day"])
+    # the window ends on the newest day with outcomes: the trigger day's land the day after it
+    assert snapshot.end == dt.date.fromisoformat(result.dagster_run.tags["mlops/trigger_day"]) - dt.timedelta(days=1)
     assert snapshot.start >= JULY[0]
     assert evaluation.test_rows == snapshot.rows["test"]
     champion = scenario.registry().by_alias(CHAMPION_ALIAS)
@@ -333,3 +348,40 @@ def test_evidently_report_is_written_for_people(scenario):
     text = path.read_text(encoding="utf-8", errors="ignore")
     assert path.stat().st_size > 10_000 and "origin_temp" in text
     assert not list(path.parent.glob(".partial-*")), "the report is written atomically"
+
+
+def performance_rows(scenario, day: dt.date) -> list[tuple]:
+    return scenario.query("SELECT rows, auc FROM performance_history WHERE model = 'nycflights_late' AND day = ?", [day])
+
+
+def test_a_day_is_scored_before_its_outcomes_and_measured_as_they_land(scenario):
+    """Runs last (it lands more outcomes): the last July day was scored with no outcome known; half
+    of its outcomes land, and its live performance appears on them; the rest land, and it is
+    measured again on all of them."""
+    import pandas as pd
+
+    last = JULY[-1]
+    assert last in scored_days(scenario) and performance_rows(scenario, last) == []
+    with connect(scenario.layout.warehouse_path) as con:
+        assert con.execute("SELECT count(*) FROM labels_nycflights WHERE _day = ?", [last]).fetchall()[0][0] == 0
+    following = last + dt.timedelta(days=1)
+    replay(scenario.spec, scenario.layout, following, 1)  # lands the last day's outcomes (and the next departures)
+    landing_path(scenario.layout, scenario.spec, following).unlink()  # those stay out of this test
+    outcomes = landing_path(scenario.layout, scenario.spec, last, labels=True)
+    everything = pd.read_csv(outcomes, dtype=str, keep_default_na=False)
+    half = everything.iloc[: len(everything) // 2]
+    half.to_csv(outcomes, index=False)
+
+    loop = scenario.loop
+    [partial] = loop.run_sensor_requests(LABEL_SENSOR, LABELS_JOB)
+    assert partial.success
+    loop.run_automation(len(JULY))
+    [(rows, auc)] = performance_rows(scenario, last)
+    assert 0 < rows <= len(half) and auc is not None
+
+    everything.to_csv(outcomes, index=False)
+    [complete] = loop.run_sensor_requests(LABEL_SENSOR, LABELS_JOB)
+    assert complete.success
+    loop.run_automation(len(JULY) + 1)
+    [(rows_after, _)] = performance_rows(scenario, last)
+    assert rows_after > rows and rows_after == scored_days(scenario)[last][1]

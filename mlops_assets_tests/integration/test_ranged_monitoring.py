@@ -10,6 +10,8 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from mlops_assets_tests.conftest import outcomes_in_rows
+
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
 from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
 from mlops_assets.core.warehouse import connect
@@ -49,7 +51,7 @@ def world(tmp_path_factory, flights_csv):
         mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         mp.delenv(SPEC_ENV, raising=False)
         (layout.cache_dir / flights_csv.name).symlink_to(flights_csv)
-        spec = load_spec(DEFAULT_SPEC_NAME)
+        spec = outcomes_in_rows(load_spec(DEFAULT_SPEC_NAME))
         landed = replay(spec, layout, START, len(MONITORED) + TRAIN_DAYS + 1)
         defs = build_definitions(spec, StateResource(state_dir=str(root)))
         instance = dg.DagsterInstance.ephemeral()
@@ -159,7 +161,7 @@ def test_the_replay_loop_runs_the_days_one_automation_tick_asks_for_in_one_run(w
     from mlops_assets.defs.simulation import Loop
 
     layout, defs, instance = world
-    spec = load_spec(DEFAULT_SPEC_NAME)
+    spec = outcomes_in_rows(load_spec(DEFAULT_SPEC_NAME))
     loop = Loop(spec, layout, instance, evidently_every=0, say=lambda _: None)
     loop.run_automation(0)  # switched on: records where things stand
     new = [item.day for item in replay(spec, layout, MONITORED[-1] + dt.timedelta(days=2), 3)]

@@ -9,6 +9,8 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from mlops_assets_tests.conftest import outcomes_in_rows
+
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
 from mlops_assets.core.registry import model_name
 from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, ModelSection, load_spec
@@ -71,7 +73,7 @@ def run_through_dagster(spec, layout: StateLayout, days: list[dt.date], holdout_
 
 def test_a_flights_regressor_through_dagster(layout, flights_csv):
     (layout.cache_dir / flights_csv.name).symlink_to(flights_csv)
-    flights = load_spec(DEFAULT_SPEC_NAME)
+    flights = outcomes_in_rows(load_spec(DEFAULT_SPEC_NAME))
     spec = flights.for_model(ModelSection(name="nycflights_arrival_delay", target="arrival_delay_minutes",
                                           task="regression"))
     days = [item.day for item in replay(spec, layout, dt.date(2013, 1, 1), 8)]

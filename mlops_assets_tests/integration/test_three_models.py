@@ -79,12 +79,18 @@ def trained(world):
     """Both datasets ingested in ranged runs, every model trained and scored on a held-out partition."""
     layout, defs, instance, specs, datasets = world
     flights, housing = datasets["nycflights"], datasets["housing"]
-    days = [f.day for f in replay(flights, layout, FLIGHT_START, FLIGHT_DAYS)]
+    flight_files = replay(flights, layout, FLIGHT_START, FLIGHT_DAYS)
+    days = [f.day for f in flight_files if not f.labels]
+    outcome_days = [f.day for f in flight_files if f.labels]  # the flights' outcomes land a day after them
+    assert outcome_days == days[:-1]
     years = [f.day for f in replay(housing, layout, dt.date(HOUSING_YEARS[0], 1, 1), len(HOUSING_YEARS))]
     for dataset, landed in ((flights, days), (housing, years)):
         result = run(defs, instance, DatasetNames.of(dataset).ingest_job, tags=range_tags(landed[0], landed[-1]),
                      run_config=quiet())
         assert result.success, dataset.name
+    labels = run(defs, instance, DatasetNames.of(flights).labels_job,
+                 tags=range_tags(outcome_days[0], outcome_days[-1]), run_config=quiet())
+    assert labels.success
     trainings = {}
     for model, spec in specs.items():
         names = ModelNames.of(spec)

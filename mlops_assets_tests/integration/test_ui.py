@@ -49,17 +49,18 @@ MODEL_ASSETS = ("training_snapshot", "candidate_model", "candidate_evaluation", 
 # every model of the project (defs/models/) and every dataset they are built on
 PROJECT_MODELS = [ModelNames(name) for name in project_models()]
 PROJECT_DATASETS = {DatasetNames(spec.name) for spec in project_models().values()}
+LABEL_FEEDS = {DatasetNames(spec.name) for spec in project_models().values() if spec.labels is not None}
 ASSETS = {f"raw_{d.dataset}" for d in PROJECT_DATASETS} | {f"{d.dataset}_features" for d in PROJECT_DATASETS} | {
-    f"{m.model}/{asset}" for m in PROJECT_MODELS for asset in MODEL_ASSETS}
+    f"{m.model}/{asset}" for m in PROJECT_MODELS for asset in MODEL_ASSETS} | {d.labels_asset for d in LABEL_FEEDS}
 CHECKS = {
     "check_schema", "check_null_rates", "check_row_count", "check_unique_entity_key",
     "check_rows_in_partition", "check_feature_schema", "check_no_leakage", "check_min_quality",
     "check_not_worse_than_champion", "check_beats_baseline", "check_no_slice_regression",
     "check_calibration", "check_card_complete",
 }
-JOBS = {d.ingest_job for d in PROJECT_DATASETS} | {
+JOBS = {d.ingest_job for d in PROJECT_DATASETS} | {d.labels_job for d in LABEL_FEEDS} | {
     m.job(kind) for m in PROJECT_MODELS for kind in ("train", "score", "performance", "timeline", "rollback")}
-SENSORS = {d.landing_sensor for d in PROJECT_DATASETS} | {"run_failure_alert_sensor"} | {
+SENSORS = {d.landing_sensor for d in PROJECT_DATASETS} | {d.label_sensor for d in LABEL_FEEDS} | {"run_failure_alert_sensor"} | {
     sensor for m in PROJECT_MODELS for sensor in (m.retraining_sensor, m.automation_sensor)}
 SCHEDULES = {schedule for m in PROJECT_MODELS for schedule in (m.weekly_retraining_schedule, m.daily_monitoring_schedule)}
 TRAIN_RUN_CONFIG = {
@@ -140,9 +141,17 @@ def prepare_days(spec, layout: StateLayout, days: int) -> None:
     from mlops_assets.pipeline.ingest_day import ingest_and_featurize
     from mlops_assets.ingest.landing import replay
 
-    for landed in replay(spec, layout, START, days):
-        for result in ingest_and_featurize(spec, layout, landed.day):
-            assert result.passed, (landed.day, result)
+    from mlops_assets.ingest.labels import ingest_labels
+
+    # one day more: the outcomes of the last day land the day after it
+    landed = replay(spec, layout, START, days + 1)
+    for item in landed:
+        if item.labels:
+            ingest_labels(spec, layout, item.day)
+    for item in landed:
+        if not item.labels and item.day < START + dt.timedelta(days=days):
+            for result in ingest_and_featurize(spec, layout, item.day):
+                assert result.passed, (item.day, result)
 
 
 # -- fixtures ----------------------------------------------------------------------------------------

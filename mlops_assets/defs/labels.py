@@ -1,0 +1,75 @@
+"""<dataset>_labels: the outcomes of a partition's rows, landed after them (a dataset with a label feed)."""
+
+import dagster as dg
+
+from mlops_assets.core.spec import DatasetSpec, sections_digest
+from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, partition_days, partitions_definition
+from mlops_assets.defs.names import DatasetNames
+from mlops_assets.defs.ranges import day_materialization, range_output
+from mlops_assets.defs.resources import StateResource
+from mlops_assets.ingest.labels import LabelBatch, LabelError, ingest_labels
+
+LABELS_CODE_VERSION = "1"
+
+
+def build_labels_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
+    names = DatasetNames.of(spec)
+
+    @dg.asset(
+        name=names.labels_asset,
+        partitions_def=partitions_definition(spec),
+        group_name=names.group,
+        kinds={"duckdb", spec.source.format},
+        owners=OWNERS,
+        code_version=f"{LABELS_CODE_VERSION}-{sections_digest(spec, {'labels', 'targets', 'entity_key'})}",
+        pool=WAREHOUSE_POOL,
+        backfill_policy=backfill_policy(spec),
+        description=(
+            f"The outcomes of one partition of {spec.name}, as landed in landing/{spec.name}/labels/ "
+            f"({', '.join(spec.label_columns)} by entity key), checked against their column rules, with every "
+            "target computed from them. A later file replaces the partition's labels (labels may land late, "
+            "out of order or partially); each model's live performance is measured when they land. Data "
+            "version: the sha256 of the stored labels."
+        ),
+    )
+    def labels(context: dg.AssetExecutionContext, state: StateResource):
+        days = partition_days(context)
+        layout = state.layout()
+        stored: list[LabelBatch] = []
+        for day in days:
+            try:
+                stored.append(ingest_labels(spec, layout, day, context.run.run_id))
+            except LabelError as error:
+                if len(days) > 1:
+                    yield from (day_materialization(context, b.day, b.content_hash, label_metadata(b)) for b in stored)
+                raise dg.Failure(f"labels of {day} not stored: {error}") from None
+        context.log.info("\n".join(
+            f"{'new' if b.is_new else 'unchanged'} labels of {b.day}: {b.rows} rows"
+            + (f", {b.coverage:.0%} of its rows" if b.coverage is not None else ", no rows ingested yet")
+            for b in stored
+        ))
+        if len(days) == 1:
+            yield dg.MaterializeResult(data_version=dg.DataVersion(stored[0].content_hash),
+                                       metadata=label_metadata(stored[0]))
+        else:
+            yield range_output(days)
+            yield from (day_materialization(context, b.day, b.content_hash, label_metadata(b)) for b in stored)
+
+    return labels
+
+
+def label_metadata(batch: LabelBatch) -> dict:
+    metadata = {
+        "content_hash": batch.content_hash,
+        "rows": dg.MetadataValue.int(batch.rows),
+        "source_file": dg.MetadataValue.path(batch.source_file),
+        "new_version": batch.is_new,
+        "dagster/row_count": batch.rows,
+    }
+    if batch.matched_rows is not None:
+        metadata["rows_matched"] = dg.MetadataValue.int(batch.matched_rows)
+    if batch.coverage is not None:
+        metadata["coverage"] = dg.MetadataValue.float(round(batch.coverage, 4))
+    metadata.update({f"{name}_rate": dg.MetadataValue.float(rate) for name, rate in batch.target_rates.items()
+                     if rate is not None})
+    return metadata

@@ -1,0 +1,31 @@
+"""What importing the code location costs beyond Dagster itself (the import benchmark's target):
+no full garbage collection over Dagster's objects."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import gc, json, sys
+import dagster
+full = []
+gc.callbacks.append(lambda phase, info: full.append(1) if phase == "stop" and info["generation"] == 2 else None)
+before = set(sys.modules)
+import mlops_assets.definitions
+print(json.dumps({"full_collections": len(full), "new_modules": sorted(set(sys.modules) - before)}))
+"""
+
+
+def probe() -> dict:
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", PROBE], capture_output=True, text=True, timeout=300,
+                          cwd=PROJECT_ROOT, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_import_walks_no_dagster_objects():
+    assert probe()["full_collections"] == 0

@@ -1,12 +1,13 @@
 """What importing the code location costs beyond Dagster itself (the import benchmark's target):
-no template engine, none of the libraries only runs need, no full garbage collection over
-Dagster's objects."""
+no template engine or TOML parser, none of the libraries only runs need, no full garbage collection
+over Dagster's objects; and the component tree is the one pyproject.toml declares for `dg`."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +29,17 @@ def probe() -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def test_the_import_loads_no_template_engine_and_walks_no_dagster_objects():
+def test_the_import_loads_no_template_engine_or_toml_parser_and_walks_no_dagster_objects():
     seen = probe()
     libraries = {name.split(".")[0] for name in seen["new_modules"]}
-    assert not libraries & {"jinja2", "pandas", "numpy", "duckdb", "mlflow", "xgboost", "evidently"}
+    assert not libraries & {"jinja2", "tomlkit", "pandas", "numpy", "duckdb", "mlflow", "xgboost", "evidently"}
     assert seen["full_collections"] == 0
+
+
+def test_the_component_tree_is_the_one_pyproject_declares_for_dg():
+    from mlops_assets.definitions import CODE_LOCATION_NAME, MODELS_MODULE, _project_models
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["dg"]["project"]
+    assert (project["defs_module"], project["code_location_name"]) == (MODELS_MODULE, CODE_LOCATION_NAME)
+    tree = _project_models()[0].component_tree
+    assert tree.defs_module.__name__ == MODELS_MODULE and tree.project_root == PROJECT_ROOT

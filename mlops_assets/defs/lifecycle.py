@@ -21,6 +21,7 @@ import dagster as dg
 from pydantic import BaseModel, Field, PrivateAttr, create_model
 
 from mlops_assets.core.spec import DatasetSpec, ModelSection
+from mlops_assets.defs.attribute_values import rendered_fields
 from mlops_assets.defs.config import derived_config
 from mlops_assets.gate.registry import threshold_fields
 from mlops_assets.monitor.policy import LoopPolicy
@@ -115,7 +116,9 @@ class ModelLifecycle(dg.Component, dg.Resolvable, dg.Model):
 
     @classmethod
     def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> "ModelLifecycle":
-        component = super().load(attributes, context)
+        # what Dagster's template rendering gives, without its template engine when no value needs it
+        values = rendered_fields(attributes)
+        component = cls(**values) if values is not None else super().load(attributes, context)
         component._folder = context.path  # a dataset path is relative to the defs.yaml
         return component
 

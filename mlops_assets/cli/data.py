@@ -106,9 +106,11 @@ def demo(args) -> int:
         failed_days = runs.run_ingestion(spec, days)
         if labelled:
             # the outcomes land after the rows: the last partitions are scored before theirs exist
+            waiting = [day for day in days if day > labelled[-1].day]
             print(f"landed the outcomes of {len(labelled)} of them ({labelled[0].day}..{labelled[-1].day}) in "
-                  f"{layout.landing_dir_for(spec.name) / 'labels'}; the rest are due {spec.labels.delay} "
-                  f"{spec.grain.unit}(s) after theirs")
+                  f"{layout.landing_dir_for(spec.name) / 'labels'}"
+                  + (f"; those of {', '.join(map(str, waiting))} are due later (labels.delay: {spec.labels.delay})"
+                     if waiting else ""))
             failed_days += runs.run_ingestion(spec, [f.day for f in labelled], labels=True)
         print()
         print(data_summary(spec, layout, days))

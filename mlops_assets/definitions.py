@@ -33,7 +33,8 @@ from mlops_assets.defs.automation import (
 )
 from mlops_assets.defs.jobs import build_ingest_job, build_monitoring_jobs, build_train_job
 from mlops_assets.defs.names import DatasetNames, ModelNames
-from mlops_assets.defs.model import build_gate_checks, build_model_assets
+from mlops_assets.defs.model import build_model_assets
+from mlops_assets.defs.promotion_gates import build_gate_checks
 from mlops_assets.defs.monitoring import MonitoringPolicy, build_monitoring_assets
 from mlops_assets.defs.rollback import build_rollback_job
 from mlops_assets.defs.resources import (

@@ -1,15 +1,13 @@
 """The model half: training_snapshot -> candidate_model -> candidate_evaluation (gates) ->
 model_card -> champion_model. Each asset is a thin call into the plain modules."""
 
-from typing import Any
-
 import dagster as dg
 
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL
 from mlops_assets.defs.config import derived_config
+from mlops_assets.defs.metadata import evaluation_metadata, label_statistic, rounded, trials_table
 from mlops_assets.defs.names import ModelNames
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
-from mlops_assets.gate.registry import gates_for
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.evaluate.settings import EvaluationSettings
 from mlops_assets.train.snapshot import TrainingWindow
@@ -118,7 +116,7 @@ def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: Tun
                 "oot_days": dg.MetadataValue.json(snapshot.oot_days),
                 "rows": dg.MetadataValue.json(snapshot.rows),
                 # the task's label statistic per split: label_rate, label_mean or class_frequencies
-                _label_statistic(spec): dg.MetadataValue.json(_rounded(snapshot.label_rates)),
+                label_statistic(spec): dg.MetadataValue.json(rounded(snapshot.label_rates)),
                 "dagster/row_count": sum(snapshot.rows.values()),
             },
         )
@@ -164,7 +162,7 @@ def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: Tun
                 "trees": dg.MetadataValue.int(trained.best_rounds),
                 **({"threshold": dg.MetadataValue.float(trained.threshold)} if trained.threshold is not None else {}),
                 "mlflow_run_id": run_id,
-                "trials": _trials_table(trained.trials),
+                "trials": trials_table(trained.trials),
                 "trigger_reason": trigger,
             },
         )
@@ -202,7 +200,7 @@ def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: Tun
         return dg.MaterializeResult(
             value={"model_sha256": evaluation.model_sha256, "champion_version": evaluation.champion_version},
             data_version=dg.DataVersion(f"{evaluation.model_sha256[:16]}-vs-{evaluation.champion_version or 'none'}"),
-            metadata=_evaluation_metadata(evaluation),
+            metadata=evaluation_metadata(evaluation),
         )
 
     @dg.asset(
@@ -302,139 +300,3 @@ def build_model_assets(spec: DatasetSpec, features_key: dg.AssetKey, tuning: Tun
         )
 
     return [training_snapshot, candidate_model, candidate_evaluation, model_card, champion_model]
-
-
-def build_gate_checks(evaluation_asset: dg.AssetsDefinition, spec: DatasetSpec) -> dg.AssetChecksDefinition:
-    """The promotion gates of the model's task (declared in gate/registry.py): blocking checks on
-    candidate_evaluation, judged in one step.
-
-    One step, not one per gate: each step costs the run a dozen event-log writes while a gate is a
-    millisecond of arithmetic on the stored evaluation. Each gate is still its own check in the UI,
-    and any subset can be re-run alone (after a policy change or an override) without retraining.
-    """
-    gates = list(gates_for(spec.model.task).values())
-    specs = [dg.AssetCheckSpec(gate.check, asset=evaluation_asset, blocking=True, description=gate.description)
-             for gate in gates]
-
-    names = ModelNames.of(spec)
-
-    @dg.multi_asset_check(specs=specs, name=names.gates_step, can_subset=True,
-                          ins={"candidate_evaluation": dg.AssetIn(evaluation_asset.key)},
-                          required_resource_keys={"state", "model_registry", names.gate_policy},
-                          description="The promotion gates on the candidate's evaluation.")
-    def promotion_gates(context: dg.AssetCheckExecutionContext, candidate_evaluation: dict):
-        # names only at definition time: the evaluation (numpy, pandas) loads here, in the step
-        from mlops_assets.pipeline.train_model import judge
-
-        sha = candidate_evaluation["model_sha256"]
-        selected = {key.name for key in context.selected_asset_check_keys}
-        chosen = [gate.check for gate in gates if gate.check in selected]
-        resources = context.resources
-        layout = resources.state.layout()
-        judged = judge(spec, layout, sha, chosen, getattr(resources, names.gate_policy).thresholds(), context.run.run_id,
-                       registry=resources.model_registry.registry(layout, spec.model.name))
-        for name, judgement in judged.items():
-            yield _gate_result(evaluation_asset.key, name, judgement, sha)
-
-    return promotion_gates
-
-
-def _gate_result(asset_key: dg.AssetKey, name: str, judgement, sha: str) -> dg.AssetCheckResult:
-    verdict, override = judgement.verdict, judgement.override
-    numbers = {k: v for k, v in verdict.measurement().items() if isinstance(v, (int, float))}
-    metadata = {**numbers, "metric": verdict.metric, "reason": verdict.summary, "model_sha256": sha}
-    if override is not None:
-        # still a failure, shown as a warning: a blocking check only stops the run at ERROR severity
-        return dg.AssetCheckResult(
-            asset_key=asset_key, check_name=name, passed=False, severity=dg.AssetCheckSeverity.WARN,
-            description=f"{verdict.summary} (OVERRIDDEN: {override.sentence()})",
-            metadata={**metadata, "override": override.sentence()},
-        )
-    return dg.AssetCheckResult(asset_key=asset_key, check_name=name, passed=verdict.passed,
-                               description=verdict.summary, metadata=metadata)
-
-
-def _label_statistic(spec: DatasetSpec) -> str:
-    from mlops_assets.evaluate.tasks import task_of
-
-    return task_of(spec.model.task).label_statistic
-
-
-def _rounded(value: Any) -> Any:
-    return {k: _rounded(v) for k, v in value.items()} if isinstance(value, dict) else round(value, 4)
-
-
-def _trials_table(trials: list[dict[str, Any]]):
-    from mlops_assets.defs.metadata import records_table
-
-    if not trials:
-        return None
-    validation = next(name for name in trials[0] if name.startswith("validation_"))  # the task's primary metric
-    columns = {"trial": ("int", ""), validation: ("float", ""), "rounds": ("int", "trees kept by early stopping")}
-    for name in trials[0]:
-        if name not in columns:
-            kind = "float" if isinstance(trials[0][name], float) else "int" if isinstance(trials[0][name], int) else "string"
-            columns[name] = (kind, "")
-    return records_table(trials, columns)
-
-
-METRICS_COLUMNS = {
-    "metric": ("string", ""),
-    "candidate": ("float", "on the in-period test split"),
-    "candidate_low": ("float", "95% bootstrap interval"),
-    "candidate_high": ("float", "95% bootstrap interval"),
-    "candidate_oot": ("float", "on the out-of-time days"),
-    "champion": ("float", "the champion on the compared rows (held-out days neither model trained on)"),
-    "paired_delta": ("float", "candidate minus champion, paired on the same rows"),
-    "delta_low": ("float", "95% paired bootstrap interval"),
-    "delta_high": ("float", "95% paired bootstrap interval"),
-}
-def slices_columns(metric: str, spoken: str) -> dict[str, tuple[str, str]]:
-    """The slice table's columns on the task's primary metric (binary: AUC)."""
-    return {
-        "slice": ("string", "the column sliced on"),
-        "value": ("string", ""),
-        "rows": ("int", "test rows in the slice"),
-        metric: ("float", f"candidate {spoken}"),
-        f"champion_{metric}": ("float", ""),
-        f"{metric}_delta": ("float", "candidate minus champion"),
-    }
-
-
-def _evaluation_metadata(evaluation) -> dict[str, Any]:
-    from mlops_assets.defs.metadata import records_table
-    from mlops_assets.evaluate.plots import png_markdown
-
-    metrics = []
-    for name, values in evaluation.metrics.items():
-        champion = (evaluation.champion_metrics or {}).get(name) or {}
-        paired = evaluation.paired.get(name) or {}
-        metrics.append({
-            "metric": name, "candidate": values.get("value"), "candidate_low": values.get("low"),
-            "candidate_high": values.get("high"), "candidate_oot": evaluation.metric(name, "oot"),
-            "champion": champion.get("value"),
-            "paired_delta": paired.get("value"), "delta_low": paired.get("low"), "delta_high": paired.get("high"),
-        })
-    from mlops_assets.evaluate.tasks import METRIC_REGISTRY, task_of
-
-    task = task_of(evaluation.task)
-    metrics += [{"metric": f"baseline ({task.baseline_name}) {name}", "candidate": evaluation.baseline.get(name)}
-                for name in task.paired_metrics]
-    plots = "\n\n".join(png_markdown(path, name) for name, path in evaluation.plots.items())
-    primary = task.primary_metric
-    return {
-        f"test_{primary}": dg.MetadataValue.float(float(evaluation.metric(primary) or 0.0)),
-        "test_rows": dg.MetadataValue.int(evaluation.test_rows),
-        f"oot_{primary}": dg.MetadataValue.float(float(evaluation.metric(primary, "oot") or 0.0)),
-        f"oot_mean_daily_{primary}": dg.MetadataValue.float(float(evaluation.oot_mean_daily_auc or 0.0)),
-        "oot_rows": dg.MetadataValue.int(evaluation.oot_rows),
-        "comparison": f"{evaluation.comparison_rows} {evaluation.comparison_split} rows of "
-                      f"{', '.join(evaluation.comparison_days) or 'no day'}",
-        "champion_version": evaluation.champion_version or "none",
-        "champion_status": evaluation.champion_status.value,
-        "champion_note": evaluation.champion_note,
-        "metrics": records_table(metrics, METRICS_COLUMNS),
-        "slices": records_table(evaluation.slices, slices_columns(primary, METRIC_REGISTRY[primary].spoken)),
-        "plots": dg.MetadataValue.md(plots),
-        **({"roc_plot": dg.MetadataValue.path(evaluation.plots["roc"])} if "roc" in evaluation.plots else {}),
-    }

@@ -48,10 +48,10 @@ def backfill(args) -> int:
     if not days:
         print(f"error: nothing landed in {layout.landing_dir_for(spec.name)} for {start}..{wanted[-1]}", file=sys.stderr)
         return 2
-    failed = runs.run_ingestion(spec, days)
+    # the outcomes first, so that each day's trailing rates see the outcomes due before it
     label_days = [day for day, _ in landed_days(layout, spec, labels=True) if day in set(wanted)]
-    if spec.labels is not None and label_days:
-        failed += runs.run_ingestion(spec, label_days, labels=True)
+    failed = runs.run_ingestion(spec, label_days, labels=True) if spec.labels is not None and label_days else []
+    failed += runs.run_ingestion(spec, days)
     return 1 if failed else 0
 
 
@@ -103,15 +103,17 @@ def demo(args) -> int:
         print(f"landed {len(rows)} {spec.grain.unit}s of {spec.name} ({sum(f.rows for f in rows)} rows) in "
               f"{layout.landing_dir_for(spec.name)}")
         days = [f.day for f in rows]
-        failed_days = runs.run_ingestion(spec, days)
+        failed_days = []
         if labelled:
-            # the outcomes land after the rows: the last partitions are scored before theirs exist
+            # the outcomes land after the rows: the last partitions are scored before theirs exist. The
+            # landed outcomes are stored first, so each day's trailing rates see those due before it.
             waiting = [day for day in days if day > labelled[-1].day]
             print(f"landed the outcomes of {len(labelled)} of them ({labelled[0].day}..{labelled[-1].day}) in "
                   f"{layout.landing_dir_for(spec.name) / 'labels'}"
                   + (f"; those of {', '.join(map(str, waiting))} are due later (labels.delay: {spec.labels.delay})"
                      if waiting else ""))
             failed_days += runs.run_ingestion(spec, [f.day for f in labelled], labels=True)
+        failed_days += runs.run_ingestion(spec, days)
         print()
         print(data_summary(spec, layout, days))
         if failed_days:

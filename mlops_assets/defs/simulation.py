@@ -83,11 +83,11 @@ class Loop:
         return results
 
     def ingest_landed(self) -> None:
-        """What the landing sensors start for the files that arrived: the rows, then (a dataset with
-        a label feed) the outcomes landed for earlier partitions."""
-        self.run_sensor_requests(self.dataset_names.landing_sensor, self.dataset_names.ingest_job)
+        """What the landing sensors start for the files that arrived: (a dataset with a label feed)
+        the outcomes landed for earlier partitions, then the rows, whose trailing rates read them."""
         if self.spec.labels is not None:
             self.run_sensor_requests(self.dataset_names.label_sensor, self.dataset_names.labels_job)
+        self.run_sensor_requests(self.dataset_names.landing_sensor, self.dataset_names.ingest_job)
 
     def run_automation(self, day_index: int, max_ticks: int = 3) -> None:
         """Tick the automation until it requests nothing more (scoring unlocks drift on the next

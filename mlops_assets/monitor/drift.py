@@ -237,7 +237,10 @@ def write_evidently_report(layout: StateLayout, spec: DatasetSpec, result: Drift
             f"USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE ({int(seed)})"
         ).df()
     current = current[columns].sample(min(sample_rows, len(current)), random_state=seed)
-    snapshot = Report([DataDriftPreset()]).run(current, reference)
+    # Evidently refuses a column with no value on either side (a trailing rate before its history
+    # exists); our statistics still measure it, the report for people leaves it out
+    empty = [c for c in columns if reference[c].isna().all() or current[c].isna().all()]
+    snapshot = Report([DataDriftPreset()]).run(current.drop(columns=empty), reference.drop(columns=empty))
     with atomic_path(path) as temp:
         snapshot.save_html(str(temp))
     return path

@@ -65,9 +65,10 @@ def test_demo_trains_every_project_model_on_its_own_datasets_window(state, monke
                         lambda model, defs, start, end: trained.append((model.model.name, model.name, start, end)) or True)
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
-    # the flights' outcomes land a day after their departures: those of the first 27 days
+    # the flights' outcomes land a day after their departures: those of the first 27 days, stored
+    # before the departures' features are built (their trailing rates read them)
     assert [(name, labels, len(days)) for name, labels, days in ingested] == [
-        ("nycflights", False, 28), ("nycflights", True, 27), ("nycweather", False, 10)]
+        ("nycflights", True, 27), ("nycflights", False, 28), ("nycweather", False, 10)]
     assert "landed 28 days of nycflights" in out and "landed 10 weeks of nycweather (4951 rows)" in out
     first_day, last_day, first_week, last_week = (dt.date(2013, 1, 1), dt.date(2013, 1, 28),
                                                   dt.date(2012, 12, 31), dt.date(2013, 3, 4))

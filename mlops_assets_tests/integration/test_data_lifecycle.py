@@ -323,6 +323,11 @@ def test_cli_demo_lands_ingests_and_summarizes(state, spec, flight_landing, flig
         assert instance.get_materialized_partitions(FEATURES) == {d.isoformat() for d in flight_days[:3]}
         assert instance.get_materialized_partitions(dg.AssetKey("nycweather_features")) == {
             w.isoformat() for w in weeks}
+    # the outcomes were stored before the departures' features were built: the third day's trailing
+    # rates average the first day's outcomes (the second's were due only on the third day)
+    with connect(state.warehouse_path) as con:
+        rated = con.execute("SELECT _day, count(carrier_late_rate_7d) FROM features_nycflights GROUP BY 1").fetchall()
+    assert dict(rated)[flight_days[2]] > 0 and dict(rated)[flight_days[0]] == 0
 
 
 def test_cli_validate_refuses_a_broken_spec(state, sensors, capsys):

@@ -40,7 +40,8 @@ def retraining_request(
     drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.model.name, last_trigger_day)
              if can_trigger_retraining(spec, f)]
     performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.model.name)]
-    trigger = (decide(drift, performance, last_trigger_day, policy, task=spec.model.task, grain=spec.grain)
+    trigger = (decide(drift, performance, last_trigger_day, policy, task=spec.model.task, grain=spec.grain,
+                      refused_in_a_row=refused_since_promotion(con, spec.model.name))
                or expired_override(con, spec, last_trigger_day, policy, now))
     if trigger is None:
         return ("no drift or degradation rule fired" if last_trigger_day is None
@@ -53,6 +54,21 @@ def retraining_request(
                 f"{trainable} checked day(s) (need {policy.min_training_days}); waiting for more data")
     holdout = holdout_days_for(trainable, policy, TrainingWindow().holdout_days)
     return RetrainingRequest(trigger, policy.retrain_window_days, policy.min_training_days, holdout)
+
+
+def refused_since_promotion(con: Any, model: str) -> int:
+    """How many candidates were evaluated since the champion was promoted (or rolled back to) and
+    did not replace it: the retrainings in a row the gates found no better."""
+    from mlops_assets.core.warehouse import table_exists
+    from mlops_assets.promote import ledger
+
+    moves = [e for e in ledger.entries(con, model) if e.action in ledger.ALIAS_MOVES]
+    if not moves or not table_exists(con, "evaluations"):
+        return 0
+    return con.execute(
+        "SELECT count(DISTINCT model_sha256) FROM evaluations WHERE model = ? AND created_at > ? AND model_sha256 <> ?",
+        [model, moves[-1].recorded_at, moves[-1].model_sha256],
+    ).fetchall()[0][0]
 
 
 def expired_override(con: Any, spec: DatasetSpec, last: dt.date | None, policy: LoopPolicy,

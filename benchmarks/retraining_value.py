@@ -176,7 +176,8 @@ def prepare_state(spec, root: Path, cache: Path | None, start: dt.date, end: dt.
     return layout
 
 
-def lifecycle(spec, layout, registry, window, budget, *, rule: str, reason: str, judged: bool) -> tuple[Training, Model]:
+def lifecycle(spec, layout, registry, window, budget, *, rule: str, reason: str, judged: bool,
+              thresholds: Any = None) -> tuple[Training, Model]:
     """train_job's steps as plain calls (snapshot, candidate, evaluation, gates, card, champion);
     without ``judged``, the first two only: the blind retrain, deployed whatever it is."""
     from mlops_assets.defs.model import CODE_VERSIONS
@@ -198,8 +199,8 @@ def lifecycle(spec, layout, registry, window, budget, *, rule: str, reason: str,
     if judged:
         evaluation = evaluate_and_store(spec, layout, registry, candidate, settings=EvaluationSettings(),
                                         run_id=run_id)
-        verdicts = judge(spec, layout, candidate["model_sha256"], list(gates_for(spec.model.task)), GateThresholds(),
-                         run_id, registry)
+        verdicts = judge(spec, layout, candidate["model_sha256"], list(gates_for(spec.model.task)),
+                         thresholds or GateThresholds(), run_id, registry)
         training.gates = {gate: j.verdict.passed for gate, j in verdicts.items()}
         training.failed = [gate for gate, j in verdicts.items() if not j.verdict.passed]
         training.oot_mean_daily_auc = evaluation.oot_mean_daily_auc
@@ -245,8 +246,11 @@ def run(args) -> int:
     def say(line: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f}s] {line}", flush=True)
 
+    from mlops_assets.gate.registry import GateThresholds
+
     base = load_spec()
-    policy, budget = LoopPolicy(), TuningBudget(nthread=1)
+    policy, budget = LoopPolicy(**settings(args.policy, LoopPolicy)), TuningBudget(nthread=1)
+    thresholds = GateThresholds(**settings(args.gate, None))
     with tempfile.TemporaryDirectory(prefix="bench-retraining-value-") as root:
         layout = prepare_state(base, Path(root), args.features_cache, args.start, args.end, say)
         for key, value in layout.environment().items():
@@ -263,7 +267,7 @@ def run(args) -> int:
         # the first champion, as `mlops-assets demo` trains it: train_job's defaults on the first four weeks
         first, first_model = lifecycle(loop_spec, layout, loop_registry,
                                        TrainingWindow(start_date=args.start, end_date=first_end), budget,
-                                       rule="first", reason="first champion", judged=True)
+                                       rule="first", reason="first champion", judged=True, thresholds=thresholds)
         if not first.promoted:
             raise RuntimeError(f"the first champion was not promoted: {first.failed}")
         trainings = {"loop": [first], "frozen": [first], "weekly": []}
@@ -300,7 +304,8 @@ def run(args) -> int:
                 window = TrainingWindow(end_date=request.trigger.day, last_n_days=request.window_days,
                                         min_days=request.min_days, holdout_days=request.holdout_days)
                 training, model = lifecycle(loop_spec, layout, loop_registry, window, budget,
-                                            rule=request.trigger.rule, reason=request.trigger.reason, judged=True)
+                                            rule=request.trigger.rule, reason=request.trigger.reason, judged=True,
+                                            thresholds=thresholds)
                 trainings["loop"].append(training)
                 models[training.model_sha256] = model
                 if training.promoted:
@@ -316,7 +321,8 @@ def run(args) -> int:
             if day.day == 1:
                 say(f"replayed up to {day}")
         wall = time.perf_counter() - started
-    report = results_markdown(args, live, trainings, served_by, models, base, frames, mismatches, wall, featurized_at)
+    report = results_markdown(args, live, trainings, served_by, models, base, frames, mismatches, wall, featurized_at,
+                              policy, thresholds)
     emit(report, args.output)
     return 0
 
@@ -335,9 +341,26 @@ def realized(trainings: list[Training], served_by: dict[dt.date, str], models: d
     return out
 
 
-def results_markdown(args, live, trainings, served_by, models, spec, frames, mismatches, wall, featurized_at) -> str:
-    from mlops_assets.monitor.policy import LoopPolicy
+def settings(pairs: list[str], kind: type | None) -> dict[str, Any]:
+    """``name=value`` pairs as keyword arguments; a value takes the type of ``kind``'s field of that
+    name (a float when ``kind`` is None: gate thresholds validate their own)."""
+    import dataclasses
 
+    types = {f.name: f.type for f in dataclasses.fields(kind)} if kind else {}
+    values = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if not value:
+            raise ValueError(f"expected name=value, got {pair!r}")
+        if kind and name not in types:
+            raise ValueError(f"{kind.__name__} has no field {name!r}")
+        kind_of = str(types.get(name, "float"))
+        values[name] = value if "str" in kind_of else int(value) if kind_of.startswith("int") else float(value)
+    return values
+
+
+def results_markdown(args, live, trainings, served_by, models, spec, frames, mismatches, wall, featurized_at,
+                     policy, thresholds) -> str:
     first_day, last_day = min(live["loop"]), max(live["loop"])
     lines = [f"### What retraining buys: {first_day} to {last_day} replayed in-process ({len(live['loop'])} scored "
              f"days; {machine()})", "",
@@ -370,9 +393,10 @@ def results_markdown(args, live, trainings, served_by, models, spec, frames, mis
               "replaced on the days the new one served (live, after the fact):", "",
               table(rows, ["window end", "rule", "held out", "decision", "oot AUC (per day)", "paired oot vs champion",
                            "live vs replaced"]), ""]
-    policy = LoopPolicy()
-    lines += [f"Policy: the platform's defaults ({policy}); tuning budget: the model's (8 trials, seed 42), one "
-              f"xgboost thread. Wall time {wall:.0f} s ({featurized_at:.0f} s of it preparing the features)."]
+    changed = " ".join(args.policy + args.gate) or "none"
+    lines += [f"Policy: {policy}; gate thresholds: {thresholds}; changed from the platform's defaults: {changed}. "
+              f"Tuning budget: the model's (8 trials, seed 42), one xgboost thread. Wall time {wall:.0f} s "
+              f"({featurized_at:.0f} s of it preparing the features)."]
     if mismatches:
         lines += ["", f"**Live AUC differs from the platform's measure_day on {len(mismatches)} day(s)**: "
                   + "; ".join(mismatches[:5])]
@@ -386,6 +410,10 @@ def main() -> int:  # pragma: no cover - the run itself
     parser.add_argument("--start", type=dt.date.fromisoformat, default=START)
     parser.add_argument("--end", type=dt.date.fromisoformat, default=END)
     parser.add_argument("--features-cache", type=Path, help="keep the featurized warehouse here between runs")
+    parser.add_argument("--policy", action="append", default=[], metavar="NAME=VALUE",
+                        help="a LoopPolicy field for the loop (e.g. refused_backoff=1); the platform's defaults otherwise")
+    parser.add_argument("--gate", action="append", default=[], metavar="NAME=VALUE",
+                        help="a promotion gate threshold (e.g. max_auc_drop_vs_champion=0)")
     parser.add_argument("--output")
     args = parser.parse_args()
     raise SystemExit(run(args))

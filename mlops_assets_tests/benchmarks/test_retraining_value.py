@@ -60,3 +60,15 @@ def test_monthly_table_has_a_row_per_month_and_the_whole_period_mean_of_days(ben
     assert lines[3] == "| 2013-02 | 0.7500 | 0.5500 | 2 |"
     # the whole period averages days, not months: (0.6 + 0.7 + 0.8) / 3, not (0.6 + 0.75) / 2
     assert lines[4] == "| **all** | **0.7000** | **0.5333** | 3 |"
+
+
+def test_policy_and_gate_overrides_take_their_field_s_type_and_refuse_unknown_names(bench):
+    from mlops_assets.monitor.policy import LoopPolicy
+
+    assert bench.settings(["refused_backoff=1", "auc_noise_band=0.03", "drift_statistic=js"], LoopPolicy) == {
+        "refused_backoff": 1, "auc_noise_band": 0.03, "drift_statistic": "js"}
+    assert bench.settings(["max_auc_drop_vs_champion=0"], None) == {"max_auc_drop_vs_champion": 0.0}
+    with pytest.raises(ValueError, match="LoopPolicy has no field 'cooldown'"):
+        bench.settings(["cooldown=3"], LoopPolicy)
+    with pytest.raises(ValueError, match="expected name=value"):
+        bench.settings(["refused_backoff"], LoopPolicy)

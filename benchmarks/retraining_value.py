@@ -163,8 +163,10 @@ def featurize(spec, layout, start: dt.date, end: dt.date, say) -> None:
 def prepare_state(spec, root: Path, cache: Path | None, start: dt.date, end: dt.date, say):
     """A state folder whose warehouse holds the period's checked features; from the cache if given."""
     from mlops_assets.core.paths import StateLayout
+    from mlops_assets.features.build import features_code_version
 
-    stamp = f"{start.isoformat()}_{end.isoformat()}"
+    # features of another feature code (a changed spec or builder) are never reused
+    stamp = f"{start.isoformat()}_{end.isoformat()}_{features_code_version(spec)[:12]}"
     if cache is not None and (cache / stamp).is_dir():
         shutil.copytree(cache / stamp, root, dirs_exist_ok=True)
         say(f"features from the cache {cache / stamp}")

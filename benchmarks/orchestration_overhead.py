@@ -7,6 +7,11 @@ adds is train_job less the plain script less that floor. Target (issue 14, resta
 1.15x, which Dagster's floor alone exceeds on the sqlite instance): our overhead above the floor at
 most 10% of the plain lifecycle.
 
+Training is made deterministic in duration: both paths run the same search (fixed trials and seed,
+one xgboost thread), so every round trains the same trees and the training step no longer moves by
+2-3x between rounds as two threads on two shared cores did; "ours" is the median of the rounds'
+differences (>= 5 rounds).
+
 Both paths face the same situation: a champion trained on the same snapshot already exists, so every
 measured run evaluates against it and ends in an "unchanged" promotion. Runs alternate between the
 two paths so load on a shared machine hits both equally; both run in one warm process, so neither
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -50,7 +56,7 @@ def prepare_month(spec, layout, days: int) -> None:
             raise RuntimeError(f"{landed.day}: {failed}")
 
 
-def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = START) -> None:
+def plain_lifecycle(spec, layout, end: dt.date, budget, start: dt.date = START) -> None:
     """The same steps train_job runs, called directly."""
     from mlops_assets.defs.model import CODE_VERSIONS
     from mlops_assets.defs.resources import ModelRegistryResource
@@ -60,13 +66,12 @@ def plain_lifecycle(spec, layout, end: dt.date, trials: int, start: dt.date = ST
     from mlops_assets.evaluate.settings import EvaluationSettings
     from mlops_assets.pipeline.train_model import evaluate_and_store, judge, train_and_log, write_candidate_card
     from mlops_assets.promote.promotion import promote
-    from mlops_assets.train.model import TuningBudget
     from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
 
     run_id = f"plain-{time.time_ns()}"
     registry = ModelRegistryResource().registry(layout, model_name(spec))
     snapshot = build_training_snapshot(spec, layout, TrainingWindow(start_date=start, end_date=end), run_id)
-    candidate, _ = train_and_log(spec, layout, registry, snapshot.content_hash, TuningBudget(trials=trials),
+    candidate, _ = train_and_log(spec, layout, registry, snapshot.content_hash, budget,
                                  dagster_run_id=run_id, trigger_reason="benchmark",
                                  code_version=CODE_VERSIONS["candidate_model"], log=lambda _: None)
     evaluate_and_store(spec, layout, registry, candidate, settings=EvaluationSettings(), run_id=run_id)
@@ -118,7 +123,7 @@ def _empty_step(decorator, events):
     return decorator(step)
 
 
-def dagster_lifecycle(job, spec, end: dt.date, trials: int, instance) -> None:
+def dagster_lifecycle(job, spec, end: dt.date, budget, instance) -> None:
     from mlops_assets.defs.names import ModelNames
 
     names = ModelNames.of(spec)
@@ -128,7 +133,7 @@ def dagster_lifecycle(job, spec, end: dt.date, trials: int, instance) -> None:
             "loggers": {"console": {"config": {"log_level": "WARNING"}}},
             **names.run_config({
                 "training_snapshot": {"start_date": START.isoformat(), "end_date": end.isoformat()},
-                "candidate_model": {"trials": trials},
+                "candidate_model": dataclasses.asdict(budget),
             }),
         },
     )
@@ -169,6 +174,9 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=31)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--nthread", type=int, default=1,
+                        help="xgboost threads; one makes a trial's duration depend on its work, not on how "
+                             "OpenMP threads meet other processes on the cores")
     parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite",
                         help="the embedded sqlite instance (the default platform) or a Postgres-backed one, "
                              "on a throwaway local server (the scaled-out configuration)")
@@ -185,20 +193,21 @@ def main() -> int:
         for key, value in layout.environment().items():
             os.environ[key] = value
         spec = load_spec()
+        budget = training_budget(args.trials, args.nthread)
         prepare_month(spec, layout, args.days)
         end = START + dt.timedelta(days=args.days - 1)
-        plain_lifecycle(spec, layout, end, args.trials)  # warm-up: imports, MLflow schema, first champion
+        plain_lifecycle(spec, layout, end, budget)  # warm-up: imports, MLflow schema, first champion
         wall = {path: [] for path in PATHS}
         cpu = {path: [] for path in PATHS}
         # built once, as the code server loads the definitions once (their import is benchmarked apart)
         job = train_job(spec, layout)
         twin = empty_twin(job)
         with _instance(args.instance, layout) as instance:
-            dagster_lifecycle(job, spec, end, args.trials, instance)  # warm-up of Dagster's own paths
+            dagster_lifecycle(job, spec, end, budget, instance)  # warm-up of Dagster's own paths
             empty_lifecycle(twin, instance)
             paths = {
-                "plain": lambda: plain_lifecycle(spec, layout, end, args.trials),
-                "train_job": lambda: dagster_lifecycle(job, spec, end, args.trials, instance),
+                "plain": lambda: plain_lifecycle(spec, layout, end, budget),
+                "train_job": lambda: dagster_lifecycle(job, spec, end, budget, instance),
                 "empty": lambda: empty_lifecycle(twin, instance),
             }
             for _ in range(args.repeats):
@@ -210,7 +219,8 @@ def main() -> int:
     tables = [_table(wall, "wall seconds"), _table(cpu, "CPU seconds of this process (all its threads)")]
     shares = [_ours(measured)[1] for measured in (wall, cpu)]
     emit(f"### Orchestration overhead: training lifecycle on {args.days} days of flights, {args.instance} "
-         f"instance ({args.repeats} rounds alternating plain, train_job, empty twin; {args.trials} trials; "
+         f"instance ({args.repeats} rounds alternating plain, train_job, empty twin; {args.trials} trials, "
+         f"{args.nthread} xgboost thread(s), seed {budget.seed}; "
          f"{machine()}; load average before: {LOAD_BEFORE})\n\n" + "\n\n".join(tables)
          + f"\n\nLoad average after: {_load()}. CPU seconds are this process's own (user + system, every "
            "thread): other processes on a shared machine slow its wall clock, not them.", args.output)
@@ -218,6 +228,15 @@ def main() -> int:
 
 
 PATHS = ("plain", "train_job", "empty")
+
+
+def training_budget(trials: int, nthread: int):
+    """The same search every round on both paths: fixed trials and seed (so the same snapshot gives
+    the same trees, hence the same work) and a fixed thread count, so training takes the same time
+    in every round up to the machine's load and cannot hide a second of orchestration."""
+    from mlops_assets.train.tuning import TuningBudget
+
+    return TuningBudget(trials=trials, nthread=nthread)
 
 
 def _ours(measured: dict[str, list[float]]) -> tuple[float, float]:

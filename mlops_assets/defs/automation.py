@@ -102,41 +102,25 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         ),
     )
     def retraining_sensor(context: dg.SensorEvaluationContext):
-        from mlops_assets.monitor.drift import can_trigger_retraining
-        from mlops_assets.monitor.drift_store import drift_history
-        from mlops_assets.monitor.performance import performance_history
-        from mlops_assets.retrain.triggers import decide, holdout_days_for
-        from mlops_assets.train.snapshot import TrainingWindow, learnable_days
         from mlops_assets.core.warehouse import WarehouseBusyError, connect
+        from mlops_assets.retrain.requests import retraining_request
 
         cursor = json.loads(context.cursor) if context.cursor else {}
         last = dt.date.fromisoformat(cursor["last_trigger_day"]) if cursor.get("last_trigger_day") else None
         policy = getattr(context.resources, names.monitoring_policy).plain()
         try:
             with connect(context.resources.state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
-                drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.model.name, last)
-                         if can_trigger_retraining(spec, f)]
-                performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.model.name)]
-                trigger = (decide(drift, performance, last, policy, task=spec.model.task, grain=spec.grain)
-                           or _expired_override(con, spec, last, policy))
-                window_start = spec.grain.shift(trigger.day, 1 - policy.retrain_window_days) if trigger else None
-                trainable = len(learnable_days(con, spec, window_start, trigger.day)) if trigger else 0
+                request = retraining_request(con, spec, policy, last)
         except WarehouseBusyError:
             return dg.SkipReason("the warehouse is busy; trying again next tick")
-        if trigger is None:
-            return dg.SkipReason("no drift or degradation rule fired" if last is None
-                                 else f"no rule fired (last request for {last.isoformat()})")
-        if trainable < policy.min_training_days:
-            # e.g. the first days after a gap: drift is real, but a model of one day would be worse
-            return dg.SkipReason(
-                f"{trigger.rule} fired on {trigger.day}, but the last {policy.retrain_window_days} days hold only "
-                f"{trainable} checked day(s) with their outcomes (need {policy.min_training_days}); waiting for more data"
-            )
-        holdout = holdout_days_for(trainable, policy, TrainingWindow().holdout_days)
+        if isinstance(request, str):
+            return dg.SkipReason(request)
+        trigger = request.trigger
         context.update_cursor(json.dumps({"last_trigger_day": trigger.day.isoformat()}))
         return dg.RunRequest(
             run_key=trigger.run_key,
-            run_config=train_window_config(names, trigger.day, policy.retrain_window_days, policy.min_training_days, holdout),
+            run_config=train_window_config(names, trigger.day, request.window_days, request.min_days,
+                                           request.holdout_days),
             tags={
                 TRIGGER_TAG: trigger.reason,
                 "mlops/trigger_rule": trigger.rule,
@@ -146,22 +130,6 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         )
 
     return retraining_sensor
-
-
-def _expired_override(con, spec: DatasetSpec, last: dt.date | None, policy):
-    """The champion's gate override has expired (checked after the drift and performance rules)."""
-    from mlops_assets.promote import ledger
-    from mlops_assets.retrain.triggers import cooling_down, override_expired
-    from mlops_assets.train.snapshot import passed_feature_days
-
-    moves = [e for e in ledger.entries(con, spec.model.name) if e.action in ledger.ALIAS_MOVES]
-    days = passed_feature_days(con, spec, None, None)
-    if not moves or not days:
-        return None
-    latest = max(days)
-    if last is not None and cooling_down(last, latest, policy, spec.grain):
-        return None
-    return override_expired(moves[-1].to_version, moves[-1].overrides, latest, dt.datetime.now(dt.timezone.utc))
 
 
 def train_window_config(names: ModelNames, end: dt.date, window_days: int, min_days: int | None = None,

@@ -220,9 +220,10 @@ def check_min_quality(evaluation: Evaluation, thresholds: GateThresholds) -> Gat
     "not be compared).",
     metrics=("auc",),
     split="oot",
-    # a small tolerance lets a retrain on fresh data through when it is statistically
-    # indistinguishable from the champion
-    thresholds=(Threshold("max_auc_drop_vs_champion", 0.01,
+    # none by default: a candidate replaces the champion only if it is at least as good on what came
+    # after both (issue 16). With 0.01, retraining_value's loop promoted candidates that were worse on
+    # the held-out tail, and they were no better live than the candidates it refused
+    thresholds=(Threshold("max_auc_drop_vs_champion", 0.0,
                           "the candidate may trail the champion's AUC (paired, same rows) by at most this"),),
 )
 def check_not_worse_than_champion(evaluation: Evaluation, thresholds: GateThresholds) -> GateResult:

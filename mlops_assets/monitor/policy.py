@@ -32,6 +32,14 @@ class LoopPolicy:
     )
     moderate_persist_days: int = setting(3, "moderate drift on this many consecutive partitions (days for a daily dataset) retrains")
     cooldown_days: int = setting(7, "after a retraining request, wait this many partitions of data (days for a daily dataset)")
+    refused_backoff: int = setting(
+        2,
+        "after each retraining in a row whose candidate was not promoted, drift waits this many times longer "
+        "before it requests again (1: never longer): drift the forward gate found no better answer to is "
+        "seasonal, not a reason to retrain every cool-down; degraded live performance still requests after "
+        "cooldown_days",
+    )
+    max_cooldown_days: int = setting(28, "drift's cool-down never grows beyond this many partitions")
     auc_noise_band: float = setting(
         0.05,
         "degradation is a mean live AUC more than this below the champion's out-of-time AUC (both averaged "
@@ -62,6 +70,15 @@ class LoopPolicy:
         moderate, high = self.levels(self.drift_statistic)  # an unknown statistic is named here
         if moderate > high:
             raise ValueError(f"moderate drift ({moderate:g}) is above high drift ({high:g}) for {self.drift_statistic}")
+        if self.refused_backoff < 1:
+            raise ValueError(f"refused_backoff must be 1 or more, got {self.refused_backoff}")
+        if self.max_cooldown_days < self.cooldown_days:
+            raise ValueError(f"max_cooldown_days ({self.max_cooldown_days}) is below cooldown_days ({self.cooldown_days})")
+
+    def drift_cooldown_days(self, refused_in_a_row: int) -> int:
+        """How long drift waits after a request, when the last ``refused_in_a_row`` candidates were
+        not promoted: the cool-down, times ``refused_backoff`` for each, at most ``max_cooldown_days``."""
+        return min(self.max_cooldown_days, self.cooldown_days * self.refused_backoff ** max(refused_in_a_row, 0))
 
     def degradation(self, task: str, live: float, reference: float) -> tuple[bool, float, float]:
         """Whether a live value of the task's primary metric is degraded against its reference: (degraded,

@@ -35,6 +35,7 @@ def decide(
     *,
     task: str = "binary",
     grain: Grain = GRAINS[DEFAULT_GRAIN],
+    refused_in_a_row: int = 0,
 ) -> Trigger | None:
     """The first rule that fires on the latest day with data, unless still cooling down.
 
@@ -46,6 +47,10 @@ def decide(
     labelled days falling more than ``auc_noise_band`` below the reference. A model of another
     ``task`` is judged the same way on its primary metric (its column in the rows), in that metric's
     direction and against the policy's relative noise band (``LoopPolicy.degradation``).
+
+    ``refused_in_a_row``: how many retrainings since the champion's promotion produced a candidate
+    that was not promoted; the drift rules then wait ``LoopPolicy.drift_cooldown_days`` after the
+    last request (the forward gate found retraining on that drift no better), degradation does not.
     """
     from mlops_assets.evaluate.tasks import METRIC_REGISTRY, task_of
 
@@ -61,7 +66,10 @@ def decide(
     by_day: dict[dt.date, dict[str, float]] = {}
     for day, feature, value in drift_rows:  # prediction drift (__prediction__) counts like a feature
         by_day.setdefault(day, {})[feature] = value
-    today = by_day.get(latest, {})
+    # drift that the last candidates were trained on and refused for waits longer; degradation does not
+    drift_waits = last_trigger_day is not None and cooling_down(
+        last_trigger_day, latest, policy, grain, policy.drift_cooldown_days(refused_in_a_row))
+    today = {} if drift_waits else by_day.get(latest, {})
     high_drift = {f: v for f, v in today.items() if v >= high}
     if high_drift:
         return Trigger(latest, "high_drift", high_drift,
@@ -97,10 +105,11 @@ def decide(
     return None
 
 
-def cooling_down(last_trigger_day: dt.date, latest: dt.date, policy: LoopPolicy, grain: Grain) -> bool:
-    """Whether ``latest`` is fewer than the policy's cool-down partitions (days for a daily dataset)
-    after the last retraining request."""
-    return latest < grain.shift(last_trigger_day, policy.cooldown_days)
+def cooling_down(last_trigger_day: dt.date, latest: dt.date, policy: LoopPolicy, grain: Grain,
+                 days: int | None = None) -> bool:
+    """Whether ``latest`` is fewer than the policy's cool-down partitions (days for a daily dataset),
+    or ``days`` of them, after the last retraining request."""
+    return latest < grain.shift(last_trigger_day, policy.cooldown_days if days is None else days)
 
 
 def holdout_days_for(trainable_days: int, policy: LoopPolicy, default_holdout: int) -> int:

@@ -31,7 +31,7 @@ DEFAULTS = GateThresholds()
 def test_threshold_defaults() -> None:
     assert DEFAULTS == GateThresholds(
         min_auc=0.60,
-        max_auc_drop_vs_champion=0.01,
+        max_auc_drop_vs_champion=0.0,
         min_auc_lift_over_baseline=0.02,
         max_slice_auc_drop=0.05,
         min_slice_rows=200,
@@ -99,20 +99,29 @@ def test_champion_gate_fails_beyond_tolerance_and_names_the_numbers() -> None:
     verdict = gate_not_worse_than_champion(0.712, 0.746, None, DEFAULTS)
     assert not verdict.passed
     assert verdict.summary == (
-        "candidate AUC 0.712 is 0.034 below champion AUC 0.746 (tolerance 0.010)"
+        "candidate AUC 0.712 is 0.034 below champion AUC 0.746 (tolerance 0.000)"
     )
     assert verdict.delta == pytest.approx(-0.034)
     assert verdict.champion_value == 0.746
 
 
 def test_champion_gate_passes_within_tolerance_and_when_better() -> None:
-    within = gate_not_worse_than_champion(0.741, 0.746, None, DEFAULTS)
+    within = gate_not_worse_than_champion(0.741, 0.746, None, GateThresholds(max_auc_drop_vs_champion=0.01))
     assert within.passed
     assert "0.005 below champion AUC 0.746" in within.summary
 
     better = gate_not_worse_than_champion(0.760, 0.746, None, DEFAULTS)
     assert better.passed
     assert "0.014 above champion AUC 0.746" in better.summary
+
+
+def test_by_default_a_candidate_worse_on_the_held_out_tail_never_replaces_the_champion() -> None:
+    # retraining_value's first retraining: 0.004 worse out of time, promoted under the old 0.01 tolerance
+    slightly_worse = gate_not_worse_than_champion(0.644, 0.648, Estimate(value=-0.0041, low=-0.0122, high=0.0034),
+                                                  DEFAULTS)
+    assert not slightly_worse.passed
+    as_good = gate_not_worse_than_champion(0.648, 0.648, Estimate(value=0.0, low=-0.01, high=0.01), DEFAULTS)
+    assert as_good.passed  # a retraining that rebuilds the champion itself still passes ("unchanged")
 
 
 def test_champion_gate_decides_on_the_paired_point_estimate_and_quotes_its_interval() -> None:

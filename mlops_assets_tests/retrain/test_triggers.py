@@ -261,3 +261,31 @@ def test_labels_of_a_year_arrive_the_partition_after_it():
     assert not labels_arrived(dt.date(2020, 1, 1), dt.date(2020, 1, 1), 1, yearly)
     assert labels_arrived(dt.date(2020, 1, 1), dt.date(2021, 1, 1), 1, yearly)
     assert not labels_arrived(dt.date(2020, 1, 1), dt.date(2020, 1, 2), 1, yearly)  # a day is no year
+
+
+def test_drift_waits_longer_after_refused_candidates_and_degradation_does_not():
+    last, high = day(0), {"origin_temp": 1.5}
+    # one refused candidate: drift waits twice the cool-down
+    assert decide(drift([day(7)], high), [], last, POLICY, refused_in_a_row=1) is None
+    assert decide(drift([day(13)], high), [], last, POLICY, refused_in_a_row=1) is None
+    assert decide(drift([day(14)], high), [], last, POLICY, refused_in_a_row=1).rule == "high_drift"
+    # two in a row: four times, and never beyond max_cooldown_days
+    assert decide(drift([day(27)], high), [], last, POLICY, refused_in_a_row=2) is None
+    assert decide(drift([day(28)], high), [], last, POLICY, refused_in_a_row=2) is not None
+    assert decide(drift([day(28)], high), [], last, POLICY, refused_in_a_row=5) is not None
+    # persistent moderate drift waits the same way
+    moderate = drift([day(i) for i in range(5, 8)], {"origin_temp": 0.25})
+    assert decide(moderate, [], last, POLICY, refused_in_a_row=1) is None
+    assert decide(moderate, [], last, POLICY).rule == "persistent_moderate_drift"
+    # the champion's measured decline is no seasonal drift: it requests after the plain cool-down
+    degraded = decide(drift([day(8)], high), week_of_auc([0.60] * 7, start=2), last, POLICY, refused_in_a_row=3)
+    assert degraded is not None and degraded.rule == "performance_degraded"
+
+
+def test_drift_cooldown_grows_by_the_backoff_up_to_its_ceiling():
+    assert [POLICY.drift_cooldown_days(n) for n in range(4)] == [7, 14, 28, 28]
+    assert LoopPolicy(refused_backoff=1).drift_cooldown_days(3) == 7
+    with pytest.raises(ValueError, match="refused_backoff must be 1 or more"):
+        LoopPolicy(refused_backoff=0)
+    with pytest.raises(ValueError, match="max_cooldown_days .* is below cooldown_days"):
+        LoopPolicy(cooldown_days=10, max_cooldown_days=7)

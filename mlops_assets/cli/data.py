@@ -27,7 +27,7 @@ def replay_some(spec, layout: StateLayout, start: dt.date, days: int):
 
     landed = replay(spec, layout, start, days)
     if not landed:
-        end = spec.grain.shift(spec.grain.first_day(start), days - 1)
+        end = spec.grain.shift(spec.grain.partition_of(start), days - 1)
         raise UsageError(f"the source of {spec.name} has no rows from {start} to {end}: "
                          "is --start beyond (or before) the data?")
     return landed
@@ -37,7 +37,7 @@ def backfill(args) -> int:
     from mlops_assets.ingest.landing import landed_days
 
     layout, spec = state_layout(args), dataset_spec(args)
-    start = spec.grain.first_day(args.start or spec.partitions.start_date)
+    start = spec.grain.partition_of(args.start or spec.partitions.start_date)
     wanted = [spec.grain.shift(start, i) for i in range(args.days)]
     landed = {day for day, _ in landed_days(layout, spec)}
     missing = [day for day in wanted if day not in landed]

@@ -244,11 +244,6 @@ class PartitionSpec(_Strict):
         if self.end_date is not None and self.end_date <= self.start_date:
             raise ValueError("end_date must be after start_date")
         grain = GRAINS[self.grain]
-        if not grain.pipeline_ready:
-            raise ValueError(
-                f"grain {self.grain}: partitions are stored by their first day, so an {grain.unit} "
-                "cannot be told from the next; use daily or a longer grain"
-            )
         for name in ("start_date", "end_date"):
             value = getattr(self, name)
             if value is not None and not grain.is_start(value):

@@ -43,6 +43,9 @@ def semantic_problems(spec: DatasetSpec) -> list[str]:
         problems.append(f"timestamp.column: unknown column {ts!r}")
     elif columns[ts].type not in (ColumnType.TIMESTAMP, ColumnType.DATE):
         problems.append(f"timestamp.column: {ts!r} has type {columns[ts].type.value}, not timestamp or date")
+    elif columns[ts].type is ColumnType.DATE and spec.grain.within_day:
+        problems.append(f"timestamp.column: {ts!r} is a date, but {spec.grain.name} partitions need the time of day "
+                        "(declare a timestamp column)")
     windows = {f"trailing_rates.{rate.name}": rate.span for rate in spec.trailing_rates}
     windows["quality.row_count"] = spec.quality.row_count_history
     for where, window in windows.items():

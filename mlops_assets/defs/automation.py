@@ -28,6 +28,7 @@ from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.names import DatasetNames, ModelNames
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.defs.runs import failure_event_message
+from mlops_assets.core.grain import key_of
 from mlops_assets.core.spec import DatasetSpec
 
 WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
@@ -55,7 +56,8 @@ def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         changed, seen = new_landings(state.layout(), spec, seen)
         arrived = {}
         for day, path, digest in changed:
-            if not spec.partitions.start_date <= day < (spec.partitions.end_date or dt.date.max):
+            first, end = spec.partitions.start_date, spec.partitions.end_date or dt.date.max
+            if not spec.grain.as_start(first) <= day < spec.grain.as_start(end):
                 context.log.warning(f"{path.name} is outside the partitions of {spec.name}; ignored")
                 continue
             if not spec.grain.is_start(day):
@@ -74,7 +76,7 @@ def _landing_request(first: dt.date, last: dt.date, files: dict) -> dg.RunReques
     files' sha256, so the same files landed again never run twice."""
     if first == last:
         path, digest = files[first]
-        return dg.RunRequest(run_key=f"{first.isoformat()}:{digest}", partition_key=first.isoformat(),
+        return dg.RunRequest(run_key=f"{first.isoformat()}:{digest}", partition_key=key_of(first),
                              tags={"mlops/landing_file": path.name, "mlops/landing_sha256": digest})
     digest = hashlib.sha256(";".join(f"{day.isoformat()}:{sha}" for day, (_, sha) in files.items()).encode()).hexdigest()
     return dg.RunRequest(
@@ -107,13 +109,14 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         from mlops_assets.core.warehouse import WarehouseBusyError, connect
 
         cursor = json.loads(context.cursor) if context.cursor else {}
-        last = dt.date.fromisoformat(cursor["last_trigger_day"]) if cursor.get("last_trigger_day") else None
+        last = (spec.grain.as_start(dt.datetime.fromisoformat(cursor["last_trigger_day"]))
+                if cursor.get("last_trigger_day") else None)
         policy = getattr(context.resources, names.monitoring_policy).plain()
         try:
             with connect(context.resources.state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
-                drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.model.name, last)
+                drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.model.name, last, grain=spec.grain)
                          if can_trigger_retraining(spec, f)]
-                performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.model.name)]
+                performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.model.name, grain=spec.grain)]
                 trigger = (decide(drift, performance, last, policy, task=spec.model.task, grain=spec.grain)
                            or _expired_override(con, spec, last, policy))
                 window_start = spec.grain.shift(trigger.day, 1 - policy.retrain_window_days) if trigger else None
@@ -122,7 +125,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
             return dg.SkipReason("the warehouse is busy; trying again next tick")
         if trigger is None:
             return dg.SkipReason("no drift or degradation rule fired" if last is None
-                                 else f"no rule fired (last request for {last.isoformat()})")
+                                 else f"no rule fired (last request for {spec.grain.label(last)})")
         if trainable < policy.min_training_days:
             # e.g. the first days after a gap: drift is real, but a model of one day would be worse
             return dg.SkipReason(
@@ -227,7 +230,14 @@ def build_schedules(spec: DatasetSpec, score_job, train_job, settings=None) -> l
     )
     def daily_monitoring_schedule(context: dg.ScheduleEvaluationContext):
         # the run key names the partition: a yearly dataset's last year is scored once, not every day
-        day = spec.grain.previous(spec.grain.first_day(context.scheduled_execution_time.date()))
-        return dg.RunRequest(run_key=f"score-{day.isoformat()}", partition_key=spec.grain.key(day))
+        scheduled = context.scheduled_execution_time
+        if spec.grain.within_day:  # an hour is the spec's timezone's hour, not the schedule's
+            import zoneinfo
+
+            scheduled = scheduled.astimezone(zoneinfo.ZoneInfo(spec.timestamp.timezone)).replace(tzinfo=None)
+        else:
+            scheduled = scheduled.date()
+        day = spec.grain.previous(spec.grain.partition_of(scheduled))
+        return dg.RunRequest(run_key=f"score-{spec.grain.key(day)}", partition_key=spec.grain.key(day))
 
     return [weekly_retraining_schedule, daily_monitoring_schedule]

@@ -39,7 +39,7 @@ def daily_checks_step(
     @dg.multi_asset_check(specs=specs, name=name, can_subset=True, pool=WAREHOUSE_POOL, description=description)
     def day_checks(context: dg.AssetCheckExecutionContext, state: StateResource):
         selected = {key.name for key in context.selected_asset_check_keys}
-        days = partition_days(context)
+        days = partition_days(context, spec.grain)
         failed = []
         for day in days:
             try:

@@ -1,8 +1,9 @@
 """The landing zone: one file per dataset partition, the only door data comes in through.
 
 ``replay`` simulates arrival by slicing whole partitions out of a spec's source and landing them as
-files named by the partition's first day (``landing/<dataset>/<YYYY-MM-DD>.<csv|parquet>``; for a
-yearly dataset ``2019-01-01.csv`` holds 2019). Ingestion and the landing sensor only ever read
+files named by the partition's start as ``core.grain`` writes it (``landing/<dataset>/<YYYY-MM-DD>.<csv|parquet>``;
+for a yearly dataset ``2019-01-01.csv`` holds 2019; an hourly one's ``2024-03-10T14.csv`` holds 14:00 to
+15:00, with no ``:``, which some file systems refuse). Ingestion and the landing sensor only ever read
 files whose names match that pattern exactly, are regular files (not symlinks), and resolve inside
 the landing folder, so a crafted file name cannot make the platform read anything else.
 """
@@ -20,7 +21,7 @@ from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.timestamps import instant_sql, partition_sql
 from mlops_assets.core.paths import StateLayout
 
-LANDING_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+LANDING_NAME = re.compile(r"^([0-9T-]+)\.(csv|parquet)$")  # the stem is then read by the grain
 
 
 class LandingError(RuntimeError):
@@ -36,7 +37,7 @@ class LandedFile:
 
 
 def landing_path(layout: StateLayout, spec: DatasetSpec, day: dt.date) -> Path:
-    return layout.landing_dir_for(spec.name) / f"{day.isoformat()}.{spec.source.format}"
+    return layout.landing_dir_for(spec.name) / f"{spec.grain.file_stem(day)}.{spec.source.format}"
 
 
 def landed_file(layout: StateLayout, spec: DatasetSpec, day: dt.date) -> Path:
@@ -46,8 +47,8 @@ def landed_file(layout: StateLayout, spec: DatasetSpec, day: dt.date) -> Path:
         raise LandingError(f"landing file {path} is a symlink; refusing to follow it")
     if not path.exists():
         raise LandingError(
-            f"no landing file for {spec.name} on {day.isoformat()}: expected {path} "
-            f"(run `mlops-assets replay --start {day.isoformat()} --days 1` or drop the file there)"
+            f"no landing file for {spec.name} on {spec.grain.label(day)}: expected {path} "
+            f"(run `mlops-assets replay --start {spec.grain.file_stem(day)} --days 1` or drop the file there)"
         )
     if not path.is_file():
         raise LandingError(f"landing path {path} is not a regular file")
@@ -67,10 +68,9 @@ def landed_days(layout: StateLayout, spec: DatasetSpec) -> list[tuple[dt.date, P
         match = LANDING_NAME.fullmatch(entry.name)
         if not match or match.group(2) != spec.source.format or entry.is_symlink() or not entry.is_file():
             continue
-        try:
-            found.append((dt.date.fromisoformat(match.group(1)), entry))
-        except ValueError:
-            continue
+        start = spec.grain.parse_file_stem(match.group(1))
+        if start is not None:
+            found.append((start, entry))
     return found
 
 
@@ -89,7 +89,7 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
         raise ValueError("days must be at least 1")
     zone = layout.landing_dir_for(spec.name)
     zone.mkdir(parents=True, exist_ok=True)
-    start = spec.grain.first_day(start)
+    start = spec.grain.partition_of(start)
     end = spec.grain.shift(start, days)
     con = duckdb.connect()
     try:
@@ -122,7 +122,7 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
                     [day],
                 )
             rows = con.execute("SELECT count(*) FROM replay_window WHERE __day = ?", [day]).fetchall()[0][0]
-            landed.append(LandedFile(day, target, rows, file_sha256(target)))
+            landed.append(LandedFile(spec.grain.as_start(day), target, rows, file_sha256(target)))
         return landed
     finally:
         con.close()

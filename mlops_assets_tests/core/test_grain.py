@@ -93,7 +93,7 @@ def test_a_window_that_is_no_whole_number_of_partitions_is_refused(name, window,
         grain(name).partitions_in(window)
 
 
-@pytest.mark.parametrize("name", [name for name, rules in GRAINS.items() if rules.pipeline_ready])
+@pytest.mark.parametrize("name", list(GRAINS))
 def test_the_sql_partition_agrees_with_python(name):
     """Replay and the rows-in-partition gate map rows in SQL; the platform reasons in Python: one answer."""
     rules = grain(name)
@@ -101,9 +101,59 @@ def test_the_sql_partition_agrees_with_python(name):
     moments = [T(2023, 12, 31, 23, 30), T(2024, 1, 1), T(2024, 2, 29, 12), T(2024, 3, 10, 1), T(2024, 12, 30, 5)]
     for moment in moments:
         in_sql = con.execute(f"SELECT {rules.start_sql('CAST(? AS TIMESTAMP)')}", [moment]).fetchall()[0][0]
-        assert in_sql == rules.first_day(moment), moment
+        assert in_sql == rules.partition_of(moment), moment
 
 
 def test_an_unknown_grain_is_named():
     with pytest.raises(GrainError, match="unknown grain 'fortnightly'; known: hourly, daily, weekly, monthly, yearly"):
         grain("fortnightly")
+
+
+@pytest.mark.parametrize("name, start, stem, label, literal", [
+    ("hourly", T(2024, 3, 10, 14), "2024-03-10T14", "2024-03-10T14:00", "TIMESTAMP '2024-03-10 14:00:00'"),
+    ("daily", D(2024, 3, 10), "2024-03-10", "2024-03-10", "DATE '2024-03-10'"),
+    ("yearly", D(2019, 1, 1), "2019-01-01", "2019-01-01", "DATE '2019-01-01'"),
+])
+def test_a_partition_is_named_the_same_way_by_the_landing_writer_and_reader(name, start, stem, label, literal):
+    rules = grain(name)
+    assert rules.file_stem(start) == stem and ":" not in stem  # portable file names
+    assert rules.parse_file_stem(stem) == start and type(rules.parse_file_stem(stem)) is type(start)
+    assert rules.label(start) == rules.label_of(label) == label
+    assert rules.literal_sql(start) == literal
+    assert duckdb.connect().execute(f"SELECT {literal}").fetchall()[0][0] == start or name != "hourly"
+
+
+@pytest.mark.parametrize("stem", ["2024-03-10T14:00", "2024-03-10T4", "2024-03-10 14", "2024-03-10", "2024-3-10T14"])
+def test_a_landing_name_not_in_the_hourly_format_names_no_partition(stem):
+    assert grain("hourly").parse_file_stem(stem) is None
+
+
+def test_a_day_read_back_from_a_timestamp_column_is_a_day():
+    """The catalog stores every partition start as a TIMESTAMP: a date grain reads midnight as its date."""
+    assert grain("daily").as_start(T(2024, 3, 10)) == D(2024, 3, 10)
+    assert type(grain("monthly").as_start(T(2024, 3, 1))) is dt.date
+    assert grain("hourly").as_start(D(2024, 3, 10)) == T(2024, 3, 10, 0)
+    assert grain("hourly").as_start(T(2024, 3, 10, 5, tzinfo=dt.timezone.utc)).tzinfo is None
+    assert grain("hourly").shift(D(2024, 3, 10), 30) == T(2024, 3, 11, 6)
+
+
+@pytest.mark.parametrize("name, text, moment", [
+    ("hourly", "2024-03-10T14", T(2024, 3, 10, 14)),
+    ("hourly", "2024-03-10T14:30", T(2024, 3, 10, 14, 30)),
+    ("hourly", "2024-03-10 14:00", T(2024, 3, 10, 14)),
+    ("hourly", "2024-03-10-14:00", T(2024, 3, 10, 14)),  # a partition key as Dagster shows it
+    ("hourly", "2024-03-10", D(2024, 3, 10)),
+    ("daily", "2024-03-10", D(2024, 3, 10)),
+])
+def test_a_typed_moment_is_a_date_or_a_time(name, text, moment):
+    assert grain(name).parse_moment(text) == moment
+
+
+@pytest.mark.parametrize("name, text, problem", [
+    ("daily", "2024-03-10T14", "names a time of day, but daily partitions are whole days"),
+    ("hourly", "2024-03-10T25", "is not a date or time"),
+    ("hourly", "yesterday", "is not a date or time (like '2024-03-10T14')"),
+])
+def test_a_typed_moment_that_means_nothing_here_is_refused(name, text, problem):
+    with pytest.raises(GrainError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        grain(name).parse_moment(text)

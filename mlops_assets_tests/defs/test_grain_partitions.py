@@ -47,5 +47,17 @@ def test_the_monitoring_schedule_scores_the_last_complete_partition(survey_spec,
     assert request.partition_key == key and request.run_key == f"score-{key}"
 
 
+def test_an_hourly_dataset_s_partitions_and_schedule_are_hours_of_its_timezone(tmp_path):
+    from mlops_assets_tests.hourly_world import write_rides
+
+    rides = load_spec(write_rides(tmp_path / "rides", hours=1))
+    partitions = partitions_definition(rides)
+    assert partitions.timezone == "Europe/Paris" and partitions.get_partition_keys()[:2] == [
+        "2024-03-10-00:00", "2024-03-10-01:00"]
+    # 06:20 UTC is 07:20 in Paris: the last complete hour there is 06:00
+    request = scheduled_partition(rides, dt.datetime(2024, 3, 11, 6, 20, tzinfo=dt.timezone.utc))
+    assert request.partition_key == "2024-03-11-06:00" and request.run_key == "score-2024-03-11-06:00"
+
+
 def test_a_daily_dataset_s_monitoring_schedule_still_scores_yesterday(spec):
     assert scheduled_partition(spec, dt.datetime(2013, 5, 2, 6)).partition_key == "2013-05-01"

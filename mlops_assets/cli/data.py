@@ -17,7 +17,7 @@ def replay(args) -> int:
     layout, spec = state_layout(args), dataset_spec(args)
     start = args.start or spec.partitions.start_date
     for landed in replay_some(spec, layout, start, args.days):
-        print(f"landed {landed.day}  {landed.rows:>7} rows  {landed.path}")
+        print(f"landed {spec.grain.label(landed.day)}  {landed.rows:>7} rows  {landed.path}")
     return 0
 
 
@@ -73,7 +73,9 @@ def validate(args) -> int:
     source_note = (f"{len(source_types)} source columns read" if source_types is not None
                    else "no replay source: landing files are checked when ingested")
     if spans is not None and spans.count:
-        source_note += f"; {spans.count} {spec.partitions.grain} partitions from {spans.first} to {spans.last}"
+        label = spec.grain.label
+        source_note += (f"; {spans.count} {spec.partitions.grain} partitions from {label(spans.first)} to "
+                        f"{label(spans.last)}" if spec.grain.partitioned else "; one table (unpartitioned)")
     print(f"spec {spec.name!r} is valid: {len(spec.columns)} columns, {len(spec.features)} features, "
           f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}; "
           f"{source_note}")

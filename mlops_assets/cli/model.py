@@ -47,7 +47,8 @@ def score(args) -> int:
     job = defs.resolve_job_def(score_job)
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = execute_in_process(job, instance=instance, partition_key=spec.grain.key(day), raise_on_error=False,
+        partition_key = spec.grain.key(day) if spec.grain.partitioned else None
+        result = execute_in_process(job, instance=instance, partition_key=partition_key, raise_on_error=False,
                                     run_config=quiet())
     status = "ok" if result.success else "FAILED"
     print(f"  {score_job} {spec.grain.label(day)}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")

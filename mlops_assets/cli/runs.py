@@ -64,7 +64,8 @@ def run_ingestion(spec, days: list[dt.date]) -> list[dt.date]:
         for first, last in day_ranges(days, spec.partitions.backfill_days_per_run, spec.grain):
             step_started = time.monotonic()
             result = execute_in_process(
-                job, **run_partitions(first, last), instance=instance, raise_on_error=False, run_config=quiet(),
+                job, **(run_partitions(first, last) if spec.grain.partitioned else {}), instance=instance,
+                raise_on_error=False, run_config=quiet(),
             )
             label = spec.grain.label
             span = label(first) if first == last else f"{label(first)}..{label(last)}"

@@ -11,6 +11,11 @@ In Python a partition start is a ``date`` for the date grains and a naive local 
 hourly; ``as_start`` turns what DuckDB hands back into that type, so a day read from a TIMESTAMP
 column is still a ``date``.
 
+An unpartitioned dataset (grain ``none``) is one table, replaced on each ingestion: it has one
+partition, ``current`` (landed as ``current.csv``), whose every ingestion is a new content-hashed
+snapshot while the earlier ones stay; it is stored under one fixed start (``UNPARTITIONED_START``),
+so every function here answers for it too, and no window can be written for it.
+
 Windows (trailing rates, the row-count history, drift windows, label delays, cool-downs) are written
 as a number of partitions or as a duration (``28 days``, ``2 weeks``, ``3 years``); ``partitions_in``
 turns a duration into whole partitions of a grain, the same way for every window. Hours, days and
@@ -51,6 +56,10 @@ class Grain:
     _start_of: Callable[[dt.datetime], dt.datetime]
     _shift: Callable[[dt.datetime, int], dt.datetime]
     within_day: bool = False  # a partition starts at a time of day: a datetime, stored as a TIMESTAMP
+
+    @property
+    def partitioned(self) -> bool:
+        return True
 
     @property
     def is_calendar(self) -> bool:
@@ -255,6 +264,63 @@ GRAINS: dict[str, Grain] = {
               lambda m, n: _months_later(m, 12 * n)),
     )
 }
+
+
+UNPARTITIONED = "none"
+UNPARTITIONED_START = dt.date(1970, 1, 1)
+UNPARTITIONED_LABEL = "current"
+NO_OUT_OF_TIME_UNPARTITIONED = "an unpartitioned dataset is one table: no later partition exists to hold out"
+
+
+class Unpartitioned(Grain):
+    """One partition for the whole table: every moment is in it, every neighbour is itself, and a
+    window is a number of partitions at most (a duration has nothing to count)."""
+
+    @property
+    def partitioned(self) -> bool:
+        return False
+
+    def start_of(self, moment):
+        return dt.datetime.combine(UNPARTITIONED_START, dt.time())
+
+    def is_start(self, moment) -> bool:
+        return self.as_start(moment) == UNPARTITIONED_START
+
+    def shift(self, start, partitions: int):
+        return UNPARTITIONED_START
+
+    def end_of(self, start):
+        return self.start_of(start) + dt.timedelta(days=1)
+
+    def between(self, start, end) -> list:
+        return [UNPARTITIONED_START]
+
+    def label(self, start) -> str:
+        return UNPARTITIONED_LABEL
+
+    def label_of(self, value) -> str:
+        return UNPARTITIONED_LABEL
+
+    def file_stem(self, start) -> str:
+        return UNPARTITIONED_LABEL
+
+    def parse_file_stem(self, stem: str):
+        return UNPARTITIONED_START if stem == UNPARTITIONED_LABEL else None
+
+    def parse_moment(self, text: str):
+        return UNPARTITIONED_START
+
+    def start_sql(self, local_time_sql: str) -> str:
+        return self.literal_sql(UNPARTITIONED_START)
+
+    def partitions_in(self, window: int | str) -> int:
+        if isinstance(window, int) and not isinstance(window, bool) and window >= 0:
+            return window
+        raise GrainError(f"window {window!r}: an unpartitioned dataset has no partitions to count; remove the window")
+
+
+GRAINS[UNPARTITIONED] = Unpartitioned(UNPARTITIONED, "snapshot", "", "%Y-%m-%d", UNPARTITIONED_LABEL,
+                                      lambda m: m, lambda m, n: m)
 
 
 def grain(name: str) -> Grain:

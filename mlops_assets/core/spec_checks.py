@@ -46,6 +46,14 @@ def semantic_problems(spec: DatasetSpec) -> list[str]:
     elif columns[ts].type is ColumnType.DATE and spec.grain.within_day:
         problems.append(f"timestamp.column: {ts!r} is a date, but {spec.grain.name} partitions need the time of day "
                         "(declare a timestamp column)")
+    if not spec.grain.partitioned:
+        if spec.trailing_rates:
+            problems.append("trailing_rates: an unpartitioned dataset (grain none) has no earlier partitions to "
+                            "average over")
+        given = spec.quality.row_count.model_fields_set & {"trailing", "trailing_days", "min_history"}
+        if given:
+            problems.append(f"quality.row_count: an unpartitioned dataset (grain none) has no trailing partitions "
+                            f"to hold its row count against: remove {', '.join(sorted(given))}")
     windows = {f"trailing_rates.{rate.name}": rate.span for rate in spec.trailing_rates}
     windows["quality.row_count"] = spec.quality.row_count_history
     for where, window in windows.items():

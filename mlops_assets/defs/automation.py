@@ -65,18 +65,20 @@ def build_landing_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
                 continue
             arrived[day] = (path, digest)
         for first, last in day_ranges(arrived, spec.partitions.backfill_days_per_run, spec.grain):
-            yield _landing_request(first, last, {day: arrived[day] for day in sorted(arrived) if first <= day <= last})
+            yield _landing_request(first, last, {day: arrived[day] for day in sorted(arrived) if first <= day <= last},
+                                   spec.grain.partitioned)
         context.update_cursor(json.dumps(seen))
 
     return landing_sensor
 
 
-def _landing_request(first: dt.date, last: dt.date, files: dict) -> dg.RunRequest:
+def _landing_request(first: dt.date, last: dt.date, files: dict, partitioned: bool = True) -> dg.RunRequest:
     """One ingest_job run for the landed files of first..last; the run key is the days and the
     files' sha256, so the same files landed again never run twice."""
     if first == last:
         path, digest = files[first]
-        return dg.RunRequest(run_key=f"{first.isoformat()}:{digest}", partition_key=key_of(first),
+        return dg.RunRequest(run_key=f"{first.isoformat()}:{digest}",
+                             partition_key=key_of(first) if partitioned else None,
                              tags={"mlops/landing_file": path.name, "mlops/landing_sha256": digest})
     digest = hashlib.sha256(";".join(f"{day.isoformat()}:{sha}" for day, (_, sha) in files.items()).encode()).hexdigest()
     return dg.RunRequest(
@@ -238,6 +240,8 @@ def build_schedules(spec: DatasetSpec, score_job, train_job, settings=None) -> l
         else:
             scheduled = scheduled.date()
         day = spec.grain.previous(spec.grain.partition_of(scheduled))
+        if not spec.grain.partitioned:  # the table as it is now, once a day
+            return dg.RunRequest(run_key=f"score-{scheduled.isoformat()}")
         return dg.RunRequest(run_key=f"score-{spec.grain.key(day)}", partition_key=spec.grain.key(day))
 
     return [weekly_retraining_schedule, daily_monitoring_schedule]

@@ -8,7 +8,7 @@ import os
 
 import dagster as dg
 
-from mlops_assets.core.grain import Grain, key_of
+from mlops_assets.core.grain import UNPARTITIONED_START, Grain, key_of
 from mlops_assets.core.spec import DatasetSpec
 
 OWNERS = ["team:mlops"]
@@ -17,10 +17,13 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def partitions_definition(spec: DatasetSpec) -> dg.TimeWindowPartitionsDefinition:
+def partitions_definition(spec: DatasetSpec) -> dg.TimeWindowPartitionsDefinition | None:
     """The spec's partitions, one per period of its grain (``core.grain``) in the spec's timezone,
-    named by their start (the first day; the first hour for hourly)."""
+    named by their start (the first day; the first hour for hourly); None for an unpartitioned
+    dataset, whose assets are then unpartitioned ones built by the same builders."""
     grain = spec.grain
+    if not grain.partitioned:
+        return None
     return dg.TimeWindowPartitionsDefinition(
         cron_schedule=grain.cron_schedule,
         fmt=grain.key_format,
@@ -30,8 +33,10 @@ def partitions_definition(spec: DatasetSpec) -> dg.TimeWindowPartitionsDefinitio
     )
 
 
-def backfill_policy(spec: DatasetSpec) -> dg.BackfillPolicy:
+def backfill_policy(spec: DatasetSpec) -> dg.BackfillPolicy | None:
     """How a backfill of the data assets is cut into runs (the spec's backfill_days_per_run partitions)."""
+    if not spec.grain.partitioned:
+        return None
     days = spec.partitions.backfill_days_per_run
     return dg.BackfillPolicy.single_run() if days is None else dg.BackfillPolicy.multi_run(days)
 
@@ -59,7 +64,9 @@ def execute_in_process(job: dg.JobDefinition, *, instance: dg.DagsterInstance, *
 
 def partition_days(context, grain: Grain) -> list[dt.date]:
     """The run's partition starts in order (days, or hours for hourly): one for a partition run,
-    every one of the range for a ranged run."""
+    every one of the range for a ranged run; the one start of an unpartitioned dataset."""
+    if not grain.partitioned:
+        return [UNPARTITIONED_START]
     return sorted(grain.parse_key(key) for key in context.partition_keys)
 
 

@@ -130,7 +130,7 @@ def build_monitoring_assets(spec: DatasetSpec, raw_key: dg.AssetKey, features_ke
         # A partition's labels count as arrived once the partition ``label_delay`` later has landed:
         # the automation waits for it (it does not run and fail); measure_day checks the same delay.
         deps=[batch_predictions, dg.AssetDep(raw_key, partition_mapping=dg.TimeWindowPartitionMapping(
-            start_offset=label_delay, end_offset=label_delay))],
+            start_offset=label_delay, end_offset=label_delay)) if partitions else raw_key],
         automation_condition=EAGER_AFTER_GATES,
         key_prefix=names.prefix,
         group_name=names.group,

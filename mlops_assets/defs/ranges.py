@@ -47,7 +47,7 @@ from dagster._core.definitions.data_version import (
     get_input_event_pointer_tag,
 )
 
-from mlops_assets.core.grain import key_of, start_of_key
+from mlops_assets.core.grain import UNPARTITIONED_START, key_of, start_of_key
 
 RANGE_OUTPUT_NOTE = "ranged run: this day's own materialization follows"
 
@@ -107,7 +107,7 @@ def day_check_evaluations(
         dg.AssetCheckEvaluation(
             asset_key=asset_key, check_name=result.check_name, passed=result.passed, metadata=result.metadata,
             target_materialization_data=target, severity=result.severity, description=result.description,
-            blocking=blocking, partition=key_of(day),
+            blocking=blocking, partition=None if day is None else key_of(day),
         )
         for result in results
     ]
@@ -181,7 +181,8 @@ def independent_days(
     """The events of a step whose days do not read each other: one day as a run of it always did;
     a range day by day, every day it can, then failing naming the days it could not do, after doing
     the ``downstream`` assets of this run (which its failure skips) for the days it did."""
-    days = sorted(start_of_key(key) for key in context.partition_keys)
+    days = ([UNPARTITIONED_START] if context.assets_def.partitions_def is None
+            else sorted(start_of_key(key) for key in context.partition_keys))
     if len(days) == 1:
         outcome = work(days[0])
         yield dg.MaterializeResult(data_version=dg.DataVersion(outcome.data_version), metadata=outcome.metadata)

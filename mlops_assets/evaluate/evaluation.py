@@ -94,6 +94,9 @@ class Evaluation:
     comparison_daily_auc: dict[str, float | None] = field(default_factory=dict)  # mean per-day primary, by model
     task: str = BINARY  # evaluations stored before tasks are binary
     classes: list[str] = field(default_factory=list)  # multiclass: the model's classes, in column order
+    # why no out-of-time test can exist (an unpartitioned dataset: nothing comes after its table);
+    # empty when one could be held out. The forward gates then judge on the in-period test and say so.
+    no_out_of_time: str = ""
 
     @property
     def primary_metric(self) -> str:
@@ -168,6 +171,7 @@ def evaluate_candidate(
     day_column: str = DAY_COLUMN,
     task: str = BINARY,
     grain: Any = None,
+    no_out_of_time: str = "",
 ) -> Evaluation:
     """Score the test rows with every model and compute what the gates and the card need: the
     metrics, paired differences and trivial baseline of ``task`` (``tasks.TASKS``), whose label
@@ -212,6 +216,7 @@ def evaluate_candidate(
         importance=_importance(candidate),
         task=task,
         classes=classes,
+        no_out_of_time=no_out_of_time,
     )
     compared, p_compared = test, p_candidate
     if oot is not None and len(oot):

@@ -21,7 +21,7 @@ from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.timestamps import instant_sql, partition_sql
 from mlops_assets.core.paths import StateLayout
 
-LANDING_NAME = re.compile(r"^([0-9T-]+)\.(csv|parquet)$")  # the stem is then read by the grain
+LANDING_NAME = re.compile(r"^([0-9A-Za-z-]+)\.(csv|parquet)$")  # the stem is then read by the grain
 
 
 class LandingError(RuntimeError):
@@ -90,7 +90,7 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
     zone = layout.landing_dir_for(spec.name)
     zone.mkdir(parents=True, exist_ok=True)
     start = spec.grain.partition_of(start)
-    end = spec.grain.shift(start, days)
+    end = spec.grain.end_of(spec.grain.shift(start, days - 1))
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone='UTC'")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from mlops_assets.core.grain import NO_OUT_OF_TIME_UNPARTITIONED
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import connect
@@ -134,6 +135,7 @@ def evaluate_and_store(
         train_label_rate=snapshot.label_rates["train"], champion=champion,
         plots_dir=layout.model_reports_dir(spec.model.name) / "evaluations" / candidate["model_sha256"][:16],
         settings=settings, task=spec.model.task, grain=spec.grain,
+        no_out_of_time="" if spec.grain.partitioned else NO_OUT_OF_TIME_UNPARTITIONED,
     )
     with connect(layout.warehouse_path) as con:
         store_evaluation(con, evaluation, run_id)

@@ -130,6 +130,9 @@ def gated_on(evaluation: Evaluation) -> str:
     if evaluation.oot_mean_daily_auc is not None:
         text += (f" Out-of-time {spoken} averaged per day: {evaluation.oot_mean_daily_auc:.3f} over "
                  f"{len(evaluation.oot_daily_auc)} day(s), the reference live {spoken} is held against.")
+    elif evaluation.no_out_of_time:
+        text += (f" No out-of-time test is possible ({evaluation.no_out_of_time}): the champion comparison ran on "
+                 f"the in-period test, and live {spoken} is held against its pooled {spoken}.")
     else:
         text += f" No out-of-time test was held out: live {spoken} is held against the pooled in-period test {spoken}."
     return text

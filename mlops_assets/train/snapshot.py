@@ -12,6 +12,7 @@ compared on the same test rows. The frozen rows live in their own table, address
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import tempfile
@@ -156,6 +157,10 @@ def build_training_snapshot(
     from mlops_assets.evaluate.tasks import task_of
     from mlops_assets.train.rejudge import rejudge_stale_days
 
+    if not spec.grain.partitioned:
+        # one table: it is all there is to train on, and nothing comes after it to hold out
+        window = dataclasses.replace(window, start_date=None, end_date=None, last_n_days=None, min_days=1,
+                                     holdout_days=0)
     with connect(layout.warehouse_path) as con:
         ensure_training_snapshots_table(con)
         if not table_exists(con, f"features_{spec.name}"):

@@ -93,7 +93,7 @@ def test_a_window_that_is_no_whole_number_of_partitions_is_refused(name, window,
         grain(name).partitions_in(window)
 
 
-@pytest.mark.parametrize("name", list(GRAINS))
+@pytest.mark.parametrize("name", [name for name, rules in GRAINS.items() if rules.partitioned])
 def test_the_sql_partition_agrees_with_python(name):
     """Replay and the rows-in-partition gate map rows in SQL; the platform reasons in Python: one answer."""
     rules = grain(name)
@@ -105,7 +105,7 @@ def test_the_sql_partition_agrees_with_python(name):
 
 
 def test_an_unknown_grain_is_named():
-    with pytest.raises(GrainError, match="unknown grain 'fortnightly'; known: hourly, daily, weekly, monthly, yearly"):
+    with pytest.raises(GrainError, match="unknown grain 'fortnightly'; known: hourly, daily, weekly, monthly, yearly, none"):
         grain("fortnightly")
 
 
@@ -157,3 +157,17 @@ def test_a_typed_moment_is_a_date_or_a_time(name, text, moment):
 def test_a_typed_moment_that_means_nothing_here_is_refused(name, text, problem):
     with pytest.raises(GrainError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         grain(name).parse_moment(text)
+
+
+def test_an_unpartitioned_dataset_is_one_partition_and_counts_no_durations():
+    from mlops_assets.core.grain import UNPARTITIONED_START
+
+    whole = grain("none")
+    assert not whole.partitioned and whole.partition_of(T(2031, 5, 6, 7)) == UNPARTITIONED_START
+    assert whole.shift(UNPARTITIONED_START, -7) == whole.next(UNPARTITIONED_START) == UNPARTITIONED_START
+    assert whole.file_stem(UNPARTITIONED_START) == "current" and whole.parse_file_stem("current") == UNPARTITIONED_START
+    assert whole.parse_file_stem("2024-01-01") is None
+    assert duckdb.connect().execute(f"SELECT {whole.start_sql('now()')}").fetchall()[0][0] == UNPARTITIONED_START
+    assert whole.partitions_in(7) == 7  # a default's number of partitions: the history is simply empty
+    with pytest.raises(GrainError, match="an unpartitioned dataset has no partitions to count"):
+        whole.partitions_in("7 days")

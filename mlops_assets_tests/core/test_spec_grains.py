@@ -72,7 +72,7 @@ def test_windows_may_be_durations_or_partitions(document):
                  "trailing_rates.carrier_late_rate_7d: window '1 month': a hourly dataset counts hours, days and weeks",
                  id="months-in-an-hourly-dataset"),
     pytest.param(lambda d: d["partitions"].__setitem__("grain", "fortnightly"),
-                 "partitions.grain: Input should be 'hourly', 'daily', 'weekly', 'monthly' or 'yearly'",
+                 "partitions.grain: Input should be 'hourly', 'daily', 'weekly', 'monthly', 'yearly' or 'none'",
                  id="unknown-grain"),
     pytest.param(lambda d: d["trailing_rates"][0].__setitem__("window", "7 days"),
                  "give one of window or days", id="window-and-days"),

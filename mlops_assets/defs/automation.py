@@ -196,6 +196,14 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, state: StateRe
     context.log.info(f"alert for {run.job_name} run {run.run_id[:8]}: {reason} (webhook: {status})")
 
 
+def _last_complete_hour(spec: DatasetSpec, scheduled: dt.datetime) -> dt.datetime:
+    """The hour before the one holding ``scheduled``, in the spec's timezone (not the schedule's)."""
+    import zoneinfo
+
+    local = scheduled.astimezone(zoneinfo.ZoneInfo(spec.timestamp.timezone)).replace(tzinfo=None)
+    return spec.grain.previous(spec.grain.partition_of(local))
+
+
 def build_schedules(spec: DatasetSpec, score_job, train_job, settings=None) -> list:
     """The model's wall-clock schedules; ``settings`` (the component's ``schedules:`` block) sets
     their crons and whether they start switched on."""
@@ -215,7 +223,10 @@ def build_schedules(spec: DatasetSpec, score_job, train_job, settings=None) -> l
     )
     def weekly_retraining_schedule(context: dg.ScheduleEvaluationContext):
         monitoring_policy = getattr(context.resources, names.monitoring_policy)
-        end = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
+        if spec.grain.within_day:  # up to the last complete hour, not to yesterday's midnight hour
+            end = _last_complete_hour(spec, context.scheduled_execution_time)
+        else:
+            end = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
         return dg.RunRequest(
             run_key=f"weekly-{end.isoformat()}",
             run_config=train_window_config(names, end, monitoring_policy.retrain_window_days),
@@ -233,13 +244,10 @@ def build_schedules(spec: DatasetSpec, score_job, train_job, settings=None) -> l
     def daily_monitoring_schedule(context: dg.ScheduleEvaluationContext):
         # the run key names the partition: a yearly dataset's last year is scored once, not every day
         scheduled = context.scheduled_execution_time
-        if spec.grain.within_day:  # an hour is the spec's timezone's hour, not the schedule's
-            import zoneinfo
-
-            scheduled = scheduled.astimezone(zoneinfo.ZoneInfo(spec.timestamp.timezone)).replace(tzinfo=None)
+        if spec.grain.within_day:
+            day = _last_complete_hour(spec, scheduled)
         else:
-            scheduled = scheduled.date()
-        day = spec.grain.previous(spec.grain.partition_of(scheduled))
+            day = spec.grain.previous(spec.grain.partition_of(scheduled.date()))
         if not spec.grain.partitioned:  # the table as it is now, once a day
             return dg.RunRequest(run_key=f"score-{scheduled.isoformat()}")
         return dg.RunRequest(run_key=f"score-{spec.grain.key(day)}", partition_key=spec.grain.key(day))

@@ -36,6 +36,8 @@ from mlops_assets.core.sql import sql_string
 DEFAULT_GRAIN = "daily"
 # what a person may type for a partition: a date, or a local time to the hour or minute
 MOMENT_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2})(?::(\d{2}))?)?$")
+# Dagster's key for the second pass of an hour a clock change repeats: '2024-10-27-02:00+0100'
+REPEATED_HOUR_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{2}:\d{2}[+-]\d{4}$")
 DURATION_PATTERN = re.compile(r"^\s*(\d+)\s*(hour|day|week|month|year|partition)s?\s*$")
 # fixed units in hours, calendar units in months
 _FIXED_HOURS = {"hour": 1, "day": 24, "week": 168}
@@ -175,6 +177,11 @@ class Grain:
     def parse_key(self, key: str) -> dt.date | dt.datetime:
         """A partition key back to its start (a date for the date grains); refuses a key of another
         format or one that does not start a partition."""
+        if self.within_day and REPEATED_HOUR_KEY.fullmatch(key):
+            raise GrainError(
+                f"{key!r} is the second pass of an hour the clock change repeats: an hourly partition is a local "
+                f"wall hour, so the rows of both passes are in {key[:16]!r} (a timezone without clock changes, "
+                "such as UTC, has no such hour)")
         try:
             moment = dt.datetime.strptime(key, self.key_format)
         except ValueError:

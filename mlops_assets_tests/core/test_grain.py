@@ -56,6 +56,8 @@ def test_partitions_between_and_counted():
     ("weekly", "2024-03-10", "does not start a weekly partition (that one starts 2024-03-04)"),
     ("hourly", "2024-03-10", "is not a hourly partition key (like '2024-01-01-00:00')"),
     ("daily", "2024-3-1x", "is not a daily partition key"),
+    # Dagster names the repeated hour of a clock change apart; the grain stores local wall hours
+    ("hourly", "2024-10-27-02:00+0100", "is the second pass of an hour the clock change repeats"),
 ])
 def test_a_key_that_starts_no_partition_is_refused(name, key, problem):
     with pytest.raises(GrainError, match=problem.replace("(", r"\(").replace(")", r"\)")):

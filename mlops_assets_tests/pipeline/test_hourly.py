@@ -82,7 +82,10 @@ def test_an_hourly_dataset_is_gated_featurized_trained_promoted_scored_and_monit
                    GateThresholds(), "run-1")
     assert all(j.verdict.passed for j in judged.values()), {k: j.verdict.summary for k, j in judged.items() if not j.verdict.passed}
     card, markdown, html = write_candidate_card(spec, layout, candidate, dagster_run_id="run-1", code_versions={})
-    assert "| Date range | 2024-03-10T00:00:00 to 2024-03-11T05:00:00 |" in markdown.read_text()  # hours, not days
+    card_text = markdown.read_text()
+    assert "| Date range | 2024-03-10T00:00:00 to 2024-03-11T05:00:00 |" in card_text  # hours, not days
+    assert "averaged per hour" in card_text and "over 6 hour(s)" in card_text
+    assert "oot rows of 2024-03-11T00:00, 2024-03-11T01:00" in card_text
     promote(spec=spec, layout=layout, registry=registry, candidate=candidate,
             card={"markdown": str(markdown), "html": str(html), "missing_sections": missing_sections(card)},
             dagster_run_id="run-1", operator="test")

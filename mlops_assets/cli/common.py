@@ -31,11 +31,16 @@ def whole_number(minimum: int):
 positive_days = whole_number(1)
 
 
-def day(text: str) -> dt.date:
+def day(text: str) -> dt.date | dt.datetime:
+    """A day (``YYYY-MM-DD``) or a local hour (``YYYY-MM-DDTHH``, ``YYYY-MM-DDTHH:MM``, or an hourly
+    partition key); a command takes the partition of its dataset's grain that holds it."""
+    from mlops_assets.core.grain import GRAINS, GrainError
+
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a day as YYYY-MM-DD, got {text!r}") from None
+        return GRAINS["hourly"].parse_moment(text)
+    except GrainError:
+        raise argparse.ArgumentTypeError(
+            f"must be a day as YYYY-MM-DD or an hour as YYYY-MM-DDTHH, got {text!r}") from None
 
 
 def state_layout(args) -> StateLayout:

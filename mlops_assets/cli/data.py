@@ -17,7 +17,7 @@ def replay(args) -> int:
     layout, spec = state_layout(args), dataset_spec(args)
     start = args.start or spec.partitions.start_date
     for landed in replay_some(spec, layout, start, args.days):
-        print(f"landed {landed.day}  {landed.rows:>7} {'labels' if landed.labels else 'rows':<6}  {landed.path}")
+        print(f"landed {spec.grain.label(landed.day)}  {landed.rows:>7} {'labels' if landed.labels else 'rows':<6}  {landed.path}")
     return 0
 
 
@@ -27,7 +27,7 @@ def replay_some(spec, layout: StateLayout, start: dt.date, days: int):
 
     landed = replay(spec, layout, start, days)
     if not any(not f.labels for f in landed):
-        end = spec.grain.shift(spec.grain.first_day(start), days - 1)
+        end = spec.grain.shift(spec.grain.partition_of(start), days - 1)
         raise UsageError(f"the source of {spec.name} has no rows from {start} to {end}: "
                          "is --start beyond (or before) the data?")
     return landed
@@ -37,7 +37,7 @@ def backfill(args) -> int:
     from mlops_assets.ingest.landing import landed_days
 
     layout, spec = state_layout(args), dataset_spec(args)
-    start = spec.grain.first_day(args.start or spec.partitions.start_date)
+    start = spec.grain.partition_of(args.start or spec.partitions.start_date)
     wanted = [spec.grain.shift(start, i) for i in range(args.days)]
     landed = {day for day, _ in landed_days(layout, spec)}
     missing = [day for day in wanted if day not in landed]
@@ -77,7 +77,9 @@ def validate(args) -> int:
     source_note = (f"{len(source_types)} source columns read" if source_types is not None
                    else "no replay source: landing files are checked when ingested")
     if spans is not None and spans.count:
-        source_note += f"; {spans.count} {spec.partitions.grain} partitions from {spans.first} to {spans.last}"
+        label = spec.grain.label
+        source_note += (f"; {spans.count} {spec.partitions.grain} partitions from {label(spans.first)} to "
+                        f"{label(spans.last)}" if spec.grain.partitioned else "; one table (unpartitioned)")
     print(f"spec {spec.name!r} is valid: {len(spec.columns)} columns, {len(spec.features)} features, "
           f"{len(spec.trailing_rates)} trailing rates, forbidden: {', '.join(spec.forbidden_columns) or 'none'}; "
           f"{source_note}")

@@ -81,22 +81,22 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
 
     demo = commands.add_parser("demo", help="land the first partitions of each dataset and run the lifecycle on them")
-    demo.add_argument("--start", type=day, help="first day (default: each spec's start)")
+    demo.add_argument("--start", type=day, help="first partition: a day, or an hour as YYYY-MM-DDTHH (default: each spec's start)")
     demo.add_argument("--days", type=positive_days,
                       help="how many partitions of each dataset to land and ingest (default: 28 of a daily dataset, "
                       "10 of a weekly one; data.DEMO_PARTITIONS)")
     demo.add_argument("--skip-training", action="store_true", help="only the data half")
     demo.set_defaults(handler=data.demo)
 
-    replay = commands.add_parser("replay", help="land whole days from the dataset's source (with a label feed: "
+    replay = commands.add_parser("replay", help="land whole partitions from the dataset's source (with a label feed: "
                                     "and the outcomes due by then, in landing/<dataset>/labels/)")
-    replay.add_argument("--start", type=day, help="first day (default: the spec's start)")
+    replay.add_argument("--start", type=day, help="first partition: a day, or an hour as YYYY-MM-DDTHH (default: the spec's start)")
     replay.add_argument("--days", type=positive_days, default=1)
     replay.set_defaults(handler=data.replay)
 
-    backfill = commands.add_parser("backfill", help="ingest the landed days of a range (and their landed outcomes), "
+    backfill = commands.add_parser("backfill", help="ingest the landed partitions of a range (and their landed outcomes), "
                                       "in ranged runs")
-    backfill.add_argument("--start", type=day, help="first day (default: the spec's start)")
+    backfill.add_argument("--start", type=day, help="first partition: a day, or an hour as YYYY-MM-DDTHH (default: the spec's start)")
     backfill.add_argument("--days", type=positive_days, default=1)
     backfill.set_defaults(handler=data.backfill)
 
@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     dev.set_defaults(handler=data.dev)
 
     loop = commands.add_parser("replay-loop", help="replay days through the real sensors and automation")
-    loop.add_argument("--start", type=day, help="first day (default: the spec's start)")
+    loop.add_argument("--start", type=day, help="first partition: a day, or an hour as YYYY-MM-DDTHH (default: the spec's start)")
     loop.add_argument("--train-days", type=positive_days, default=28, help="days before the first champion (default 28)")
     loop.add_argument("--days", type=positive_days, default=150,
                       help="days replayed after that (default 150: through June; 337 for the whole year)")
@@ -154,8 +154,10 @@ def _parser() -> argparse.ArgumentParser:
     mlflow_ui.set_defaults(handler=data.mlflow_ui)
 
     train = commands.add_parser("train", help="run train_job on a window of ingested days (promotes only past the gates)")
-    train.add_argument("--start", type=day, help="first day, YYYY-MM-DD (default: the earliest ingested)")
-    train.add_argument("--end", type=day, help="last day, inclusive, YYYY-MM-DD (default: the latest ingested)")
+    train.add_argument("--start", type=day, help="first partition, YYYY-MM-DD or YYYY-MM-DDTHH for an hour "
+                                                 "(default: the earliest ingested)")
+    train.add_argument("--end", type=day, help="last partition, inclusive, YYYY-MM-DD or YYYY-MM-DDTHH "
+                                               "(default: the latest ingested)")
     train.add_argument("--last-days", type=positive_days, help="train on the N days ending at --end (instead of --start)")
     train.add_argument("--trials", type=whole_number(1), help="hyperparameter sets tried (default: the tuning budget's)")
     train.add_argument("--holdout-days", type=whole_number(0), help="the window's last N days held out as the out-of-time test "
@@ -163,7 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=model.train)
 
     score = commands.add_parser("score", help="run score_job on one ingested day: predictions and drift")
-    score.add_argument("--day", type=day, required=True, help="the day to score, YYYY-MM-DD")
+    score.add_argument("--day", type=day, required=True,
+                       help="the partition to score: the one holding this day, YYYY-MM-DD, or hour, YYYY-MM-DDTHH")
     score.set_defaults(handler=model.score)
     return parser
 

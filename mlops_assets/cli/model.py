@@ -14,7 +14,10 @@ def train(args) -> int:
     start, end, last_days = args.start, args.end, args.last_days
     if start is not None and last_days is not None:
         raise UsageError("give --start or --last-days, not both")
-    if start is not None and end is not None and start > end:
+    from mlops_assets.core.grain import GRAINS
+
+    as_time = GRAINS["hourly"].as_start  # a day and an hour compare as times
+    if start is not None and end is not None and as_time(start) > as_time(end):
         raise UsageError(f"--start {start} is after --end {end}")
     from mlops_assets.cli.report import model_summary
 
@@ -35,18 +38,20 @@ def score(args) -> int:
     layout = state_layout(args)
     spec, defs = model_target(args)
     score_job = ModelNames.of(spec).job("score")
-    day = spec.grain.first_day(args.day)  # the partition holding the day asked for
+    day = spec.grain.partition_of(args.day)  # the partition holding the day (or hour) asked for
     partitions = spec.partitions
-    if day < partitions.start_date or (partitions.end_date and day >= partitions.end_date):
+    if day < spec.grain.as_start(partitions.start_date) or (
+            partitions.end_date and day >= spec.grain.as_start(partitions.end_date)):
         raise UsageError(f"--day {day} is outside {spec.name}'s partitions "
                           f"({partitions.start_date} to {partitions.end_date or 'open-ended'})")
     job = defs.resolve_job_def(score_job)
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = execute_in_process(job, instance=instance, partition_key=day.isoformat(), raise_on_error=False,
+        partition_key = spec.grain.key(day) if spec.grain.partitioned else None
+        result = execute_in_process(job, instance=instance, partition_key=partition_key, raise_on_error=False,
                                     run_config=quiet())
     status = "ok" if result.success else "FAILED"
-    print(f"  {score_job} {day}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
+    print(f"  {score_job} {spec.grain.label(day)}: {status} ({time.monotonic() - started:.1f}s, run {result.run_id[:8]})")
     if not result.success:
         print(f"score refused: {step_failure_message(result)}", file=sys.stderr)
         return 1

@@ -66,9 +66,11 @@ def run_ingestion(spec, days: list[dt.date], *, labels: bool = False) -> list[dt
         for first, last in day_ranges(days, spec.partitions.backfill_days_per_run, spec.grain):
             step_started = time.monotonic()
             result = execute_in_process(
-                job, **run_partitions(first, last), instance=instance, raise_on_error=False, run_config=quiet(),
+                job, **(run_partitions(first, last) if spec.grain.partitioned else {}), instance=instance,
+                raise_on_error=False, run_config=quiet(),
             )
-            span = f"{first}" if first == last else f"{first}..{last}"
+            label = spec.grain.label
+            span = label(first) if first == last else f"{label(first)}..{label(last)}"
             status = "ok" if result.success else f"FAILED: {step_failure_message(result)}"
             print(f"  {ingest_job} {span}: {status} ({time.monotonic() - step_started:.1f}s, run {result.run_id[:8]})")
             if not result.success:

@@ -23,14 +23,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain, grain
+from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, UNPARTITIONED_START, Grain, grain
 
 SPEC_ENV = "MLOPS_DATASET_SPEC"
 BUILTIN_SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
 DEFAULT_SPEC_NAME = "nycflights"
 # the partition's first day (a year's 1 January, a week's Monday); named for the daily grain it began with
 DAY_COLUMN = "_day"
-GrainName = Literal["hourly", "daily", "weekly", "monthly", "yearly"]
+GrainName = Literal["hourly", "daily", "weekly", "monthly", "yearly", "none"]
 # a window: a number of partitions, or a duration such as "28 days", "2 weeks" or "3 years" (core.grain)
 Window = int | str
 WINDOW_HELP = "a number of partitions, or a duration: '28 days', '2 weeks', '6 months', '3 years'"
@@ -226,9 +226,10 @@ class TimestampSpec(_Strict):
 
 
 class PartitionSpec(_Strict):
-    grain: GrainName = Field(default=DEFAULT_GRAIN, description="how long one partition lasts")
-    start_date: dt.date = Field(description="the first partition's first day (a Monday for weekly, the 1st for "
-                                            "monthly, 1 January for yearly)")
+    grain: GrainName = Field(default=DEFAULT_GRAIN, description="how long one partition lasts; none: one table, "
+                                                                "replaced on each ingestion (an unpartitioned dataset)")
+    start_date: dt.date | None = Field(default=None, description="the first partition's first day (a Monday for "
+                                       "weekly, the 1st for monthly, 1 January for yearly); required but for none")
     end_date: dt.date | None = Field(default=None, description="exclusive; open-ended when absent")
     backfill_days_per_run: int | None = Field(
         default=31, ge=1,
@@ -241,14 +242,18 @@ class PartitionSpec(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> "PartitionSpec":
+        grain = GRAINS[self.grain]
+        if not grain.partitioned:
+            given = sorted(self.model_fields_set - {"grain"})
+            if given:
+                raise ValueError(f"an unpartitioned dataset (grain none) has no partitions: remove {', '.join(given)}")
+            # its one partition's stored start (the model is frozen)
+            object.__setattr__(self, "start_date", UNPARTITIONED_START)
+            return self
+        if self.start_date is None:
+            raise ValueError(f"start_date: a {self.grain} dataset needs the first partition's first day")
         if self.end_date is not None and self.end_date <= self.start_date:
             raise ValueError("end_date must be after start_date")
-        grain = GRAINS[self.grain]
-        if not grain.pipeline_ready:
-            raise ValueError(
-                f"grain {self.grain}: partitions are stored by their first day, so an {grain.unit} "
-                "cannot be told from the next; use daily or a longer grain"
-            )
         for name in ("start_date", "end_date"):
             value = getattr(self, name)
             if value is not None and not grain.is_start(value):

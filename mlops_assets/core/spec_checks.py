@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlops_assets.core.grain import GrainError
+from mlops_assets.core.grain import UNPARTITIONED, GrainError
 from mlops_assets.core.spec import ColumnType, FeatureKind, type_family
 from mlops_assets.core.sql import IDENTIFIER_PATTERN
 
@@ -43,6 +43,17 @@ def semantic_problems(spec: DatasetSpec) -> list[str]:
         problems.append(f"timestamp.column: unknown column {ts!r}")
     elif columns[ts].type not in (ColumnType.TIMESTAMP, ColumnType.DATE):
         problems.append(f"timestamp.column: {ts!r} has type {columns[ts].type.value}, not timestamp or date")
+    elif columns[ts].type is ColumnType.DATE and spec.grain.within_day:
+        problems.append(f"timestamp.column: {ts!r} is a date, but {spec.grain.name} partitions need the time of day "
+                        "(declare a timestamp column)")
+    if not spec.grain.partitioned:
+        if spec.trailing_rates:
+            problems.append("trailing_rates: an unpartitioned dataset (grain none) has no earlier partitions to "
+                            "average over")
+        given = spec.quality.row_count.model_fields_set & {"trailing", "trailing_days", "min_history"}
+        if given:
+            problems.append(f"quality.row_count: an unpartitioned dataset (grain none) has no trailing partitions "
+                            f"to hold its row count against: remove {', '.join(sorted(given))}")
     windows = {f"trailing_rates.{rate.name}": rate.span for rate in spec.trailing_rates}
     windows["quality.row_count"] = spec.quality.row_count_history
     for where, window in windows.items():
@@ -108,6 +119,9 @@ def _label_feed_problems(spec: DatasetSpec) -> list[str]:
     if spec.labels is None:
         return []
     problems = []
+    if spec.partitions.grain == UNPARTITIONED:
+        problems.append("labels: a label feed lands a partition's outcomes after it; an unpartitioned dataset "
+                        "(grain none) has its outcomes in its one table")
     forbidden = set(spec.forbidden_columns)
     for index, name in enumerate(spec.labels.columns):
         where = f"labels.columns[{index}]"

@@ -74,6 +74,9 @@ def _derived_timestamp_problems(con: Any, spec: DatasetSpec) -> list[str]:
         return [f"{where}: {first_line(error)}"]
     if type_family(result_type) not in ("date", "timestamp"):
         return [f"{where}: gives {result_type}, not a date or timestamp (e.g. make_date(year, 1, 1))"]
+    if spec.grain.within_day and type_family(result_type) == "date":
+        return [f"{where}: gives a date, but {spec.grain.name} partitions need the time of day (give a timestamp, "
+                "e.g. make_timestamp(year, month, day, hour, 0, 0))"]
     return []
 
 

@@ -13,7 +13,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 SNAPSHOT_SCHEMA = "snapshots"
 LOCK_WAIT_SECONDS = 120.0
@@ -23,12 +23,17 @@ LOCK_WAIT_SECONDS = 120.0
 MEMORY_LIMIT_ENV = "MLOPS_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "2GB"
 
+# A partition is stored by its start: a TIMESTAMP, so an hour is told from the next (the date grains
+# store midnight, and read it back as their date: ``core.grain.Grain.as_start``). Catalogs written
+# when every partition was a day held DATE columns; ``widen_partition_columns`` converts them.
+CATALOG_PARTITION_COLUMNS = {table: ("day",) for table in ("raw_snapshots", "raw_ingestions", "gate_results",
+                                                           "feature_versions")}
 CATALOG_DDL = (
     f"CREATE SCHEMA IF NOT EXISTS {SNAPSHOT_SCHEMA}",
     """
     CREATE TABLE IF NOT EXISTS raw_snapshots (
         dataset VARCHAR NOT NULL,
-        day DATE NOT NULL,
+        day TIMESTAMP NOT NULL,
         content_hash VARCHAR NOT NULL,
         table_name VARCHAR NOT NULL,
         rows BIGINT NOT NULL,
@@ -45,7 +50,7 @@ CATALOG_DDL = (
     """
     CREATE TABLE IF NOT EXISTS raw_ingestions (
         dataset VARCHAR NOT NULL,
-        day DATE NOT NULL,
+        day TIMESTAMP NOT NULL,
         content_hash VARCHAR NOT NULL,
         source_file VARCHAR NOT NULL,
         ingested_at TIMESTAMPTZ NOT NULL,
@@ -56,7 +61,7 @@ CATALOG_DDL = (
     CREATE TABLE IF NOT EXISTS gate_results (
         dataset VARCHAR NOT NULL,
         asset VARCHAR NOT NULL,
-        day DATE,
+        day TIMESTAMP,
         content_hash VARCHAR NOT NULL,
         check_name VARCHAR NOT NULL,
         passed BOOLEAN NOT NULL,
@@ -71,7 +76,7 @@ CATALOG_DDL = (
     """
     CREATE TABLE IF NOT EXISTS feature_versions (
         dataset VARCHAR NOT NULL,
-        day DATE NOT NULL,
+        day TIMESTAMP NOT NULL,
         content_hash VARCHAR NOT NULL,
         raw_hash VARCHAR NOT NULL,
         inputs_json VARCHAR NOT NULL,
@@ -147,8 +152,7 @@ def connect(path: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[
             if promised is not None:
                 _check_complete(con, path, promised)
             con.execute("SET TimeZone='UTC'")
-            for statement in CATALOG_DDL:
-                con.execute(statement)
+            widen_partition_columns(con, CATALOG_PARTITION_COLUMNS, CATALOG_DDL)
         except duckdb.Error as error:
             _raise_diagnosed(path, error)
         yield con
@@ -224,6 +228,40 @@ def transaction(con: Any) -> Iterator[Any]:
     con.execute("COMMIT")
 
 
+def widen_partition_columns(con: Any, columns: dict[str, tuple[str, ...]], ddl: Sequence[str]) -> None:
+    """Run ``ddl`` (idempotent CREATE/ALTER statements); tables among ``columns`` (table -> its
+    partition columns) that still hold one as a DATE are first rebuilt with TIMESTAMPs, rows kept,
+    in one transaction. DuckDB cannot change the type of a column under a primary key, so the old
+    table is renamed, created anew by ``ddl`` and refilled by column name."""
+    dated = _dated_tables(con, columns)
+    if not dated:
+        for statement in ddl:
+            con.execute(statement)
+        return
+    with transaction(con):
+        dated = _dated_tables(con, columns)  # again inside: another process may have widened them
+        for table in dated:
+            con.execute(f"ALTER TABLE {table} RENAME TO {table}__dated")
+        for statement in ddl:
+            con.execute(statement)
+        for table in dated:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {table}__dated")
+            con.execute(f"DROP TABLE {table}__dated")
+
+
+def _dated_tables(con: Any, columns: dict[str, tuple[str, ...]]) -> list[str]:
+    columns = {table: names for table, names in columns.items() if names}
+    if not columns:
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND data_type = 'DATE' AND table_name IN "
+        f"({', '.join('?' for _ in columns)})",
+        list(columns),
+    ).fetchall()
+    return sorted({table for table, column in rows if column in columns[table]})
+
+
 def table_exists(con: Any, name: str, schema: str = "main") -> bool:
     return bool(
         con.execute(
@@ -245,9 +283,10 @@ class SingleModelStateError(RuntimeError):
 MIGRATE_COMMAND = "mlops-assets migrate"
 
 
-def ensure_model_keyed(con: Any, ddl: str) -> None:
-    """Create a model-level table from ``ddl``; refuse one that a single-model platform wrote (keyed
-    by dataset), naming the one command that migrates the state folder in place."""
+def ensure_model_keyed(con: Any, ddl: str, partition_columns: tuple[str, ...] = ()) -> None:
+    """Create a model-level table from ``ddl`` (its ``partition_columns`` widened to TIMESTAMPs if
+    an older state stored them as DATEs); refuse one that a single-model platform wrote (keyed by
+    dataset), naming the one command that migrates the state folder in place."""
     import re
 
     name = re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", ddl).group(1)
@@ -256,4 +295,4 @@ def ensure_model_keyed(con: Any, ddl: str) -> None:
             f"the warehouse's {name} table was written before models were named (its rows are keyed by "
             f"dataset); run `{MIGRATE_COMMAND}` once to key this state folder by model"
         )
-    con.execute(ddl)
+    widen_partition_columns(con, {name: partition_columns}, [ddl])

@@ -28,6 +28,7 @@ from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.names import DatasetNames, ModelNames
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.defs.runs import failure_event_message
+from mlops_assets.core.grain import key_of
 from mlops_assets.core.spec import DatasetSpec
 
 WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK_URL"
@@ -58,7 +59,8 @@ def build_landing_sensor(spec: DatasetSpec, *, labels: bool = False) -> dg.Senso
         changed, seen = new_landings(state.layout(), spec, seen, labels=labels)
         arrived = {}
         for day, path, digest in changed:
-            if not spec.partitions.start_date <= day < (spec.partitions.end_date or dt.date.max):
+            first, end = spec.partitions.start_date, spec.partitions.end_date or dt.date.max
+            if not spec.grain.as_start(first) <= day < spec.grain.as_start(end):
                 context.log.warning(f"{path.name} is outside the partitions of {spec.name}; ignored")
                 continue
             if not spec.grain.is_start(day):
@@ -66,18 +68,20 @@ def build_landing_sensor(spec: DatasetSpec, *, labels: bool = False) -> dg.Senso
                 continue
             arrived[day] = (path, digest)
         for first, last in day_ranges(arrived, spec.partitions.backfill_days_per_run, spec.grain):
-            yield _landing_request(first, last, {day: arrived[day] for day in sorted(arrived) if first <= day <= last})
+            yield _landing_request(first, last, {day: arrived[day] for day in sorted(arrived) if first <= day <= last},
+                                   spec.grain.partitioned)
         context.update_cursor(json.dumps(seen))
 
     return landing_sensor
 
 
-def _landing_request(first: dt.date, last: dt.date, files: dict) -> dg.RunRequest:
+def _landing_request(first: dt.date, last: dt.date, files: dict, partitioned: bool = True) -> dg.RunRequest:
     """One ingest_job run for the landed files of first..last; the run key is the days and the
     files' sha256, so the same files landed again never run twice."""
     if first == last:
         path, digest = files[first]
-        return dg.RunRequest(run_key=f"{first.isoformat()}:{digest}", partition_key=first.isoformat(),
+        return dg.RunRequest(run_key=f"{first.isoformat()}:{digest}",
+                             partition_key=key_of(first) if partitioned else None,
                              tags={"mlops/landing_file": path.name, "mlops/landing_sha256": digest})
     digest = hashlib.sha256(";".join(f"{day.isoformat()}:{sha}" for day, (_, sha) in files.items()).encode()).hexdigest()
     return dg.RunRequest(
@@ -106,7 +110,8 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
         from mlops_assets.retrain.requests import retraining_request
 
         cursor = json.loads(context.cursor) if context.cursor else {}
-        last = dt.date.fromisoformat(cursor["last_trigger_day"]) if cursor.get("last_trigger_day") else None
+        last = (spec.grain.as_start(dt.datetime.fromisoformat(cursor["last_trigger_day"]))
+                if cursor.get("last_trigger_day") else None)
         policy = getattr(context.resources, names.monitoring_policy).plain()
         try:
             with connect(context.resources.state.layout().warehouse_path, wait_seconds=SENSOR_LOCK_WAIT_SECONDS) as con:
@@ -162,6 +167,14 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, state: StateRe
     context.log.info(f"alert for {run.job_name} run {run.run_id[:8]}: {reason} (webhook: {status})")
 
 
+def _last_complete_hour(spec: DatasetSpec, scheduled: dt.datetime) -> dt.datetime:
+    """The hour before the one holding ``scheduled``, in the spec's timezone (not the schedule's)."""
+    import zoneinfo
+
+    local = scheduled.astimezone(zoneinfo.ZoneInfo(spec.timestamp.timezone)).replace(tzinfo=None)
+    return spec.grain.previous(spec.grain.partition_of(local))
+
+
 def build_schedules(spec: DatasetSpec, score_job, train_job, settings=None) -> list:
     """The model's wall-clock schedules; ``settings`` (the component's ``schedules:`` block) sets
     their crons and whether they start switched on."""
@@ -181,7 +194,10 @@ def build_schedules(spec: DatasetSpec, score_job, train_job, settings=None) -> l
     )
     def weekly_retraining_schedule(context: dg.ScheduleEvaluationContext):
         monitoring_policy = getattr(context.resources, names.monitoring_policy)
-        end = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
+        if spec.grain.within_day:  # up to the last complete hour, not to yesterday's midnight hour
+            end = _last_complete_hour(spec, context.scheduled_execution_time)
+        else:
+            end = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
         return dg.RunRequest(
             run_key=f"weekly-{end.isoformat()}",
             run_config=train_window_config(names, end, monitoring_policy.retrain_window_days),
@@ -198,7 +214,13 @@ def build_schedules(spec: DatasetSpec, score_job, train_job, settings=None) -> l
     )
     def daily_monitoring_schedule(context: dg.ScheduleEvaluationContext):
         # the run key names the partition: a yearly dataset's last year is scored once, not every day
-        day = spec.grain.previous(spec.grain.first_day(context.scheduled_execution_time.date()))
-        return dg.RunRequest(run_key=f"score-{day.isoformat()}", partition_key=spec.grain.key(day))
+        scheduled = context.scheduled_execution_time
+        if spec.grain.within_day:
+            day = _last_complete_hour(spec, scheduled)
+        else:
+            day = spec.grain.previous(spec.grain.partition_of(scheduled.date()))
+        if not spec.grain.partitioned:  # the table as it is now, once a day
+            return dg.RunRequest(run_key=f"score-{scheduled.isoformat()}")
+        return dg.RunRequest(run_key=f"score-{spec.grain.key(day)}", partition_key=spec.grain.key(day))
 
     return [weekly_retraining_schedule, daily_monitoring_schedule]

@@ -39,7 +39,7 @@ def daily_checks_step(
     @dg.multi_asset_check(specs=specs, name=name, can_subset=True, pool=WAREHOUSE_POOL, description=description)
     def day_checks(context: dg.AssetCheckExecutionContext, state: StateResource):
         selected = {key.name for key in context.selected_asset_check_keys}
-        days = partition_days(context)
+        days = partition_days(context, spec.grain)
         failed = []
         for day in days:
             try:
@@ -49,7 +49,7 @@ def daily_checks_step(
             # one day: Dagster's block; a range: the downstream step's per-day refusal (defs.ranges)
             yield from day_check_evaluations(
                 context.instance, [check_result(r, {"content_hash": content_hash}, asset_key=asset.key) for r in results],
-                asset.key, day, blocking=len(days) == 1,
+                asset.key, day if spec.grain.partitioned else None, blocking=len(days) == 1,
             )
             failed += [f"{day} {r.check}: {r.summary}" for r in results if not r.passed]
         yield from check_outputs(context)

@@ -8,6 +8,7 @@ import os
 
 import dagster as dg
 
+from mlops_assets.core.grain import UNPARTITIONED_START, Grain, key_of
 from mlops_assets.core.spec import DatasetSpec
 
 OWNERS = ["team:mlops"]
@@ -16,9 +17,13 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def partitions_definition(spec: DatasetSpec) -> dg.TimeWindowPartitionsDefinition:
-    """The spec's partitions, one per period of its grain (``core.grain``), named by their first day."""
+def partitions_definition(spec: DatasetSpec) -> dg.TimeWindowPartitionsDefinition | None:
+    """The spec's partitions, one per period of its grain (``core.grain``) in the spec's timezone,
+    named by their start (the first day; the first hour for hourly); None for an unpartitioned
+    dataset, whose assets are then unpartitioned ones built by the same builders."""
     grain = spec.grain
+    if not grain.partitioned:
+        return None
     return dg.TimeWindowPartitionsDefinition(
         cron_schedule=grain.cron_schedule,
         fmt=grain.key_format,
@@ -28,14 +33,17 @@ def partitions_definition(spec: DatasetSpec) -> dg.TimeWindowPartitionsDefinitio
     )
 
 
-def backfill_policy(spec: DatasetSpec) -> dg.BackfillPolicy:
+def backfill_policy(spec: DatasetSpec) -> dg.BackfillPolicy | None:
     """How a backfill of the data assets is cut into runs (the spec's backfill_days_per_run partitions)."""
+    if not spec.grain.partitioned:
+        return None
     days = spec.partitions.backfill_days_per_run
     return dg.BackfillPolicy.single_run() if days is None else dg.BackfillPolicy.multi_run(days)
 
 
-def partition_day(context) -> dt.date:
-    return dt.date.fromisoformat(context.partition_key)
+def partition_day(context, grain: Grain) -> dt.date | dt.datetime:
+    """The run's one partition start (a datetime for hourly)."""
+    return grain.parse_key(context.partition_key)
 
 
 def execute_in_process(job: dg.JobDefinition, *, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
@@ -54,17 +62,20 @@ def execute_in_process(job: dg.JobDefinition, *, instance: dg.DagsterInstance, *
             release_abandoned_runs(instance, finished_pid=os.getpid())
 
 
-def partition_days(context) -> list[dt.date]:
-    """The run's days in order: one for a partition run, every day of the range for a ranged run."""
-    return sorted(dt.date.fromisoformat(key) for key in context.partition_keys)
+def partition_days(context, grain: Grain) -> list[dt.date]:
+    """The run's partition starts in order (days, or hours for hourly): one for a partition run,
+    every one of the range for a ranged run; the one start of an unpartitioned dataset."""
+    if not grain.partitioned:
+        return [UNPARTITIONED_START]
+    return sorted(grain.parse_key(key) for key in context.partition_keys)
 
 
 def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
-    """Run tags for one run over the days start..end (inclusive), as a backfill launches it."""
-    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+    """Run tags for one run over the partitions start..end (inclusive), as a backfill launches it."""
+    return {RANGE_START_TAG: key_of(start), RANGE_END_TAG: key_of(end)}
 
 
 def run_partitions(start: dt.date, end: dt.date) -> dict:
     """What selects start..end for a run (``execute_in_process`` or ``RunRequest`` keywords): a
-    partition key for one day, as a run of that day has always been tagged; range tags otherwise."""
-    return {"partition_key": start.isoformat()} if start == end else {"tags": range_tags(start, end)}
+    partition key for one partition, as a run of it has always been tagged; range tags otherwise."""
+    return {"partition_key": key_of(start)} if start == end else {"tags": range_tags(start, end)}

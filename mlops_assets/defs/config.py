@@ -51,15 +51,20 @@ def _plain_builder(plain: type, hints: dict[str, Any]):
         for field in dataclasses.fields(plain):
             value = getattr(self, field.name)
             if _is_date(hints[field.name]) and value is not None:
-                try:
-                    value = dt.date.fromisoformat(value)
-                except ValueError:
-                    raise ValueError(f"{field.name} must be a date as YYYY-MM-DD, got {value!r}") from None
+                value = _date_or_time(field.name, value)
             values[field.name] = value
         return plain(**values)
 
     plain_from.__doc__ = f"The {plain.__name__} this config describes."
     return plain_from
+
+
+def _date_or_time(name: str, text: str) -> dt.date:
+    """ISO text back to a date, or to a datetime when it names a time (an hourly partition)."""
+    try:
+        return dt.datetime.fromisoformat(text) if "T" in text or " " in text.strip() else dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD (or a time as YYYY-MM-DDTHH:MM), got {text!r}") from None
 
 
 def _is_date(kind: Any) -> bool:

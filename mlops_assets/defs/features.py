@@ -40,7 +40,7 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
         problems = sql_problems(spec)
         if problems:
             raise dg.Failure("the dataset spec's SQL is invalid: " + "; ".join(problems))
-        days = partition_days(context)
+        days = partition_days(context, spec.grain)
         builds = []
         for day in days:
             # in order: a day's trailing rates read the days before it that passed their gates

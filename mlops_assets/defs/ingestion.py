@@ -40,7 +40,7 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         ),
     )
     def raw_snapshot(context: dg.AssetExecutionContext, state: StateResource):
-        days = partition_days(context)
+        days = partition_days(context, spec.grain)
         layout = state.layout()
         snapshots = []
         for day in days:

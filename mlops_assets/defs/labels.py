@@ -33,7 +33,7 @@ def build_labels_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         ),
     )
     def labels(context: dg.AssetExecutionContext, state: StateResource):
-        days = partition_days(context)
+        days = partition_days(context, spec.grain)
         layout = state.layout()
         stored: list[LabelBatch] = []
         for day in days:

@@ -57,6 +57,8 @@ def _labels_dependency(spec: DatasetSpec, raw_key: dg.AssetKey, label_delay: int
         from mlops_assets.defs.names import DatasetNames
 
         return dg.AssetDep(dg.AssetKey(DatasetNames.of(spec).labels_asset)), 0
+    if partitions_definition(spec) is None:  # one table: its outcomes came with it
+        return dg.AssetDep(raw_key), 0
     mapping = dg.TimeWindowPartitionMapping(start_offset=label_delay, end_offset=label_delay)
     return dg.AssetDep(raw_key, partition_mapping=mapping), label_delay
 

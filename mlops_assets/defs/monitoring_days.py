@@ -60,7 +60,7 @@ def drift_day(spec: DatasetSpec, layout: StateLayout, registry: Any, day: dt.dat
         "reference_snapshot": result.reference_snapshot,
     }
     if evidently_report:
-        path = layout.model_reports_dir(spec.model.name) / "drift" / f"{day.isoformat()}.html"
+        path = layout.model_reports_dir(spec.model.name) / "drift" / f"{spec.grain.file_stem(day)}.html"
         write_evidently_report(layout, spec, result, current, path, evidently_sample_rows)
         metadata["evidently_report"] = dg.MetadataValue.path(str(path))
     return DayOutcome(day, f"{result.reference_snapshot[:16]}-{max(result.statistic(trigger).values()):.6f}", metadata)

@@ -47,6 +47,8 @@ from dagster._core.definitions.data_version import (
     get_input_event_pointer_tag,
 )
 
+from mlops_assets.core.grain import UNPARTITIONED_START, key_of, start_of_key
+
 RANGE_OUTPUT_NOTE = "ranged run: this day's own materialization follows"
 
 
@@ -89,7 +91,7 @@ def day_materialization(
         if not selected_in_run(context, parent):
             record = _latest_materialization(context.instance, parent, None) or record
         tags[get_input_event_pointer_tag(parent)] = str(record.storage_id)
-    return dg.AssetMaterialization(asset_key=key, partition=day.isoformat(), metadata=metadata, tags=tags)
+    return dg.AssetMaterialization(asset_key=key, partition=key_of(day), metadata=metadata, tags=tags)
 
 
 def day_check_evaluations(
@@ -105,7 +107,7 @@ def day_check_evaluations(
         dg.AssetCheckEvaluation(
             asset_key=asset_key, check_name=result.check_name, passed=result.passed, metadata=result.metadata,
             target_materialization_data=target, severity=result.severity, description=result.description,
-            blocking=blocking, partition=day.isoformat(),
+            blocking=blocking, partition=None if day is None else key_of(day),
         )
         for result in results
     ]
@@ -179,7 +181,8 @@ def independent_days(
     """The events of a step whose days do not read each other: one day as a run of it always did;
     a range day by day, every day it can, then failing naming the days it could not do, after doing
     the ``downstream`` assets of this run (which its failure skips) for the days it did."""
-    days = sorted(dt.date.fromisoformat(key) for key in context.partition_keys)
+    days = ([UNPARTITIONED_START] if context.assets_def.partitions_def is None
+            else sorted(start_of_key(key) for key in context.partition_keys))
     if len(days) == 1:
         outcome = work(days[0])
         yield dg.MaterializeResult(data_version=dg.DataVersion(outcome.data_version), metadata=outcome.metadata)
@@ -207,9 +210,14 @@ def _day_materializations(context, outcomes: list[DayOutcome], parents: Parents,
     for outcome in outcomes:
         yield day_materialization(
             context, outcome.day, outcome.data_version, outcome.metadata, parents,
-            parent_days={key: outcome.day + dt.timedelta(days=offset) for key, offset in parents.items()},
+            parent_days={key: _later(outcome.day, offset) for key, offset in parents.items()},
             asset=asset,
         )
+
+
+def _later(day: dt.date, partitions: int) -> dt.date:
+    """The partition ``partitions`` after ``day``: hours after an hour, days after a date."""
+    return day + (dt.timedelta(hours=partitions) if isinstance(day, dt.datetime) else dt.timedelta(days=partitions))
 
 
 def selected_in_run(context: dg.AssetExecutionContext, asset_key: dg.AssetKey) -> bool:
@@ -220,7 +228,7 @@ def selected_in_run(context: dg.AssetExecutionContext, asset_key: dg.AssetKey) -
 
 def _latest_materialization(instance: dg.DagsterInstance, asset_key: dg.AssetKey, day: dt.date | None):
     """The newest materialization of ``asset_key`` on ``day`` (None: on any day)."""
-    partitions = None if day is None else [day.isoformat()]
+    partitions = None if day is None else [key_of(day)]
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=partitions), limit=1
     ).records

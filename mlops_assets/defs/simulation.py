@@ -115,8 +115,8 @@ class Loop:
         job = self.defs.resolve_implicit_global_asset_job_def()
         runs = 0
         for requested, keys in keys_by_days.items():  # in the targets' order: upstream first
-            days = [dt.date.fromisoformat(p) for p in requested]
-            for first, last in day_ranges(days, self.spec.partitions.backfill_days_per_run):
+            days = [self.spec.grain.parse_key(p) for p in requested]
+            for first, last in day_ranges(days, self.spec.partitions.backfill_days_per_run, self.spec.grain):
                 run_config = quiet()
                 if self.names.key("drift_report") in keys:
                     report = self.evidently_every > 0 and day_index % self.evidently_every == 0

@@ -94,6 +94,9 @@ class Evaluation:
     comparison_daily_auc: dict[str, float | None] = field(default_factory=dict)  # mean per-day primary, by model
     task: str = BINARY  # evaluations stored before tasks are binary
     classes: list[str] = field(default_factory=list)  # multiclass: the model's classes, in column order
+    # why no out-of-time test can exist (an unpartitioned dataset: nothing comes after its table);
+    # empty when one could be held out. The forward gates then judge on the in-period test and say so.
+    no_out_of_time: str = ""
 
     @property
     def primary_metric(self) -> str:
@@ -167,6 +170,8 @@ def evaluate_candidate(
     champion_trained_days: Iterable[str] = (),
     day_column: str = DAY_COLUMN,
     task: str = BINARY,
+    grain: Any = None,
+    no_out_of_time: str = "",
 ) -> Evaluation:
     """Score the test rows with every model and compute what the gates and the card need: the
     metrics, paired differences and trivial baseline of ``task`` (``tasks.TASKS``), whose label
@@ -176,7 +181,7 @@ def evaluate_candidate(
     evaluation's ``champion_status`` records which, and whether the champion could score the rows.
     ``oot``: the out-of-time rows (None or empty when the snapshot has none: the comparison then
     runs on ``test``); ``champion_trained_days``: the days the champion learned from, whose oot rows
-    are left out of the comparison.
+    are left out of the comparison. ``grain``: what a partition of ``day_column`` is (None: a day).
     """
     from mlops_assets.evaluate import metrics as m
     from mlops_assets.evaluate.bootstrap import bootstrap_estimates, paired_bootstrap_difference
@@ -211,18 +216,19 @@ def evaluate_candidate(
         importance=_importance(candidate),
         task=task,
         classes=classes,
+        no_out_of_time=no_out_of_time,
     )
     compared, p_compared = test, p_candidate
     if oot is not None and len(oot):
         compared, p_compared = _measure_forward(evaluation, oot, target, candidate, champion, champion_trained_days,
-                                                day_column, settings)
+                                                day_column, settings, grain)
         if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
             champion = None
     y = kind.labels(compared[target], classes)
     p_candidate = candidate.predict(compared) if p_compared is None else p_compared
     evaluation.comparison_rows = int(len(y))
     if day_column in compared.columns:
-        evaluation.comparison_days = sorted({str(d)[:10] for d in compared[day_column]})
+        evaluation.comparison_days = sorted(set(m.partition_labels(compared[day_column], grain)))
     if evaluation.champion_status is ChampionStatus.NO_FORWARD_ROWS:
         evaluation.comparison_rows, evaluation.comparison_days = 0, []
     if len(y) and compared is oot:  # the same rows, predictions, threshold and resamples: the same intervals
@@ -265,8 +271,10 @@ def evaluate_candidate(
             curves["champion"] = p_champion
             if day_column in compared.columns:
                 evaluation.comparison_daily_auc = {
-                    "candidate": m.mean_of_days(m.daily_values(compared[day_column], y, p_candidate, task)),
-                    "champion": m.mean_of_days(m.daily_values(compared[day_column], y, p_champion, task)),
+                    "candidate": m.mean_of_days(m.daily_values(compared[day_column], y, p_candidate, task,
+                                                               grain=grain)),
+                    "champion": m.mean_of_days(m.daily_values(compared[day_column], y, p_champion, task,
+                                                              grain=grain)),
                 }
     else:
         evaluation.champion_status = ChampionStatus.NONE
@@ -298,8 +306,8 @@ def evaluate_candidate(
 
 
 def _measure_forward(evaluation: Evaluation, oot: Any, target: str, candidate: Any, champion: Any,
-                     champion_trained_days: Iterable[str], day_column: str, settings: EvaluationSettings
-                     ) -> tuple[Any, Any]:
+                     champion_trained_days: Iterable[str], day_column: str, settings: EvaluationSettings,
+                     grain: Any = None) -> tuple[Any, Any]:
     """Record the candidate on the out-of-time rows (pooled and per day); return the rows the champion
     comparison uses: those of days the champion did not train on (all of them, with the status
     NO_FORWARD_ROWS, when the champion trained on every held-out day: the candidate's own slices
@@ -313,10 +321,10 @@ def _measure_forward(evaluation: Evaluation, oot: Any, target: str, candidate: A
     evaluation.oot_metrics = {name: e.to_dict() for name, e in bootstrap_estimates(
         y, p, evaluation.threshold, n_boot=settings.bootstrap_resamples, seed=settings.seed, task=evaluation.task,
         classes=evaluation.classes).items()}
-    evaluation.oot_daily_auc = m.daily_values(oot[day_column], y, p, evaluation.task)
+    evaluation.oot_daily_auc = m.daily_values(oot[day_column], y, p, evaluation.task, grain=grain)
     evaluation.comparison_split = "oot"
-    trained = {str(d)[:10] for d in champion_trained_days}
-    forward = oot[~oot[day_column].map(lambda d: str(d)[:10]).isin(trained)]
+    trained = set(m.partition_labels(list(champion_trained_days), grain))
+    forward = oot[~np.isin(m.partition_labels(oot[day_column], grain), list(trained))]
     if len(forward) == len(oot):
         return oot, p
     if champion is None or isinstance(champion, UnloadableChampion) or not forward.empty:

@@ -193,7 +193,7 @@ def class_prior_baseline(train_label_rate: float, n: int) -> np.ndarray:
 
 
 def daily_values(days: Sequence[Any], y_true: np.ndarray, predictions: np.ndarray, task: str = "binary",
-                 classes: Sequence[str] = ()) -> dict[str, float | None]:
+                 classes: Sequence[str] = (), grain: Any = None) -> dict[str, float | None]:
     """The task's primary metric (binary: AUC) per partition (day), oldest first; None for a day where
     it is undefined (AUC: a single label value). Live performance is measured one day at a time, so a
     reference for it must be too: pooling days adds the between-day spread of the score to the
@@ -204,13 +204,23 @@ def daily_values(days: Sequence[Any], y_true: np.ndarray, predictions: np.ndarra
     kind = task_of(task)
     kernel = kind.metrics(classes)[kind.primary_metric]
     labels, predictions = kind.validate(y_true, predictions)
-    day_of_row = np.array([str(d)[:10] for d in days])
+    day_of_row = np.array(partition_labels(days, grain))
     found = {}
     for day in sorted(set(day_of_row)):
         rows = day_of_row == day
         value = full_data_value(kernel, labels[rows], predictions[rows], None)
         found[day] = float(value) if math.isfinite(value) else None
     return found
+
+
+def partition_labels(days: Sequence[Any], grain: Any = None) -> list[str]:
+    """Each row's partition as ``grain.label`` names it (a daily grain when None): ISO days, or hours
+    for an hourly dataset. Labelled once per distinct value, not once per row."""
+    from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS
+
+    grain = grain or GRAINS[DEFAULT_GRAIN]
+    labels: dict[Any, str] = {}
+    return [labels[d] if d in labels else labels.setdefault(d, grain.label_of(d)) for d in days]
 
 
 def mean_of_days(per_day: dict[str, float | None]) -> float | None:

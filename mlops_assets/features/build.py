@@ -84,7 +84,7 @@ def history_sql(spec: DatasetSpec, history: list[Snapshot], labels_stored: bool 
     on = " AND ".join(f"l.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)}" for k in spec.entity_key)
     parts = []
     for snapshot in history:
-        day = f"DATE '{snapshot.day.isoformat()}'"
+        day = spec.grain.literal_sql(snapshot.day)
         rows = f"({typed_snapshot_sql(spec, snapshot)}) s"
         if spec.labels is not None:
             if not labels_stored:
@@ -94,7 +94,8 @@ def history_sql(spec: DatasetSpec, history: list[Snapshot], labels_stored: bool 
     if not parts:
         empty = ", ".join(f"CAST(NULL AS {t.sql_type}) AS {_rate_label(spec, t)}" for t in averaged) or "NULL AS __no_label"
         group_nulls = "".join(f"{quote(c)}, " for c in group_columns)
-        return f"SELECT CAST(NULL AS DATE) AS {quote(DAY_COLUMN)}, {group_nulls}{empty} FROM base WHERE false"
+        return (f"SELECT CAST(NULL AS {spec.grain.column_type}) AS {quote(DAY_COLUMN)}, {group_nulls}{empty} "
+                "FROM base WHERE false")
     return " UNION ALL ".join(parts)
 
 
@@ -110,7 +111,7 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
     """The SELECT producing day D's feature rows from views ``base`` and ``history``, and the
     relation ``__feature_sql`` (the spec's feature SQL, already run in its sandbox). Every target
     of the dataset is a column, so every model built on it reads the same feature rows."""
-    day_literal = f"DATE '{day.isoformat()}'"
+    day_literal = spec.grain.literal_sql(day)
     joins: list[str] = []
     selected = [f"{day_literal} AS {quote(DAY_COLUMN)}"]
     selected += [_feature_column(spec, "b", c) for c in spec.passthrough_columns]
@@ -133,8 +134,8 @@ def feature_query(spec: DatasetSpec, day: dt.date) -> str:
         ctes.append(
             f"{alias} AS (SELECT {groups}, CASE WHEN count({label}) >= {rate.min_rows} "
             f"THEN avg({label}) END AS {quote(rate.name)} FROM history "
-            f"WHERE {quote(DAY_COLUMN)} >= DATE '{first.isoformat()}' "
-            f"AND {quote(DAY_COLUMN)} < DATE '{end.isoformat()}' GROUP BY {groups})"
+            f"WHERE {quote(DAY_COLUMN)} >= {spec.grain.literal_sql(first)} "
+            f"AND {quote(DAY_COLUMN)} < {spec.grain.literal_sql(end)} GROUP BY {groups})"
         )
         on = " AND ".join(f"{alias}.{quote(c)} IS NOT DISTINCT FROM b.{quote(c)}" for c in rate.group_by)
         joins.append(f"LEFT JOIN {alias} ON {on}")
@@ -169,14 +170,14 @@ def build_features(
     with connect(layout.warehouse_path) as con:
         snapshot = current_snapshot(con, spec, day)
         if snapshot is None:
-            raise FeatureError(f"no {spec.name} snapshot ingested for {day.isoformat()}; ingest it first")
+            raise FeatureError(f"no {spec.name} snapshot ingested for {spec.grain.label(day)}; ingest it first")
         unmet = unmet_gates(
             con, dataset=spec.name, asset=RAW_ASSET, day=day,
             content_hash=snapshot.content_hash, required=list(DATA_GATES),
         )
         if unmet:
             raise FeatureError(
-                f"snapshot {snapshot.content_hash[:12]} of {spec.name} {day.isoformat()} has not passed "
+                f"snapshot {snapshot.content_hash[:12]} of {spec.name} {spec.grain.label(day)} has not passed "
                 f"its data gates, so no features are built from it: " + "; ".join(unmet)
             )
         history = _history_snapshots(con, spec, day)
@@ -190,7 +191,7 @@ def build_features(
         rows = con.execute("SELECT count(*) FROM new_features").fetchall()[0][0]
         if rows != snapshot.rows:
             raise FeatureError(
-                f"feature_sql changed the row count of {day.isoformat()} from {snapshot.rows} to {rows}: "
+                f"feature_sql changed the row count of {spec.grain.label(day)} from {snapshot.rows} to {rows}: "
                 "a join in feature_sql matches more than one row per entity key"
             )
         content_hash = relation_sha256(con, "new_features")
@@ -200,7 +201,7 @@ def build_features(
         null_rates = _null_rates(con, list(spec.features))
         inputs = {
             "raw_hash": snapshot.content_hash,
-            "history": {d.day.isoformat(): d.content_hash for d in history},
+            "history": {spec.grain.label(d.day): d.content_hash for d in history},
             "history_labels": _history_label_hashes(con, spec, history),
             "reference_tables": reference_hashes,
         }
@@ -246,7 +247,7 @@ def _history_label_hashes(con: Any, spec: DatasetSpec, history: list[Snapshot]) 
     from mlops_assets.ingest.labels import label_versions
 
     versions = label_versions(con, spec)
-    return {s.day.isoformat(): versions[s.day] for s in history if s.day in versions}
+    return {spec.grain.label(s.day): versions[s.day] for s in history if s.day in versions}
 
 
 def _reference_hashes(spec: DatasetSpec) -> dict[str, str]:
@@ -266,7 +267,7 @@ def _create_feature_sql_output(con: Any, spec: DatasetSpec, day: dt.date) -> Non
     try:
         output, described = run_feature_sql(spec, base_rows)
     except FeatureSqlError as error:
-        raise FeatureError(f"feature_sql cannot run on {spec.name} {day.isoformat()}: {error}") from None
+        raise FeatureError(f"feature_sql cannot run on {spec.name} {spec.grain.label(day)}: {error}") from None
     try:
         typed = ", ".join(f"CAST({quote(name)} AS {kind}) AS {quote(name)}" for name, kind in described)
     except UnsafeIdentifierError as error:

@@ -34,11 +34,11 @@ def check_feature_schema(con: Any, spec: DatasetSpec, day: dt.date) -> GateResul
     """Every declared feature is present, of its kind, inside its range and allowed set, and under
     its null-rate ceiling."""
     columns = {row[0]: row[1] for row in con.execute(f"DESCRIBE {features_table(spec)}").fetchall()}
-    where = f"{quote(DAY_COLUMN)} = DATE '{day.isoformat()}'"
+    where = f"{quote(DAY_COLUMN)} = {spec.grain.literal_sql(day)}"
     rows = con.execute(f"SELECT count(*) FROM {features_table(spec)} WHERE {where}").fetchall()[0][0]
     failures: list[RuleFailure] = []
     if rows == 0:
-        failures.append(RuleFailure(None, "rows present", "no feature rows", f"rows for {day.isoformat()}"))
+        failures.append(RuleFailure(None, "rows present", "no feature rows", f"rows for {spec.grain.label(day)}"))
     for name, feature in spec.features.items():
         if name not in columns:
             failures.append(RuleFailure(name, "feature present", "missing", f"a {feature.kind.value} column"))
@@ -137,7 +137,7 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
     # with a label feed only the rows whose outcome has landed can be scored (often none on the day
     # the features are built: then the lineage check is what holds)
     rows = f"({labelled_rows_sql(con, spec)})"
-    where = f"{quote(DAY_COLUMN)} = DATE '{day.isoformat()}' AND {label} IS NOT NULL"
+    where = f"{quote(DAY_COLUMN)} = {spec.grain.literal_sql(day)} AND {label} IS NOT NULL"
     counts = con.execute(
         f"SELECT count(*), sum({label}) FROM {rows} WHERE {where}"
     ).fetchall()[0]

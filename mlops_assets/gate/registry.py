@@ -175,7 +175,8 @@ def judge_evaluation(evaluation: Evaluation, thresholds: GateThresholds, checks:
     verdicts = []
     for name, gate in PROMOTION_GATES.items():
         if name in wanted:
-            verdict = _split_missing(evaluation, gate) or gate.rule(evaluation, thresholds)
+            verdict = _split_missing(evaluation, gate) or _on_the_test_said(evaluation, gate,
+                                                                             gate.rule(evaluation, thresholds))
             if verdict.check != name:  # it would be logged under a name promotion never asks for
                 raise ValueError(f"the rule of promotion gate {name!r} returned a verdict named {verdict.check!r}")
             verdicts.append(verdict)
@@ -189,12 +190,22 @@ def _split_missing(evaluation: Evaluation, gate: PromotionGate) -> GateResult | 
 
     if gate.split == "test" or evaluation.champion_status is ChampionStatus.NONE:
         return None
-    if evaluation.comparison_split == gate.split:
+    if evaluation.comparison_split == gate.split or evaluation.no_out_of_time:
         return None
     return GateResult(gate.check, False, f"the champion comparison ran on the {SPLITS[evaluation.comparison_split]}, "
                       f"not the {SPLITS[gate.split]} this gate judges on: the snapshot has no out-of-time test "
                       "(holdout_days 0, or frozen before it existed); retrain with holdout_days > 0",
                       metric=gate.metrics[0])
+
+
+def _on_the_test_said(evaluation: Evaluation, gate: PromotionGate, verdict: GateResult) -> GateResult:
+    """A forward gate judged on the in-period test because no out-of-time test can exist says so."""
+    if gate.split == "test" or not evaluation.no_out_of_time or evaluation.comparison_split == gate.split:
+        return verdict
+    import dataclasses
+
+    return dataclasses.replace(verdict, summary=f"{verdict.summary} (judged on the {SPLITS['test']}: "
+                                                f"{evaluation.no_out_of_time})")
 
 
 # -- the gates ---------------------------------------------------------------------------------------

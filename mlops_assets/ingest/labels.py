@@ -28,7 +28,7 @@ from mlops_assets.ingest.landing import landed_file
 
 LABEL_VERSIONS_DDL = """
     CREATE TABLE IF NOT EXISTS label_versions (
-        dataset VARCHAR NOT NULL, day DATE NOT NULL, content_hash VARCHAR NOT NULL, rows BIGINT NOT NULL,
+        dataset VARCHAR NOT NULL, day TIMESTAMP NOT NULL, content_hash VARCHAR NOT NULL, rows BIGINT NOT NULL,
         matched_rows BIGINT, source_file VARCHAR NOT NULL, source_sha256 VARCHAR NOT NULL,
         created_at TIMESTAMPTZ NOT NULL, run_id VARCHAR
     )
@@ -104,7 +104,7 @@ def ingest_labels(spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: 
             targets = ", ".join(f"CAST(({t.expression}) AS {t.sql_type}) AS {quote(t.name)}" for t in spec.targets)
             keys = ", ".join(quote(k) for k in spec.entity_key)
             staging.execute(
-                f"CREATE TABLE new_labels AS SELECT DATE '{day.isoformat()}' AS {quote(DAY_COLUMN)}, {keys}, {targets} "
+                f"CREATE TABLE new_labels AS SELECT {spec.grain.literal_sql(day)} AS {quote(DAY_COLUMN)}, {keys}, {targets} "
                 f"FROM (SELECT {typed} FROM incoming) ORDER BY {keys}"
             )
             content_hash = relation_sha256(staging, "new_labels")
@@ -179,10 +179,11 @@ def label_versions(con: Any, spec: DatasetSpec) -> dict[dt.date, str]:
     """Each partition's current labels content hash."""
     if not table_exists(con, "label_versions"):
         return {}
-    return dict(con.execute(
+    rows = con.execute(
         "SELECT day, arg_max(content_hash, created_at) FROM label_versions WHERE dataset = ? GROUP BY day",
         [spec.name],
-    ).fetchall())
+    ).fetchall()
+    return {spec.grain.as_start(day): content_hash for day, content_hash in rows}
 
 
 def labelled_rows_sql(con: Any, spec: DatasetSpec) -> str:

@@ -1,8 +1,9 @@
 """The landing zone: one file per dataset partition, the only door data comes in through.
 
 ``replay`` simulates arrival by slicing whole partitions out of a spec's source and landing them as
-files named by the partition's first day (``landing/<dataset>/<YYYY-MM-DD>.<csv|parquet>``; for a
-yearly dataset ``2019-01-01.csv`` holds 2019). A dataset whose outcomes are their own feed (the
+files named by the partition's start as ``core.grain`` writes it (``landing/<dataset>/<YYYY-MM-DD>.<csv|parquet>``;
+for a yearly dataset ``2019-01-01.csv`` holds 2019; an hourly one's ``2024-03-10T14.csv`` holds 14:00 to
+15:00, with no ``:``, which some file systems refuse). A dataset whose outcomes are their own feed (the
 spec's ``labels``) has a second zone, ``landing/<dataset>/labels/``, named the same way: the entity
 key and the outcome columns of a partition's rows, landed ``labels.delay`` later. Ingestion and the landing sensor only ever read
 files whose names match that pattern exactly, are regular files (not symlinks), and resolve inside
@@ -22,7 +23,7 @@ from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.timestamps import instant_sql, partition_sql
 from mlops_assets.core.paths import StateLayout
 
-LANDING_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+LANDING_NAME = re.compile(r"^([0-9A-Za-z-]+)\.(csv|parquet)$")  # the stem is then read by the grain
 
 
 class LandingError(RuntimeError):
@@ -45,7 +46,7 @@ def zone_dir(layout: StateLayout, spec: DatasetSpec, *, labels: bool = False) ->
 
 
 def landing_path(layout: StateLayout, spec: DatasetSpec, day: dt.date, *, labels: bool = False) -> Path:
-    return zone_dir(layout, spec, labels=labels) / f"{day.isoformat()}.{spec.source.format}"
+    return zone_dir(layout, spec, labels=labels) / f"{spec.grain.file_stem(day)}.{spec.source.format}"
 
 
 def landed_file(layout: StateLayout, spec: DatasetSpec, day: dt.date, *, labels: bool = False) -> Path:
@@ -56,8 +57,8 @@ def landed_file(layout: StateLayout, spec: DatasetSpec, day: dt.date, *, labels:
     if not path.exists():
         what = "labels" if labels else "landing file"
         raise LandingError(
-            f"no {what} for {spec.name} on {day.isoformat()}: expected {path} "
-            f"(run `mlops-assets replay --start {day.isoformat()} --days 1` or drop the file there)"
+            f"no {what} for {spec.name} on {spec.grain.label(day)}: expected {path} "
+            f"(run `mlops-assets replay --start {spec.grain.file_stem(day)} --days 1` or drop the file there)"
         )
     if not path.is_file():
         raise LandingError(f"landing path {path} is not a regular file")
@@ -77,10 +78,9 @@ def landed_days(layout: StateLayout, spec: DatasetSpec, *, labels: bool = False)
         match = LANDING_NAME.fullmatch(entry.name)
         if not match or match.group(2) != spec.source.format or entry.is_symlink() or not entry.is_file():
             continue
-        try:
-            found.append((dt.date.fromisoformat(match.group(1)), entry))
-        except ValueError:
-            continue
+        start = spec.grain.parse_file_stem(match.group(1))
+        if start is not None:
+            found.append((start, entry))
     return found
 
 
@@ -99,8 +99,8 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
 
     if days < 1:
         raise ValueError("days must be at least 1")
-    start = spec.grain.first_day(start)
-    end = spec.grain.shift(start, days)
+    start = spec.grain.partition_of(start)
+    end = spec.grain.end_of(spec.grain.shift(start, days - 1))
     delay = spec.label_delay_partitions
     con = duckdb.connect()
     try:
@@ -123,7 +123,7 @@ def replay(spec: DatasetSpec, layout: StateLayout, start: dt.date, days: int) ->
         if spec.labels is not None:
             label_columns = list(dict.fromkeys([*spec.entity_key, *spec.label_columns]))
             landed += _land_partitions(con, spec, layout, label_columns, order, spec.grain.shift(start, -delay),
-                                       spec.grain.shift(end, -delay), labels=True)
+                                       spec.grain.end_of(spec.grain.shift(start, days - 1 - delay)), labels=True)
         return landed
     finally:
         con.close()
@@ -152,7 +152,7 @@ def _land_partitions(con, spec: DatasetSpec, layout: StateLayout, columns: list[
                 f"TO {sql_string(str(temp))} ({options})",
                 [day],
             )
-        landed.append(LandedFile(day, target, rows, file_sha256(target), labels))
+        landed.append(LandedFile(spec.grain.as_start(day), target, rows, file_sha256(target), labels))
     return landed
 
 

@@ -234,21 +234,22 @@ def _check_day(spec: DatasetSpec, day: dt.date) -> None:
 
     if not spec.grain.is_start(day):
         raise IngestionError(
-            f"{day.isoformat()} does not start a {spec.grain.name} partition of {spec.name} "
-            f"(that one starts {spec.grain.first_day(day).isoformat()}): refusing to ingest it"
+            f"{spec.grain.label(day)} does not start a {spec.grain.name} partition of {spec.name} "
+            f"(that one starts {spec.grain.label(spec.grain.partition_of(day))}): refusing to ingest it"
         )
     start, end = spec.partitions.start_date, spec.partitions.end_date
+    start, end = spec.grain.as_start(start), end and spec.grain.as_start(end)
     if day < start or (end is not None and day >= end):
-        until = f"before {end.isoformat()}" if end else "open-ended"
+        until = f"before {spec.grain.label(end)}" if end else "open-ended"
         raise IngestionError(
-            f"{day.isoformat()} is outside the partitions of {spec.name} (from {start.isoformat()}, {until}): "
+            f"{spec.grain.label(day)} is outside the partitions of {spec.name} (from {start.isoformat()}, {until}): "
             "refusing to ingest it"
         )
-    today = dt.datetime.now(zoneinfo.ZoneInfo(spec.timestamp.timezone)).date()
-    if day > today:
+    now = spec.grain.partition_of(dt.datetime.now(zoneinfo.ZoneInfo(spec.timestamp.timezone)).replace(tzinfo=None))
+    if day > now:
         raise IngestionError(
-            f"{day.isoformat()} is a future day (today is {today.isoformat()} in {spec.timestamp.timezone}): "
-            "refusing to ingest it"
+            f"{spec.grain.label(day)} is a future {spec.grain.unit} (the current one is {spec.grain.label(now)} in "
+            f"{spec.timestamp.timezone}): refusing to ingest it"
         )
 
 

@@ -74,7 +74,7 @@ def reference_bins(spec: DatasetSpec, layout: StateLayout, champion: Any, model:
         ).fetchall()
     if stored:
         return {feature: Bins.from_json(text) for feature, text in stored}
-    snapshot = load_training_snapshot(layout, spec.name, snapshot_hash)
+    snapshot = load_training_snapshot(layout, spec.name, snapshot_hash, grain=spec.grain)
     with connect(layout.warehouse_path) as con:
         bins = relation_bins(con, _split_relation(snapshot, "train"), spec)
         # scores on data the model did not train on: training rows get overconfident scores
@@ -125,14 +125,14 @@ def drift_for_day(
         with connect(layout.warehouse_path) as con:
             require_checked_features(con, spec, day)  # the day itself must have checked features
             window = sorted(passed_feature_days(con, spec, spec.grain.shift(day, 1 - policy.drift_window_days), day))
-            days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in window)
+            days_sql = ", ".join(spec.grain.literal_sql(d) for d in window)
             scored_today = con.execute(
                 f"SELECT count(*) FROM {predictions_table(spec)} WHERE {quote(DAY_COLUMN)} = ? AND model_sha256 = ?",
                 [day, model.sha256],
             ).fetchall()[0][0] if _has_table(con, predictions_table(spec).strip('"')) else 0
             if not scored_today:
                 raise ScoringError(
-                    f"no predictions of {spec.model.name} for {day.isoformat()} by the champion v{champion.version}; "
+                    f"no predictions of {spec.model.name} for {spec.grain.label(day)} by the champion v{champion.version}; "
                     "materialize batch_predictions first"
                 )
             # copied out once, so the warehouse is released while the window is binned and scored
@@ -230,7 +230,7 @@ def write_evidently_report(layout: StateLayout, spec: DatasetSpec, result: Drift
     from mlops_assets.train.snapshot import load_training_snapshot
 
     columns = list(spec.features)
-    snapshot = load_training_snapshot(layout, spec.name, result.reference_snapshot)
+    snapshot = load_training_snapshot(layout, spec.name, result.reference_snapshot, grain=spec.grain)
     with connect(layout.warehouse_path) as con:  # sampled where it lives: the reference may be millions of rows
         reference = con.sql(
             f"SELECT {', '.join(quote(c) for c in columns)} FROM {_split_relation(snapshot, 'train')} "

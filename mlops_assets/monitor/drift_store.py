@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain
 from mlops_assets.core.warehouse import ensure_model_keyed, table_columns, table_exists, transaction
 
 REFERENCE_BINS_DDL = """
@@ -22,7 +23,7 @@ REFERENCE_BINS_DDL = """
 """
 HISTORY_DDL = """
     CREATE TABLE IF NOT EXISTS drift_history (
-        model VARCHAR NOT NULL, day DATE NOT NULL, feature VARCHAR NOT NULL, statistic VARCHAR NOT NULL,
+        model VARCHAR NOT NULL, day TIMESTAMP NOT NULL, feature VARCHAR NOT NULL, statistic VARCHAR NOT NULL,
         value DOUBLE NOT NULL, level VARCHAR NOT NULL, reference_snapshot VARCHAR NOT NULL,
         champion_version VARCHAR NOT NULL, computed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR
     )
@@ -38,7 +39,7 @@ def ensure_drift_tables(con: Any) -> None:
     """Create the drift tables, or migrate a wide ``drift_history`` to the long shape."""
     migrate_wide_history(con)
     ensure_model_keyed(con, REFERENCE_BINS_DDL)
-    ensure_model_keyed(con, HISTORY_DDL)
+    ensure_model_keyed(con, HISTORY_DDL, partition_columns=("day",))
 
 
 def migrate_wide_history(con: Any) -> None:
@@ -81,12 +82,14 @@ def record_day(con: Any, model: str, day: dt.date, rows: list[tuple[str, str, fl
         )
 
 
-def drift_history(con: Any, model: str, since: dt.date | None = None,
-                  statistic: str | None = None) -> list[tuple[dt.date, str, str, float, str]]:
-    """(day, feature, statistic, value, level) rows, oldest first; of one statistic if named."""
+def drift_history(con: Any, model: str, since: dt.date | None = None, statistic: str | None = None, *,
+                  grain: Grain = GRAINS[DEFAULT_GRAIN]) -> list[tuple[dt.date, str, str, float, str]]:
+    """(day, feature, statistic, value, level) rows, oldest first; of one statistic if named. Days
+    are partition starts of the model's ``grain`` (any date grain reads them as dates)."""
     ensure_drift_tables(con)
-    return con.execute(
+    rows = con.execute(
         "SELECT day, feature, statistic, value, level FROM drift_history WHERE model = ? "
         "AND (? IS NULL OR day >= ?) AND (? IS NULL OR statistic = ?) ORDER BY day, feature, statistic",
         [model, since, since, statistic, statistic],
     ).fetchall()
+    return [(grain.as_start(day), *rest) for day, *rest in rows]

@@ -30,7 +30,7 @@ from mlops_assets.core.warehouse import connect, ensure_model_keyed, transaction
 
 PERFORMANCE_DDL = """
     CREATE TABLE IF NOT EXISTS performance_history (
-        model VARCHAR NOT NULL, day DATE NOT NULL, model_version VARCHAR NOT NULL, rows BIGINT NOT NULL,
+        model VARCHAR NOT NULL, day TIMESTAMP NOT NULL, model_version VARCHAR NOT NULL, rows BIGINT NOT NULL,
         auc DOUBLE, ece DOUBLE, reference_auc DOUBLE, relative_drop DOUBLE, degraded BOOLEAN NOT NULL,
         computed_at TIMESTAMPTZ NOT NULL, run_id VARCHAR, metric VARCHAR DEFAULT 'auc'
     );
@@ -63,7 +63,8 @@ def labels_arrived(day: dt.date, as_of: dt.date, delay_days: int, grain: Grain =
 
 def latest_landed_day(con: Any, spec: DatasetSpec) -> dt.date | None:
     """'Now' in data time: the newest day ingested, which is what a replay has reached."""
-    return con.execute("SELECT max(day) FROM raw_ingestions WHERE dataset = ?", [spec.name]).fetchall()[0][0]
+    latest = con.execute("SELECT max(day) FROM raw_ingestions WHERE dataset = ?", [spec.name]).fetchall()[0][0]
+    return None if latest is None else spec.grain.as_start(latest)
 
 
 def measure_day(
@@ -89,8 +90,8 @@ def measure_day(
         # with a label feed, arrival is a fact (rows in the labels table), not a policy
         if spec.labels is None and not labels_arrived(day, now, label_delay_days, spec.grain):
             raise LabelsNotArrived(
-                f"labels of {day.isoformat()} arrive {label_delay_days} {spec.grain.unit}(s) later; "
-                f"data time is {now.isoformat()}"
+                f"labels of {spec.grain.label(day)} arrive {label_delay_days} {spec.grain.unit}(s) later; "
+                f"data time is {spec.grain.label(now)}"
             )
         keys = " AND ".join(f"p.{quote(k)} IS NOT DISTINCT FROM f.{quote(k)}" for k in spec.entity_key)
         rows = con.execute(
@@ -104,7 +105,7 @@ def measure_day(
             raise LabelsNotArrived(f"no labels of {spec.name} {day.isoformat()} match its scored rows yet "
                                    f"(label zone: landing/{spec.name}/labels/)")
         if not rows:
-            raise ScoringError(f"no scored, labelled rows of {spec.model.name} for {day.isoformat()}; score the day first")
+            raise ScoringError(f"no scored, labelled rows of {spec.model.name} for {spec.grain.label(day)}; score the day first")
         version, sha = rows[0][2], rows[0][3]
         evaluation = load_evaluation(con, spec.model.name, sha)
         reference_auc, _ = evaluation.live_reference()
@@ -124,7 +125,7 @@ def measure_day(
     drop = None if auc is None else worse / abs(reference_auc)
     result = DayPerformance(day, version, len(rows), auc, ece, reference_auc, drop, degraded, task.primary_metric)
     with connect(layout.warehouse_path) as con:
-        ensure_model_keyed(con, PERFORMANCE_DDL)
+        ensure_performance_table(con)
         with transaction(con):
             con.execute("DELETE FROM performance_history WHERE model = ? AND day = ?", [spec.model.name, day])
             con.execute(
@@ -136,11 +137,17 @@ def measure_day(
     return result
 
 
-def performance_history(con: Any, model: str) -> list[tuple]:
-    """(day, model_version, auc, reference_auc, relative_drop, degraded) rows, oldest first."""
-    ensure_model_keyed(con, PERFORMANCE_DDL)
-    return con.execute(
+def ensure_performance_table(con: Any) -> None:
+    ensure_model_keyed(con, PERFORMANCE_DDL, partition_columns=("day",))
+
+
+def performance_history(con: Any, model: str, *, grain: Grain = GRAINS[DEFAULT_GRAIN]) -> list[tuple]:
+    """(day, model_version, auc, reference_auc, relative_drop, degraded) rows, oldest first; days
+    are partition starts of the model's ``grain`` (any date grain reads them as dates)."""
+    ensure_performance_table(con)
+    rows = con.execute(
         "SELECT day, model_version, auc, reference_auc, relative_drop, degraded FROM performance_history "
         "WHERE model = ? ORDER BY day",
         [model],
     ).fetchall()
+    return [(grain.as_start(day), *rest) for day, *rest in rows]

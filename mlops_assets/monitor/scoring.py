@@ -46,7 +46,7 @@ def predictions_ddl(spec: DatasetSpec) -> str:
     stored = "".join(f"{quote(name)} {kind}, " for name, kind in task_of(spec.model.task).stored_columns)
     return (
         f"CREATE TABLE IF NOT EXISTS {predictions_table(spec)} ("
-        f"{quote(DAY_COLUMN)} DATE NOT NULL, {keys}, {SCORE_COLUMN} DOUBLE NOT NULL, {stored}"
+        f"{quote(DAY_COLUMN)} {spec.grain.column_type} NOT NULL, {keys}, {SCORE_COLUMN} DOUBLE NOT NULL, {stored}"
         "model_version VARCHAR NOT NULL, model_sha256 VARCHAR NOT NULL, feature_hash VARCHAR NOT NULL, "
         "scored_at TIMESTAMPTZ NOT NULL, run_id VARCHAR)"
     )
@@ -59,7 +59,7 @@ def require_checked_features(con: Any, spec: DatasetSpec, day: dt.date) -> str:
     passed = passed_feature_days(con, spec, day, day)
     if day not in passed:
         raise ScoringError(
-            f"features of {spec.name} for {day.isoformat()} are missing or did not pass their checks; "
+            f"features of {spec.name} for {spec.grain.label(day)} are missing or did not pass their checks; "
             "run the ingest job for that day first"
         )
     return passed[day]

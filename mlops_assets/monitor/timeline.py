@@ -49,7 +49,7 @@ def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[d
                         grain=spec.partitions.grain)
     with connect(layout.warehouse_path) as con:
         by_day: dict[dt.date, list[tuple[str, float, str]]] = {}
-        for day, feature, _, value, _ in drift_history(con, spec.model.name, statistic=statistic.name):
+        for day, feature, _, value, _ in drift_history(con, spec.model.name, statistic=statistic.name, grain=spec.grain):
             level = policy.drift_level(statistic.name, value)  # the current policy's, as the triggers judge
             if can_trigger_retraining(spec, feature):
                 by_day.setdefault(day, []).append((feature, value, level))
@@ -80,7 +80,7 @@ def build_timeline(spec: DatasetSpec, layout: StateLayout, training_runs: list[d
                 "at": entry.recorded_at, "run_id": entry.dagster_run_id, "reason": entry.reason,
                 "model_sha256": entry.model_sha256,
             })
-        for day, version, auc, reference, drop, degraded in performance_history(con, spec.model.name):
+        for day, version, auc, reference, drop, degraded in performance_history(con, spec.model.name, grain=spec.grain):
             timeline.performance.append({"day": day, "version": version, "auc": auc, "reference_auc": reference,
                                          "relative_drop": drop, "degraded": degraded})
     return timeline

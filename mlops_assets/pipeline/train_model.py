@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from mlops_assets.core.grain import NO_OUT_OF_TIME_UNPARTITIONED
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import connect
@@ -37,7 +38,7 @@ def train_and_log(
     from mlops_assets.train.smoke import write_smoke_sample
     from mlops_assets.train.snapshot import load_training_snapshot, read_split, streamed_split
 
-    snapshot = load_training_snapshot(layout, spec.name, snapshot_hash)
+    snapshot = load_training_snapshot(layout, spec.name, snapshot_hash, grain=spec.grain)
     validation = read_split(layout, snapshot, "validation")
     # the training split streams in batches: as one pandas frame it is gigabytes at 10M rows
     with streamed_split(layout, snapshot, "train", columns=[*spec.features, spec.target.name]) as train:
@@ -124,7 +125,7 @@ def evaluate_and_store(
             champion_trained_days = _trained_days(layout, spec, champion_ref)
         except Exception as error:  # noqa: BLE001 - a missing or tampered artifact is the finding
             champion = UnloadableChampion(champion_ref.version, str(error))
-    snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
+    snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"], grain=spec.grain)
     evaluation = evaluate_candidate(
         model=spec.model.name, slices=spec.slices, target=spec.target.name,
         test=read_split(layout, snapshot, "test"), candidate=loaded,
@@ -133,7 +134,8 @@ def evaluate_and_store(
         candidate_sha256=candidate["model_sha256"], snapshot_hash=snapshot.content_hash,
         train_label_rate=snapshot.label_rates["train"], champion=champion,
         plots_dir=layout.model_reports_dir(spec.model.name) / "evaluations" / candidate["model_sha256"][:16],
-        settings=settings, task=spec.model.task,
+        settings=settings, task=spec.model.task, grain=spec.grain,
+        no_out_of_time="" if spec.grain.partitioned else NO_OUT_OF_TIME_UNPARTITIONED,
     )
     with connect(layout.warehouse_path) as con:
         store_evaluation(con, evaluation, run_id)
@@ -153,7 +155,7 @@ def _trained_days(layout: StateLayout, spec: DatasetSpec, champion_ref: Any) -> 
     snapshot_hash = champion_ref.tags.get("snapshot_hash")
     if not snapshot_hash:
         raise LookupError(f"champion v{champion_ref.version} has no snapshot_hash tag: its training days are unknown")
-    return load_training_snapshot(layout, spec.name, snapshot_hash).in_period_days
+    return load_training_snapshot(layout, spec.name, snapshot_hash, grain=spec.grain).in_period_days
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ def write_candidate_card(
         gate_verdicts = recorded_verdicts(con, spec.model.name, sha)
         granted = overrides_for(con, spec.model.name, sha)
         registered = registered_versions(con, spec.model.name, sha)
-    snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"])
+    snapshot = load_training_snapshot(layout, spec.name, candidate["snapshot_hash"], grain=spec.grain)
     card = build_card(
         spec=spec, snapshot=snapshot, candidate=candidate, evaluation=evaluation,
         verdicts=gate_verdicts, dagster_run_id=dagster_run_id, code_versions=code_versions, version=version,

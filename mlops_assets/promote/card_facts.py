@@ -109,12 +109,12 @@ def build_card(
         plots={name: Path(path) for name, path in evaluation.plots.items()},
         champion_note=evaluation.champion_note,
         oot_metrics=oot_metrics,
-        gated_on=gated_on(evaluation),
+        gated_on=gated_on(evaluation, spec.grain.unit),
         slice_metric=METRIC_REGISTRY[task.primary_metric].spoken,
     )
 
 
-def gated_on(evaluation: Evaluation) -> str:
+def gated_on(evaluation: Evaluation, unit: str = "day") -> str:
     """Which test each promotion gate judged on (declared with the gate), and the comparison's rows."""
     from mlops_assets.gate.registry import SPLITS, gates_for
 
@@ -128,8 +128,11 @@ def gated_on(evaluation: Evaluation) -> str:
                  f"rows of {', '.join(evaluation.comparison_days)}.")
     spoken = METRIC_REGISTRY[evaluation.primary_metric].spoken
     if evaluation.oot_mean_daily_auc is not None:
-        text += (f" Out-of-time {spoken} averaged per day: {evaluation.oot_mean_daily_auc:.3f} over "
-                 f"{len(evaluation.oot_daily_auc)} day(s), the reference live {spoken} is held against.")
+        text += (f" Out-of-time {spoken} averaged per {unit}: {evaluation.oot_mean_daily_auc:.3f} over "
+                 f"{len(evaluation.oot_daily_auc)} {unit}(s), the reference live {spoken} is held against.")
+    elif evaluation.no_out_of_time:
+        text += (f" No out-of-time test is possible ({evaluation.no_out_of_time}): the champion comparison ran on "
+                 f"the in-period test, and live {spoken} is held against its pooled {spoken}.")
     else:
         text += f" No out-of-time test was held out: live {spoken} is held against the pooled in-period test {spoken}."
     return text

@@ -37,15 +37,17 @@ def retraining_request(
     from mlops_assets.retrain.triggers import decide, holdout_days_for
     from mlops_assets.train.snapshot import TrainingWindow, learnable_days
 
-    drift = [(d, f, statistic, v) for d, f, statistic, v, _ in drift_history(con, spec.model.name, last_trigger_day)
+    drift = [(d, f, statistic, v) for d, f, statistic, v, _
+             in drift_history(con, spec.model.name, last_trigger_day, grain=spec.grain)
              if can_trigger_retraining(spec, f)]
-    performance = [(d, version, auc, ref) for d, version, auc, ref, _, _ in performance_history(con, spec.model.name)]
+    performance = [(d, version, auc, ref) for d, version, auc, ref, _, _
+                   in performance_history(con, spec.model.name, grain=spec.grain)]
     trigger = (decide(drift, performance, last_trigger_day, policy, task=spec.model.task, grain=spec.grain,
                       refused_in_a_row=refused_since_promotion(con, spec.model.name))
                or expired_override(con, spec, last_trigger_day, policy, now))
     if trigger is None:
         return ("no drift or degradation rule fired" if last_trigger_day is None
-                else f"no rule fired (last request for {last_trigger_day.isoformat()})")
+                else f"no rule fired (last request for {spec.grain.label(last_trigger_day)})")
     window_start = spec.grain.shift(trigger.day, 1 - policy.retrain_window_days)
     trainable = len(learnable_days(con, spec, window_start, trigger.day))
     if trainable < policy.min_training_days:

@@ -49,6 +49,7 @@ def rejudge_stale_days(
             [spec.name, start, end],
         ).fetchall()
         for day, raw_hash, code_version in builds:
+            day = spec.grain.as_start(day)
             judged_under = latest_rules(con, dataset=spec.name, asset=RAW_ASSET, day=day, content_hash=raw_hash)
             stale = any(judged_under.get(gate) != rules for gate in DATA_GATES)
             if stale:
@@ -56,18 +57,18 @@ def rejudge_stale_days(
             unmet = unmet_gates(con, dataset=spec.name, asset=RAW_ASSET, day=day, content_hash=raw_hash,
                                 required=list(DATA_GATES))
             if unmet:
-                outcome.refused[day.isoformat()] = "fails the current spec's data gates: " + "; ".join(unmet)
+                outcome.refused[spec.grain.label(day)] = "fails the current spec's data gates: " + "; ".join(unmet)
                 continue
             if stale:
-                outcome.rejudged[day.isoformat()] = "judged under an earlier spec; passes the current data gates"
+                outcome.rejudged[spec.grain.label(day)] = "judged under an earlier spec; passes the current data gates"
             if stale or code_version != feature_version:
                 to_rebuild.append(day)
     for day in to_rebuild:  # in day order: a day's trailing rates read the days before it
         _build, checks = featurize_and_check(spec, layout, day, run_id)
         failed = [r for r in checks if not r.passed]
         if failed:
-            outcome.refused[day.isoformat()] = (
+            outcome.refused[spec.grain.label(day)] = (
                 "its features fail the current feature checks: " + "; ".join(f"{r.check}: {r.summary}" for r in failed))
         else:
-            outcome.rebuilt[day.isoformat()] = "features rebuilt under the current spec"
+            outcome.rebuilt[spec.grain.label(day)] = "features rebuilt under the current spec"
     return outcome

@@ -12,6 +12,7 @@ compared on the same test rows. The frozen rows live in their own table, address
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import tempfile
@@ -28,7 +29,9 @@ from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
 from mlops_assets.core.sql import quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import passed_hashes_sql
-from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, table_columns, table_exists, transaction
+from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain
+from mlops_assets.core.warehouse import (SNAPSHOT_SCHEMA, connect, table_columns, table_exists, transaction,
+                                         widen_partition_columns)
 
 SPLIT_COLUMN = "_split"
 IN_PERIOD_SPLITS = ("train", "validation", "test")
@@ -39,8 +42,8 @@ TRAINING_SNAPSHOTS_DDL = """
         dataset VARCHAR NOT NULL,
         content_hash VARCHAR NOT NULL,
         table_name VARCHAR NOT NULL,
-        start_day DATE NOT NULL,
-        end_day DATE NOT NULL,
+        start_day TIMESTAMP NOT NULL,
+        end_day TIMESTAMP NOT NULL,
         days_json VARCHAR NOT NULL,
         rows_json VARCHAR NOT NULL,
         label_rates_json VARCHAR NOT NULL,
@@ -108,7 +111,7 @@ def split_expression(spec: DatasetSpec, oot_days: list[dt.date] = ()) -> str:
     hashed = f"CASE WHEN {bucket} < 80 THEN 'train' WHEN {bucket} < 90 THEN 'validation' ELSE 'test' END"
     if not oot_days:
         return hashed
-    held_out = ", ".join(f"DATE '{d.isoformat()}'" for d in oot_days)
+    held_out = ", ".join(spec.grain.literal_sql(d) for d in oot_days)
     return f"CASE WHEN {quote(DAY_COLUMN)} IN ({held_out}) THEN '{OOT_SPLIT}' ELSE {hashed} END"
 
 
@@ -147,7 +150,7 @@ def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end:
             passed_hashes_sql(list(FEATURE_CHECKS)), [spec.name, FEATURES_ASSET, *FEATURE_CHECKS]
         ).fetchall()
     }
-    return {day: h for day, h in rows if (day, h) in passed}
+    return {spec.grain.as_start(day): h for day, h in rows if (day, h) in passed}
 
 
 def learnable_days(con: Any, spec: DatasetSpec, start: dt.date | None, end: dt.date | None) -> dict[dt.date, str]:
@@ -165,8 +168,12 @@ def build_training_snapshot(
     from mlops_assets.evaluate.tasks import task_of
     from mlops_assets.train.rejudge import rejudge_stale_days
 
+    if not spec.grain.partitioned:
+        # one table: it is all there is to train on, and nothing comes after it to hold out
+        window = dataclasses.replace(window, start_date=None, end_date=None, last_n_days=None, min_days=1,
+                                     holdout_days=0)
     with connect(layout.warehouse_path) as con:
-        con.execute(TRAINING_SNAPSHOTS_DDL)
+        ensure_training_snapshots_table(con)
         if not table_exists(con, f"features_{spec.name}"):
             raise TrainingDataError(f"no features of {spec.name} exist yet; run the ingest job first")
         start, end = _resolve_window(con, spec, window)
@@ -178,7 +185,7 @@ def build_training_snapshot(
             [spec.name, start, end],
         ).fetchall()
         usable = {day: h for day, h in passed_feature_days(con, spec, start, end).items()
-                  if day.isoformat() not in currency.refused}
+                  if spec.grain.label(day) not in currency.refused}
         if spec.labels is not None:  # a partition whose outcomes have not landed has nothing to learn from
             learnable = learnable_days(con, spec, start, end)
             if usable and not learnable:
@@ -187,11 +194,12 @@ def build_training_snapshot(
                     f"outcome has arrived in the label zone (landing/{spec.name}/labels/)"
                 )
             usable = {day: h for day, h in usable.items() if day in learnable}
-        skipped = sorted(d.isoformat() for (d,) in all_days if d not in usable)
+        skipped = sorted(spec.grain.label(d) for (d,) in all_days if spec.grain.as_start(d) not in usable)
         if len(usable) < window.min_days:
             refused = "; ".join(f"{day} {why}" for day, why in sorted(currency.refused.items()))
             raise TrainingDataError(
-                f"only {len(usable)} {spec.grain.unit}(s) of {spec.name} features between {start} and {end} passed their "
+                f"only {len(usable)} {spec.grain.unit}(s) of {spec.name} features between {spec.grain.label(start)} and "
+                f"{spec.grain.label(end)} passed their "
                 f"checks (need at least {window.min_days}); skipped: {skipped or 'none'}"
                 + (f"; refused under the current spec: {refused}" if refused else "")
             )
@@ -200,7 +208,7 @@ def build_training_snapshot(
         oot_days = held_out_days(list(usable), window, start, end, spec.grain.unit)
         splits = SPLITS if oot_days else IN_PERIOD_SPLITS
         columns = ", ".join(quote(c) for c in wanted)
-        days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(usable))
+        days_sql = ", ".join(spec.grain.literal_sql(d) for d in sorted(usable))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE new_snapshot AS SELECT {columns}, {split_expression(spec, oot_days)} AS {SPLIT_COLUMN} "
             f"FROM ({labelled_rows_sql(con, spec)}) WHERE {quote(DAY_COLUMN)} IN ({days_sql}) "
@@ -239,7 +247,7 @@ def build_training_snapshot(
                 f"no feature varies in the training split of {start}..{end}, so there is nothing to learn: "
                 + "; ".join(f"{name} is {state}" for name, state in uninformative.items())
             )
-        days = {d.isoformat(): h for d, h in sorted(usable.items())}
+        days = {spec.grain.label(d): h for d, h in sorted(usable.items())}
         # the snapshot's dates are the days it holds, not the window asked for
         start, end = min(usable), max(usable)
         with transaction(con):
@@ -256,12 +264,19 @@ def build_training_snapshot(
         con.execute("DROP TABLE new_snapshot")
     return TrainingSnapshot(spec.name, content_hash, table_name, start, end, days, rows, label_rates, skipped,
                             rejudged_days=currency.rejudged, refused_days=currency.refused,
-                            rebuilt_days=currency.rebuilt, oot_days=[d.isoformat() for d in oot_days])
+                            rebuilt_days=currency.rebuilt, oot_days=[spec.grain.label(d) for d in oot_days])
 
 
-def load_training_snapshot(layout: StateLayout, dataset: str, content_hash: str) -> TrainingSnapshot:
+def ensure_training_snapshots_table(con: Any) -> None:
+    widen_partition_columns(con, {"training_snapshots": ("start_day", "end_day")}, [TRAINING_SNAPSHOTS_DDL])
+
+
+def load_training_snapshot(layout: StateLayout, dataset: str, content_hash: str, *,
+                           grain: Grain = GRAINS[DEFAULT_GRAIN]) -> TrainingSnapshot:
+    """The frozen snapshot; its dates are partition starts of the dataset's ``grain`` (any date
+    grain reads them as dates)."""
     with connect(layout.warehouse_path) as con:
-        con.execute(TRAINING_SNAPSHOTS_DDL)
+        ensure_training_snapshots_table(con)
         rows = con.execute(
             "SELECT table_name, start_day, end_day, days_json, rows_json, label_rates_json "
             "FROM training_snapshots WHERE dataset = ? AND content_hash = ?",
@@ -274,10 +289,10 @@ def load_training_snapshot(layout: StateLayout, dataset: str, content_hash: str)
     oot_days = []
     if counts.get(OOT_SPLIT):  # snapshots frozen before the out-of-time test have none
         with connect(layout.warehouse_path) as con:
-            oot_days = [d.isoformat() for (d,) in con.execute(
+            oot_days = [grain.label(d) for (d,) in con.execute(
                 f"SELECT DISTINCT {quote(DAY_COLUMN)} FROM {SNAPSHOT_SCHEMA}.{quote(table_name)} "
                 f"WHERE {SPLIT_COLUMN} = ? ORDER BY 1", [OOT_SPLIT]).fetchall()]
-    return TrainingSnapshot(dataset, content_hash, table_name, start, end, json.loads(days),
+    return TrainingSnapshot(dataset, content_hash, table_name, grain.as_start(start), grain.as_start(end), json.loads(days),
                             counts, json.loads(rates), [], oot_days=oot_days)
 
 
@@ -359,13 +374,14 @@ def _require_current_features(
     current = features_code_version(spec)
     built_with = dict(con.execute(
         "SELECT day, arg_max(code_version, created_at) FROM feature_versions WHERE dataset = ? "
-        "AND list_contains(?, struct_pack(d := day, h := content_hash)) GROUP BY day",
+        f"AND list_contains(?, struct_pack(d := CAST(day AS {spec.grain.column_type}), h := content_hash)) GROUP BY day",
         [spec.name, [{"d": d, "h": h} for d, h in usable.items()]],
     ).fetchall())
+    built_with = {spec.grain.as_start(day): version for day, version in built_with.items()}
     older = sorted(day for day in usable if built_with.get(day) != current)
     if not older:
         return
-    days_sql = ", ".join(f"DATE '{d.isoformat()}'" for d in older)
+    days_sql = ", ".join(spec.grain.literal_sql(d) for d in older)
     empty: dict[str, list[str]] = {}
     for name, feature in spec.features.items():
         ceiling = feature.max_null_rate if feature.max_null_rate is not None else spec.quality.default_max_null_rate
@@ -376,19 +392,19 @@ def _require_current_features(
             f"GROUP BY ALL HAVING count({quote(name)}) = 0 ORDER BY 1"
         ).fetchall()
         if rows:
-            empty[name] = [day.isoformat() for (day,) in rows]
+            empty[name] = [spec.grain.label(day) for (day,) in rows]
     if empty:
         raise TrainingDataError(
             "feature(s) with no value on days built before the spec declared them: "
             + "; ".join(f"{name} on {', '.join(days)}" for name, days in empty.items())
-            + f". {_rebuild_hint(spec, dt.date.fromisoformat(min(min(d) for d in empty.values())))}"
+            + f". {_rebuild_hint(spec, spec.grain.as_start(dt.datetime.fromisoformat(min(min(d) for d in empty.values()))))}"
         )
 
 
 def _rebuild_hint(spec: DatasetSpec, day: dt.date) -> str:
     return (
         f"Rebuild the features of the training days, e.g. `dagster asset materialize -m mlops_assets.definitions "
-        f"--select {spec.features_asset_name} --partition {day.isoformat()}` for each day (or rerun the ingest "
+        f"--select {spec.features_asset_name} --partition {spec.grain.key(day)}` for each day (or rerun the ingest "
         "job for them), then train again"
     )
 
@@ -427,17 +443,18 @@ def _resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tupl
     ).fetchall()[0]
     if bounds[0] is None:
         raise TrainingDataError(f"no features of {spec.name} exist yet; run the ingest job first")
-    end = window.end_date or bounds[1]
+    end = spec.grain.partition_of(window.end_date or bounds[1])
     if spec.labels is not None:
         # the newest partitions have no outcomes yet: the window (and its last N partitions) ends at
         # the newest one before its requested end that has
         end = max((day for day in label_versions(con, spec) if day <= end), default=end)
     if window.start_date is not None:
-        start = window.start_date
+        start = spec.grain.partition_of(window.start_date)
     elif window.last_n_days:
         start = spec.grain.shift(end, 1 - window.last_n_days)
     else:
-        start = bounds[0]
+        start = spec.grain.as_start(bounds[0])
     if start > end:
-        raise TrainingDataError(f"training window start {start} is after its end {end}")
+        raise TrainingDataError(
+            f"training window start {spec.grain.label(start)} is after its end {spec.grain.label(end)}")
     return start, end

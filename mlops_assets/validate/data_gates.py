@@ -175,7 +175,7 @@ def check_rows_in_partition(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> 
         return GateResult.from_failures("check_rows_in_partition", [RuleFailure(column, "timestamp present", "missing", "a timestamp column")], "")
     readable = f"({instant_sql(spec, snapshot.columns, strict=False)})"
     partition = partition_sql(spec, readable)
-    elsewhere = f"{partition} IS DISTINCT FROM DATE '{snapshot.day.isoformat()}'"
+    elsewhere = f"{partition} IS DISTINCT FROM {spec.grain.literal_sql(snapshot.day)}"
     # an unreadable timestamp column is the schema gate's finding, not a row in another partition
     condition = f"{readable} IS NULL OR {elsewhere}" if column is None else f"{readable} IS NOT NULL AND ({elsewhere})"
     outside = con.execute(f"SELECT count(*) FROM {snapshot.qualified_table} WHERE {condition}").fetchall()[0][0]
@@ -186,9 +186,9 @@ def check_rows_in_partition(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> 
         where = f"timestamp.derive ({spec.timestamp.derive})" if column is None else column
         failures.append(
             RuleFailure(where, f"timestamp on the partition {noun}", f"{outside} rows on other {noun}s",
-                        f"all rows on {snapshot.day.isoformat()} ({spec.timestamp.timezone})", samples)
+                        f"all rows on {spec.grain.label(snapshot.day)} ({spec.timestamp.timezone})", samples)
         )
-    return GateResult.from_failures("check_rows_in_partition", failures, f"all timestamps on {snapshot.day.isoformat()}",
+    return GateResult.from_failures("check_rows_in_partition", failures, f"all timestamps on {spec.grain.label(snapshot.day)}",
                    {f"rows_outside_{noun}": outside})
 
 
@@ -203,7 +203,7 @@ DATA_GATES = check_registry(
     Check("check_unique_entity_key", "No two rows share the entity key, nor does any other day's accepted snapshot "
           "hold one of the day's keys (unless the spec sets entity_key_scope: partition).", check_unique_entity_key),
     Check("check_rows_in_partition", "Every row's timestamp (read from its column or derived by the spec) falls in "
-          "the partition (the day, week, month or year of the spec's grain), in the spec's timezone.",
+          "the partition (the hour, day, week, month or year of the spec's grain), in the spec's timezone.",
           check_rows_in_partition),
 )
 
@@ -226,7 +226,7 @@ def accepted_hashes(con: Any, spec: DatasetSpec, start: dt.date, end: dt.date) -
     rows = con.execute(
         accepted_snapshots_sql(), [spec.name, RAW_ASSET, *DATA_GATES, spec.name, start, end]
     ).fetchall()
-    return {day: content_hash for day, content_hash in rows}
+    return {spec.grain.as_start(day): content_hash for day, content_hash in rows}
 
 
 def accepted_row_counts(con: Any, spec: DatasetSpec, before: dt.date, partitions: int) -> list[int]:
@@ -239,7 +239,7 @@ def accepted_row_counts(con: Any, spec: DatasetSpec, before: dt.date, partitions
         "SELECT day, content_hash, rows FROM raw_snapshots WHERE dataset = ? AND day >= ? AND day < ?",
         [spec.name, start, before],
     ).fetchall()
-    return [count for day, content_hash, count in rows if hashes.get(day) == content_hash]
+    return [count for day, content_hash, count in rows if hashes.get(spec.grain.as_start(day)) == content_hash]
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ def _keys_held_by_other_days(con: Any, spec: DatasetSpec, snapshot: Snapshot) ->
         )
 
     held = " UNION ALL ".join(
-        f"SELECT DATE '{other.day.isoformat()}' AS __held_by_day, {typed_keys(other)} FROM {other.qualified_table}"
+        f"SELECT {spec.grain.literal_sql(other.day)} AS __held_by_day, {typed_keys(other)} FROM {other.qualified_table}"
         for other in others
     )
     collisions = (
@@ -281,7 +281,7 @@ def _keys_held_by_other_days(con: Any, spec: DatasetSpec, snapshot: Snapshot) ->
         f"LIMIT {spec.quality.failure_samples}"
     ).fetchall()
     samples = [
-        {**{c: _plain(v) for c, v in zip(spec.entity_key, row[:-1])}, "held_by_day": row[-1].isoformat()}
+        {**{c: _plain(v) for c, v in zip(spec.entity_key, row[:-1])}, "held_by_day": spec.grain.label(row[-1])}
         for row in rows
     ]
     return count, samples

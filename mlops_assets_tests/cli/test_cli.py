@@ -145,13 +145,13 @@ def test_validate_accepts_an_integer_coded_categorical(state, sensors, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["train", "--start", "2024-3-1"], "error: mlops-assets train: --start must be a day as YYYY-MM-DD, got '2024-3-1'"),
+    (["train", "--start", "2024-3-1"], "error: mlops-assets train: --start must be a day as YYYY-MM-DD or an hour as YYYY-MM-DDTHH, got '2024-3-1'"),
     (["train", "--start", "2024-03-05", "--end", "2024-03-01"], "error: --start 2024-03-05 is after --end 2024-03-01"),
     (["train", "--start", "2024-03-01", "--last-days", "3"], "error: give --start or --last-days, not both"),
     (["train", "--last-days", "0"], "error: mlops-assets train: --last-days must be a whole number of at least 1, got '0'"),
     (["train", "--trials", "many"], "error: mlops-assets train: --trials must be a whole number of at least 1, got 'many'"),
     (["train", "--holdout-days", "-1"], "error: mlops-assets train: --holdout-days must be a whole number of at least 0, got '-1'"),
-    (["score", "--day", "yesterday"], "error: mlops-assets score: --day must be a day as YYYY-MM-DD, got 'yesterday'"),
+    (["score", "--day", "yesterday"], "error: mlops-assets score: --day must be a day as YYYY-MM-DD or an hour as YYYY-MM-DDTHH, got 'yesterday'"),
     (["score", "--day", "2025-01-01"],
      "error: --day 2025-01-01 is outside sensors's partitions (2024-03-01 to 2024-04-01)"),
 ])

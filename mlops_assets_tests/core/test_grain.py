@@ -56,6 +56,8 @@ def test_partitions_between_and_counted():
     ("weekly", "2024-03-10", "does not start a weekly partition (that one starts 2024-03-04)"),
     ("hourly", "2024-03-10", "is not a hourly partition key (like '2024-01-01-00:00')"),
     ("daily", "2024-3-1x", "is not a daily partition key"),
+    # Dagster names the repeated hour of a clock change apart; the grain stores local wall hours
+    ("hourly", "2024-10-27-02:00+0100", "is the second pass of an hour the clock change repeats"),
 ])
 def test_a_key_that_starts_no_partition_is_refused(name, key, problem):
     with pytest.raises(GrainError, match=problem.replace("(", r"\(").replace(")", r"\)")):
@@ -93,7 +95,7 @@ def test_a_window_that_is_no_whole_number_of_partitions_is_refused(name, window,
         grain(name).partitions_in(window)
 
 
-@pytest.mark.parametrize("name", [name for name, rules in GRAINS.items() if rules.pipeline_ready])
+@pytest.mark.parametrize("name", [name for name, rules in GRAINS.items() if rules.partitioned])
 def test_the_sql_partition_agrees_with_python(name):
     """Replay and the rows-in-partition gate map rows in SQL; the platform reasons in Python: one answer."""
     rules = grain(name)
@@ -101,9 +103,73 @@ def test_the_sql_partition_agrees_with_python(name):
     moments = [T(2023, 12, 31, 23, 30), T(2024, 1, 1), T(2024, 2, 29, 12), T(2024, 3, 10, 1), T(2024, 12, 30, 5)]
     for moment in moments:
         in_sql = con.execute(f"SELECT {rules.start_sql('CAST(? AS TIMESTAMP)')}", [moment]).fetchall()[0][0]
-        assert in_sql == rules.first_day(moment), moment
+        assert in_sql == rules.partition_of(moment), moment
 
 
 def test_an_unknown_grain_is_named():
-    with pytest.raises(GrainError, match="unknown grain 'fortnightly'; known: hourly, daily, weekly, monthly, yearly"):
+    with pytest.raises(GrainError, match="unknown grain 'fortnightly'; known: hourly, daily, weekly, monthly, yearly, none"):
         grain("fortnightly")
+
+
+@pytest.mark.parametrize("name, start, stem, label, literal", [
+    ("hourly", T(2024, 3, 10, 14), "2024-03-10T14", "2024-03-10T14:00", "TIMESTAMP '2024-03-10 14:00:00'"),
+    ("daily", D(2024, 3, 10), "2024-03-10", "2024-03-10", "DATE '2024-03-10'"),
+    ("yearly", D(2019, 1, 1), "2019-01-01", "2019-01-01", "DATE '2019-01-01'"),
+])
+def test_a_partition_is_named_the_same_way_by_the_landing_writer_and_reader(name, start, stem, label, literal):
+    rules = grain(name)
+    assert rules.file_stem(start) == stem and ":" not in stem  # portable file names
+    assert rules.parse_file_stem(stem) == start and type(rules.parse_file_stem(stem)) is type(start)
+    assert rules.label(start) == rules.label_of(label) == label
+    assert rules.literal_sql(start) == literal
+    assert duckdb.connect().execute(f"SELECT {literal}").fetchall()[0][0] == start or name != "hourly"
+
+
+@pytest.mark.parametrize("stem", ["2024-03-10T14:00", "2024-03-10T4", "2024-03-10 14", "2024-03-10", "2024-3-10T14"])
+def test_a_landing_name_not_in_the_hourly_format_names_no_partition(stem):
+    assert grain("hourly").parse_file_stem(stem) is None
+
+
+def test_a_day_read_back_from_a_timestamp_column_is_a_day():
+    """The catalog stores every partition start as a TIMESTAMP: a date grain reads midnight as its date."""
+    assert grain("daily").as_start(T(2024, 3, 10)) == D(2024, 3, 10)
+    assert type(grain("monthly").as_start(T(2024, 3, 1))) is dt.date
+    assert grain("hourly").as_start(D(2024, 3, 10)) == T(2024, 3, 10, 0)
+    assert grain("hourly").as_start(T(2024, 3, 10, 5, tzinfo=dt.timezone.utc)).tzinfo is None
+    assert grain("hourly").shift(D(2024, 3, 10), 30) == T(2024, 3, 11, 6)
+
+
+@pytest.mark.parametrize("name, text, moment", [
+    ("hourly", "2024-03-10T14", T(2024, 3, 10, 14)),
+    ("hourly", "2024-03-10T14:30", T(2024, 3, 10, 14, 30)),
+    ("hourly", "2024-03-10 14:00", T(2024, 3, 10, 14)),
+    ("hourly", "2024-03-10-14:00", T(2024, 3, 10, 14)),  # a partition key as Dagster shows it
+    ("hourly", "2024-03-10", D(2024, 3, 10)),
+    ("daily", "2024-03-10", D(2024, 3, 10)),
+])
+def test_a_typed_moment_is_a_date_or_a_time(name, text, moment):
+    assert grain(name).parse_moment(text) == moment
+
+
+@pytest.mark.parametrize("name, text, problem", [
+    ("daily", "2024-03-10T14", "names a time of day, but daily partitions are whole days"),
+    ("hourly", "2024-03-10T25", "is not a date or time"),
+    ("hourly", "yesterday", "is not a date or time (like '2024-03-10T14')"),
+])
+def test_a_typed_moment_that_means_nothing_here_is_refused(name, text, problem):
+    with pytest.raises(GrainError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        grain(name).parse_moment(text)
+
+
+def test_an_unpartitioned_dataset_is_one_partition_and_counts_no_durations():
+    from mlops_assets.core.grain import UNPARTITIONED_START
+
+    whole = grain("none")
+    assert not whole.partitioned and whole.partition_of(T(2031, 5, 6, 7)) == UNPARTITIONED_START
+    assert whole.shift(UNPARTITIONED_START, -7) == whole.next(UNPARTITIONED_START) == UNPARTITIONED_START
+    assert whole.file_stem(UNPARTITIONED_START) == "current" and whole.parse_file_stem("current") == UNPARTITIONED_START
+    assert whole.parse_file_stem("2024-01-01") is None
+    assert duckdb.connect().execute(f"SELECT {whole.start_sql('now()')}").fetchall()[0][0] == UNPARTITIONED_START
+    assert whole.partitions_in(7) == 7  # a default's number of partitions: the history is simply empty
+    with pytest.raises(GrainError, match="an unpartitioned dataset has no partitions to count"):
+        whole.partitions_in("7 days")

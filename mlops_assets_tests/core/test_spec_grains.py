@@ -60,10 +60,19 @@ def test_windows_may_be_durations_or_partitions(document):
     pytest.param(lambda d: d["partitions"].update({"grain": "weekly"}),
                  "start_date 2013-01-01 does not start a weekly partition (that one starts 2012-12-31)",
                  id="week-not-starting-monday"),
-    pytest.param(lambda d: d["partitions"].__setitem__("grain", "hourly"),
-                 "grain hourly: partitions are stored by their first day", id="hourly-pipeline"),
+    pytest.param(lambda d: (d["partitions"].__setitem__("grain", "hourly"),
+                            d.__setitem__("timestamp", {"derive": "make_date(year, month, day)"})),
+                 "timestamp.derive: gives a date, but hourly partitions need the time of day", id="hourly-from-a-date"),
+    pytest.param(lambda d: (d["partitions"].__setitem__("grain", "hourly"),
+                            d["quality"]["row_count"].update({"trailing": "90 minutes", "trailing_days": None})),
+                 "quality.row_count: window '90 minutes': not a number of partitions or a duration",
+                 id="minutes-in-an-hourly-dataset"),
+    pytest.param(lambda d: (d["partitions"].__setitem__("grain", "hourly"),
+                            d["trailing_rates"][0].update({"window": "1 month", "days": None})),
+                 "trailing_rates.carrier_late_rate_7d: window '1 month': a hourly dataset counts hours, days and weeks",
+                 id="months-in-an-hourly-dataset"),
     pytest.param(lambda d: d["partitions"].__setitem__("grain", "fortnightly"),
-                 "partitions.grain: Input should be 'hourly', 'daily', 'weekly', 'monthly' or 'yearly'",
+                 "partitions.grain: Input should be 'hourly', 'daily', 'weekly', 'monthly', 'yearly' or 'none'",
                  id="unknown-grain"),
     pytest.param(lambda d: d["trailing_rates"][0].__setitem__("window", "7 days"),
                  "give one of window or days", id="window-and-days"),
@@ -90,6 +99,18 @@ def test_windows_may_be_durations_or_partitions(document):
 ])
 def test_grain_and_window_mistakes_are_refused_naming_the_field(document, mutate, expected):
     assert expected in refusal(document, mutate)
+
+
+def test_an_hourly_dataset_counts_its_windows_in_hours(document):
+    def hourly(doc):
+        doc["partitions"]["grain"] = "hourly"
+        doc["trailing_rates"][0].update({"window": "6 hours", "days": None})
+
+    spec = load(document, hourly)
+    assert spec.grain.within_day and spec.grain.column_type == "TIMESTAMP"
+    # '6 hours' is six partitions; 'N days' windows are 24 N of them
+    assert [spec.partitions_in(rate.span) for rate in spec.trailing_rates] == [6, 168, 672]
+    assert spec.partitions_in(spec.quality.row_count_history) == 168
 
 
 def test_a_derived_timestamp_needs_no_timestamp_column(document):

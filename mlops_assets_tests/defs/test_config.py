@@ -44,7 +44,7 @@ def test_the_derived_config_builds_the_dataclass_by_keyword():
     config = WindowConfig(end="2013-07-01", days=5)
     assert WindowConfig().start == "2013-01-01"  # dates travel as ISO text
     assert config.plain() == Window(end=dt.date(2013, 7, 1), days=5)
-    with pytest.raises(ValueError, match=r"end must be a date as YYYY-MM-DD, got '07/01/2013'"):
+    with pytest.raises(ValueError, match=r"end must be a date as YYYY-MM-DD \(or a time as YYYY-MM-DDTHH:MM\), got '07/01/2013'"):
         WindowConfig(end="07/01/2013").plain()
 
 

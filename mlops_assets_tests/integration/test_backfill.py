@@ -156,7 +156,7 @@ def test_a_day_failing_a_gate_stops_itself_and_later_days_not_earlier_ones(
         assert {k for k in evaluations if k[0] in FEATURE_CHECKS} == {(c, flight_days[0].isoformat()) for c in FEATURE_CHECKS}
         assert stored_state(spoiled.layout, spec, flight_days[:1]) == stored_state(day_by_day.layout, spec, flight_days[:1])
         with connect(spoiled.layout.warehouse_path) as con:
-            built = {row[0] for row in con.execute("SELECT DISTINCT day FROM feature_versions").fetchall()}
+            built = {row[0] for row in con.execute("SELECT DISTINCT CAST(day AS DATE) FROM feature_versions").fetchall()}
         assert built == {flight_days[0]}
 
 

@@ -164,7 +164,7 @@ def fingerprint(layout: StateLayout, dataset: str) -> dict:
             if schema == "snapshots":
                 found[f"snapshot:{name}"] = relation_sha256(con, f'snapshots."{name}"')
         found["raw_snapshots"] = con.execute(
-            "SELECT day, content_hash, table_name, rows FROM raw_snapshots WHERE dataset = ? ORDER BY ALL", [dataset]
+            "SELECT CAST(day AS DATE), content_hash, table_name, rows FROM raw_snapshots WHERE dataset = ? ORDER BY ALL", [dataset]
         ).fetchall()
         if ("main", f"features_{dataset}") in tables:
             for (day,) in con.execute(f'SELECT DISTINCT _day FROM "features_{dataset}" ORDER BY 1').fetchall():
@@ -172,13 +172,14 @@ def fingerprint(layout: StateLayout, dataset: str) -> dict:
                     con, f"(SELECT * FROM \"features_{dataset}\" WHERE _day = DATE '{day.isoformat()}')"
                 )
         found["feature_versions"] = con.execute(
-            "SELECT day, content_hash, raw_hash, rows FROM feature_versions WHERE dataset = ? ORDER BY ALL", [dataset]
+            "SELECT CAST(day AS DATE), content_hash, raw_hash, rows FROM feature_versions WHERE dataset = ? ORDER BY ALL", [dataset]
         ).fetchall()
         found["ingestions"] = con.execute(
-            "SELECT day, content_hash, ingested_at FROM raw_ingestions WHERE dataset = ? ORDER BY ALL", [dataset]
+            "SELECT CAST(day AS DATE), content_hash, ingested_at FROM raw_ingestions WHERE dataset = ? ORDER BY ALL", [dataset]
         ).fetchall()
         found["verdicts"] = con.execute(
-            "SELECT day, content_hash, check_name, passed, checked_at FROM gate_results WHERE dataset = ? ORDER BY ALL",
+            "SELECT CAST(day AS DATE), content_hash, check_name, passed, checked_at FROM gate_results WHERE dataset = ? "
+            "ORDER BY ALL",
             [dataset],
         ).fetchall()
         if ("main", "training_snapshots") in tables:

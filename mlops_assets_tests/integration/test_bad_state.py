@@ -332,7 +332,7 @@ def test_full_disk_leaves_the_instance_usable(case: StateCase, tmp_path, monkeyp
         assert stuck == []
         with connect(layout.warehouse_path) as con:
             judged = con.execute(
-                "SELECT s.day, count(DISTINCT g.check_name) FROM raw_snapshots s LEFT JOIN gate_results g "
+                "SELECT CAST(s.day AS DATE), count(DISTINCT g.check_name) FROM raw_snapshots s LEFT JOIN gate_results g "
                 "ON g.asset = 'raw' AND g.content_hash = s.content_hash GROUP BY 1 ORDER BY 1"
             ).fetchall()
         assert judged == [(day, 5) for day in days]

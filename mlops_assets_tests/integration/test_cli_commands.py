@@ -29,7 +29,7 @@ def test_train_on_a_window_then_score_a_day(state, sensors, sensor_spec, monkeyp
     assert "sensors_failed_train_job last 6 days to 2024-03-07: ok" in printed
     assert "champion: sensors_failed version 1" in printed
     with connect(state.warehouse_path) as con:
-        windows = con.execute("SELECT start_day, end_day FROM training_snapshots").fetchall()
+        windows = con.execute("SELECT CAST(start_day AS DATE), CAST(end_day AS DATE) FROM training_snapshots").fetchall()
     assert windows == [(dt.date(2024, 3, 2), dt.date(2024, 3, 7))]
 
     # the same window again rebuilds the same bytes: the champion's registered card stays as it was

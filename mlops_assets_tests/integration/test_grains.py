@@ -42,7 +42,7 @@ def test_a_yearly_survey_goes_from_its_csv_to_a_scored_champion(state, tmp_path,
     printed = capsys.readouterr().out
     assert "champion: survey_employed version 1" in printed
     with connect(state.warehouse_path) as con:
-        windows = con.execute("SELECT start_day, end_day FROM training_snapshots").fetchall()
+        windows = con.execute("SELECT CAST(start_day AS DATE), CAST(end_day AS DATE) FROM training_snapshots").fetchall()
     assert windows == [(dt.date(2012, 1, 1), dt.date(2021, 1, 1))]
 
     assert cli.main([*options, "score", "--day", "2021-06-30"]) == 0  # any day of 2021 names its year

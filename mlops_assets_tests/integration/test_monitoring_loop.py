@@ -172,7 +172,8 @@ def test_drift_recorded_for_every_feature_every_scored_day(scenario):
 
     features = {(f, s) for f in set(scenario.spec.features) | {"__prediction__"} for s in DRIFT_STATISTICS}
     rows = scenario.query(
-        "SELECT day, feature, statistic, value, champion_version FROM drift_history WHERE model = 'nycflights_late'"
+        "SELECT CAST(day AS DATE), feature, statistic, value, champion_version FROM drift_history "
+        "WHERE model = 'nycflights_late'"
     )
     by_day: dict[dt.date, set[tuple[str, str]]] = {}
     for day, feature, statistic, value, version in rows:
@@ -311,7 +312,8 @@ def test_trigger_reason_reaches_mlflow_and_card(scenario):
 
 def test_live_performance_measured_once_labels_arrive(scenario):
     rows = scenario.query(
-        "SELECT day, model_version, auc, rows FROM performance_history WHERE model = 'nycflights_late' ORDER BY day"
+        "SELECT CAST(day AS DATE), model_version, auc, rows FROM performance_history WHERE model = 'nycflights_late' "
+        "ORDER BY day"
     )
     scored = set(scored_days(scenario))
     expected = [day for day in JULY[:-1] if day in scored]  # the last day's labels have not arrived

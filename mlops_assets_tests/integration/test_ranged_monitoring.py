@@ -153,7 +153,7 @@ def test_a_day_that_cannot_be_scored_stops_only_itself(world, day_by_day_then_ra
         scored_in_run = {row[0] for row in con.execute(
             "SELECT DISTINCT _day FROM predictions_nycflights_late WHERE run_id = ?", [run.run_id]).fetchall()}
         measured_in_run = {row[0] for row in con.execute(
-            "SELECT DISTINCT day FROM performance_history WHERE run_id = ?", [run.run_id]).fetchall()}
+            "SELECT DISTINCT CAST(day AS DATE) FROM performance_history WHERE run_id = ?", [run.run_id]).fetchall()}
     assert {d.isoformat() for d in scored_in_run} == others == {d.isoformat() for d in measured_in_run}
 
 

@@ -44,10 +44,11 @@ def test_a_wide_history_is_migrated_in_place_to_psi_rows(con):
     migrate_wide_history(con)
     rows = con.execute("SELECT day, feature, statistic, value, level FROM drift_history WHERE dataset = 'nycflights' "
                        "ORDER BY day, feature").fetchall()
+    midnight = dt.datetime.combine(DAY, dt.time())  # the long table stores a partition's start as a TIMESTAMP
     assert rows == [
-        (DAY, "carrier", "psi", 0.01, "none"),
-        (DAY, "origin_temp", "psi", 1.25, "high"),
-        (DAY + dt.timedelta(days=1), "origin_temp", "psi", 0.21, "moderate"),
+        (midnight, "carrier", "psi", 0.01, "none"),
+        (midnight, "origin_temp", "psi", 1.25, "high"),
+        (midnight + dt.timedelta(days=1), "origin_temp", "psi", 0.21, "moderate"),
     ]
     columns = [row[0] for row in con.execute("DESCRIBE drift_history").fetchall()]
     assert "psi" not in columns and {"statistic", "value"} <= set(columns)

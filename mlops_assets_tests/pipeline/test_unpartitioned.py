@@ -57,6 +57,7 @@ def test_an_unpartitioned_dataset_trains_on_all_of_it_and_is_scored_and_drift_co
     from mlops_assets.evaluate.settings import EvaluationSettings
     from mlops_assets.gate.registry import GateThresholds, gates_for
     from mlops_assets.monitor.drift import drift_for_day
+    from mlops_assets.monitor.performance import measure_day
     from mlops_assets.monitor.policy import LoopPolicy
     from mlops_assets.monitor.scoring import score_day
     from mlops_assets.pipeline.train_model import evaluate_and_store, judge, train_and_log, write_candidate_card
@@ -96,6 +97,10 @@ def test_an_unpartitioned_dataset_trains_on_all_of_it_and_is_scored_and_drift_co
     assert scored.rows == STATIONS
     drift, _ = drift_for_day(spec, layout, registry, UNPARTITIONED_START, LoopPolicy(), "run-2")
     assert drift.rows == STATIONS and set(drift.values) >= {"district", "docks"}
+    # its labels are in the table itself: live performance is measured on the current export
+    live = measure_day(spec, layout, registry, UNPARTITIONED_START, label_delay_days=1, policy=LoopPolicy(),
+                       as_of=None, run_id="run-2")
+    assert live.rows == STATIONS and live.auc > 0.8
 
     # retrained with a champion in place: the forward gates judge the in-period test and say why
     _, again, judged = train("run-3")

@@ -141,7 +141,7 @@ class Model:
 
 
 def variant_spec(spec, variant: str):
-    from mlops_assets.core.spec import ModelSection
+    from mlops_assets.core.spec_sections import ModelSection
 
     model = spec.model
     return spec.for_model(ModelSection(name=f"{model.name}_{variant}"[:60], target=model.target, task=model.task,

@@ -18,7 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlops_assets.core.spec import DatasetSpec, ReferenceTable
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.spec_sections import ReferenceTable
 from mlops_assets.core.sql import first_line, quote, sql_identifier, sql_string
 
 BASE = "base"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlops_assets.core.grain import UNPARTITIONED, GrainError
-from mlops_assets.core.spec import ColumnType, FeatureKind, type_family
+from mlops_assets.core.spec_sections import ColumnType, FeatureKind, type_family
 from mlops_assets.core.sql import IDENTIFIER_PATTERN
 
 if TYPE_CHECKING:

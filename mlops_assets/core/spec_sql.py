@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from mlops_assets.core.sql import first_line, parse_select, quote
 
 if TYPE_CHECKING:
-    from mlops_assets.core.spec import DatasetSpec, TargetSpec
+    from mlops_assets.core.spec import DatasetSpec
+    from mlops_assets.core.spec_sections import TargetSpec
 
 
 def sql_problems(spec: DatasetSpec) -> list[str]:
@@ -59,7 +60,7 @@ def _derived_timestamp_problems(con: Any, spec: DatasetSpec) -> list[str]:
     """The derived timestamp reads only the row's own columns and gives a date or a timestamp."""
     import duckdb
 
-    from mlops_assets.core.spec import type_family
+    from mlops_assets.core.spec_sections import type_family
 
     where, expression = "timestamp.derive", spec.timestamp.derive
     try:
@@ -83,7 +84,7 @@ def _derived_timestamp_problems(con: Any, spec: DatasetSpec) -> list[str]:
 def _target_type_problem(con: Any, target: TargetSpec) -> str | None:
     """The expression's own SQL type against the declared target type (a class may be anything
     that names a class: text, an integer code, a flag)."""
-    from mlops_assets.core.spec import type_family
+    from mlops_assets.core.spec_sections import type_family
 
     result_type = con.execute(f"DESCRIBE SELECT ({target.expression}) AS t FROM base").fetchall()[0][1]
     allowed = {"boolean": {"boolean"}, "numeric": {"integer", "float"},

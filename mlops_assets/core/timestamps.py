@@ -11,7 +11,8 @@ repeated (a daylight-saving change) is refused too, since no single instant is m
 
 from __future__ import annotations
 
-from mlops_assets.core.spec import ColumnType, DatasetSpec
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.spec_sections import ColumnType
 from mlops_assets.core.sql import quote, sql_string
 
 _DATE = r"\d{4}-\d{2}-\d{2}"

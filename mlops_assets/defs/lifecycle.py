@@ -20,7 +20,8 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import BaseModel, Field, PrivateAttr, create_model
 
-from mlops_assets.core.spec import DatasetSpec, ModelSection
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.spec_sections import ModelSection
 from mlops_assets.defs.attribute_values import rendered_fields
 from mlops_assets.defs.config import derived_config
 from mlops_assets.gate.registry import threshold_fields

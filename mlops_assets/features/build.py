@@ -21,7 +21,8 @@ from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
 from mlops_assets.core.files import file_sha256
 from mlops_assets.core.sandbox import FeatureSqlError, run_feature_sql, visible_columns
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind, TargetSpec, sections_digest
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, sections_digest
+from mlops_assets.core.spec_sections import FeatureKind, TargetSpec
 from mlops_assets.core.sql import UnsafeIdentifierError, quote
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.verdicts import unmet_gates

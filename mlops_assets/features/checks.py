@@ -14,7 +14,8 @@ from typing import Any
 
 from mlops_assets.features.build import features_table
 from mlops_assets.ingest.labels import labelled_rows_sql
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
+from mlops_assets.core.spec_sections import FeatureKind
 from mlops_assets.core.spec_sql import forbidden_lineage
 from mlops_assets.core.sql import quote
 from mlops_assets.core.verdicts import Check, GateResult, RuleFailure, check_registry

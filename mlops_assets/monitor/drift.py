@@ -29,7 +29,8 @@ from mlops_assets.monitor.policy import LoopPolicy
 from mlops_assets.monitor.statistics import measure
 from mlops_assets.monitor.scoring import ScoringError, predictions_table, require_checked_features
 from mlops_assets.core.files import atomic_path
-from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, FeatureKind
+from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
+from mlops_assets.core.spec_sections import FeatureKind
 from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.warehouse import connect, transaction

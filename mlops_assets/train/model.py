@@ -19,7 +19,8 @@ import numpy as np
 from mlops_assets.core.files import (
     ModelFilesRefused, atomic_path, file_hashes, file_sha256, manifest_digest, write_text_atomically,
 )
-from mlops_assets.core.spec import DatasetSpec, FeatureKind
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.spec_sections import FeatureKind
 from mlops_assets.evaluate.tasks import BINARY, METRIC_REGISTRY, task_of
 from mlops_assets.train.smoke import SMOKE_FILE
 from mlops_assets.train.tuning import TuningBudget

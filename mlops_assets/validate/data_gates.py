@@ -14,7 +14,8 @@ import statistics
 from typing import Any
 
 from mlops_assets.ingest.snapshots import Snapshot
-from mlops_assets.core.spec import ColumnType, DatasetSpec, sections_digest
+from mlops_assets.core.spec import DatasetSpec, sections_digest
+from mlops_assets.core.spec_sections import ColumnType
 from mlops_assets.core.sql import quote, sql_string
 from mlops_assets.core.timestamps import instant_sql, is_temporal, partition_sql, value_sql
 from mlops_assets.validate.time_values import time_value_failures

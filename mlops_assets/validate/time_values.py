@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from mlops_assets.core.spec import ColumnType, DatasetSpec
+from mlops_assets.core.spec import DatasetSpec
+from mlops_assets.core.spec_sections import ColumnType
 from mlops_assets.core.sql import quote
 from mlops_assets.core.timestamps import EXPECTED_FORMAT, local_time_problem_sql, naive_sql, value_sql
 from mlops_assets.core.verdicts import RuleFailure

@@ -23,7 +23,7 @@ def test_nothing_else_spells_the_name_by_hand():
 
 
 def test_a_named_model_registers_under_its_own_name():
-    from mlops_assets.core.spec import ModelSection
+    from mlops_assets.core.spec_sections import ModelSection
 
     spec = load_spec().for_model(ModelSection(name="flight_delay", target="arrival_delay_minutes", task="regression"))
     assert model_name(spec) == "flight_delay"

@@ -9,15 +9,8 @@ import datetime as dt
 import pytest
 import yaml
 
-from mlops_assets.core.spec import (
-    BUILTIN_SPECS_DIR,
-    ColumnType,
-    FeatureKind,
-    ModelSection,
-    SpecError,
-    load_spec,
-    spec_from_dict,
-)
+from mlops_assets.core.spec import BUILTIN_SPECS_DIR, SpecError, load_spec, spec_from_dict
+from mlops_assets.core.spec_sections import ColumnType, FeatureKind, ModelSection
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from mlops_assets.core.spec import TASK_TARGET_TYPE
+from mlops_assets.core.spec_sections import TASK_TARGET_TYPE
 from mlops_assets.evaluate.bootstrap import bootstrap_estimates, paired_bootstrap_difference
 from mlops_assets.evaluate.tasks import METRIC_REGISTRY, TASKS, per_class_name, task_of
 from mlops_assets.evaluate.weighted import full_data_value

@@ -13,7 +13,8 @@ from mlops_assets_tests.conftest import outcomes_in_rows
 
 from mlops_assets.core.paths import STATE_DIR_ENV, StateLayout
 from mlops_assets.core.registry import model_name
-from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, ModelSection, load_spec
+from mlops_assets.core.spec import DEFAULT_SPEC_NAME, SPEC_ENV, load_spec
+from mlops_assets.core.spec_sections import ModelSection
 from mlops_assets.core.warehouse import connect
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.names import DatasetNames, ModelNames

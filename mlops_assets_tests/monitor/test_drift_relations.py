@@ -11,7 +11,8 @@ import pytest
 from mlops_assets.monitor import bins as P
 from mlops_assets.monitor.statistics import DRIFT_STATISTICS, measure
 from mlops_assets.monitor.drift import relation_bins, relation_predictions, relation_statistics
-from mlops_assets.core.spec import FeatureKind, load_spec
+from mlops_assets.core.spec import load_spec
+from mlops_assets.core.spec_sections import FeatureKind
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mlops_assets.core.registry import ModelRegistry, model_name
-from mlops_assets.core.spec import ModelSection, load_spec
+from mlops_assets.core.spec import load_spec
+from mlops_assets.core.spec_sections import ModelSection
 from mlops_assets.core.warehouse import connect
 from mlops_assets.evaluate.settings import EvaluationSettings
 from mlops_assets.gate.registry import GateThresholds, gates_for

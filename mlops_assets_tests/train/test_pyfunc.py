@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from mlops_assets.core.registry import ModelRegistry, model_name
-from mlops_assets.core.spec import FeatureKind, load_spec
+from mlops_assets.core.spec import load_spec
+from mlops_assets.core.spec_sections import FeatureKind
 from mlops_assets.core.files import ModelFilesRefused
 from mlops_assets.train.model import ENCODING_FILE, train_candidate, write_manifest
 from mlops_assets.evaluate.tasks import task_of

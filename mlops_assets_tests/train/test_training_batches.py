@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.core.spec import FeatureKind, load_spec
+from mlops_assets.core.spec import load_spec
+from mlops_assets.core.spec_sections import FeatureKind
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.train.model import FeatureEncoding, FrameBatches, TuningBudget, train_candidate
 from mlops_assets.train.snapshot import SPLIT_COLUMN, TrainingSnapshot, read_split, streamed_split

@@ -12,12 +12,10 @@ measured on only once its label has landed: training and live performance read
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops_assets.core.files import copy_with_sha256
 from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec
@@ -75,43 +73,25 @@ def label_file_spec(spec: DatasetSpec) -> DatasetSpec:
 def ingest_labels(spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None) -> LabelBatch:
     """Read ``day``'s label file and store its labels, replacing the partition's earlier ones in
     one transaction; a file that breaks a rule changes nothing."""
-    import duckdb
-
-    from mlops_assets.ingest.snapshots import _duckdb_reason, current_snapshot, read_landing_sql, typed_snapshot_sql
+    from mlops_assets.ingest.snapshots import current_snapshot, staged_file, typed_snapshot_sql
 
     if spec.labels is None:
         raise LabelError(f"dataset {spec.name} has no label feed: its outcomes arrive with the rows (spec `labels`)")
     fields = label_file_spec(spec)
     path = landed_file(layout, spec, day, labels=True)
-    layout.cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".labels-", dir=layout.cache_dir) as private:
-        copy = Path(private) / path.name
-        source_sha256 = copy_with_sha256(path, copy)
-        if copy.stat().st_size == 0:
-            raise LabelError(f"cannot read label file {path}: the file is empty (0 bytes), not even a header")
-        staging = duckdb.connect()
-        try:
-            staging.execute("SET TimeZone='UTC'")
-            try:
-                staging.execute(f"CREATE TABLE incoming AS {read_landing_sql(fields, copy)}")
-            except duckdb.Error as error:
-                raise LabelError(f"cannot read label file {path}: "
-                                 + _duckdb_reason(error).replace(str(copy), str(path))) from error
-            stored = {row[0]: row[1] for row in staging.execute("DESCRIBE incoming").fetchall()}
-            _check_label_file(staging, fields, stored, path)
-            typed = ", ".join(f"{value_sql(fields, name, stored[name], strict=False)} AS {quote(name)}"
-                              for name in fields.columns)
-            targets = ", ".join(f"CAST(({t.expression}) AS {t.sql_type}) AS {quote(t.name)}" for t in spec.targets)
-            keys = ", ".join(quote(k) for k in spec.entity_key)
-            staging.execute(
-                f"CREATE TABLE new_labels AS SELECT {spec.grain.literal_sql(day)} AS {quote(DAY_COLUMN)}, {keys}, {targets} "
-                f"FROM (SELECT {typed} FROM incoming) ORDER BY {keys}"
-            )
-            content_hash = relation_sha256(staging, "new_labels")
-            rows = staging.execute("SELECT count(*) FROM new_labels").fetchall()[0][0]
-            arrow_rows = staging.sql("SELECT * FROM new_labels").to_arrow_table()
-        finally:
-            staging.close()
+    with staged_file(fields, layout, path, "label file", LabelError) as (staging, stored, source_sha256):
+        _check_label_file(staging, fields, stored, path)
+        typed = ", ".join(f"{value_sql(fields, name, stored[name], strict=False)} AS {quote(name)}"
+                          for name in fields.columns)
+        targets = ", ".join(f"CAST(({t.expression}) AS {t.sql_type}) AS {quote(t.name)}" for t in spec.targets)
+        keys = ", ".join(quote(k) for k in spec.entity_key)
+        staging.execute(
+            f"CREATE TABLE new_labels AS SELECT {spec.grain.literal_sql(day)} AS {quote(DAY_COLUMN)}, {keys}, {targets} "
+            f"FROM (SELECT {typed} FROM incoming) ORDER BY {keys}"
+        )
+        content_hash = relation_sha256(staging, "new_labels")
+        rows = staging.execute("SELECT count(*) FROM new_labels").fetchall()[0][0]
+        arrow_rows = staging.sql("SELECT * FROM new_labels").to_arrow_table()
 
     with connect(layout.warehouse_path) as con:
         con.execute(LABEL_VERSIONS_DDL)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from mlops_assets.core.hashing import relation_sha256
 from mlops_assets.core.files import copy_with_sha256
@@ -85,37 +86,13 @@ def ingest_day(
     verdicts): a write fault anywhere leaves neither the snapshot nor its verdicts, never one
     without the other.
     """
-    import duckdb
-
     _check_day(spec, day)
     path = landed_file(layout, spec, day)
-    layout.cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".ingest-", dir=layout.cache_dir) as private:
-        copy = Path(private) / path.name
-        source_sha256 = copy_with_sha256(path, copy)
-        if copy.stat().st_size == 0:
-            raise IngestionError(f"cannot read landing file {path}: the file is empty (0 bytes), not even a header")
-        staging = duckdb.connect()
-        try:
-            staging.execute("SET TimeZone='UTC'")
-            try:
-                staging.execute(f"CREATE TABLE incoming AS {read_landing_sql(spec, copy)}")
-            except duckdb.Error as error:
-                diagnosis = _csv_problem(spec, copy) if spec.source.format == "csv" else None
-                # DuckDB names the file it read: the private copy, which means nothing to the reader
-                reason = _duckdb_reason(error).replace(str(copy), str(path)) + (f" ({diagnosis})" if diagnosis else "")
-                raise IngestionError(f"cannot read landing file {path}: {reason}") from error
-            columns = {row[0]: row[1] for row in staging.execute("DESCRIBE incoming").fetchall()}
-            if spec.source.format == "csv":
-                problem = _csv_layout_problem(spec, copy, list(columns))
-                if problem:
-                    raise IngestionError(f"cannot read landing file {path}: {problem}")
-            content_hash = relation_sha256(staging, "incoming")
-            rows = staging.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
-            min_ts, max_ts = _time_range(staging, spec, columns)
-            arrow_rows = staging.sql(_ordered_select(spec, columns)).to_arrow_table()
-        finally:
-            staging.close()
+    with staged_file(spec, layout, path) as (staging, columns, source_sha256):
+        content_hash = relation_sha256(staging, "incoming")
+        rows = staging.execute("SELECT count(*) FROM incoming").fetchall()[0][0]
+        min_ts, max_ts = _time_range(staging, spec, columns)
+        arrow_rows = staging.sql(_ordered_select(spec, columns)).to_arrow_table()
 
     table_name = snapshot_table_name(spec, content_hash)
     now = dt.datetime.now(dt.timezone.utc)
@@ -148,6 +125,40 @@ def ingest_day(
         if judge is not None:
             judge(con, snapshot)
     return snapshot
+
+
+@contextmanager
+def staged_file(spec: DatasetSpec, layout: StateLayout, path: Path, what: str = "landing file",
+                error: type[Exception] = IngestionError) -> Iterator[tuple[Any, dict[str, str], str]]:
+    """A landed file copied once into a private folder (hashing exactly the bytes copied) and read, as
+    it arrived, into the table ``incoming`` of a fresh in-memory DuckDB: yields (connection, column
+    types, sha256). A file that cannot be read raises ``error`` naming ``path`` and the problem."""
+    import duckdb
+
+    layout.cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".ingest-", dir=layout.cache_dir) as private:
+        copy = Path(private) / path.name
+        source_sha256 = copy_with_sha256(path, copy)
+        if copy.stat().st_size == 0:
+            raise error(f"cannot read {what} {path}: the file is empty (0 bytes), not even a header")
+        staging = duckdb.connect()
+        try:
+            staging.execute("SET TimeZone='UTC'")
+            try:
+                staging.execute(f"CREATE TABLE incoming AS {read_landing_sql(spec, copy)}")
+            except duckdb.Error as failure:
+                diagnosis = _csv_problem(spec, copy) if spec.source.format == "csv" else None
+                # DuckDB names the file it read: the private copy, which means nothing to the reader
+                reason = _duckdb_reason(failure).replace(str(copy), str(path)) + (f" ({diagnosis})" if diagnosis else "")
+                raise error(f"cannot read {what} {path}: {reason}") from failure
+            columns = {row[0]: row[1] for row in staging.execute("DESCRIBE incoming").fetchall()}
+            if spec.source.format == "csv":
+                problem = _csv_layout_problem(spec, copy, list(columns))
+                if problem:
+                    raise error(f"cannot read {what} {path}: {problem}")
+            yield staging, columns, source_sha256
+        finally:
+            staging.close()
 
 
 def current_snapshot(con: Any, spec: DatasetSpec, day: dt.date) -> Snapshot | None:

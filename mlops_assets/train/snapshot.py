@@ -155,11 +155,21 @@ def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end:
 
 def learnable_days(con: Any, spec: DatasetSpec, start: dt.date | None, end: dt.date | None) -> dict[dt.date, str]:
     """The days a model can learn from: passed features, and with a label feed landed outcomes."""
-    passed = passed_feature_days(con, spec, start, end)
+    return _with_outcomes(con, spec, passed_feature_days(con, spec, start, end))
+
+
+def _with_outcomes(con: Any, spec: DatasetSpec, days: dict[dt.date, str]) -> dict[dt.date, str]:
     if spec.labels is None:
-        return passed
+        return days
     labelled = label_versions(con, spec)
-    return {day: h for day, h in passed.items() if day in labelled}
+    return {day: h for day, h in days.items() if day in labelled}
+
+
+def _no_outcomes(spec: DatasetSpec, start: dt.date, end: dt.date) -> TrainingDataError:
+    return TrainingDataError(
+        f"no labels of {spec.name} have landed for {start}..{end}: a row is learned from only once its "
+        f"outcome has arrived in the label zone (landing/{spec.name}/labels/)"
+    )
 
 
 def build_training_snapshot(
@@ -184,15 +194,12 @@ def build_training_snapshot(
             "SELECT DISTINCT day FROM feature_versions WHERE dataset = ? AND day BETWEEN ? AND ? ORDER BY day",
             [spec.name, start, end],
         ).fetchall()
-        usable = {day: h for day, h in passed_feature_days(con, spec, start, end).items()
-                  if spec.grain.label(day) not in currency.refused}
+        passed = passed_feature_days(con, spec, start, end)
+        usable = {day: h for day, h in passed.items() if spec.grain.label(day) not in currency.refused}
         if spec.labels is not None:  # a partition whose outcomes have not landed has nothing to learn from
-            learnable = learnable_days(con, spec, start, end)
+            learnable = _with_outcomes(con, spec, passed)
             if usable and not learnable:
-                raise TrainingDataError(
-                    f"no labels of {spec.name} have landed for {start}..{end}: a row is learned from only once its "
-                    f"outcome has arrived in the label zone (landing/{spec.name}/labels/)"
-                )
+                raise _no_outcomes(spec, start, end)
             usable = {day: h for day, h in usable.items() if day in learnable}
         skipped = sorted(spec.grain.label(d) for (d,) in all_days if spec.grain.as_start(d) not in usable)
         if len(usable) < window.min_days:
@@ -215,10 +222,7 @@ def build_training_snapshot(
             f"AND {quote(spec.target.name)} IS NOT NULL"
         )
         if spec.labels is not None and not con.execute("SELECT count(*) FROM new_snapshot").fetchall()[0][0]:
-            raise TrainingDataError(
-                f"no labels of {spec.name} have landed for {start}..{end}: a row is learned from only once its "
-                f"outcome has arrived in the label zone (landing/{spec.name}/labels/)"
-            )
+            raise _no_outcomes(spec, start, end)  # labels landed, but none for these rows' keys
         content_hash = relation_sha256(con, "new_snapshot")
         table_name = f"training_{spec.name}__{content_hash[:16]}"
         task = task_of(spec.model.task)

@@ -14,6 +14,7 @@ so feature SQL that validates is exactly feature SQL that can run.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -39,18 +40,14 @@ def target_columns(spec: DatasetSpec) -> set[str]:
     """The raw columns any of the dataset's targets reads."""
     import duckdb
 
-    from mlops_assets.core.sql import parse_select
+    from mlops_assets.core.sql import select_lineage
 
     read: set[str] = set()
-    con = duckdb.connect()
-    try:
-        for target in spec.targets:
-            try:
-                read |= parse_select(con, f"SELECT ({target.expression}) AS t FROM base").all_columns
-            except (duckdb.Error, ValueError):
-                continue  # validation reports the broken target rule
-    finally:
-        con.close()
+    for target in spec.targets:
+        try:
+            read |= select_lineage(f"SELECT ({target.expression}) AS t FROM base").all_columns
+        except (duckdb.Error, ValueError):
+            continue  # validation reports the broken target rule
     return read & set(spec.columns)
 
 
@@ -93,7 +90,9 @@ def open_sandbox(spec: DatasetSpec, base_rows: Any | None = None, *, with_refere
                 raise FeatureSqlError(f"reference table {name!r}: file not found: {path}")
             limit = "" if with_reference_rows else " LIMIT 0"
             try:
-                con.execute(f"CREATE TABLE {quote(name)} AS {reference_table_sql(reference, path)}{limit}")
+                con.register("__reference_rows", reference_rows(reference, Path(path)))
+                con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM __reference_rows{limit}")
+                con.unregister("__reference_rows")
                 for column in [row[0] for row in con.execute(f"DESCRIBE {quote(name)}").fetchall()]:
                     if column in hidden:
                         con.execute(f"ALTER TABLE {quote(name)} DROP COLUMN {sql_identifier(column)}")
@@ -131,6 +130,26 @@ def run_feature_sql(spec: DatasetSpec, base_rows: Any) -> tuple[Any, list[tuple[
     finally:
         con.close()
     return result, described
+
+
+def reference_rows(reference: ReferenceTable, path: Path) -> Any:
+    """The reference table's rows as Arrow, read once per version of its file in this process: a
+    sandbox is opened for every partition, and parsing the flights' weather CSV again each time was
+    most of a day's feature build (~0.13 s of ~0.4 s)."""
+    stat = path.stat()
+    return _read_reference(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, reference_table_sql(reference, path))
+
+
+@functools.lru_cache(maxsize=16)
+def _read_reference(path: str, inode: int, size: int, modified_ns: int, query: str) -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone='UTC'")
+        return con.sql(query).to_arrow_table()
+    finally:
+        con.close()
 
 
 def reference_table_sql(reference: ReferenceTable, path: Path) -> str:

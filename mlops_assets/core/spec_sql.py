@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlops_assets.core.sql import first_line, parse_select, quote
+from mlops_assets.core.sql import first_line, parse_select, quote, select_lineage
 
 if TYPE_CHECKING:
     from mlops_assets.core.spec import DatasetSpec
@@ -158,13 +158,7 @@ def forbidden_lineage(spec: DatasetSpec, lineage: Any = None) -> dict[str, set[s
     if not spec.feature_sql:
         return {}
     if lineage is None:
-        import duckdb
-
-        con = duckdb.connect()
-        try:
-            lineage = parse_select(con, spec.feature_sql)
-        finally:
-            con.close()
+        lineage = select_lineage(spec.feature_sql)
     forbidden = set(spec.forbidden_columns)
     found = {
         name: set(sources & forbidden)

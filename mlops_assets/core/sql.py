@@ -7,6 +7,7 @@ lineage (which input columns feed which output column) is known without running 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -54,6 +55,19 @@ class SelectLineage:
     tables: frozenset[str]
     qualified_tables: frozenset[str]  # tables named with a schema or catalog: never a CTE
     all_columns: frozenset[str]  # every column name referenced anywhere (WHERE, JOIN ON, subqueries)
+
+
+@functools.lru_cache(maxsize=256)
+def select_lineage(query: str) -> SelectLineage:
+    """``parse_select`` on a private connection, remembered per query text: the parse depends on the
+    text alone, and the gates ask for the same spec's lineage on every partition they check."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return parse_select(con, query)
+    finally:
+        con.close()
 
 
 def parse_select(con: Any, query: str) -> SelectLineage:

@@ -18,7 +18,7 @@ from typing import Any
 
 from mlops_assets.validate.data_gates import DATA_GATES, RAW_ASSET, accepted_hashes
 from mlops_assets.core.hashing import relation_sha256
-from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshot_by_hash, typed_snapshot_sql
+from mlops_assets.ingest.snapshots import Snapshot, current_snapshot, snapshots_by_hash, typed_snapshot_sql
 from mlops_assets.core.files import file_sha256
 from mlops_assets.core.sandbox import FeatureSqlError, run_feature_sql, visible_columns
 from mlops_assets.core.spec import DAY_COLUMN, DatasetSpec, sections_digest
@@ -73,31 +73,37 @@ def history_sql(spec: DatasetSpec, history: list[Snapshot], labels_stored: bool 
 
     group_columns = list(dict.fromkeys(c for rate in spec.trailing_rates for c in rate.group_by))
     averaged = list({spec.rate_target(rate).name: spec.rate_target(rate) for rate in spec.trailing_rates}.values())
+    day = quote(DAY_COLUMN)
+    if spec.labels is not None and not labels_stored:
+        history = []
+    if not history:
+        empty = ", ".join(f"CAST(NULL AS {t.sql_type}) AS {_rate_label(spec, t)}" for t in averaged) or "NULL AS __no_label"
+        group_nulls = "".join(f"{quote(c)}, " for c in group_columns)
+        return f"SELECT CAST(NULL AS {spec.grain.column_type}) AS {day}, {group_nulls}{empty} FROM base WHERE false"
     # a spec without trailing rates groups by nothing: no empty item may reach the select list
     selected = "".join(f"s.{quote(c)}, " for c in group_columns)
     if spec.labels is None:
         labels = ", ".join(
             f"CAST(({target.expression}) AS {target.sql_type}) AS {_rate_label(spec, target)}" for target in averaged
         ) or "NULL AS __no_label"
-    else:
-        labels = ", ".join(f"l.{quote(target.name)} AS {_rate_label(spec, target)}" for target in averaged) \
-            or "NULL AS __no_label"
-    on = " AND ".join(f"l.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)}" for k in spec.entity_key)
-    parts = []
-    for snapshot in history:
-        day = spec.grain.literal_sql(snapshot.day)
-        rows = f"({typed_snapshot_sql(spec, snapshot)}) s"
-        if spec.labels is not None:
-            if not labels_stored:
-                continue
-            rows += (f" JOIN (SELECT * FROM {labels_table(spec)} WHERE {quote(DAY_COLUMN)} = {day}) l ON {on}")
-        parts.append(f"SELECT {day} AS {quote(DAY_COLUMN)}, {selected}{labels} FROM {rows}")
-    if not parts:
-        empty = ", ".join(f"CAST(NULL AS {t.sql_type}) AS {_rate_label(spec, t)}" for t in averaged) or "NULL AS __no_label"
-        group_nulls = "".join(f"{quote(c)}, " for c in group_columns)
-        return (f"SELECT CAST(NULL AS {spec.grain.column_type}) AS {quote(DAY_COLUMN)}, {group_nulls}{empty} "
-                "FROM base WHERE false")
-    return " UNION ALL ".join(parts)
+        return " UNION ALL ".join(
+            f"SELECT {spec.grain.literal_sql(snapshot.day)} AS {day}, {selected}{labels} "
+            f"FROM ({typed_snapshot_sql(spec, snapshot)}) s"
+            for snapshot in history
+        )
+    # with a label feed: the earlier days' keys and groups, joined to the labels landed for them in
+    # one join (not one per day)
+    kept = ", ".join(f"s.{quote(c)}" for c in dict.fromkeys([*spec.entity_key, *group_columns]))
+    rows = " UNION ALL ".join(
+        f"SELECT {spec.grain.literal_sql(snapshot.day)} AS {day}, {kept} FROM ({typed_snapshot_sql(spec, snapshot)}) s"
+        for snapshot in history
+    )
+    labels = ", ".join(f"l.{quote(target.name)} AS {_rate_label(spec, target)}" for target in averaged) \
+        or "NULL AS __no_label"
+    on = " AND ".join([f"l.{day} = s.{day}", *(f"l.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)}" for k in spec.entity_key)])
+    first, last = (spec.grain.literal_sql(d) for d in (history[0].day, history[-1].day))
+    return (f"SELECT s.{day}, {selected}{labels} FROM ({rows}) s "
+            f"JOIN (SELECT * FROM {labels_table(spec)} WHERE {day} >= {first} AND {day} <= {last}) l ON {on}")
 
 
 def trailing_bounds(spec: DatasetSpec, day: dt.date, span_partitions: int) -> tuple[dt.date, dt.date]:
@@ -109,7 +115,7 @@ def trailing_bounds(spec: DatasetSpec, day: dt.date, span_partitions: int) -> tu
 
 
 def feature_query(spec: DatasetSpec, day: dt.date) -> str:
-    """The SELECT producing day D's feature rows from views ``base`` and ``history``, and the
+    """The SELECT producing day D's feature rows from the view ``base`` and the table ``history``, and the
     relation ``__feature_sql`` (the spec's feature SQL, already run in its sandbox). Every target
     of the dataset is a column, so every model built on it reads the same feature rows."""
     day_literal = spec.grain.literal_sql(day)
@@ -185,7 +191,9 @@ def build_features(
         reference_hashes = _reference_hashes(spec)
         con.execute(f"CREATE OR REPLACE TEMP VIEW base AS {typed_snapshot_sql(spec, snapshot)}")
         labels_stored = spec.labels is not None and table_exists(con, f"labels_{spec.name}")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW history AS {history_sql(spec, history, labels_stored)}")
+        # a table, not a view: each trailing rate reads it, and the union of every earlier day's typed
+        # snapshot (joined to its labels) would otherwise be computed once per rate
+        con.execute(f"CREATE OR REPLACE TEMP TABLE history AS {history_sql(spec, history, labels_stored)}")
         if spec.feature_sql:
             _create_feature_sql_output(con, spec, day)
         con.execute(f"CREATE OR REPLACE TEMP TABLE new_features AS {feature_query(spec, day)}")
@@ -238,8 +246,7 @@ def _history_snapshots(con: Any, spec: DatasetSpec, day: dt.date) -> list[Snapsh
     if not spec.trailing_rates:
         return []
     start, end = trailing_bounds(spec, day, spec.max_trailing_partitions)
-    hashes = accepted_hashes(con, spec, start, end)
-    return [snapshot_by_hash(con, spec, d, h) for d, h in sorted(hashes.items())]
+    return snapshots_by_hash(con, spec, accepted_hashes(con, spec, start, end))
 
 
 def _history_label_hashes(con: Any, spec: DatasetSpec, history: list[Snapshot]) -> dict[str, str]:

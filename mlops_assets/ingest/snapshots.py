@@ -177,15 +177,29 @@ def current_snapshot(con: Any, spec: DatasetSpec, day: dt.date) -> Snapshot | No
 
 
 def snapshot_by_hash(con: Any, spec: DatasetSpec, day: dt.date, content_hash: str) -> Snapshot | None:
-    row = con.execute(
+    found = snapshots_by_hash(con, spec, {day: content_hash})
+    return found[0] if found else None
+
+
+def snapshots_by_hash(con: Any, spec: DatasetSpec, hashes: dict[dt.date, str]) -> list[Snapshot]:
+    """The snapshots named by day and content hash, oldest day first, in one query (trailing rates
+    and the key-uniqueness gate read every accepted day before the one they judge)."""
+    if not hashes:
+        return []
+    rows = con.execute(
         """
-        SELECT content_hash, table_name, rows, columns_json, min_timestamp, max_timestamp,
+        SELECT day, content_hash, table_name, rows, columns_json, min_timestamp, max_timestamp,
                source_file, source_sha256, created_at
-        FROM raw_snapshots WHERE dataset = ? AND day = ? AND content_hash = ?
+        FROM raw_snapshots WHERE dataset = ? AND day >= ? AND day <= ?
         """,
-        [spec.name, day, content_hash],
+        [spec.name, min(hashes), max(hashes)],
     ).fetchall()
-    return _snapshot_from_row(spec, day, row[0]) if row else None
+    found = {}
+    for row in rows:
+        day = spec.grain.as_start(row[0])
+        if hashes.get(day) == row[1]:
+            found[day] = _snapshot_from_row(spec, day, row[1:])
+    return [found[day] for day in sorted(found)]
 
 
 def snapshot_versions(con: Any, spec: DatasetSpec, day: dt.date) -> list[Snapshot]:

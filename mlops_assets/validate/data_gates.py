@@ -249,14 +249,11 @@ def accepted_row_counts(con: Any, spec: DatasetSpec, before: dt.date, partitions
 def _keys_held_by_other_days(con: Any, spec: DatasetSpec, snapshot: Snapshot) -> tuple[int, list[dict]]:
     """How many of the snapshot's keys another day's accepted (current) snapshot holds, and a few of
     them with that day. Keys are compared as their declared types: days may store them differently."""
-    from mlops_assets.ingest.snapshots import snapshot_by_hash
+    from mlops_assets.ingest.snapshots import snapshots_by_hash
 
     end = spec.partitions.end_date or dt.date.max
-    others = [
-        snapshot_by_hash(con, spec, day, content_hash)
-        for day, content_hash in sorted(accepted_hashes(con, spec, spec.partitions.start_date, end).items())
-        if day != snapshot.day
-    ]
+    accepted = accepted_hashes(con, spec, spec.partitions.start_date, end)
+    others = snapshots_by_hash(con, spec, {day: h for day, h in accepted.items() if day != snapshot.day})
     if not others:
         return 0, []
     key = ", ".join(quote(c) for c in spec.entity_key)

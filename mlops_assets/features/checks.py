@@ -40,6 +40,8 @@ def check_feature_schema(con: Any, spec: DatasetSpec, day: dt.date) -> GateResul
     failures: list[RuleFailure] = []
     if rows == 0:
         failures.append(RuleFailure(None, "rows present", "no feature rows", f"rows for {spec.grain.label(day)}"))
+    # (feature, condition, expected): a null rate where the condition is None, else a count outside
+    measured: list[tuple[str, str | None, str | None]] = []
     for name, feature in spec.features.items():
         if name not in columns:
             failures.append(RuleFailure(name, "feature present", "missing", f"a {feature.kind.value} column"))
@@ -52,33 +54,34 @@ def check_feature_schema(con: Any, spec: DatasetSpec, day: dt.date) -> GateResul
         if feature.kind is FeatureKind.CATEGORICAL and kind != "VARCHAR":
             failures.append(RuleFailure(name, "feature kind", f"type {kind}", "VARCHAR (categorical)"))
             continue
-        if not rows:
-            continue
         column = quote(name)
-        null_rate = con.execute(
-            f"SELECT avg(({column} IS NULL)::DOUBLE) FROM {features_table(spec)} WHERE {where}"
-        ).fetchall()[0][0]
-        ceiling = feature.max_null_rate if feature.max_null_rate is not None else spec.quality.default_max_null_rate
-        if null_rate > ceiling:
-            failures.append(
-                RuleFailure(name, "null rate ceiling", f"{null_rate:.2%} nulls", f"at most {ceiling:.2%}",
-                            _samples(con, spec, where, f"{column} IS NULL", name))
-            )
-        conditions = []
+        measured.append((name, None, None))
         if feature.min is not None:
-            conditions.append((f"{column} < {float(feature.min)!r}", f">= {feature.min:g}"))
+            measured.append((name, f"{column} < {float(feature.min)!r}", f">= {feature.min:g}"))
         if feature.max is not None:
-            conditions.append((f"{column} > {float(feature.max)!r}", f"<= {feature.max:g}"))
+            measured.append((name, f"{column} > {float(feature.max)!r}", f"<= {feature.max:g}"))
         if feature.allowed is not None:
             allowed = ", ".join("'" + str(v).replace("'", "''") + "'" for v in feature.allowed)
-            conditions.append((f"CAST({column} AS VARCHAR) NOT IN ({allowed})", f"one of {feature.allowed}"))
-        for condition, expected in conditions:
-            bad = con.execute(
-                f"SELECT count(*) FROM {features_table(spec)} WHERE {where} AND {condition}"
-            ).fetchall()[0][0]
-            if bad:
+            measured.append((name, f"CAST({column} AS VARCHAR) NOT IN ({allowed})", f"one of {feature.allowed}"))
+    if rows and measured:
+        # every feature's null rate and out-of-range counts in one scan of the day
+        values = con.execute(
+            "SELECT " + ", ".join(f"avg(({quote(name)} IS NULL)::DOUBLE)" if condition is None
+                                  else f"count(*) FILTER (WHERE {condition})" for name, condition, _ in measured)
+            + f" FROM {features_table(spec)} WHERE {where}"
+        ).fetchall()[0]
+        for (name, condition, expected), value in zip(measured, values):
+            feature = spec.features[name]
+            if condition is None:
+                ceiling = feature.max_null_rate if feature.max_null_rate is not None else spec.quality.default_max_null_rate
+                if value > ceiling:
+                    failures.append(
+                        RuleFailure(name, "null rate ceiling", f"{value:.2%} nulls", f"at most {ceiling:.2%}",
+                                    _samples(con, spec, where, f"{quote(name)} IS NULL", name))
+                    )
+            elif value:
                 failures.append(
-                    RuleFailure(name, "feature range", f"{bad} value(s) outside", expected,
+                    RuleFailure(name, "feature range", f"{value} value(s) outside", expected,
                                 _samples(con, spec, where, condition, name))
                 )
     summary = f"{len(spec.features)} features of {rows} rows match the spec"
@@ -126,6 +129,9 @@ FEATURE_CHECKS = check_registry(
 )
 
 
+SEPARATION_ROWS = "__separation_rows"
+
+
 def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, columns: set[str]) -> dict[str, float]:
     """max(AUC, 1 - AUC) against the label of each numeric feature alone (rank-based, in SQL) and
     of each feature's null indicator. The label is a boolean target (the model's, else the dataset's
@@ -137,57 +143,75 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
     label = quote(boolean[0].name)
     # with a label feed only the rows whose outcome has landed can be scored (often none on the day
     # the features are built: then the lineage check is what holds)
-    rows = f"({labelled_rows_sql(con, spec)})"
-    where = f"{quote(DAY_COLUMN)} = {spec.grain.literal_sql(day)} AND {label} IS NOT NULL"
-    counts = con.execute(
-        f"SELECT count(*), sum({label}) FROM {rows} WHERE {where}"
-    ).fetchall()[0]
-    total, positives = counts[0], counts[1] or 0
+    scored = [name for name in spec.features if name in columns]
+    # the day's labelled rows once, in a temp table: each feature's statistic below then reads the
+    # day alone instead of joining every day's features and labels again
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SEPARATION_ROWS} AS SELECT {label}, {', '.join(quote(n) for n in scored)} "
+        f"FROM ({labelled_rows_sql(con, spec)}) "
+        f"WHERE {quote(DAY_COLUMN)} = {spec.grain.literal_sql(day)} AND {label} IS NOT NULL"
+    )
+    try:
+        return _separations(con, spec, scored, label)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {SEPARATION_ROWS}")
+
+
+def _separations(con: Any, spec: DatasetSpec, columns: list[str], label: str) -> dict[str, float]:
+    rows = SEPARATION_ROWS
+    total, positives = con.execute(f"SELECT count(*), coalesce(sum({label}), 0) FROM {rows}").fetchall()[0]
     negatives = total - positives
     if total < MIN_ROWS_FOR_SEPARATION_TEST or not positives or not negatives:
         return {}
     result = {}
-    for name in spec.features:
-        if name not in columns:
-            continue
-        # Whether a value is missing can encode the label as well as the value can (a column that
-        # is only filled in for late flights): score the null indicator of every feature too.
-        null_given_pos, null_given_neg = con.execute(
-            f"SELECT avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 1), "
-            f"avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 0) "
-            f"FROM {rows} WHERE {where}"
-        ).fetchall()[0]
+    # Whether a value is missing can encode the label as well as the value can (a column that is
+    # only filled in for late flights): score the null indicator of every feature too.
+    null_rates = con.execute("SELECT " + ", ".join(
+        f"avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 1), "
+        f"avg(({quote(name)} IS NULL)::DOUBLE) FILTER (WHERE {label} = 0)" for name in columns
+    ) + f" FROM {rows}").fetchall()[0] if columns else ()
+    for index, name in enumerate(columns):
+        null_given_pos, null_given_neg = null_rates[2 * index], null_rates[2 * index + 1]
         null_auc = 0.5 + (null_given_pos - null_given_neg) / 2
         if abs(null_auc - 0.5) > 1e-12:
             result[f"{name} IS NULL"] = max(null_auc, 1 - null_auc)
-    for name, feature in spec.features.items():
-        if feature.kind is FeatureKind.CATEGORICAL and name in columns:
-            auc = _categorical_separation(con, spec, name, rows, where, label)
+    separations = {}
+    for name in columns:
+        if spec.features[name].kind is FeatureKind.CATEGORICAL:
+            auc = _categorical_separation(con, name, rows, label)
             if auc is not None:
-                result[name] = auc
-        if feature.kind is not FeatureKind.NUMERIC or name not in columns:
-            continue
-        column = quote(name)
-        # Mann-Whitney U over the non-null values (their missingness is scored above).
-        auc_row = con.execute(
+                separations[name] = auc
+    numeric = [name for name in columns if spec.features[name].kind is FeatureKind.NUMERIC]
+    if numeric:
+        # Mann-Whitney U of every numeric feature in one query, over its non-null values (their
+        # missingness is scored above): the features as (feature, value) rows, ranked per feature
+        as_values = ", ".join(f"CAST({quote(name)} AS DOUBLE) AS {quote(name)}" for name in numeric)
+        sums = con.execute(
             f"""
-            WITH ranked AS (
-                SELECT {label} AS y, rank() OVER (ORDER BY {column}) AS low,
-                       count(*) OVER (PARTITION BY {column}) AS ties
-                FROM {rows} WHERE {where} AND {column} IS NOT NULL
+            WITH long AS (
+                UNPIVOT (SELECT {label} AS y, {as_values} FROM {rows})
+                ON {', '.join(quote(name) for name in numeric)} INTO NAME feature VALUE v
+            ), ranked AS (
+                SELECT feature, y, rank() OVER (PARTITION BY feature ORDER BY v) AS low,
+                       count(*) OVER (PARTITION BY feature, v) AS ties
+                FROM long
             )
-            SELECT sum(CASE WHEN y = 1 THEN low + (ties - 1) / 2.0 END), sum(y), count(*) FROM ranked
+            SELECT feature, sum(CASE WHEN y = 1 THEN low + (ties - 1) / 2.0 END), sum(y), count(*)
+            FROM ranked GROUP BY feature
             """
-        ).fetchall()[0]
-        rank_sum, pos, n = auc_row
-        if not pos or pos == n:
-            continue
-        auc = (rank_sum - pos * (pos + 1) / 2) / (pos * (n - pos))
-        result[name] = max(auc, 1 - auc)
+        ).fetchall()
+        by_feature = {feature: (rank_sum, pos, n) for feature, rank_sum, pos, n in sums}
+        for name in numeric:  # in the spec's order; a feature with no value at all has no row
+            rank_sum, pos, n = by_feature.get(name, (None, 0, 0))
+            if not pos or pos == n:
+                continue
+            auc = (rank_sum - pos * (pos + 1) / 2) / (pos * (n - pos))
+            separations[name] = max(auc, 1 - auc)
+    result.update((name, separations[name]) for name in columns if name in separations)
     return result
 
 
-def _categorical_separation(con: Any, spec: DatasetSpec, name: str, rows: str, where: str, label: str) -> float | None:
+def _categorical_separation(con: Any, name: str, rows: str, label: str) -> float | None:
     """max(AUC, 1 - AUC) of a categorical feature scored by its own categories' label rates (the
     best any model can do with it alone), rare values pooled (MIN_ROWS_PER_CATEGORY); ``label`` is
     the quoted boolean target."""
@@ -196,7 +220,7 @@ def _categorical_separation(con: Any, spec: DatasetSpec, name: str, rows: str, w
         f"""
         WITH categories AS (
             SELECT {column} AS value, count(*) AS n, sum({label}) AS positives
-            FROM {rows} WHERE {where} GROUP BY ALL
+            FROM {rows} GROUP BY ALL
         )
         SELECT n >= {MIN_ROWS_PER_CATEGORY} OR value IS NULL AS scored,
                CASE WHEN n >= {MIN_ROWS_PER_CATEGORY} OR value IS NULL THEN value END AS bucket,

@@ -31,8 +31,10 @@ def train_and_log(
     trigger_reason: str,
     code_version: str,
     log: Callable[[str], None] = print,
+    params: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], Any]:
-    """Tune and train on a frozen snapshot, save the model, log it to MLflow; returns (handle, model)."""
+    """Tune and train on a frozen snapshot, save the model, log it to MLflow; returns (handle, model).
+    With ``params`` (a trained model's), no search: those hyperparameters refit on this snapshot."""
     from mlops_assets.core.registry import MANIFEST_TAG
     from mlops_assets.train.model import train_candidate, tuned_params, write_manifest
     from mlops_assets.train.smoke import write_smoke_sample
@@ -42,7 +44,7 @@ def train_and_log(
     validation = read_split(layout, snapshot, "validation")
     # the training split streams in batches: as one pandas frame it is gigabytes at 10M rows
     with streamed_split(layout, snapshot, "train", columns=[*spec.features, spec.target.name]) as train:
-        trained = train_candidate(train, validation, spec, budget, log=log)
+        trained = train_candidate(train, validation, spec, budget, log=log, params=params)
     scratch = layout.root / "models" / f".partial-{dagster_run_id}"
     _, sha256 = trained.save(scratch)
     write_smoke_sample(scratch, trained, validation)

@@ -266,19 +266,24 @@ def train_candidate(
     spec: DatasetSpec,
     budget: TuningBudget,
     log: Callable[[str], None] = print,
+    params: dict[str, Any] | None = None,
 ) -> TrainedModel:
     """Random search over ``budget.trials`` parameter sets, each early-stopped on the task's eval
     metric and ranked by its primary metric on validation (binary: AUC).
 
     ``train`` is a pandas frame or a re-iterable of frames (a split streamed from the warehouse);
     ``validation`` is a pandas frame.
+
+    With ``params`` (a trained model's ``params``), no search: one trial with those
+    hyperparameters and their seed, early-stopped the same way. This refits a chosen model's
+    procedure on another window; the task's objective settings are this split's (its classes).
     """
     import xgboost as xgb
 
     from mlops_assets.evaluate.metrics import choose_threshold
     from mlops_assets.evaluate.weighted import full_data_value
 
-    if budget.trials < 1:
+    if params is None and budget.trials < 1:
         raise ValueError("the tuning budget needs at least one trial")
     task = task_of(spec.model.task)
     batches = FrameBatches(train) if hasattr(train, "iloc") else train
@@ -290,22 +295,26 @@ def train_candidate(
     kernel, sign = task.metrics(encoding.classes)[primary], (1.0 if task.higher_is_better(primary) else -1.0)
     label = METRIC_REGISTRY[primary].spoken
     rng = np.random.default_rng(budget.seed)
+    count = 1 if params is not None else budget.trials
     best: TrainedModel | None = None
     trials = []
-    for trial in range(1, budget.trials + 1):
-        params = sample_params(rng, budget, task.params(encoding.classes))
+    for trial in range(1, count + 1):
+        if params is None:
+            trial_params = sample_params(rng, budget, task.params(encoding.classes))
+        else:
+            trial_params = {**params, **task.params(encoding.classes), "nthread": budget.nthread}
         booster = xgb.train(
-            params, dtrain, num_boost_round=budget.max_rounds, evals=[(dval, "validation")],
+            trial_params, dtrain, num_boost_round=budget.max_rounds, evals=[(dval, "validation")],
             early_stopping_rounds=budget.early_stopping_rounds, verbose_eval=False,
         )
         rounds = booster.best_iteration + 1
         booster = booster[:rounds]
         labels, predictions = task.validate(y_val, booster.predict(dval).astype("float64"))
         score = full_data_value(kernel, labels, predictions, 0.5)
-        trials.append({"trial": trial, f"validation_{primary}": score, "rounds": rounds, **tuned_params(params)})
+        trials.append({"trial": trial, f"validation_{primary}": score, "rounds": rounds, **tuned_params(trial_params)})
         if best is None or sign * score > sign * best.validation_score:
-            best = TrainedModel(booster, encoding, params, rounds, score, None)
-        log(f"trial {trial}/{budget.trials}: validation {label} {score:.4f} ({rounds} trees); "
+            best = TrainedModel(booster, encoding, trial_params, rounds, score, None)
+        log(f"trial {trial}/{count}: validation {label} {score:.4f} ({rounds} trees); "
             f"best so far {best.validation_score:.4f}")
     if task.thresholded:
         best.threshold = choose_threshold(y_val, best.booster.predict(dval))

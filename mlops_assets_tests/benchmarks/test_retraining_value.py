@@ -72,3 +72,41 @@ def test_policy_and_gate_overrides_take_their_field_s_type_and_refuse_unknown_na
         bench.settings(["cooldown=3"], LoopPolicy)
     with pytest.raises(ValueError, match="expected name=value"):
         bench.settings(["refused_backoff"], LoopPolicy)
+
+
+def test_variants_are_chosen_by_name_and_unknown_names_refused(bench):
+    import argparse
+
+    assert bench.variant_names("loop_refit, weekly") == ("loop_refit", "weekly")
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown variant"):
+        bench.variant_names("loop,refit")
+
+
+class _Fixed:
+    """A model whose metric on each day is given (the day stands for its frame)."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def day_metric(self, spec, frame):
+        return self.values[frame]
+
+
+def test_realized_compares_the_deployed_models_a_refit_for_its_judged_candidate(bench):
+    days = [day(2, d) for d in range(1, 7)]
+    frames = {d: d for d in days}
+    models = {
+        "first": _Fixed({d: 0.60 for d in days}),
+        "judged": _Fixed({d: 0.90 for d in days}),  # never served: its refit did
+        "refit": _Fixed({d: 0.60 + 0.01 * i for i, d in enumerate(days)}),
+    }
+    first = bench.Training("loop_refit", day(1, 28), "first", "", 7, True, "first", 1.0)
+    refused = bench.Training("loop_refit", day(1, 31), "high_drift", "", 7, False, "other", 1.0)
+    promoted = bench.Training("loop_refit", day(2, 2), "high_drift", "", 7, True, "judged", 1.0, refit_sha256="refit")
+    served_by = {d: ("first" if d <= day(2, 2) else "refit") for d in days}  # the refit serves 2-3..2-6
+    after = bench.realized([first, refused, promoted], served_by, models, None, frames)
+    assert list(after) == [day(2, 2)]
+    assert after[day(2, 2)].days == 4 and after[day(2, 2)].mean == pytest.approx(0.035)  # refit - first
+    against_judged = bench.served_difference("refit", "judged", served_by, models, None, frames)
+    assert against_judged.mean == pytest.approx(-0.265) and against_judged.better_days == 0
+    assert bench.served_difference("judged", "first", served_by, models, None, frames) is None  # it never served

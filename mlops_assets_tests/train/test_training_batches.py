@@ -97,3 +97,28 @@ def test_tuned_params_are_what_the_search_chose(spec):
     assert {"max_depth", "learning_rate", "min_child_weight", "subsample", "colsample_bytree",
             "reg_lambda", "max_cat_to_onehot"} == set(tuned)
     assert all(tuned[k] == params[k] for k in tuned)
+
+
+def test_given_params_refit_one_trial_and_reproduce_the_searched_model_on_its_data(tmp_path, spec):
+    train, validation = _frame(spec, 3_000, seed=5), _frame(spec, 600, seed=6)
+    budget = TuningBudget(trials=3, max_rounds=20)
+    searched = train_candidate(train, validation, spec, budget, log=lambda _: None)
+    refit = train_candidate(train, validation, spec, budget, log=lambda _: None, params=searched.params)
+    assert len(refit.trials) == 1
+    assert refit.params == searched.params and refit.best_rounds == searched.best_rounds
+    assert refit.save(tmp_path / "refit")[1] == searched.save(tmp_path / "searched")[1]  # byte for byte
+
+
+def test_given_params_are_kept_with_their_seed_on_a_larger_window(tmp_path, spec):
+    from mlops_assets.train.model import sample_params, tuned_params
+
+    # parameters the seed-42 search would not draw first, and another seed: neither may be replaced
+    chosen = sample_params(np.random.default_rng(123), TuningBudget(seed=9))
+    train, validation = _frame(spec, 4_000, seed=7), _frame(spec, 600, seed=8)
+    refit = train_candidate(train, validation, spec, TuningBudget(max_rounds=20, nthread=1), log=lambda _: None,
+                            params=chosen)
+    assert tuned_params(refit.params) == tuned_params(chosen)
+    assert refit.params["seed"] == 9 and refit.params["nthread"] == 1
+    assert [t["trial"] for t in refit.trials] == [1]
+    searched = train_candidate(train, validation, spec, TuningBudget(max_rounds=20, nthread=1), log=lambda _: None)
+    assert tuned_params(searched.params) != tuned_params(chosen)

@@ -69,11 +69,12 @@ def build_dataset_definitions(spec: DatasetSpec) -> dg.Definitions:
     if spec.labels is None:
         return definitions
     from mlops_assets.defs.jobs import build_labels_job
-    from mlops_assets.defs.labels import build_labels_asset
+    from mlops_assets.defs.labels import build_label_checks, build_labels_asset
 
     labels = build_labels_asset(spec)
     return dg.Definitions.merge(definitions, dg.Definitions(
-        assets=[labels], jobs=[build_labels_job(names, labels)], sensors=[build_landing_sensor(spec, labels=True)],
+        assets=[labels], asset_checks=[build_label_checks(spec, labels)], jobs=[build_labels_job(names, labels)],
+        sensors=[build_landing_sensor(spec, labels=True)],
     ))
 
 

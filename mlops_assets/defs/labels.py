@@ -1,5 +1,7 @@
 """<dataset>_labels: the outcomes of a partition's rows, landed after them (a dataset with a label feed)."""
 
+import dataclasses
+
 import dagster as dg
 
 from mlops_assets.core.spec import DatasetSpec, sections_digest
@@ -56,6 +58,24 @@ def build_labels_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             yield from (day_materialization(context, b.day, b.content_hash, label_metadata(b)) for b in stored)
 
     return labels
+
+
+def build_label_checks(spec: DatasetSpec, labels_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
+    """The features' outcome checks, judged again on each partition whose labels land (the verdict is
+    also recorded as the features' own: ``pipeline.ingest_day.check_labelled_features``)."""
+    from mlops_assets.defs.checks import daily_checks_step
+    from mlops_assets.features.checks import OUTCOME_CHECKS
+    from mlops_assets.pipeline.ingest_day import check_labelled_features
+
+    checks = {
+        name: dataclasses.replace(check, description=(
+            f"{check.description} Judged again on the partition's {spec.features_asset_name} with these labels "
+            "(built before them, the features had no outcome to be measured against); a failure keeps the "
+            "partition out of training."))
+        for name, check in OUTCOME_CHECKS.items()
+    }
+    return daily_checks_step(spec, labels_asset, DatasetNames.of(spec).label_checks_step, checks, check_labelled_features,
+                             f"The features' outcome checks on one partition of {spec.name}, once its labels land.")
 
 
 def label_metadata(batch: LabelBatch) -> dict:

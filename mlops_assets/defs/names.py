@@ -55,6 +55,10 @@ class DatasetNames:
     def feature_checks_step(self) -> str:
         return f"{self.dataset}_feature_checks"
 
+    @property
+    def label_checks_step(self) -> str:
+        return f"{self.dataset}_label_checks"
+
 
 @dataclass(frozen=True)
 class ModelNames:

@@ -127,6 +127,9 @@ FEATURE_CHECKS = check_registry(
           "near-perfect single-feature AUC) reaches the feature set.",
           check_no_leakage),
 )
+# The feature checks that read the outcomes. With a label feed a partition's features are built and
+# checked before its outcomes exist, so these are judged again when its labels land.
+OUTCOME_CHECKS = {name: FEATURE_CHECKS[name] for name in ("check_no_leakage",)}
 
 
 SEPARATION_ROWS = "__separation_rows"

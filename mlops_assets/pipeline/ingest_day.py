@@ -114,6 +114,31 @@ def check_feature_day(
     return version[0], results
 
 
+def check_labelled_features(
+    spec: DatasetSpec, layout: StateLayout, day: dt.date, run_id: str | None = None, names: Collection[str] | None = None
+) -> tuple[str, list[GateResult]]:
+    """Judge the day's features again with the labels that landed for it: the feature checks that read
+    outcomes (``OUTCOME_CHECKS``) have nothing to measure when the features are built before them, so
+    a feature that gives the outcome away shows only now. Each verdict is recorded as the features'
+    own, against their content hash, so a failure keeps the day out of training. Returns the
+    features' content hash ("" when none are built yet: their checks will see these labels)."""
+    from mlops_assets.features.checks import FEATURES_ASSET, OUTCOME_CHECKS
+    from mlops_assets.features.build import current_feature_version
+    from mlops_assets.core.warehouse import connect, table_exists
+
+    with connect(layout.warehouse_path) as con:
+        version = current_feature_version(con, spec, day) if table_exists(con, "feature_versions") else None
+        if version is None:
+            return "", [
+                GateResult(name, True, f"no features of {spec.grain.label(day)} built yet: their {name} will read "
+                                       "these labels when they are")
+                for name in OUTCOME_CHECKS if names is None or name in names
+            ]
+        results = _apply_and_record(con, spec, OUTCOME_CHECKS, names, day, asset=FEATURES_ASSET, day=day,
+                                    content_hash=version[0], run_id=run_id)
+    return version[0], results
+
+
 def _apply_and_record(
     con: Any, spec: DatasetSpec, checks: dict[str, Check], names: Collection[str] | None,
     target: Any, *, asset: str, day: dt.date, content_hash: str, run_id: str | None,

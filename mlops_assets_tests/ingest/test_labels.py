@@ -174,3 +174,47 @@ def test_a_target_reads_only_what_the_label_files_carry():
     document["targets"][0]["expression"] = "arr_delay > 15 AND distance > 100"
     with pytest.raises(SpecError, match=r"reads \['distance'\], which the label files do not carry"):
         spec_from_dict(document, base_dir=load_spec().base_dir)
+
+
+def test_a_feature_that_gives_the_outcome_away_is_found_when_the_labels_land(two_feed_spec, state):
+    """Built before their outcomes, a day's features pass the leakage check with nothing to measure;
+    when the labels land the check is judged again on them, and a feature that tells the outcome
+    keeps the day out of training."""
+    from mlops_assets.pipeline.ingest_day import check_labelled_features
+    from mlops_assets.train.snapshot import learnable_days
+
+    replay(two_feed_spec, state, DAYS[0], 3)
+    rows_path = landing_path(state, two_feed_spec, DAYS[0])
+    departures = pd.read_csv(rows_path, dtype=str, keep_default_na=False)
+    outcomes = pd.read_csv(landing_path(state, two_feed_spec, DAYS[0], labels=True), dtype=str, keep_default_na=False)
+    arrival = pd.to_numeric(departures.merge(outcomes, on=KEY, how="left")["arr_delay"], errors="coerce")
+    # the export writes the flight's distance only for flights that arrived on time: an outcome proxy
+    departures["distance"] = [str(d) if on_time else "4983" for d, on_time in zip(departures["distance"], arrival <= 15)]
+    departures.to_csv(rows_path, index=False)
+    for day in DAYS[:2]:
+        results = ingest_and_featurize(two_feed_spec, state, day)
+        assert all(r.passed for r in results), [r.summary for r in results if not r.passed]
+
+    leaky_features, (verdict,) = check_labelled_features(two_feed_spec, state, DAYS[0])
+    assert leaky_features and verdict.passed  # no labels stored yet: nothing to measure
+    ingest_labels(two_feed_spec, state, DAYS[0])
+    ingest_labels(two_feed_spec, state, DAYS[1])
+    features_hash, (verdict,) = check_labelled_features(two_feed_spec, state, DAYS[0], "run-1")
+    assert features_hash and not verdict.passed
+    assert "distance" in verdict.summary or any(f.column == "distance" for f in verdict.failures)
+    _clean_hash, (clean,) = check_labelled_features(two_feed_spec, state, DAYS[1], "run-1")
+    assert clean.passed and any(key.startswith("single_feature_auc.") for key in clean.stats)
+    with connect(state.warehouse_path) as con:
+        assert sorted(learnable_days(con, two_feed_spec, None, None)) == [DAYS[1]]
+
+
+def test_labels_that_land_before_their_rows_are_read_by_the_features_own_check(two_feed_spec, state):
+    from mlops_assets.pipeline.ingest_day import check_labelled_features
+
+    replay(two_feed_spec, state, DAYS[0], 2)
+    ingest_labels(two_feed_spec, state, DAYS[0])
+    features_hash, (verdict,) = check_labelled_features(two_feed_spec, state, DAYS[0])
+    assert features_hash == "" and verdict.passed and "no features" in verdict.summary
+    results = ingest_and_featurize(two_feed_spec, state, DAYS[0])
+    leakage = next(r for r in results if r.check == "check_no_leakage")
+    assert leakage.passed and any(key.startswith("single_feature_auc.") for key in leakage.stats)

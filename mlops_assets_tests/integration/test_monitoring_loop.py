@@ -24,7 +24,7 @@ from mlops_assets_tests.flight_names import LANDING_SENSOR, LATE, RETRAINING_SEN
 from mlops_assets.promote import ledger
 from mlops_assets.definitions import build_definitions
 from mlops_assets.defs.common import RANGE_END_TAG, RANGE_START_TAG
-from mlops_assets_tests.flight_names import INGEST_JOB, LABEL_SENSOR, LABELS_JOB, TIMELINE_JOB, TRAIN_JOB
+from mlops_assets_tests.flight_names import FLIGHTS, INGEST_JOB, LABEL_SENSOR, LABELS_JOB, TIMELINE_JOB, TRAIN_JOB
 from mlops_assets.defs.model import TRIGGER_TAG
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.evaluate.evaluation import load_evaluation
@@ -383,6 +383,12 @@ def test_a_day_is_scored_before_its_outcomes_and_measured_as_they_land(scenario)
     loop = scenario.loop
     [partial] = loop.run_sensor_requests(LABEL_SENSOR, LABELS_JOB)
     assert partial.success
+    # the day's features, built before any outcome, are judged for leakage again with these labels
+    [leakage] = [event.event_specific_data for event in partial.all_events
+                 if event.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert (leakage.asset_key.to_user_string(), leakage.check_name, leakage.passed) == (
+        FLIGHTS.labels_asset, "check_no_leakage", True)
+    assert any(key.startswith("single_feature_auc.") for key in leakage.metadata)
     loop.run_automation(len(JULY))
     [(rows, auc)] = performance_rows(scenario, last)
     assert 0 < rows <= len(half) and auc is not None

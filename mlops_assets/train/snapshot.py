@@ -28,7 +28,7 @@ from mlops_assets.core.paths import StateLayout
 from mlops_assets.core.grain import DEFAULT_GRAIN, GRAINS, Grain
 from mlops_assets.core.warehouse import SNAPSHOT_SCHEMA, connect, table_exists, transaction, widen_partition_columns
 from mlops_assets.train.window import (
-    TrainingDataError, TrainingWindow, _no_outcomes, _require_current_features, _resolve_window, _with_outcomes,
+    TrainingDataError, TrainingWindow, no_outcomes, require_current_features, resolve_window, with_outcomes,
     held_out_days, passed_feature_days,
 )
 
@@ -107,7 +107,7 @@ def build_training_snapshot(
         ensure_training_snapshots_table(con)
         if not table_exists(con, f"features_{spec.name}"):
             raise TrainingDataError(f"no features of {spec.name} exist yet; run the ingest job first")
-        start, end = _resolve_window(con, spec, window)
+        start, end = resolve_window(con, spec, window)
     # only days judged under the current spec's rules may train: re-judge the others (or refuse them)
     currency = rejudge_stale_days(spec, layout, start, end, run_id)
     with connect(layout.warehouse_path) as con:
@@ -118,9 +118,9 @@ def build_training_snapshot(
         passed = passed_feature_days(con, spec, start, end)
         usable = {day: h for day, h in passed.items() if spec.grain.label(day) not in currency.refused}
         if spec.labels is not None:  # a partition whose outcomes have not landed has nothing to learn from
-            learnable = _with_outcomes(con, spec, passed)
+            learnable = with_outcomes(con, spec, passed)
             if usable and not learnable:
-                raise _no_outcomes(spec, start, end)
+                raise no_outcomes(spec, start, end)
             usable = {day: h for day, h in usable.items() if day in learnable}
         skipped = sorted(spec.grain.label(d) for (d,) in all_days if spec.grain.as_start(d) not in usable)
         if len(usable) < window.min_days:
@@ -132,7 +132,7 @@ def build_training_snapshot(
                 + (f"; refused under the current spec: {refused}" if refused else "")
             )
         wanted = list(dict.fromkeys([DAY_COLUMN, *spec.passthrough_columns, *spec.features, spec.target.name]))
-        _require_current_features(con, spec, wanted, usable, start)
+        require_current_features(con, spec, wanted, usable, start)
         oot_days = held_out_days(list(usable), window, start, end, spec.grain.unit)
         splits = SPLITS if oot_days else IN_PERIOD_SPLITS
         columns = ", ".join(quote(c) for c in wanted)
@@ -143,7 +143,7 @@ def build_training_snapshot(
             f"AND {quote(spec.target.name)} IS NOT NULL"
         )
         if spec.labels is not None and not con.execute("SELECT count(*) FROM new_snapshot").fetchall()[0][0]:
-            raise _no_outcomes(spec, start, end)  # labels landed, but none for these rows' keys
+            raise no_outcomes(spec, start, end)  # labels landed, but none for these rows' keys
         content_hash = relation_sha256(con, "new_snapshot")
         table_name = f"training_{spec.name}__{content_hash[:16]}"
         task = task_of(spec.model.task)

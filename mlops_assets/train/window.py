@@ -45,7 +45,7 @@ class TrainingWindow:
             raise ValueError(f"holdout_days must be 0 or more, got {self.holdout_days}")
 
 
-def _resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tuple[dt.date, dt.date]:
+def resolve_window(con: Any, spec: DatasetSpec, window: TrainingWindow) -> tuple[dt.date, dt.date]:
     bounds = con.execute(
         "SELECT min(day), max(day) FROM feature_versions WHERE dataset = ?", [spec.name]
     ).fetchall()[0]
@@ -90,24 +90,24 @@ def passed_feature_days(con: Any, spec: DatasetSpec, start: dt.date | None, end:
 
 def learnable_days(con: Any, spec: DatasetSpec, start: dt.date | None, end: dt.date | None) -> dict[dt.date, str]:
     """The days a model can learn from: passed features, and with a label feed landed outcomes."""
-    return _with_outcomes(con, spec, passed_feature_days(con, spec, start, end))
+    return with_outcomes(con, spec, passed_feature_days(con, spec, start, end))
 
 
-def _with_outcomes(con: Any, spec: DatasetSpec, days: dict[dt.date, str]) -> dict[dt.date, str]:
+def with_outcomes(con: Any, spec: DatasetSpec, days: dict[dt.date, str]) -> dict[dt.date, str]:
     if spec.labels is None:
         return days
     labelled = label_versions(con, spec)
     return {day: h for day, h in days.items() if day in labelled}
 
 
-def _no_outcomes(spec: DatasetSpec, start: dt.date, end: dt.date) -> TrainingDataError:
+def no_outcomes(spec: DatasetSpec, start: dt.date, end: dt.date) -> TrainingDataError:
     return TrainingDataError(
         f"no labels of {spec.name} have landed for {start}..{end}: a row is learned from only once its "
         f"outcome has arrived in the label zone (landing/{spec.name}/labels/)"
     )
 
 
-def _require_current_features(
+def require_current_features(
     con: Any, spec: DatasetSpec, wanted: list[str], usable: dict[dt.date, str], start: dt.date
 ) -> None:
     """A feature added to the spec after the features were built is missing from the table, or (once

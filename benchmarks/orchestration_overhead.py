@@ -66,7 +66,8 @@ def plain_lifecycle(spec, layout, end: dt.date, budget, start: dt.date = START) 
     from mlops_assets.evaluate.settings import EvaluationSettings
     from mlops_assets.pipeline.train_model import evaluate_and_store, judge, train_and_log, write_candidate_card
     from mlops_assets.promote.promotion import promote
-    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+    from mlops_assets.train.snapshot import build_training_snapshot
+    from mlops_assets.train.window import TrainingWindow
 
     run_id = f"plain-{time.time_ns()}"
     registry = ModelRegistryResource().registry(layout, model_name(spec))

@@ -284,7 +284,7 @@ def day_frames(spec, layout, start: dt.date, end: dt.date) -> dict[dt.date, Any]
     """Every checked day's feature rows, read once."""
     from mlops_assets.core.warehouse import connect
     from mlops_assets.monitor.scoring import checked_features
-    from mlops_assets.train.snapshot import passed_feature_days
+    from mlops_assets.train.window import passed_feature_days
 
     with connect(layout.warehouse_path) as con:
         days = sorted(passed_feature_days(con, spec, start, end))
@@ -300,7 +300,7 @@ def run(args) -> int:
     from mlops_assets.monitor.policy import LoopPolicy
     from mlops_assets.monitor.scoring import score_day
     from mlops_assets.retrain.requests import retraining_request
-    from mlops_assets.train.snapshot import TrainingWindow
+    from mlops_assets.train.window import TrainingWindow
     from mlops_assets.train.tuning import TuningBudget
 
     started = time.perf_counter()

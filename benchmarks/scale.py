@@ -84,7 +84,8 @@ def _require_passed(day, results) -> None:
 
 
 def stage_snapshot(state: str, args: argparse.Namespace) -> dict:
-    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+    from mlops_assets.train.snapshot import build_training_snapshot
+    from mlops_assets.train.window import TrainingWindow
 
     spec, layout = _spec_and_layout(state)
     snapshot = build_training_snapshot(spec, layout, TrainingWindow(), run_id="scale-benchmark")

@@ -78,7 +78,7 @@ def prepare(spec, layout, days: int) -> None:
     """Land, ingest, gate and featurize the first ``days`` days (plain calls; not measured)."""
     from mlops_assets.ingest.landing import landed_days, replay
     from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-    from mlops_assets.train.snapshot import passed_feature_days
+    from mlops_assets.train.window import passed_feature_days
     from mlops_assets.core.warehouse import connect
 
     with contextlib.suppress(Exception), connect(layout.warehouse_path) as con:
@@ -175,9 +175,10 @@ def lifecycle(spec, layout, end: dt.date, run_id: str, trials: int | None = None
     from mlops_assets.promote.card import missing_sections
     from mlops_assets.train import smoke, snapshot
     from mlops_assets.train.tuning import TuningBudget
+    from mlops_assets.train.window import TrainingWindow
 
     registry = ModelRegistryResource().registry(layout, model_name(spec))
-    frozen = snapshot.build_training_snapshot(spec, layout, snapshot.TrainingWindow(start_date=START, end_date=end),
+    frozen = snapshot.build_training_snapshot(spec, layout, TrainingWindow(start_date=START, end_date=end),
                                               run_id)
     candidate, _ = train_model.train_and_log(spec, layout, registry, frozen.content_hash,
                                              TuningBudget(trials=trials) if trials else TuningBudget(),

@@ -140,7 +140,7 @@ def build_retraining_sensor(spec: DatasetSpec) -> dg.SensorDefinition:
 def train_window_config(names: ModelNames, end: dt.date, window_days: int, min_days: int | None = None,
                         holdout_days: int | None = None) -> dict:
     """The model's training_snapshot run config for the ``window_days`` days ending on ``end``;
-    without ``min_days`` or ``holdout_days`` its default (train.snapshot.TrainingWindow) applies."""
+    without ``min_days`` or ``holdout_days`` its default (train.window.TrainingWindow) applies."""
     config: dict = {"end_date": end.isoformat(), "last_n_days": window_days}
     if min_days is not None:
         config["min_days"] = min_days

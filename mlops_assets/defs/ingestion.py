@@ -8,7 +8,7 @@ from mlops_assets.defs.checks import daily_checks_step
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, partitions_definition, partition_days
 from mlops_assets.defs.names import DatasetNames
 from mlops_assets.defs.metadata import table_schema
-from mlops_assets.defs.ranges import day_materialization, range_output
+from mlops_assets.defs.ranges import DayOutcome, days_in_order
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.ingest.snapshots import IngestionError, Snapshot
 from mlops_assets.core.spec import DatasetSpec, sections_digest
@@ -42,32 +42,24 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
     def raw_snapshot(context: dg.AssetExecutionContext, state: StateResource):
         days = partition_days(context, spec.grain)
         layout = state.layout()
-        snapshots = []
-        for day in days:
-            try:
-                # the gates run here, in the snapshot's transaction; the data_gates step reports their verdicts
-                snapshot, _results = ingest_and_gate(spec, layout, day, context.run.run_id)
-            except IngestionError as error:
-                if len(days) == 1:
-                    raise
-                yield from _day_materializations(context, snapshots)
-                raise dg.Failure(
-                    f"ingestion stopped at {day}: {error}. "
-                    + (f"Snapshotted {days[0]}..{snapshots[-1].day}; " if snapshots else "")
-                    + f"not ingested: {day}..{days[-1]}"
-                ) from None
-            snapshots.append(snapshot)
-        # one log event for the step, not one a day: each event costs ~20-40 ms on the sqlite instance
-        context.log.info("\n".join(
-            f"{'new' if s.is_new else 'unchanged'} snapshot {s.content_hash[:12]} of {s.day}: {s.rows} rows "
-            f"from {s.source_file}" for s in snapshots
-        ))
-        if len(days) == 1:
-            yield dg.MaterializeResult(data_version=dg.DataVersion(snapshots[0].content_hash),
-                                       metadata=snapshot_metadata(snapshots[0]))
-        else:
-            yield range_output(days)
-            yield from _day_materializations(context, snapshots)
+
+        def snapshot_of(day) -> Snapshot:
+            # the gates run here, in the snapshot's transaction; the data_gates step reports their verdicts
+            snapshot, _results = ingest_and_gate(spec, layout, day, context.run.run_id)
+            return snapshot
+
+        yield from days_in_order(
+            context, days, snapshot_of, (IngestionError,),
+            outcome=lambda s: DayOutcome(s.day, s.content_hash, snapshot_metadata(s)),
+            stopped=lambda day, error, snapshots: (
+                f"ingestion stopped at {day}: {error}. "
+                + (f"Snapshotted {days[0]}..{snapshots[-1].day}; " if snapshots else "")
+                + f"not ingested: {day}..{days[-1]}"
+            ),
+            summary=lambda s: (f"{'new' if s.is_new else 'unchanged'} snapshot {s.content_hash[:12]} of {s.day}: "
+                               f"{s.rows} rows from {s.source_file}"),
+            alone_raises=True,
+        )
 
     return raw_snapshot
 
@@ -85,11 +77,6 @@ def snapshot_metadata(snapshot: Snapshot) -> dict:
         "dagster/column_schema": table_schema(snapshot.columns),
         "dagster/row_count": snapshot.rows,
     }
-
-
-def _day_materializations(context: dg.AssetExecutionContext, snapshots: list[Snapshot]):
-    for snapshot in snapshots:
-        yield day_materialization(context, snapshot.day, snapshot.content_hash, snapshot_metadata(snapshot))
 
 
 def build_data_gate_checks(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:

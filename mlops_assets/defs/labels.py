@@ -7,7 +7,7 @@ import dagster as dg
 from mlops_assets.core.spec import DatasetSpec, sections_digest
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, partition_days, partitions_definition
 from mlops_assets.defs.names import DatasetNames
-from mlops_assets.defs.ranges import day_materialization, range_output
+from mlops_assets.defs.ranges import DayOutcome, days_in_order
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.ingest.labels import LabelBatch, LabelError, ingest_labels
 
@@ -37,25 +37,15 @@ def build_labels_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
     def labels(context: dg.AssetExecutionContext, state: StateResource):
         days = partition_days(context, spec.grain)
         layout = state.layout()
-        stored: list[LabelBatch] = []
-        for day in days:
-            try:
-                stored.append(ingest_labels(spec, layout, day, context.run.run_id))
-            except LabelError as error:
-                if len(days) > 1:
-                    yield from (day_materialization(context, b.day, b.content_hash, label_metadata(b)) for b in stored)
-                raise dg.Failure(f"labels of {day} not stored: {error}") from None
-        context.log.info("\n".join(
-            f"{'new' if b.is_new else 'unchanged'} labels of {b.day}: {b.rows} rows"
-            + (f", {b.coverage:.0%} of its rows" if b.coverage is not None else ", no rows ingested yet")
-            for b in stored
-        ))
-        if len(days) == 1:
-            yield dg.MaterializeResult(data_version=dg.DataVersion(stored[0].content_hash),
-                                       metadata=label_metadata(stored[0]))
-        else:
-            yield range_output(days)
-            yield from (day_materialization(context, b.day, b.content_hash, label_metadata(b)) for b in stored)
+        yield from days_in_order(
+            context, days, lambda day: ingest_labels(spec, layout, day, context.run.run_id), (LabelError,),
+            outcome=lambda b: DayOutcome(b.day, b.content_hash, label_metadata(b)),
+            stopped=lambda day, error, _stored: f"labels of {day} not stored: {error}",
+            summary=lambda b: (
+                f"{'new' if b.is_new else 'unchanged'} labels of {b.day}: {b.rows} rows"
+                + (f", {b.coverage:.0%} of its rows" if b.coverage is not None else ", no rows ingested yet")
+            ),
+        )
 
     return labels
 

@@ -10,7 +10,7 @@ from mlops_assets.defs.names import ModelNames
 from mlops_assets.defs.resources import ModelRegistryResource, StateResource
 from mlops_assets.core.spec import DatasetSpec
 from mlops_assets.evaluate.settings import EvaluationSettings
-from mlops_assets.train.snapshot import TrainingWindow
+from mlops_assets.train.window import TrainingWindow
 from mlops_assets.train.tuning import TuningBudget
 
 TRIGGER_TAG = "mlops/trigger_reason"
@@ -43,7 +43,7 @@ CARD_CHECK = "check_card_complete"
 
 
 class TrainingWindowConfig(derived_config(TrainingWindow, dg.Config)):
-    """Which gate-passed feature days training_snapshot freezes (from train.snapshot.TrainingWindow)."""
+    """Which gate-passed feature days training_snapshot freezes (from train.window.TrainingWindow)."""
 
 
 class TuningConfig(derived_config(TuningBudget, dg.Config)):

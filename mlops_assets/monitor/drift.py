@@ -113,7 +113,7 @@ def drift_for_day(
     import duckdb
 
     from mlops_assets.features.build import features_table
-    from mlops_assets.train.snapshot import passed_feature_days
+    from mlops_assets.train.window import passed_feature_days
 
     champion = registry.champion()
     if champion is None:

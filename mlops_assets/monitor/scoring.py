@@ -54,7 +54,7 @@ def predictions_ddl(spec: DatasetSpec) -> str:
 
 def require_checked_features(con: Any, spec: DatasetSpec, day: dt.date) -> str:
     """The content hash of the day's features, if they exist and passed their checks."""
-    from mlops_assets.train.snapshot import passed_feature_days
+    from mlops_assets.train.window import passed_feature_days
 
     passed = passed_feature_days(con, spec, day, day)
     if day not in passed:

@@ -35,7 +35,7 @@ def retraining_request(
     from mlops_assets.monitor.drift_store import drift_history
     from mlops_assets.monitor.performance import performance_history
     from mlops_assets.retrain.triggers import decide, holdout_days_for
-    from mlops_assets.train.snapshot import TrainingWindow, learnable_days
+    from mlops_assets.train.window import TrainingWindow, learnable_days
 
     drift = [(d, f, statistic, v) for d, f, statistic, v, _
              in drift_history(con, spec.model.name, last_trigger_day, grain=spec.grain)
@@ -79,7 +79,7 @@ def expired_override(con: Any, spec: DatasetSpec, last: dt.date | None, policy: 
     """The champion's gate override has expired (checked after the drift and performance rules)."""
     from mlops_assets.promote import ledger
     from mlops_assets.retrain.triggers import cooling_down, override_expired
-    from mlops_assets.train.snapshot import passed_feature_days
+    from mlops_assets.train.window import passed_feature_days
 
     moves = [e for e in ledger.entries(con, spec.model.name) if e.action in ledger.ALIAS_MOVES]
     days = passed_feature_days(con, spec, None, None)

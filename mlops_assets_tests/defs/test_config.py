@@ -62,7 +62,7 @@ def test_a_field_without_a_description_or_default_is_refused():
 def test_the_model_configs_are_derived_from_their_dataclasses():
     from mlops_assets.defs.model import EvaluationConfig, TrainingWindowConfig, TuningConfig
     from mlops_assets.evaluate.settings import EvaluationSettings
-    from mlops_assets.train.snapshot import TrainingWindow
+    from mlops_assets.train.window import TrainingWindow
     from mlops_assets.train.tuning import TuningBudget
 
     for plain, derived in ((TrainingWindow, TrainingWindowConfig), (TuningBudget, TuningConfig),

@@ -531,7 +531,8 @@ def sensor_spec_without_trailing_rates(sensors, *, declare_empty: bool):
 def test_a_spec_without_trailing_rates_ingests_featurizes_and_trains(state, sensors, declare_empty):
     from mlops_assets.pipeline.ingest_day import ingest_and_featurize
     from mlops_assets.train.model import TuningBudget, train_candidate
-    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot, read_split
+    from mlops_assets.train.snapshot import build_training_snapshot, read_split
+    from mlops_assets.train.window import TrainingWindow
 
     spec = sensor_spec_without_trailing_rates(sensors, declare_empty=declare_empty)
     assert spec.trailing_rates == []

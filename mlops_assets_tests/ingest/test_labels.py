@@ -17,7 +17,8 @@ from mlops_assets.features.build import build_features
 from mlops_assets.ingest.labels import LabelError, ingest_labels, labelled_rows_sql
 from mlops_assets.ingest.landing import landing_path, replay
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-from mlops_assets.train.snapshot import TrainingDataError, TrainingWindow, build_training_snapshot
+from mlops_assets.train.snapshot import build_training_snapshot
+from mlops_assets.train.window import TrainingDataError, TrainingWindow
 from mlops_assets_tests.conftest import outcomes_in_rows
 
 DAYS = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(5)]

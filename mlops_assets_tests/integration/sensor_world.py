@@ -60,7 +60,8 @@ class World:
 
 def build_world(base: Path) -> World:
     from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+    from mlops_assets.train.snapshot import build_training_snapshot
+    from mlops_assets.train.window import TrainingWindow
 
     (base / "spec").mkdir(parents=True)
     (base / "spec" / "sensors.yaml").write_text(SENSOR_SPEC_YAML)

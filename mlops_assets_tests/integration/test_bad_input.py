@@ -83,7 +83,8 @@ def champion_store(sensor_world, tmp_path_factory) -> Path:
     from mlops_assets.core.registry import model_name
     from mlops_assets.core.registry import CHAMPION_ALIAS, ModelRegistry
     from mlops_assets.train.model import TuningBudget, train_candidate
-    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot, read_split
+    from mlops_assets.train.snapshot import build_training_snapshot, read_split
+    from mlops_assets.train.window import TrainingWindow
 
     spec = load_spec(write_spec(tmp_path_factory.mktemp("champion_spec"), SENSOR_SPEC_YAML))
     layout = StateLayout(sensor_world)
@@ -977,7 +978,7 @@ def _untouched_besides(before: dict, after: dict, day: dt.date) -> None:
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.outcome == LEAK], ids=lambda c: c.name)
 def test_a_leaky_day_is_built_but_never_trained_on(case: Case, sensor_state):
-    from mlops_assets.train.snapshot import passed_feature_days
+    from mlops_assets.train.window import passed_feature_days
 
     world = sensor_state
     before = fingerprint(world.layout, SENSORS)

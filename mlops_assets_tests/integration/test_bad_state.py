@@ -620,7 +620,8 @@ case("allowed-values-tightened", 5, "test_training_uses_only_days_judged_under_t
 @pytest.mark.parametrize("case", cases_of("test_training_uses_only_days_judged_under_the_current_spec"),
                          ids=lambda c: c.name)
 def test_training_uses_only_days_judged_under_the_current_spec(case: StateCase, two_site_state):
-    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+    from mlops_assets.train.snapshot import build_training_snapshot
+    from mlops_assets.train.window import TrainingWindow
     from mlops_assets_tests.integration.test_bad_input import sensor_spec_text
 
     world = two_site_state
@@ -647,7 +648,8 @@ case("tightened-until-too-few-days", 5, "test_a_window_the_current_spec_refuses_
 @pytest.mark.parametrize("case", cases_of("test_a_window_the_current_spec_refuses_names_its_days"),
                          ids=lambda c: c.name)
 def test_a_window_the_current_spec_refuses_names_its_days(case: StateCase, sensor_state):
-    from mlops_assets.train.snapshot import TrainingDataError, TrainingWindow, build_training_snapshot
+    from mlops_assets.train.snapshot import build_training_snapshot
+    from mlops_assets.train.window import TrainingDataError, TrainingWindow
     from mlops_assets_tests.integration.test_bad_input import sensor_spec_text
 
     world = sensor_state
@@ -673,7 +675,8 @@ LOOSER = {
 
 @pytest.mark.parametrize("case", cases_of("test_a_looser_spec_rejudges_and_keeps_every_day"), ids=lambda c: c.name)
 def test_a_looser_spec_rejudges_and_keeps_every_day(case: StateCase, sensor_state):
-    from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+    from mlops_assets.train.snapshot import build_training_snapshot
+    from mlops_assets.train.window import TrainingWindow
     from mlops_assets_tests.integration.test_bad_input import sensor_spec_text
 
     world = sensor_state

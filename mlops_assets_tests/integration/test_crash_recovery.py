@@ -397,10 +397,10 @@ def prepared(tmp_path_factory, flights_csv, spec) -> Prepared:
     # (test_model_lifecycle proves the job's champion is byte-identical to them)
     from mlops_assets.train.model import TuningBudget, train_candidate
     from mlops_assets.train.snapshot import (
-        TrainingWindow,
         build_training_snapshot,
         read_split,
     )
+    from mlops_assets.train.window import TrainingWindow
 
     snapshot = build_training_snapshot(spec, reference, TrainingWindow(end_date=NEW_DAY - dt.timedelta(days=1), holdout_days=2))
     train, validation = read_split(reference, snapshot, "train"), read_split(reference, snapshot, "validation")

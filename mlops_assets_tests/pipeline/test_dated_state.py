@@ -10,9 +10,8 @@ import pytest
 
 from mlops_assets.core.warehouse import CATALOG_DDL, CATALOG_PARTITION_COLUMNS, connect, table_columns
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-from mlops_assets.train.snapshot import (
-    TRAINING_SNAPSHOTS_DDL, TrainingWindow, build_training_snapshot, load_training_snapshot, passed_feature_days,
-)
+from mlops_assets.train.snapshot import TRAINING_SNAPSHOTS_DDL, build_training_snapshot, load_training_snapshot
+from mlops_assets.train.window import TrainingWindow, passed_feature_days
 from mlops_assets.validate.data_gates import accepted_hashes
 
 DATED = {**CATALOG_PARTITION_COLUMNS, "training_snapshots": ("start_day", "end_day")}

@@ -16,7 +16,8 @@ from mlops_assets.ingest.landing import landed_days, replay
 from mlops_assets.ingest.snapshots import IngestionError
 from mlops_assets.ingest.sources import source_column_types
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+from mlops_assets.train.snapshot import build_training_snapshot
+from mlops_assets.train.window import TrainingWindow
 from mlops_assets_tests.conftest import write_csv
 from mlops_assets_tests.survey_world import (
     SURVEY_FIELDS, SURVEY_PEOPLE_PER_YEAR, SURVEY_YEARS, survey_rows, write_ledger, write_survey,
@@ -152,7 +153,7 @@ def test_a_person_back_every_year_is_one_key_per_year_only_when_the_scope_says_s
 
 
 def test_a_window_too_short_to_hold_out_names_years(survey):
-    from mlops_assets.train.snapshot import TrainingDataError
+    from mlops_assets.train.window import TrainingDataError
 
     spec, layout = survey
     replay(spec, layout, YEARS[0], 3)

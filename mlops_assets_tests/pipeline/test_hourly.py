@@ -14,7 +14,8 @@ from mlops_assets.core.warehouse import connect, table_columns
 from mlops_assets.features.build import features_table
 from mlops_assets.ingest.landing import landed_days, landing_path, replay
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+from mlops_assets.train.snapshot import build_training_snapshot
+from mlops_assets.train.window import TrainingWindow
 from mlops_assets_tests.conftest import write_csv
 from mlops_assets_tests.hourly_world import (
     RIDES_FIELDS, RIDES_PER_HOUR, ride_rows, rides_hours, write_rides,

@@ -17,7 +17,8 @@ from mlops_assets.evaluate.settings import EvaluationSettings
 from mlops_assets.gate.registry import GateThresholds, gates_for
 from mlops_assets.monitor.policy import LoopPolicy
 from mlops_assets.pipeline import ingest_day as day_pipeline
-from mlops_assets.train.snapshot import TrainingDataError, TrainingWindow, build_training_snapshot
+from mlops_assets.train.snapshot import build_training_snapshot
+from mlops_assets.train.window import TrainingDataError, TrainingWindow
 from mlops_assets.train.tuning import TuningBudget
 from mlops_assets_tests.conftest import write_csv
 

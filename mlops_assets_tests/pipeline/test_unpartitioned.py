@@ -18,7 +18,8 @@ from mlops_assets.core.warehouse import connect
 from mlops_assets.ingest.landing import landed_days, replay
 from mlops_assets.ingest.snapshots import current_snapshot, snapshot_versions
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-from mlops_assets.train.snapshot import TrainingWindow, build_training_snapshot
+from mlops_assets.train.snapshot import build_training_snapshot
+from mlops_assets.train.window import TrainingWindow
 from mlops_assets_tests.unpartitioned_world import STATIONS, STATIONS_SPEC_YAML, write_stations
 
 TODAY = dt.date.today()  # whatever day it is, the table's one partition is the one

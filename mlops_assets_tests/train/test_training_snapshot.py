@@ -9,9 +9,8 @@ import pytest
 from mlops_assets.core.spec import DAY_COLUMN, load_spec
 from mlops_assets.core.warehouse import connect
 from mlops_assets.pipeline.ingest_day import ingest_and_featurize
-from mlops_assets.train.snapshot import (
-    TrainingDataError, TrainingWindow, build_training_snapshot, load_training_snapshot, read_split,
-)
+from mlops_assets.train.snapshot import build_training_snapshot, load_training_snapshot, read_split
+from mlops_assets.train.window import TrainingDataError, TrainingWindow
 
 
 def grown_spec(sensors):

@@ -150,7 +150,7 @@ def _single_feature_separation(con: Any, spec: DatasetSpec, day: dt.date, column
     # the day's labelled rows once, in a temp table: each feature's statistic below then reads the
     # day alone instead of joining every day's features and labels again
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SEPARATION_ROWS} AS SELECT {label}, {', '.join(quote(n) for n in scored)} "
+        f"CREATE OR REPLACE TEMP TABLE {SEPARATION_ROWS} AS SELECT {', '.join([label, *map(quote, scored)])} "
         f"FROM ({labelled_rows_sql(con, spec)}) "
         f"WHERE {quote(DAY_COLUMN)} = {spec.grain.literal_sql(day)} AND {label} IS NOT NULL"
     )

@@ -223,7 +223,7 @@ def sample_params(rng: np.random.Generator, budget: TuningBudget, task_params: d
 
 class FrameBatches:
     """An in-memory frame as the fixed-size batches training consumes: the same batches a split
-    streamed from the warehouse yields (``training.snapshot.streamed_split``), so both give the
+    streamed from the warehouse yields (``train.snapshot.streamed_split``), so both give the
     same model."""
 
     def __init__(self, frame: Any, rows: int = TRAINING_BATCH_ROWS) -> None:

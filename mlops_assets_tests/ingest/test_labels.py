@@ -182,7 +182,7 @@ def test_a_feature_that_gives_the_outcome_away_is_found_when_the_labels_land(two
     when the labels land the check is judged again on them, and a feature that tells the outcome
     keeps the day out of training."""
     from mlops_assets.pipeline.ingest_day import check_labelled_features
-    from mlops_assets.train.snapshot import learnable_days
+    from mlops_assets.train.window import learnable_days
 
     replay(two_feed_spec, state, DAYS[0], 3)
     rows_path = landing_path(state, two_feed_spec, DAYS[0])

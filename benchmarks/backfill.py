@@ -162,8 +162,9 @@ def backfill_section(root: Path, args) -> bool:
     plain, orchestrated, daily, runs, expected = [], [], [], 0, set()
     # warm-up of both paths on a few days: imports, first connections
     warm = days[: min(3, len(days))]
-    plain_backfill(spec, fresh_state(root / "warm-plain", template.landing_dir), warm, warm)
-    dagster_backfill(spec, fresh_state(root / "warm-dagster", template.landing_dir), warm, days_per_run, warm)
+    warm_labels = [day for day in label_days if day in warm]
+    plain_backfill(spec, fresh_state(root / "warm-plain", template.landing_dir), warm, warm_labels)
+    dagster_backfill(spec, fresh_state(root / "warm-dagster", template.landing_dir), warm, days_per_run, warm_labels)
     for repeat in range(args.repeats):
         paths = [("plain", plain), ("dagster", orchestrated)] + ([("daily", daily)] if args.day_by_day else [])
         for name, measured in paths:

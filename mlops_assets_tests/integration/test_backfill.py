@@ -218,3 +218,28 @@ def test_an_unreadable_file_stops_ingestion_at_its_day(tmp_path, spec, flight_la
         assert spoiled.instance.get_materialized_partitions(RAW) == {flight_days[0].isoformat()}
         record = latest_materialization(spoiled.instance, RAW, flight_days[0])
         assert record.event_log_entry.tags["dagster/data_version"] == record.asset_materialization.metadata["content_hash"].value
+
+
+def test_a_bad_label_file_stops_a_labels_range_at_its_day_and_keeps_the_days_before(tmp_path, two_feed_spec):
+    from mlops_assets.ingest.landing import replay
+
+    days = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(3)]
+    layout = StateLayout(tmp_path).ensure()
+    replay(two_feed_spec, layout, days[0], len(days) + 1)  # the outcomes of the three days land
+    bad = days[1]
+    path = landing_path(layout, two_feed_spec, bad, labels=True)
+    pd.read_csv(path, dtype=str, keep_default_na=False).assign(arr_delay="late").to_csv(path, index=False)
+    defs = build_definitions(two_feed_spec, StateResource(state_dir=str(layout.root)))
+    labels = dg.AssetKey(FLIGHTS.labels_asset)
+    with dg.instance_for_test(temp_dir=str(layout.dagster_home)) as instance:
+        run = defs.resolve_job_def(LABELS_JOB).execute_in_process(
+            instance=instance, tags=range_tags(days[0], days[-1]), raise_on_error=False, run_config=QUIET_RUN_CONFIG,
+        )
+        assert not run.success
+        message = step_failure_message(run)
+        assert f"labels of {bad} not stored" in message and "arr_delay" in message
+        # the day before it is stored and materialized with its own data version; none after it
+        assert instance.get_materialized_partitions(labels) == {days[0].isoformat()}
+    with connect(layout.warehouse_path) as con:
+        stored = con.execute("SELECT DISTINCT CAST(day AS DATE) FROM label_versions ORDER BY 1").fetchall()
+    assert [day for (day,) in stored] == [days[0]]

@@ -8,7 +8,7 @@ from mlops_assets.defs.checks import daily_checks_step
 from mlops_assets.defs.common import OWNERS, WAREHOUSE_POOL, backfill_policy, partitions_definition, partition_days
 from mlops_assets.defs.names import DatasetNames
 from mlops_assets.defs.metadata import check_result, records_table, table_schema
-from mlops_assets.defs.ranges import checks_in_run, day_check_evaluations, day_materialization, range_output
+from mlops_assets.defs.ranges import DayOutcome, checks_in_run, day_check_evaluations, days_in_order
 from mlops_assets.defs.resources import StateResource
 from mlops_assets.features.checks import FEATURE_CHECKS
 from mlops_assets.features.build import FeatureBuild, FeatureError, build_features, features_code_version
@@ -41,33 +41,21 @@ def build_features_asset(spec: DatasetSpec, raw_asset: dg.AssetsDefinition) -> d
         if problems:
             raise dg.Failure("the dataset spec's SQL is invalid: " + "; ".join(problems))
         days = partition_days(context, spec.grain)
-        builds = []
-        for day in days:
-            # in order: a day's trailing rates read the days before it that passed their gates
-            try:
-                build = build_features(spec, state.layout(), day, context.run.run_id)
-            except FeatureError as error:
-                if len(days) == 1:
-                    raise
-                yield from _day_materializations(context, raw_asset.key, builds)
-                # this failure skips the feature checks step: judge the days built so far here
-                yield from _checks_of(context, spec, state, builds)
-                raise dg.Failure(
-                    f"features stopped at {day}: {error}. "
-                    + (f"Built {days[0]}..{builds[-1].day}; " if builds else "")
-                    + f"not built: {day}..{days[-1]} (later days follow {day}: their trailing rates include it once it passes)"
-                ) from None
-            builds.append(build)
-        context.log.info("\n".join(
-            f"features {b.content_hash[:12]} for {b.day}: {b.rows} rows, {len(b.history_days)} earlier days "
-            "for trailing rates" for b in builds
-        ))
-        if len(days) == 1:
-            yield dg.MaterializeResult(data_version=dg.DataVersion(builds[0].content_hash),
-                                       metadata=features_metadata(builds[0]))
-        else:
-            yield range_output(days)
-            yield from _day_materializations(context, raw_asset.key, builds)
+        # in order: a day's trailing rates read the days before it that passed their gates
+        yield from days_in_order(
+            context, days, lambda day: build_features(spec, state.layout(), day, context.run.run_id), (FeatureError,),
+            outcome=lambda b: DayOutcome(b.day, b.content_hash, features_metadata(b)),
+            stopped=lambda day, error, built: (
+                f"features stopped at {day}: {error}. "
+                + (f"Built {days[0]}..{built[-1].day}; " if built else "")
+                + f"not built: {day}..{days[-1]} (later days follow {day}: their trailing rates include it once it passes)"
+            ),
+            summary=lambda b: (f"features {b.content_hash[:12]} for {b.day}: {b.rows} rows, {len(b.history_days)} "
+                               "earlier days for trailing rates"),
+            alone_raises=True, parents={raw_asset.key: 0},
+            # this failure skips the feature checks step: judge the days built so far here
+            before_failing=lambda built: _checks_of(context, spec, state, built),
+        )
 
     return features
 
@@ -87,11 +75,6 @@ def features_metadata(build: FeatureBuild) -> dict:
         "dagster/column_schema": table_schema(build.columns),
         "dagster/row_count": build.rows,
     }
-
-
-def _day_materializations(context: dg.AssetExecutionContext, raw_key: dg.AssetKey, builds: list[FeatureBuild]):
-    for build in builds:
-        yield day_materialization(context, build.day, build.content_hash, features_metadata(build), parents=[raw_key])
 
 
 def _checks_of(context: dg.AssetExecutionContext, spec: DatasetSpec, state: StateResource, builds: list[FeatureBuild]):

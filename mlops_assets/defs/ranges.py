@@ -177,11 +177,14 @@ def days_in_order(
     summary: Callable[[T], str],
     *,
     alone_raises: bool = False,
+    parents: "Parents | None" = None,
+    before_failing: Callable[[list[T]], Iterable] | None = None,
 ):
     """The events of a step that does its days in order and stops at the first that fails with one of
     ``errors``: each day's ``outcome`` (one day as a run of it always did, a range as ``range_output``
-    and a materialization a day) after one log line a day (``summary``). On the failing day a range
-    first records the days done before it, then fails with ``stopped``'s message (given the day, the
+    and a materialization a day, with its ``parents``' versions) after one log line a day
+    (``summary``). On the failing day a range first records the days done before it and yields
+    ``before_failing``'s events for them, then fails with ``stopped``'s message (given the day, the
     error and what was done); a run of one day fails with that message too, or with the error itself
     where ``alone_raises``."""
     done: list[T] = []
@@ -191,7 +194,9 @@ def days_in_order(
         except errors as error:
             if alone_raises and len(days) == 1:
                 raise
-            yield from _day_materializations(context, [outcome(d) for d in done], {})
+            yield from _day_materializations(context, [outcome(d) for d in done], parents or {})
+            if before_failing is not None:
+                yield from before_failing(done)
             raise dg.Failure(stopped(day, error, done)) from None
     # one log event for the step, not one a day: each event costs ~20-40 ms on the sqlite instance
     context.log.info("\n".join(summary(d) for d in done))
@@ -200,7 +205,7 @@ def days_in_order(
         yield dg.MaterializeResult(data_version=dg.DataVersion(outcomes[0].data_version), metadata=outcomes[0].metadata)
     else:
         yield range_output(days)
-        yield from _day_materializations(context, outcomes, {})
+        yield from _day_materializations(context, outcomes, parents or {})
 
 
 # a parent of a daily asset -> the days from the asset's day to the parent's (0: the same day)

@@ -124,10 +124,10 @@ def check_labelled_features(
     features' content hash ("" when none are built yet: their checks will see these labels)."""
     from mlops_assets.features.checks import FEATURES_ASSET, OUTCOME_CHECKS
     from mlops_assets.features.build import current_feature_version
-    from mlops_assets.core.warehouse import connect, table_exists
+    from mlops_assets.core.warehouse import connect
 
     with connect(layout.warehouse_path) as con:
-        version = current_feature_version(con, spec, day) if table_exists(con, "feature_versions") else None
+        version = current_feature_version(con, spec, day)  # feature_versions is a catalog table: always there
         if version is None:
             return "", [
                 GateResult(name, True, f"no features of {spec.grain.label(day)} built yet: their {name} will read "
